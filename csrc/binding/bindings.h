@@ -1,0 +1,13 @@
+// Each binding file registers its functions on the module's exports.
+#pragma once
+
+#include <napi.h>
+
+namespace peftjs {
+
+void register_info(Napi::Env env, Napi::Object exports);
+void register_memory(Napi::Env env, Napi::Object exports);
+void register_ops(Napi::Env env, Napi::Object exports);
+void register_cuda(Napi::Env env, Napi::Object exports);
+
+}  // namespace peftjs

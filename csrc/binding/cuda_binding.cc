@@ -1,0 +1,131 @@
+// CUDA device memory for JS: allocation, free, and copies between host Float32Arrays and the device.
+// Present in every build; without CUDA (or without a GPU) each call throws an error saying why.
+#include "../../cuda/device_api.h"
+#include "args.h"
+#include "bindings.h"
+#include "device_handle.h"
+
+namespace peftjs {
+
+const napi_type_tag kDeviceBlockTag = {0x7065667466734355ULL, 0x4441424c4f434b31ULL};
+
+DeviceBlock* device_block(const Args& args, const Napi::Value& v, const char* name) {
+  if (!v.IsExternal() || !v.As<Napi::Object>().CheckTypeTag(&kDeviceBlockTag))
+    args.fail_type(std::string("argument '") + name + "' must be a CUDA buffer handle, got " + Args::type_of(v));
+  DeviceBlock* block = v.As<Napi::External<DeviceBlock>>().Data();
+  if (block->freed) args.fail_range(std::string("argument '") + name + "' is a freed CUDA buffer (disposed tensor)");
+  return block;
+}
+
+float* device_view(const Args& args, size_t i, const char* name, int64_t needed) {
+  const Napi::Value v = args.value(i);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2)
+    args.fail_type(std::string("argument '") + name + "' must be a CUDA view [handle, offset], got " + Args::type_of(v));
+  Napi::Array pair = v.As<Napi::Array>();
+  DeviceBlock* block = device_block(args, pair.Get(0u), name);
+  const Napi::Value off = pair.Get(1u);
+  const double o = off.IsNumber() ? off.As<Napi::Number>().DoubleValue() : -1;
+  if (!(o >= 0) || o != std::floor(o))
+    args.fail_range(std::string("offset of '") + name + "' must be a non-negative integer, got " + Args::type_of(off));
+  const int64_t offset = static_cast<int64_t>(o);
+  const int64_t capacity = static_cast<int64_t>(block->bytes / sizeof(float));
+  if (offset + needed > capacity)
+    args.fail_range(std::string("argument '") + name + "' has " + std::to_string(capacity - std::min(offset, capacity)) +
+                    " elements from offset " + std::to_string(offset) + ", expected at least " + std::to_string(needed));
+  return static_cast<float*>(block->ptr) + offset;
+}
+
+namespace {
+
+void check(const Args& args, bool ok, const std::string& error) {
+  if (!ok) args.fail_range(error);
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaDeviceCount", 0);
+  std::string why;
+  const int n = cuda::device_count(&why);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("count", n);
+  o.Set("reason", why);
+  return o;
+}
+
+Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaAlloc", 1);
+  const int64_t floats = args.dim(0, "floats");
+  const int64_t bytes = args.checked_mul(floats, sizeof(float));
+  std::string error;
+  void* ptr = cuda::alloc(static_cast<size_t>(bytes), &error);
+  if (ptr == nullptr) args.fail_range("cannot allocate " + std::to_string(bytes) + " bytes on the GPU: " + error);
+  auto* block = new DeviceBlock{ptr, static_cast<size_t>(bytes), false};
+  auto handle = Napi::External<DeviceBlock>::New(info.Env(), block, [](Napi::Env, DeviceBlock* b) {
+    if (!b->freed) cuda::free(b->ptr, nullptr);
+    delete b;
+  });
+  handle.TypeTag(&kDeviceBlockTag);
+  return handle;
+}
+
+Napi::Value CudaFree(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaFree", 1);
+  DeviceBlock* block = device_block(args, info[0], "handle");
+  block->freed = true;
+  std::string error;
+  check(args, cuda::free(block->ptr, &error), error);
+  return info.Env().Undefined();
+}
+
+// cudaUpload(view, host, n): device view <- host Float32Array
+Napi::Value CudaUpload(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaUpload", 3);
+  const int64_t n = args.dim(2, "n");
+  float* dev = device_view(args, 0, "device", n);
+  const FloatView host = args.floats(1, "host", n);
+  std::string error;
+  check(args, cuda::copy_to_device(dev, host.data, n * sizeof(float), &error), error);
+  return info.Env().Undefined();
+}
+
+// cudaDownload(host, view, n): host Float32Array <- device view (synchronous)
+Napi::Value CudaDownload(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaDownload", 3);
+  const int64_t n = args.dim(2, "n");
+  const FloatView host = args.floats(0, "host", n);
+  const float* dev = device_view(args, 1, "device", n);
+  std::string error;
+  check(args, cuda::copy_to_host(host.data, dev, n * sizeof(float), &error), error);
+  return info.Env().Undefined();
+}
+
+// cudaCopy(dstView, srcView, n): device to device
+Napi::Value CudaCopy(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaCopy", 3);
+  const int64_t n = args.dim(2, "n");
+  float* dst = device_view(args, 0, "dst", n);
+  const float* src = device_view(args, 1, "src", n);
+  std::string error;
+  check(args, cuda::copy_on_device(dst, src, n * sizeof(float), &error), error);
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaSynchronize", 0);
+  std::string error;
+  check(args, cuda::synchronize(&error), error);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_cuda(Napi::Env env, Napi::Object exports) {
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
+  exports.Set("cudaFree", Napi::Function::New(env, CudaFree, "cudaFree"));
+  exports.Set("cudaUpload", Napi::Function::New(env, CudaUpload, "cudaUpload"));
+  exports.Set("cudaDownload", Napi::Function::New(env, CudaDownload, "cudaDownload"));
+  exports.Set("cudaCopy", Napi::Function::New(env, CudaCopy, "cudaCopy"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
+}
+
+}  // namespace peftjs

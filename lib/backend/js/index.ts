@@ -1,0 +1,137 @@
+/**
+ * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
+ * other backend is tested against it.
+ */
+import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import { erf } from './math';
+import { philoxFill } from './philox';
+
+function host(b: Buf): Float32Array {
+  if (b.storage.data === undefined) throw new Error(`js backend: storage on '${b.storage.device}' is not host memory`);
+  return b.storage.data;
+}
+
+const UNARY: Record<UnaryOpName, (x: number) => number> = {
+  exp: Math.exp,
+  log: Math.log,
+  tanh: Math.tanh,
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+  silu: (x) => x / (1 + Math.exp(-x)),
+  relu: (x) => (x > 0 ? x : 0),
+  neg: (x) => -x,
+  sqrt: Math.sqrt,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+};
+
+const BINARY: Record<BinaryOpName, (x: number, y: number) => number> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+};
+
+export class JsBackend implements Backend {
+  readonly name = 'js' as const;
+  readonly device = 'cpu' as const;
+
+  alloc(size: number): Storage {
+    return { backend: 'js', device: 'cpu', size, data: new Float32Array(size), refs: 0, disposed: false };
+  }
+
+  free(storage: Storage): void {
+    storage.disposed = true;
+    (storage as { data?: Float32Array }).data = new Float32Array(0);
+  }
+
+  write(dst: Buf, values: Float32Array): void {
+    host(dst).set(values, dst.offset);
+  }
+
+  read(src: Buf, size: number): Float32Array {
+    return host(src).slice(src.offset, src.offset + size);
+  }
+
+  gemm(p: GemmParams): void {
+    const A = host(p.a), B = host(p.b), C = host(p.c);
+    const bias = p.bias ? host(p.bias) : null;
+    for (let i = 0; i < p.m; i++) {
+      for (let j = 0; j < p.n; j++) {
+        let acc = 0;
+        for (let q = 0; q < p.k; q++) {
+          const a = p.transA ? A[p.a.offset + q * p.lda + i] : A[p.a.offset + i * p.lda + q];
+          const b = p.transB ? B[p.b.offset + j * p.ldb + q] : B[p.b.offset + q * p.ldb + j];
+          acc += a * b;
+        }
+        const ci = p.c.offset + i * p.ldc + j;
+        const prior = p.beta === 0 ? 0 : p.beta * C[ci];
+        C[ci] = p.alpha * acc + prior + (bias ? bias[p.bias!.offset + j] : 0);
+      }
+    }
+  }
+
+  binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void {
+    const A = host(a), B = host(b), O = host(out), f = BINARY[op];
+    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i], B[b.offset + (i % bLength)]);
+  }
+
+  scale(a: Buf, out: Buf, n: number, alpha: number, beta: number): void {
+    const A = host(a), O = host(out);
+    for (let i = 0; i < n; i++) O[out.offset + i] = alpha * A[a.offset + i] + beta;
+  }
+
+  unary(op: UnaryOpName, a: Buf, out: Buf, n: number): void {
+    const A = host(a), O = host(out), f = UNARY[op];
+    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i]);
+  }
+
+  rowReduce(op: ReduceOpName, a: Buf, out: Buf, rows: number, cols: number): void {
+    const A = host(a), O = host(out);
+    for (let r = 0; r < rows; r++) {
+      const base = a.offset + r * cols;
+      let acc = op === 'max' ? -Infinity : 0;
+      for (let j = 0; j < cols; j++) {
+        const x = A[base + j];
+        acc = op === 'max' ? (x > acc || Number.isNaN(x) ? x : acc) : acc + x;
+      }
+      O[out.offset + r] = op === 'mean' ? (cols === 0 ? 0 : acc / cols) : acc;
+    }
+  }
+
+  softmax(a: Buf, out: Buf, rows: number, cols: number): void {
+    const A = host(a), O = host(out);
+    for (let r = 0; r < rows; r++) {
+      const ib = a.offset + r * cols, ob = out.offset + r * cols;
+      let m = -Infinity;
+      for (let j = 0; j < cols; j++) m = Math.max(m, A[ib + j]);
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += Math.exp(A[ib + j] - m);
+      for (let j = 0; j < cols; j++) O[ob + j] = Math.exp(A[ib + j] - m) / s;
+    }
+  }
+
+  stridedCopy(src: Buf, dst: Buf, shape: number[], strides: number[]): void {
+    const S = host(src), D = host(dst);
+    const total = shape.reduce((x, y) => x * y, 1);
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let flat = 0; flat < total; flat++) {
+      let at = src.offset;
+      for (let d = 0; d < shape.length; d++) at += idx[d] * strides[d];
+      D[dst.offset + flat] = S[at];
+      for (let d = shape.length - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+
+  fill(out: Buf, n: number, value: number): void {
+    host(out).fill(value, out.offset, out.offset + n);
+  }
+
+  randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void {
+    philoxFill(kind, host(out), out.offset, n, seed, offset, p0, p1);
+  }
+
+  synchronize(): void {}
+}

@@ -1,0 +1,91 @@
+/**
+ * Loads the compiled addon: PEFTJS_ADDON (a path to a .node file) if set, else node-gyp-build's search
+ * of prebuilds/ and build/Release under the package root. A missing addon is not an error here:
+ * the native backend is then simply unavailable, and loadError() says why.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface NativeInfo {
+  version: string;
+  cpuPath: 'avx512' | 'avx2' | 'scalar';
+  cpuPathDetected: 'avx512' | 'avx2' | 'scalar';
+  threads: number;
+  cudaCompiled: boolean;
+  cudaDevices: number;
+  cudaUnavailableReason?: string;
+}
+
+export type DeviceView = [unknown, number];
+
+/** The addon's functions (see csrc/binding); arguments are checked natively. */
+export interface NativeAddon {
+  info(): NativeInfo;
+  setNumThreads(n: number): number;
+  setCpuPath(path: string): string;
+  alloc(floats: number): ArrayBuffer;
+  free(buffer: ArrayBuffer): void;
+  memoryStats(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
+  emptyCache(): void;
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number,
+       b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number, bias: Float32Array | null): void;
+  binary(op: string, a: Float32Array, b: Float32Array, out: Float32Array, n: number, bLength: number): void;
+  scale(a: Float32Array, out: Float32Array, n: number, alpha: number, beta: number): void;
+  unary(op: string, a: Float32Array, out: Float32Array, n: number): void;
+  rowReduce(op: string, a: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  softmax(a: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  stridedCopy(src: Float32Array, dst: Float32Array, shape: number[], strides: number[]): void;
+  fill(out: Float32Array, n: number, value: number): void;
+  randomFill(kind: string, out: Float32Array, n: number, seed: number, offset: number, p0: number, p1: number): void;
+
+  cudaDeviceCount(): { count: number; reason: string };
+  cudaAlloc(floats: number): unknown;
+  cudaFree(handle: unknown): void;
+  cudaUpload(dst: DeviceView, host: Float32Array, n: number): void;
+  cudaDownload(host: Float32Array, src: DeviceView, n: number): void;
+  cudaCopy(dst: DeviceView, src: DeviceView, n: number): void;
+  cudaSynchronize(): void;
+  cudaGemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: DeviceView, lda: number,
+           b: DeviceView, ldb: number, beta: number, c: DeviceView, ldc: number, bias: DeviceView | null): void;
+  cudaBinary(op: string, a: DeviceView, b: DeviceView, out: DeviceView, n: number, bLength: number): void;
+  cudaScale(a: DeviceView, out: DeviceView, n: number, alpha: number, beta: number): void;
+  cudaUnary(op: string, a: DeviceView, out: DeviceView, n: number): void;
+  cudaRowReduce(op: string, a: DeviceView, out: DeviceView, rows: number, cols: number): void;
+  cudaSoftmax(a: DeviceView, out: DeviceView, rows: number, cols: number): void;
+  cudaStridedCopy(src: DeviceView, dst: DeviceView, shape: number[], strides: number[]): void;
+  cudaFill(out: DeviceView, n: number, value: number): void;
+  cudaRandomFill(kind: string, out: DeviceView, n: number, seed: number, offset: number, p0: number, p1: number): void;
+}
+
+let addon: NativeAddon | null | undefined;
+let error: Error | null = null;
+
+/** The package root: the nearest folder above this file whose package.json is peftjs's. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'peftjs') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`peftjs: cannot find the package root above ${__dirname}`);
+    dir = up;
+  }
+}
+
+export function loadAddon(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  try {
+    const override = process.env.PEFTJS_ADDON;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = (override ? require(path.resolve(override)) : require('node-gyp-build')(packageRoot())) as NativeAddon;
+  } catch (e) {
+    error = e as Error;
+    addon = null;
+  }
+  return addon;
+}
+
+/** Why the addon did not load (null when it did, or was not tried yet). */
+export function loadError(): Error | null {
+  return error;
+}

@@ -1,0 +1,78 @@
+/** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
+import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type { NativeAddon } from './addon';
+
+/** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
+function view(b: Buf): Float32Array {
+  const data = b.storage.data;
+  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
+  return b.offset === 0 ? data : data.subarray(b.offset);
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly device = 'cpu' as const;
+  private readonly buffers = new WeakMap<Storage, ArrayBuffer>();
+
+  constructor(readonly addon: NativeAddon) {}
+
+  alloc(size: number): Storage {
+    const buffer = this.addon.alloc(size);
+    const storage: Storage = { backend: 'native', device: 'cpu', size, data: new Float32Array(buffer, 0, size), refs: 0, disposed: false };
+    this.buffers.set(storage, buffer);
+    return storage;
+  }
+
+  free(storage: Storage): void {
+    const buffer = this.buffers.get(storage);
+    storage.disposed = true;
+    if (buffer !== undefined && buffer.byteLength > 0) this.addon.free(buffer);
+  }
+
+  write(dst: Buf, values: Float32Array): void {
+    view(dst).set(values);
+  }
+
+  read(src: Buf, size: number): Float32Array {
+    return view(src).slice(0, size);
+  }
+
+  gemm(p: GemmParams): void {
+    this.addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, view(p.a), p.lda, view(p.b), p.ldb, p.beta,
+      view(p.c), p.ldc, p.bias ? view(p.bias) : null);
+  }
+
+  binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void {
+    this.addon.binary(op, view(a), view(b), view(out), n, bLength);
+  }
+
+  scale(a: Buf, out: Buf, n: number, alpha: number, beta: number): void {
+    this.addon.scale(view(a), view(out), n, alpha, beta);
+  }
+
+  unary(op: UnaryOpName, a: Buf, out: Buf, n: number): void {
+    this.addon.unary(op, view(a), view(out), n);
+  }
+
+  rowReduce(op: ReduceOpName, a: Buf, out: Buf, rows: number, cols: number): void {
+    this.addon.rowReduce(op, view(a), view(out), rows, cols);
+  }
+
+  softmax(a: Buf, out: Buf, rows: number, cols: number): void {
+    this.addon.softmax(view(a), view(out), rows, cols);
+  }
+
+  stridedCopy(src: Buf, dst: Buf, shape: number[], strides: number[]): void {
+    this.addon.stridedCopy(view(src), view(dst), shape, strides);
+  }
+
+  fill(out: Buf, n: number, value: number): void {
+    this.addon.fill(view(out), n, value);
+  }
+
+  randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void {
+    this.addon.randomFill(kind, view(out), n, seed, offset, p0, p1);
+  }
+
+  synchronize(): void {}
+}

@@ -1,0 +1,37 @@
+/** peftjs: parameter-efficient fine-tuning for TypeScript on a native tensor addon. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadAddon, loadError, type NativeInfo, packageRoot } from './backend/native/addon';
+import { availableBackends, getBackend } from './backend';
+
+export { availableBackends, backend, getBackend, setBackend, withBackend } from './backend';
+export type { Backend, BackendName, Device } from './backend/types';
+export { Tensor, memory } from './tensor/tensor';
+export type { NestedArray } from './tensor/tensor';
+export { tidy, keep, dispose } from './tensor/scope';
+export { empty, full, zeros, ones, fromArray, tensor, arange, rand, randn, manualSeed } from './tensor/creation';
+export * from './tensor/ops';
+
+export interface Info {
+  version: string;
+  backend: string;
+  availableBackends: string[];
+  native: NativeInfo | null;
+  nativeLoadError?: string;
+}
+
+/** What this installation is: version, active backend, and the addon's CPU path, threads and CUDA. */
+export function info(): Info {
+  const addon = loadAddon();
+  const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
+  const out: Info = { version, backend: getBackend().name, availableBackends: availableBackends(), native: addon ? addon.info() : null };
+  if (!addon) out.nativeLoadError = loadError()?.message;
+  return out;
+}
+
+/** Sets the native thread pool's size (PEFTJS_NUM_THREADS sets it at load). */
+export function setNumThreads(n: number): number {
+  const addon = loadAddon();
+  if (!addon) throw new Error(`setNumThreads: the native addon is not loaded (${loadError()?.message})`);
+  return addon.setNumThreads(n);
+}

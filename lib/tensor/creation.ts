@@ -1,0 +1,126 @@
+/** Creating tensors: constants, host data, ranges and counter-based random numbers. */
+import { getBackend } from '../backend';
+import { allocStorage, type NestedArray, Tensor } from './tensor';
+import { checkShape, formatShape, type Shape, sizeOf } from './shape';
+
+/** An uninitialized tensor on the active backend (for ops that write every element). */
+export function empty(shape: Shape): Tensor {
+  checkShape(shape, 'empty');
+  return new Tensor(allocStorage(sizeOf(shape)), shape);
+}
+
+export function full(shape: Shape, value: number): Tensor {
+  checkShape(shape, 'full');
+  if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
+  const t = empty(shape);
+  getBackend().fill(t.buf(), t.size, value);
+  return t;
+}
+
+export function zeros(shape: Shape): Tensor {
+  return full(shape, 0);
+}
+
+export function ones(shape: Shape): Tensor {
+  return full(shape, 1);
+}
+
+function flatten(values: NestedArray, shape: number[], out: number[], depth: number): void {
+  if (Array.isArray(values)) {
+    if (shape.length === depth) shape.push(values.length);
+    else if (shape[depth] !== values.length)
+      throw new RangeError(`tensor: ragged nested array: dimension ${depth} has lengths ${shape[depth]} and ${values.length}`);
+    for (const v of values) flatten(v, shape, out, depth + 1);
+  } else {
+    if (typeof values !== 'number') throw new TypeError(`tensor: expected numbers, got ${typeof values}`);
+    if (depth !== shape.length) throw new RangeError(`tensor: ragged nested array at depth ${depth}`);
+    out.push(values);
+  }
+}
+
+/**
+ * A tensor from host values: a flat array or Float32Array with a shape, or a nested array (the shape
+ * is then read from the nesting).
+ */
+export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape): Tensor {
+  let flat: ArrayLike<number>;
+  let dims: number[];
+  if (shape === undefined) {
+    const out: number[] = [];
+    dims = [];
+    flatten(values as NestedArray, dims, out, 0);
+    flat = out;
+  } else {
+    checkShape(shape, 'fromArray');
+    flat = values as ArrayLike<number>;
+    dims = [...shape];
+    if (typeof flat !== 'object' || flat === null || typeof flat.length !== 'number')
+      throw new TypeError('fromArray: values must be an array or a Float32Array when a shape is given');
+    if (flat.length !== sizeOf(dims))
+      throw new RangeError(`fromArray: ${flat.length} values do not fill shape ${formatShape(dims)} (${sizeOf(dims)} elements)`);
+  }
+  const t = empty(dims);
+  getBackend().write(t.buf(), flat instanceof Float32Array ? flat : Float32Array.from(flat));
+  return t;
+}
+
+/** Alias of fromArray, as in tfjs. */
+export const tensor = fromArray;
+
+/** [start, start + step, ...) up to (not including) stop. */
+export function arange(start: number, stop?: number, step = 1): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0)
+    throw new RangeError(`arange: expected finite start, stop and a non-zero step, got (${start}, ${stop}, ${step})`);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = start + i * step;
+  return fromArray(values, [n]);
+}
+
+// The global random stream: seed and position. Each draw without an explicit seed advances it.
+const stream = { seed: 0x5eed, offset: 0 };
+
+/** Resets the global random stream, making rand/randn without a seed reproducible. */
+export function manualSeed(seed: number): void {
+  checkSeed(seed, 'manualSeed');
+  stream.seed = seed;
+  stream.offset = 0;
+}
+
+function checkSeed(seed: number, op: string): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 48)
+    throw new RangeError(`${op}: seed must be an integer in [0, 2^48), got ${seed}`);
+}
+
+export interface RandomOptions {
+  /** Seed of a counter-based stream: the same seed gives the same numbers on every backend. */
+  seed?: number;
+}
+
+function draw(shape: Shape, kind: 'uniform' | 'normal', p0: number, p1: number, opts: RandomOptions, op: string): Tensor {
+  checkShape(shape, op);
+  const t = empty(shape);
+  let seed: number, offset: number;
+  if (opts.seed !== undefined) {
+    checkSeed(opts.seed, op);
+    seed = opts.seed;
+    offset = 0;
+  } else {
+    seed = stream.seed;
+    offset = stream.offset;
+    stream.offset += Math.ceil(t.size / 4) * 4;  // whole Philox blocks, so draws never share one
+  }
+  getBackend().randomFill(kind, t.buf(), t.size, seed, offset, p0, p1);
+  return t;
+}
+
+/** Uniform in [low, high). */
+export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  return draw(shape, 'uniform', opts.low ?? 0, opts.high ?? 1, opts, 'rand');
+}
+
+/** Normal with the given mean and standard deviation. */
+export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  return draw(shape, 'normal', opts.mean ?? 0, opts.std ?? 1, opts, 'randn');
+}
