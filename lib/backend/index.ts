@@ -43,6 +43,14 @@ export function backend(name: BackendName): Backend {
   return b;
 }
 
+/** Each backend and, where it cannot run here, why. */
+export function backendStatus(): { name: BackendName; available: boolean; reason: string | null }[] {
+  return (['js', 'native', 'cuda'] as BackendName[]).map((name) => {
+    const reason = unavailableReason(name);
+    return { name, available: reason === null, reason };
+  });
+}
+
 /** The names of the backends that work on this machine, js first. */
 export function availableBackends(): BackendName[] {
   return (['js', 'native', 'cuda'] as BackendName[]).filter((n) => unavailableReason(n) === null);

@@ -1,0 +1,78 @@
+import { backend, fromArray, matmul, setBackend, type Tensor } from '../../lib';
+import { backendsUnderTest, cpuPaths, hostRandom, ODD_SIZES, oracle, randomTensor, withCpuPath } from '../helpers/backends';
+
+const shapes: [number, number, number][] = [
+  [1, 1, 1], [3, 17, 1], [17, 3, 1000], [1, 1000, 3], [1000, 1, 17], [17, 17, 17], [33, 65, 130], [129, 40, 300],
+];
+
+describe.each(backendsUnderTest())('gemm on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it('multiplies a known 2x3 by 3x2', () => {
+    const a = fromArray([[1, 2, 3], [4, 5, 6]]);
+    const b = fromArray([[7, 8], [9, 10], [11, 12]]);
+    expect(matmul(a, b).toArray()).toEqual([[58, 64], [139, 154]]);
+  });
+
+  it.each(shapes)('matches the js oracle for m=%i n=%i k=%i in all four transpose layouts', (m, n, k) => {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+      // A transposed operand is a .T view of a stored [k, m] (or [n, k]) matrix: no copy is made.
+      const aStored = randomTensor(ta ? [k, m] : [m, k], m * 7 + k);
+      const bStored = randomTensor(tb ? [n, k] : [k, n], n * 13 + k);
+      const bias = randomTensor([n], n);
+      const run = (x: Tensor, y: Tensor, z: Tensor) => matmul(ta ? x.T : x, tb ? y.T : y, { bias: z, alpha: 0.5 });
+      const expected = oracle([aStored, bStored, bias], run);
+      expect(run(aStored, bStored, bias)).toAllClose(expected, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-4 });
+    }
+  });
+
+  it('honours alpha, beta and leading dimensions larger than the row', () => {
+    const b = backend(name);
+    const [m, n, k, lda, ldb, ldc] = [5, 7, 9, 12, 10, 11];
+    const data = (len: number, seed: number) => fromArray(hostRandom(len, seed), [len]);
+    const A = data(m * lda, 1), B = data(k * ldb, 2), C = data(m * ldc, 3);
+    const expected = new Float32Array(C.toFloat32Array());
+    const a = A.toFloat32Array(), bb = B.toFloat32Array();
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * lda + p] * bb[p * ldb + j];
+      expected[i * ldc + j] = 2 * s - 0.5 * expected[i * ldc + j];
+    }
+    b.gemm({ transA: false, transB: false, m, n, k, alpha: 2, a: A.buf(), lda, b: B.buf(), ldb, beta: -0.5, c: C.buf(), ldc });
+    expect(C).toAllClose(expected, { atol: 1e-5 });
+  });
+
+  it('with beta = 0 ignores NaN already in C, and with k = 0 writes bias only', () => {
+    const b = backend(name);
+    const C = fromArray(new Float32Array(6).fill(NaN), [6]);
+    const A = fromArray([1, 2, 3, 4], [4]), B = fromArray([1, 1, 1, 1, 1, 1], [6]);
+    b.gemm({ transA: false, transB: false, m: 2, n: 3, k: 2, alpha: 1, a: A.buf(), lda: 2, b: B.buf(), ldb: 3, beta: 0, c: C.buf(), ldc: 3 });
+    expect(C.toArray()).toEqual([3, 3, 3, 7, 7, 7]);
+    const bias = fromArray([1, 2, 3]);
+    b.gemm({ transA: false, transB: false, m: 2, n: 3, k: 0, alpha: 1, a: A.buf(), lda: 1, b: B.buf(), ldb: 3, beta: 0, c: C.buf(), ldc: 3, bias: bias.buf() });
+    expect(C.toArray()).toEqual([1, 2, 3, 1, 2, 3]);
+  });
+
+  it('rejects mismatched shapes naming both', () => {
+    expect(() => matmul(fromArray([[1, 2]]), fromArray([[1, 2]]))).toThrow(/matmul: expected a \[M, K\] and b \[K, N\], got a \[1, 2\] and b \[1, 2\]/);
+  });
+});
+
+describe('native gemm on every CPU path', () => {
+  const paths = cpuPaths();
+  if (paths.length === 0) {
+    it('is skipped: the native addon is not loaded', () => console.log('skipping CPU-path gemm checks: no native addon'));
+    return;
+  }
+  if (!paths.includes('avx512')) console.log(`the avx512 micro-kernel is not exercised here: this CPU's best path is '${paths[paths.length - 1]}'`);
+  beforeAll(() => setBackend('native'));
+
+  it.each(paths)('the %s micro-kernel matches the oracle on odd and blocked sizes', (path) => {
+    for (const [m, n, k] of [...ODD_SIZES.map((s) => [s, 19, s] as [number, number, number]), [300, 530, 600] as [number, number, number]]) {
+      const a = randomTensor([m, k], m + k), b = randomTensor([n, k], n * 3 + k);
+      const expected = oracle([a, b], (x, y) => matmul(x, y.T));
+      const got = withCpuPath(path, () => matmul(a, b.T));
+      expect(got).toAllClose(expected, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-4 });
+    }
+  });
+});

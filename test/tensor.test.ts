@@ -1,0 +1,118 @@
+import { add, arange, dispose, fromArray, keep, matmul, memory, randn, setBackend, tensor, tidy, zeros } from '../lib';
+import { backendsUnderTest } from './helpers/backends';
+
+describe.each(backendsUnderTest())('tensors on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it('builds from nested arrays, flat data with a shape, and ranges', () => {
+    expect(tensor([[1, 2], [3, 4]]).shape).toEqual([2, 2]);
+    expect(fromArray(new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2]).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
+    expect(arange(3).toArray()).toEqual([0, 1, 2]);
+    expect(fromArray([5], []).item()).toBe(5);
+    expect(() => fromArray([1, 2, 3], [2, 2])).toThrow(/fromArray: 3 values do not fill shape \[2, 2\] \(4 elements\)/);
+    expect(() => tensor([[1, 2], [3]])).toThrow(/ragged/);
+    expect(() => zeros([2, -1])).toThrow(/zeros|full: shape must hold non-negative integers/);
+    expect(() => zeros([1.5])).toThrow(/shape must hold non-negative integers, got \[1.5\]/);
+  });
+
+  it('shares storage between views; reshape infers -1; slices and transposes are views', () => {
+    const a = arange(12).reshape([3, 4]);
+    const v = a.reshape([2, -1]);
+    expect(v.shape).toEqual([2, 6]);
+    expect(v.storage).toBe(a.storage);
+    expect(a.T.isContiguous()).toBe(false);
+    expect(a.slice(0, 1, 2).toArray()).toEqual([[4, 5, 6, 7]]);
+    expect(a.T.slice(0, 1, 3).toArray()).toEqual([[1, 5, 9], [2, 6, 10]]);
+    expect(() => a.reshape([5, -1])).toThrow(/reshape: cannot infer -1 in \[5, -1\] for 12 elements/);
+    expect(() => a.slice(1, 2, 9)).toThrow(/slice: range \[2, 9\) is out of bounds for dimension 1 of size 4/);
+    expect(() => a.transpose(0, 2)).toThrow(/transpose: dimension 2 is out of range for a tensor of rank 2/);
+  });
+
+  it('frees storage when the last view is disposed, and refuses a disposed tensor', () => {
+    const before = memory().numStorages;
+    const a = zeros([4, 4]);
+    const v = a.T;
+    a.dispose();
+    expect(memory().numStorages).toBe(before + 1);
+    v.dispose();
+    expect(memory().numStorages).toBe(before);
+    expect(() => add(v, v)).toThrow(/add: tensor \[4, 4\] was disposed/);
+    expect(() => v.toArray()).toThrow(/toFloat32Array: tensor \[4, 4\] was disposed/);
+    v.dispose();  // twice is harmless
+  });
+
+  it('tidy disposes what the scope made except what it returns or keeps', () => {
+    const before = memory();
+    let kept = null as ReturnType<typeof zeros> | null;
+    const result = tidy(() => {
+      const a = randn([8, 8], { seed: 1 });
+      kept = keep(zeros([2]));
+      const b = matmul(a, a);
+      return { b, list: [add(b, 1)] };
+    });
+    expect(memory().numTensors).toBe(before.numTensors + 3);
+    expect(result.b.isDisposed).toBe(false);
+    dispose([result, kept]);
+    expect(memory()).toEqual(before);
+  });
+
+  it('tidy disposes the scope when fn throws', () => {
+    const before = memory().numTensors;
+    expect(() => tidy(() => { zeros([3]); throw new Error('boom'); })).toThrow('boom');
+    expect(memory().numTensors).toBe(before);
+  });
+
+  it('keeps memory flat over many scoped steps', () => {
+    const w = randn([64, 64], { seed: 2 });
+    const baseline = memory();
+    for (let i = 0; i < 200; i++) tidy(() => { add(matmul(w, w), w); });
+    expect(memory()).toEqual(baseline);
+    w.dispose();
+  });
+
+  it('exposes CPU memory without a copy through .data', () => {
+    const a = zeros([2, 3]);
+    if (a.device !== 'cpu') return;
+    a.data[4] = 9;
+    expect(a.toArray()).toEqual([[0, 0, 0], [0, 9, 0]]);
+    expect(() => a.T.data).toThrow(/data: tensor is not contiguous/);
+  });
+});
+
+describe('native storage', () => {
+  const hasNative = backendsUnderTest().includes('native');
+  (hasNative ? it : it.skip)('is 64-byte aligned and detached once disposed', () => {
+    setBackend('native');
+    for (const n of [1, 3, 17, 1000]) {
+      const t = zeros([n]);
+      expect(t.storage.data!.byteOffset % 64).toBe(0);
+      const view = t.data;
+      t.dispose();
+      expect(view.length).toBe(0);  // detached: no access to freed memory
+    }
+  });
+  if (!hasNative) console.log('skipping native storage checks: the native addon is not loaded');
+});
+
+describe('the garbage-collection safety net', () => {
+  it('frees storages of tensors nobody disposed', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      console.log('skipping the finalizer check: run node with --expose-gc to include it');
+      return;
+    }
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await settle();  // earlier tests' garbage first, so that only ours is left to collect
+    const before = memory().numStorages;
+    (() => { for (let i = 0; i < 100; i++) zeros([1000]); })();
+    expect(memory().numStorages).toBe(before + 100);
+    await settle();
+    expect(memory().numStorages).toBeLessThanOrEqual(before);
+  });
+});
