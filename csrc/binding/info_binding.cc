@@ -1,6 +1,7 @@
 // info(): what this build is and what it chose at load: version, CPU path, threads, CUDA.
 #include "../../cuda/device_api.h"
 #include "../runtime/cpu_features.h"
+#include "../runtime/probe.h"
 #include "../runtime/thread_pool.h"
 #include "args.h"
 #include "bindings.h"
@@ -47,12 +48,24 @@ Napi::Value SetCpuPath(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cpu_path_name(set_cpu_path(p)));
 }
 
+// probe(seconds): {fmaPeakGflops, memoryBandwidthGbps} of this machine, for benchmark ceilings.
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Args args(info, "probe", 1);
+  const double seconds = args.number(0, "seconds");
+  if (!(seconds > 0 && seconds <= 60)) args.fail_range("seconds must be in (0, 60], got " + Args::show(seconds));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("fmaPeakGflops", probe_fma_peak_gflops(seconds));
+  o.Set("memoryBandwidthGbps", probe_memory_bandwidth_gbps(seconds));
+  return o;
+}
+
 }  // namespace
 
 void register_info(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
+  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
 }
 
 }  // namespace peftjs
