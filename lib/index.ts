@@ -35,3 +35,4 @@ export function setNumThreads(n: number): number {
   if (!addon) throw new Error(`setNumThreads: the native addon is not loaded (${loadError()?.message})`);
   return addon.setNumThreads(n);
 }
+export * from './tensor/peft_ops';

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_memory(env, exports);
   register_ops(env, exports);
   register_cuda(env, exports);
+  register_peft(env, exports);
   return exports;
 }
 

@@ -9,5 +9,6 @@ void register_info(Napi::Env env, Napi::Object exports);
 void register_memory(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);
 void register_cuda(Napi::Env env, Napi::Object exports);
+void register_peft(Napi::Env env, Napi::Object exports);
 
 }  // namespace peftjs

@@ -49,7 +49,7 @@ export interface GemmParams {
   bias?: Buf | null;
 }
 
-export interface Backend {
+export interface Backend extends Partial<PeftKernels> {
   readonly name: BackendName;
   readonly device: Device;
 
@@ -76,4 +76,76 @@ export interface Backend {
   randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void;
   /** Waits for queued device work (a no-op on the CPU). */
   synchronize(): void;
+}
+
+/** Shapes and options of a LoRA linear layer: x [T, K], W [N, K], bias [N], A [r, K], B [N, r]. */
+export interface LoraParams {
+  T: number; K: number; N: number; r: number;
+  x: Buf;
+  /** null: y (forward) or dx (backward) already holds the base term; only the adapter's part is added. */
+  w: Buf | null;
+  a: Buf;
+  b: Buf;
+  scale: number;
+  dropout: number;
+  seed: number;
+  /** The batch row of x's first row (the dropout mask is indexed by batch position). */
+  rowOffset: number;
+}
+
+export interface LoraForwardParams extends LoraParams {
+  bias: Buf | null;
+  u: Buf;
+  y: Buf;
+}
+
+export interface LoraBackwardParams extends LoraParams {
+  u: Buf;
+  dy: Buf;
+  dx: Buf | null;
+  da: Buf;
+  db: Buf;
+  dbias: Buf | null;
+}
+
+export type Ia3Mode = 'output' | 'input';
+
+export interface Ia3Params {
+  mode: Ia3Mode;
+  T: number; K: number; N: number;
+  x: Buf; w: Buf;
+  /** [N] for output scaling, [K] for input scaling. */
+  l: Buf;
+}
+
+export interface GateOptions {
+  gamma: number;
+  zeta: number;
+  beta: number;
+}
+
+export interface DiffPruneParams {
+  n: number;
+  delta: Buf;
+  logAlpha: Buf;
+  /** 1 for a structured (per-tensor) gate, else n. */
+  logAlphaLength: number;
+  training: boolean;
+  seed: number;
+  gate: GateOptions;
+}
+
+/** The PEFT kernels (DESIGN.md, "The four PEFT kernels"); backends without them leave them out. */
+export interface PeftKernels {
+  loraForward(p: LoraForwardParams): void;
+  loraBackward(p: LoraBackwardParams): void;
+  ia3Forward(p: Ia3Params & { bias: Buf | null; y: Buf; yPre: Buf | null }): void;
+  ia3Backward(p: Ia3Params & { dy: Buf; yPre: Buf | null; dx: Buf | null; dl: Buf }): void;
+  /** W' = W + z * delta; returns the expected-L0 penalty. */
+  diffPruneForward(p: DiffPruneParams & { w: Buf; wOut: Buf; z: Buf | null }): number;
+  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf }): void;
+  /** Zeroes all but the `keep` largest-magnitude entries; returns the threshold. */
+  projectTopK(v: Buf, n: number, keep: number): number;
+  /** dx = dy W (dx may be null), dbias = column sums of dy. */
+  bitfitBackward(p: { T: number; K: number; N: number; dy: Buf; w: Buf; dx: Buf | null; dbias: Buf }): void;
 }

@@ -2,8 +2,9 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type { Backend, BinaryOpName, Buf, GemmParams, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
+import { jsPeftKernels } from './peft';
 import { philoxFill } from './philox';
 
 function host(b: Buf): Float32Array {
@@ -135,3 +136,8 @@ export class JsBackend implements Backend {
 
   synchronize(): void {}
 }
+
+// The PEFT kernels live in their own file; they are part of the js backend all the same.
+Object.assign(JsBackend.prototype, jsPeftKernels);
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface JsBackend extends PeftKernels {}

@@ -38,6 +38,27 @@ export interface NativeAddon {
   fill(out: Float32Array, n: number, value: number): void;
   randomFill(kind: string, out: Float32Array, n: number, seed: number, offset: number, p0: number, p1: number): void;
 
+  probe(seconds: number): { fmaPeakGflops: number; memoryBandwidthGbps: number };
+
+  loraForward(t: number, k: number, n: number, r: number, x: Float32Array, w: Float32Array | null, bias: Float32Array | null,
+              a: Float32Array, b: Float32Array, scale: number, dropout: number, seed: number, rowOffset: number,
+              u: Float32Array, y: Float32Array): void;
+  loraBackward(t: number, k: number, n: number, r: number, x: Float32Array, w: Float32Array | null, a: Float32Array,
+               b: Float32Array, u: Float32Array, dy: Float32Array, scale: number, dropout: number, seed: number,
+               rowOffset: number, dx: Float32Array | null, da: Float32Array, db: Float32Array, dbias: Float32Array | null): void;
+  ia3Forward(mode: string, t: number, k: number, n: number, x: Float32Array, w: Float32Array, bias: Float32Array | null,
+             l: Float32Array, y: Float32Array, yPre: Float32Array | null): void;
+  ia3Backward(mode: string, t: number, k: number, n: number, x: Float32Array, w: Float32Array, l: Float32Array,
+              dy: Float32Array, yPre: Float32Array | null, dx: Float32Array | null, dl: Float32Array): void;
+  diffPruneForward(n: number, w: Float32Array, delta: Float32Array, logAlpha: Float32Array, logAlphaLength: number,
+                   training: boolean, seed: number, gamma: number, zeta: number, beta: number, wOut: Float32Array,
+                   z: Float32Array | null): number;
+  diffPruneBackward(n: number, dw: Float32Array, delta: Float32Array, logAlpha: Float32Array, logAlphaLength: number,
+                    training: boolean, seed: number, gamma: number, zeta: number, beta: number, lambda: number,
+                    dDelta: Float32Array, dLogAlpha: Float32Array): void;
+  projectTopK(v: Float32Array, n: number, keep: number): number;
+  bitfitBackward(t: number, k: number, n: number, dy: Float32Array, w: Float32Array, dx: Float32Array | null, dbias: Float32Array): void;
+
   cudaDeviceCount(): { count: number; reason: string };
   cudaAlloc(floats: number): unknown;
   cudaFree(handle: unknown): void;

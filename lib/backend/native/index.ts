@@ -1,5 +1,8 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
-import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type {
+  Backend, BinaryOpName, Buf, DiffPruneParams, GemmParams, Ia3Params, LoraBackwardParams, LoraForwardParams, RandomKind,
+  ReduceOpName, Storage, UnaryOpName,
+} from '../types';
 import type { NativeAddon } from './addon';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
@@ -75,4 +78,44 @@ export class NativeBackend implements Backend {
   }
 
   synchronize(): void {}
+
+  loraForward(p: LoraForwardParams): void {
+    this.addon.loraForward(p.T, p.K, p.N, p.r, view(p.x), opt(p.w), opt(p.bias), view(p.a), view(p.b), p.scale, p.dropout,
+      p.seed, p.rowOffset, view(p.u), view(p.y));
+  }
+
+  loraBackward(p: LoraBackwardParams): void {
+    this.addon.loraBackward(p.T, p.K, p.N, p.r, view(p.x), opt(p.w), view(p.a), view(p.b), view(p.u), view(p.dy), p.scale,
+      p.dropout, p.seed, p.rowOffset, opt(p.dx), view(p.da), view(p.db), opt(p.dbias));
+  }
+
+  ia3Forward(p: Ia3Params & { bias: Buf | null; y: Buf; yPre: Buf | null }): void {
+    this.addon.ia3Forward(p.mode, p.T, p.K, p.N, view(p.x), view(p.w), opt(p.bias), view(p.l), view(p.y), opt(p.yPre));
+  }
+
+  ia3Backward(p: Ia3Params & { dy: Buf; yPre: Buf | null; dx: Buf | null; dl: Buf }): void {
+    this.addon.ia3Backward(p.mode, p.T, p.K, p.N, view(p.x), view(p.w), view(p.l), view(p.dy), opt(p.yPre), opt(p.dx), view(p.dl));
+  }
+
+  diffPruneForward(p: DiffPruneParams & { w: Buf; wOut: Buf; z: Buf | null }): number {
+    return this.addon.diffPruneForward(p.n, view(p.w), view(p.delta), view(p.logAlpha), p.logAlphaLength, p.training, p.seed,
+      p.gate.gamma, p.gate.zeta, p.gate.beta, view(p.wOut), opt(p.z));
+  }
+
+  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf }): void {
+    this.addon.diffPruneBackward(p.n, view(p.dw), view(p.delta), view(p.logAlpha), p.logAlphaLength, p.training, p.seed,
+      p.gate.gamma, p.gate.zeta, p.gate.beta, p.lambda, view(p.dDelta), view(p.dLogAlpha));
+  }
+
+  projectTopK(v: Buf, n: number, keep: number): number {
+    return this.addon.projectTopK(view(v), n, keep);
+  }
+
+  bitfitBackward(p: { T: number; K: number; N: number; dy: Buf; w: Buf; dx: Buf | null; dbias: Buf }): void {
+    this.addon.bitfitBackward(p.T, p.K, p.N, view(p.dy), view(p.w), opt(p.dx), view(p.dbias));
+  }
+}
+
+function opt(b: Buf | null): Float32Array | null {
+  return b === null ? null : view(b);
 }

@@ -1,0 +1,207 @@
+#include "lora.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../runtime/scratch.h"
+#include "../runtime/thread_pool.h"
+#include "dropout.h"
+#include "gemm.h"
+
+namespace peftjs {
+namespace {
+
+// Rows of dy a task takes: small enough to spread over the pool, large enough that the per-task
+// partial dB [N, r] and dbias [N] cost little to reduce.
+int64_t dy_rows_per_task(int64_t t) {
+  const int threads = num_threads();
+  return std::max<int64_t>(4, (t + threads - 1) / threads);
+}
+
+// One task's share of the dy pass over rows [t0, t1): g rows, and partial sums of dB and dbias.
+// Four rows at a time, so each B[n, :] and dB[n, :] row loaded serves four rows of dy.
+template <int R>
+void dy_pass_rows(const float* dy, const float* b, const float* u, int64_t t0, int64_t t1, int64_t n, int64_t r_rt,
+                  float* g, float* db_part, float* dbias_part) {
+  const int64_t r = R > 0 ? R : r_rt;
+  int64_t t = t0;
+  for (; t + 4 <= t1; t += 4) {
+    const float* d0 = dy + t * n;
+    const float* d1 = d0 + n;
+    const float* d2 = d1 + n;
+    const float* d3 = d2 + n;
+    const float* u0 = u + t * r;
+    float g0[R > 0 ? R : 64] = {}, g1[R > 0 ? R : 64] = {}, g2[R > 0 ? R : 64] = {}, g3[R > 0 ? R : 64] = {};
+    for (int64_t c = 0; c < n; ++c) {
+      const float a0 = d0[c], a1 = d1[c], a2 = d2[c], a3 = d3[c];
+      const float* bc = b + c * r;
+      float* dbc = db_part + c * r;
+      for (int64_t j = 0; j < r; ++j) {
+        const float bj = bc[j];
+        g0[j] += a0 * bj;
+        g1[j] += a1 * bj;
+        g2[j] += a2 * bj;
+        g3[j] += a3 * bj;
+        dbc[j] += a0 * u0[j] + a1 * u0[r + j] + a2 * u0[2 * r + j] + a3 * u0[3 * r + j];
+      }
+      if (dbias_part) dbias_part[c] += (a0 + a1) + (a2 + a3);
+    }
+    std::memcpy(g + t * r, g0, r * sizeof(float));
+    std::memcpy(g + (t + 1) * r, g1, r * sizeof(float));
+    std::memcpy(g + (t + 2) * r, g2, r * sizeof(float));
+    std::memcpy(g + (t + 3) * r, g3, r * sizeof(float));
+  }
+  for (; t < t1; ++t) {
+    const float* d0 = dy + t * n;
+    const float* u0 = u + t * r;
+    float g0[R > 0 ? R : 64] = {};
+    for (int64_t c = 0; c < n; ++c) {
+      const float a0 = d0[c];
+      const float* bc = b + c * r;
+      float* dbc = db_part + c * r;
+      for (int64_t j = 0; j < r; ++j) {
+        g0[j] += a0 * bc[j];
+        dbc[j] += a0 * u0[j];
+      }
+      if (dbias_part) dbias_part[c] += a0;
+    }
+    std::memcpy(g + t * r, g0, r * sizeof(float));
+  }
+}
+
+using DyPassFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*,
+                          float*, float*);
+
+DyPassFn dy_pass_for_rank(int64_t r) {
+  switch (r) {
+    case 4: return dy_pass_rows<4>;
+    case 8: return dy_pass_rows<8>;
+    case 16: return dy_pass_rows<16>;
+    case 32: return dy_pass_rows<32>;
+    case 64: return dy_pass_rows<64>;
+    default: return dy_pass_rows<0>;
+  }
+}
+
+void dy_pass_general(const float* dy, const float* b, const float* u, int64_t t0, int64_t t1, int64_t n, int64_t r,
+                     float* g, float* db_part, float* dbias_part) {
+  for (int64_t t = t0; t < t1; ++t) {
+    float* gt = g + t * r;
+    std::fill(gt, gt + r, 0.0f);
+    for (int64_t c = 0; c < n; ++c) {
+      const float a0 = dy[t * n + c];
+      for (int64_t j = 0; j < r; ++j) {
+        gt[j] += a0 * b[c * r + j];
+        db_part[c * r + j] += a0 * u[t * r + j];
+      }
+      if (dbias_part) dbias_part[c] += a0;
+    }
+  }
+}
+
+}  // namespace
+
+void lora_dy_pass(const float* dy, const float* b, const float* u, int64_t t, int64_t n, int64_t r, float scale,
+                  float* g, float* db, float* dbias) {
+  const int64_t rows = dy_rows_per_task(t);
+  const int64_t tasks = std::max<int64_t>(1, (t + rows - 1) / rows);
+  // Partial sums per task: task 0 writes straight into db/dbias, the others into scratch.
+  Scratch partial(static_cast<size_t>(std::max<int64_t>(tasks - 1, 1)) * (n * r + n));
+  auto db_of = [&](int64_t i) { return i == 0 ? db : partial.data() + (i - 1) * (n * r + n); };
+  auto dbias_of = [&](int64_t i) { return dbias == nullptr ? nullptr : i == 0 ? dbias : db_of(i) + n * r; };
+  const DyPassFn pass = r <= 64 ? dy_pass_for_rank(r) : dy_pass_general;
+  parallel_tasks(tasks, [&](int64_t i) {
+    float* dbp = db_of(i);
+    float* dbiasp = dbias_of(i);
+    std::fill(dbp, dbp + n * r, 0.0f);
+    if (dbiasp) std::fill(dbiasp, dbiasp + n, 0.0f);
+    const int64_t t0 = i * rows, t1 = std::min(t, t0 + rows);
+    if (t0 < t1) pass(dy, b, u, t0, t1, n, r, g, dbp, dbiasp);
+  });
+  // Reduce the partials and apply s, split over columns.
+  parallel_for(n, 256, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t i = 1; i < tasks; ++i) {
+        const float* p = db_of(i) + c * r;
+        for (int64_t j = 0; j < r; ++j) db[c * r + j] += p[j];
+        if (dbias) dbias[c] += dbias_of(i)[c];
+      }
+      for (int64_t j = 0; j < r; ++j) db[c * r + j] *= scale;
+    }
+  });
+  parallel_for(t * r, 1 << 15, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) g[i] *= scale;
+  });
+}
+
+void lora_forward(const LoraForwardArgs& p) {
+  if (p.t == 0 || p.n == 0) return;
+  // u = drop(x) A^T
+  const float* xd = p.x;
+  Scratch dropped(p.dropout > 0.0f ? static_cast<size_t>(p.t * p.k) : 1);
+  if (p.dropout > 0.0f) {
+    dropout_rows(p.x, dropped.data(), p.t, p.k, p.dropout, p.seed, p.row_offset);
+    xd = dropped.data();
+  }
+  GemmArgs g;
+  g.trans_b = true;
+  g.m = p.t, g.n = p.r, g.k = p.k;
+  g.a = xd, g.lda = p.k, g.b = p.a, g.ldb = p.k, g.c = p.u, g.ldc = p.r;
+  gemm(g);
+  // y = x W^T + bias
+  if (p.w != nullptr) {
+    GemmArgs base;
+    base.trans_b = true;
+    base.m = p.t, base.n = p.n, base.k = p.k;
+    base.a = p.x, base.lda = p.k, base.b = p.w, base.ldb = p.k, base.c = p.y, base.ldc = p.n, base.bias = p.bias;
+    gemm(base);
+  }
+  // y += s u B^T
+  GemmArgs up;
+  up.trans_b = true;
+  up.m = p.t, up.n = p.n, up.k = p.r;
+  up.alpha = p.scale, up.beta = 1.0f;
+  up.a = p.u, up.lda = p.r, up.b = p.b, up.ldb = p.r, up.c = p.y, up.ldc = p.n;
+  gemm(up);
+}
+
+void lora_backward(const LoraBackwardArgs& p) {
+  Scratch g(static_cast<size_t>(std::max<int64_t>(p.t * p.r, 1)));
+  lora_dy_pass(p.dy, p.b, p.u, p.t, p.n, p.r, p.scale, g.data(), p.db, p.dbias);
+
+  const bool dropout = p.dropout > 0.0f;
+  Scratch dropped(dropout ? static_cast<size_t>(p.t * p.k) : 1);
+  const float* xd = p.x;
+  if (dropout) {
+    dropout_rows(p.x, dropped.data(), p.t, p.k, p.dropout, p.seed, p.row_offset);
+    xd = dropped.data();
+  }
+  // dA = g^T drop(x): g is [T, r], so op(A) = g^T with trans_a.
+  GemmArgs da;
+  da.trans_a = true;
+  da.m = p.r, da.n = p.k, da.k = p.t;
+  da.a = g.data(), da.lda = p.r, da.b = xd, da.ldb = p.k, da.c = p.da, da.ldc = p.k;
+  gemm(da);
+
+  if (p.dx == nullptr) return;
+  if (p.w != nullptr) {
+    GemmArgs base;  // dx = dy W: dy [T, N], W [N, K]
+    base.m = p.t, base.n = p.k, base.k = p.n;
+    base.a = p.dy, base.lda = p.n, base.b = p.w, base.ldb = p.k, base.c = p.dx, base.ldc = p.k;
+    gemm(base);
+  }
+  GemmArgs ga;  // g A: g [T, r], A [r, K]
+  ga.m = p.t, ga.n = p.k, ga.k = p.r;
+  ga.a = g.data(), ga.lda = p.r, ga.b = p.a, ga.ldb = p.k;
+  if (!dropout) {
+    ga.beta = 1.0f, ga.c = p.dx, ga.ldc = p.k;
+    gemm(ga);
+  } else {
+    ga.c = dropped.data(), ga.ldc = p.k;  // drop(x) is no longer needed: reuse its buffer
+    gemm(ga);
+    dropout_accumulate(dropped.data(), p.dx, p.t, p.k, p.dropout, p.seed, p.row_offset);
+  }
+}
+
+}  // namespace peftjs

@@ -1,0 +1,55 @@
+import { diffPrune, diffPruneBackward, fromArray, fromSparse, full, projectToDensity, setBackend, type Tensor, toSparse, zeros } from '../../lib';
+import { backendsUnderTest, randomTensor } from '../helpers/backends';
+import { oracleMany } from '../helpers/oracle';
+
+const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
+
+describe.each(peftBackends)('diff pruning on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each([1, 3, 17, 1000, 40000])('n=%i: gates, penalty and gradients match the oracle, per-parameter and structured', (n) => {
+    for (const structured of [false, true]) for (const training of [true, false]) {
+      const w = randomTensor([n], 1), delta = randomTensor([n], 2), dw = randomTensor([n], 3);
+      const logAlpha = structured ? fromArray([0.3]) : randomTensor([n], 4);
+      const opts = { training, seed: 77, lambda: 0.1 };
+      let penalty = 0;
+      const run = ([w_, d_, la_, dw_]: Tensor[]) => {
+        const f = diffPrune(w_, d_, la_, opts);
+        penalty = f.penalty;
+        const g = diffPruneBackward(dw_, d_, la_, opts);
+        return [f.w, f.z, g.dDelta, g.dLogAlpha];
+      };
+      const expected = oracleMany([w, delta, logAlpha, dw], run);
+      const expectedPenalty = penalty;
+      run([w, delta, logAlpha, dw]).forEach((t, i) => expect(t).toAllClose(expected[i], { atol: 1e-5 * (structured && i === 3 ? Math.sqrt(n) : 1), rtol: 1e-4 }));
+      expect(penalty).toBeCloseTo(expectedPenalty, 3);
+    }
+  });
+
+  it('gates open fully at large log_alpha in eval mode, and the penalty counts them', () => {
+    const w = fromArray([1, 2, 3]), delta = fromArray([1, 1, 1]);
+    const { w: out, penalty } = diffPrune(w, delta, full([3], 20), { training: false });
+    expect(out.toArray()).toEqual([2, 3, 4]);
+    expect(penalty).toBeCloseTo(3, 5);
+    expect(diffPrune(w, delta, full([3], -20), { training: false }).w.toArray()).toEqual([1, 2, 3]);
+  });
+
+  it('projects to a target density by magnitude and round-trips through the sparse form', () => {
+    const v = fromArray([0.1, -5, 3, 0, -3, 2, 0.5, 4]);
+    projectToDensity(v, 0.5);
+    expect(v.toArray()).toEqual([0, -5, 3, 0, -3, 0, 0, 4]);
+    const sparse = toSparse(v);
+    expect(Array.from(sparse.indices)).toEqual([1, 2, 4, 7]);
+    expect(fromSparse(sparse).toArray()).toEqual(v.toArray());
+    const big = randomTensor([1000], 5);
+    projectToDensity(big, 0.1);
+    expect(toSparse(big).indices.length).toBe(100);
+    expect(() => fromSparse({ shape: [2], indices: [5], values: [1] })).toThrow('fromSparse: index 5 is outside a tensor of 2 elements');
+    expect(zeros([1]).size).toBe(1);
+  });
+
+  it('rejects a log_alpha of the wrong size', () => {
+    expect(() => diffPrune(zeros([4]), zeros([4]), zeros([3]), { training: true }))
+      .toThrow('diffPruneForward: logAlpha must have 1 (structured) or 4 elements, got [3]');
+  });
+});
