@@ -1,23 +1,30 @@
 /**
- * peftjs benchmarks: `npm run bench [-- --only gemm] [--json FILE]`. Prints a table; --json writes
- * {"machine": {...}, "rows": [...]}.
+ * peftjs benchmarks: `npm run bench -- [--only NAME,NAME] [--json FILE] [--no-torch] [--no-tfjs]`.
+ * Each row runs on the native backend, beside PyTorch (same machine, same run, 2 threads) and
+ * TensorFlow.js (cpu and wasm) where they apply, and the js reference for gemm. A probe of the FMA peak
+ * and the memory bandwidth gives each row its fraction of the machine's ceiling.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { availableBackends } from '../lib';
-import { benchGemm, GEMM_SHAPES } from './gemm';
+import { loadAddon } from '../lib/backend/native/addon';
+import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
-import { formatTable } from './table';
+import { timePeftjs, timeWeightGradGemm } from './peftjs_rows';
+import { defaultRows, extraBytes, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
+import { formatNumber, formatTable } from './table';
+import { runTorch } from './torch';
+import { timeTfjs, tfjsUnavailable } from './tfjs_baseline';
 
 interface Options {
-  only: Set<string> | null;
+  only: Set<RowName> | null;
   json: string | null;
+  torch: boolean;
+  tfjs: boolean;
 }
 
-const ROW_NAMES = ['gemm'];
-
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { only: null, json: null };
+  const opts: Options = { only: null, json: null, torch: true, tfjs: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -26,36 +33,112 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--only') {
-      opts.only = new Set(value().split(','));
-      for (const n of opts.only) if (!ROW_NAMES.includes(n)) throw new Error(`bench: unknown row '${n}' in --only (known: ${ROW_NAMES.join(', ')})`);
+      const names = value().split(',');
+      for (const n of names) if (!ROW_NAMES.includes(n as RowName)) throw new Error(`bench: unknown row '${n}' in --only (known: ${ROW_NAMES.join(', ')})`);
+      opts.only = new Set(names as RowName[]);
     } else if (a === '--json') opts.json = value();
+    else if (a === '--no-torch') opts.torch = false;
+    else if (a === '--no-tfjs') opts.tfjs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: peftjs bench [--only NAME,NAME] [--json FILE]\nrows: ' + ROW_NAMES.join(', '));
+      console.log(`usage: peftjs bench [--only NAME,NAME] [--json FILE] [--no-torch] [--no-tfjs]\nrows: ${ROW_NAMES.join(', ')}`);
       process.exit(0);
     } else throw new Error(`bench: unknown argument '${a}' (try --help)`);
   }
   return opts;
 }
 
-export function main(argv: string[]): void {
+export interface BenchRow {
+  name: RowName;
+  shape: Record<string, number>;
+  ms: number;
+  gflops: number;
+  peak_fraction: number;
+  torch_ms: number | null;
+  vs_torch: number | null;
+  tfjs_cpu_ms: number | null;
+  vs_tfjs_cpu: number | null;
+  tfjs_wasm_ms: number | null;
+  vs_tfjs_wasm: number | null;
+  js_ms?: number;
+  vs_js?: number;
+  /** lora: its time over base_fwd_bwd at the same T, d, minus one. */
+  overhead_vs_base?: number;
+  /** ia3/bitfit/diffprune: time beyond the GEMMs, and the bandwidth its fewest bytes imply. */
+  added_ms?: number;
+  gbps?: number;
+  bandwidth_fraction?: number;
+  notes?: string[];
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? a / b : null);
+
+export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
-  const want = (name: string) => opts.only === null || opts.only.has(name);
+  const specs = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
+  // diffprune and lora compare against base_fwd_bwd: time it too when they are asked for.
+  const needBase = specs.some((s) => ['lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd'].includes(s.name));
+  const extraBase = needBase && !specs.some((s) => s.name === 'base_fwd_bwd')
+    ? defaultRows().filter((r) => r.name === 'base_fwd_bwd') : [];
   const info = machine();
+  const ceilings = loadAddon()!.probe(1);
+  info.fmaPeakGflops = ceilings.fmaPeakGflops;
+  info.memoryBandwidthGbps = ceilings.memoryBandwidthGbps;
   console.log(`peftjs ${info.peftjs} on ${info.cpu} (${info.cores} cores, cpu path ${info.cpuPath}, ${info.threads} threads), node ${info.node}`);
-  const rows: object[] = [];
-  if (want('gemm')) {
-    const table: (string | number)[][] = [];
-    for (const [M, N, K] of GEMM_SHAPES) {
-      const r = benchGemm(M, N, K);
-      rows.push(r);
-      table.push([`gemm ${M}x${N}x${K}`, r.ms, r.gflops, r.js_ms, r.js_gflops, `${r.speedup_vs_js.toFixed(0)}x`]);
-      process.stderr.write('.');
+  console.log(`ceilings: FMA peak ${formatNumber(ceilings.fmaPeakGflops)} GFLOP/s, memory ${formatNumber(ceilings.memoryBandwidthGbps)} GB/s`);
+
+  const all: RowSpec[] = [...extraBase, ...specs];
+  const peftMs = all.map((s) => { process.stderr.write('.'); return timePeftjs(s).medianMs; });
+  process.stderr.write('\n');
+  const torch = opts.torch ? runTorch(all) : { info: null, ms: all.map(() => null), absent: 'skipped (--no-torch)' };
+  if (torch.info) info.torch = torch.info;
+  const tfjsAbsent = opts.tfjs ? tfjsUnavailable() : 'skipped (--no-tfjs)';
+  const baseMs = (d: number) => { const i = all.findIndex((s) => s.name === 'base_fwd_bwd' && s.shape.d === d); return i >= 0 ? peftMs[i] : null; };
+
+  const rows: BenchRow[] = [];
+  for (let i = extraBase.length; i < all.length; i++) {
+    const s = all[i], ms = peftMs[i], flops = rowFlops(s);
+    const row: BenchRow = {
+      name: s.name, shape: s.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / ceilings.fmaPeakGflops,
+      torch_ms: torch.ms[i], vs_torch: ratio(torch.ms[i], ms),
+      tfjs_cpu_ms: null, vs_tfjs_cpu: null, tfjs_wasm_ms: null, vs_tfjs_wasm: null, notes: [],
+    };
+    if (tfjsAbsent === null) {
+      const cpu = await timeTfjs(s, 'cpu'), wasm = await timeTfjs(s, 'wasm');
+      if (cpu) { row.tfjs_cpu_ms = cpu.ms; row.vs_tfjs_cpu = ratio(cpu.ms, ms); row.notes!.push(`tfjs cpu timed on ${cpu.rowsTimed} rows`); }
+      if (wasm) { row.tfjs_wasm_ms = wasm.ms; row.vs_tfjs_wasm = ratio(wasm.ms, ms); row.notes!.push(`tfjs wasm timed on ${wasm.rowsTimed} rows`); }
     }
-    process.stderr.write('\n');
-    console.log(formatTable(['row', 'native ms', 'GFLOP/s', 'js ms*', 'js GFLOP/s', 'native/js'], table));
-    console.log('* js is timed on the first rows of x and scaled to M (GEMM time is linear in M).');
+    if (s.name === 'gemm') {
+      const js = timeJsGemm(s.shape.M, s.shape.N, s.shape.K);
+      row.js_ms = js.ms;
+      row.vs_js = js.ms / ms;
+      row.notes!.push(`js timed on ${js.rowsTimed} rows`);
+    }
+    const base = baseMs(s.shape.d);
+    if (s.name === 'lora_fwd_bwd' && base) row.overhead_vs_base = ms / base - 1;
+    const bytes = extraBytes(s);
+    if (bytes !== null && base) {
+      const gemmMs = base + (s.name === 'diffprune_fwd_bwd' ? timeWeightGradGemm(s.shape.T, s.shape.d).medianMs : 0);
+      row.added_ms = ms - gemmMs;
+      row.gbps = row.added_ms > 0 ? bytes / row.added_ms / 1e6 : Infinity;
+      row.bandwidth_fraction = row.gbps / ceilings.memoryBandwidthGbps;
+    }
+    rows.push(row);
+    process.stderr.write('+');
   }
+  process.stderr.write('\n');
+
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(0)}%`);
+  const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
+  const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
+  console.log(formatTable(
+    ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added GB/s', '% bw'],
+    rows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
+      times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `+${pct(r.overhead_vs_base)}`,
+      num(r.gbps), pct(r.bandwidth_fraction)])));
+  if (torch.absent) console.log(`torch: ${torch.absent}`);
+  if (tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
+  console.log('vs X = X\'s time / peftjs time. tfjs and js are timed on the first rows of x and scaled (linear in rows).');
   if (opts.json) {
     const file = path.resolve(opts.json);
     const tmp = `${file}.tmp-${process.pid}`;
@@ -66,10 +149,8 @@ export function main(argv: string[]): void {
 }
 
 if (require.main === module) {
-  try {
-    main(process.argv.slice(2));
-  } catch (e) {
+  main(process.argv.slice(2)).catch((e) => {
     console.error((e as Error).message);
     process.exit(1);
-  }
+  });
 }

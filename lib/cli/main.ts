@@ -6,8 +6,8 @@ const HELP = `usage: peftjs <command> [options]
 
 commands:
   info                      version, backends, CPU path, threads, CUDA devices (JSON)
-  bench [--only NAME,...] [--json FILE]
-                            kernel benchmarks against the js reference
+  bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
+                            kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 
 examples:
   peftjs info
@@ -27,8 +27,11 @@ function run(argv: string[]): void {
       return;
     case 'bench': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const bench = require('../../bench/main') as { main(argv: string[]): void };
-      bench.main(rest);
+      const bench = require('../../bench/main') as { main(argv: string[]): Promise<void> };
+      bench.main(rest).catch((e: Error) => {
+        console.error(e.message);
+        process.exit(1);
+      });
       return;
     }
     default:

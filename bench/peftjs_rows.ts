@@ -1,0 +1,73 @@
+/** Times each row on the peftjs native backend (median of repeated runs after warm-up). */
+import {
+  bitfitBackward, diffPrune, diffPruneBackward, fromArray, ia3Linear, ia3LinearBackward, loraLinear, loraLinearBackward,
+  matmul, randn, setBackend, type Tensor, tidy, zeros,
+} from '../lib';
+import type { RowSpec } from './rows';
+import { timeIt, type Timing } from './timing';
+
+/** Builds the inputs once and returns the step to time. */
+function stepFor(s: RowSpec): () => void {
+  const { M, N, K, T, d, r } = s.shape;
+  const g = (shape: number[], seed: number, std = 1) => randn(shape, { seed, std });
+  switch (s.name) {
+    case 'gemm': {
+      const x = g([M, K], 1), w = g([N, K], 2);
+      return () => { matmul(x, w.T); };
+    }
+    case 'base_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
+      return () => { matmul(x, w.T, { bias: b }); matmul(dy, w); };
+    }
+    case 'lora_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
+      const a = g([r, d], 5, 0.02), bl = g([d, r], 6, 0.02);
+      return () => {
+        const { u } = loraLinear(x, w, b, a, bl, { scale: 2 });
+        loraLinearBackward(x, w, a, bl, u, dy, { scale: 2 });
+      };
+    }
+    case 'ia3_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4), l = g([d], 5);
+      return () => {
+        const { yPre } = ia3Linear(x, w, b, l, 'output');
+        ia3LinearBackward(x, w, l, 'output', dy, yPre);
+      };
+    }
+    case 'bitfit_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
+      return () => { matmul(x, w.T, { bias: b }); bitfitBackward(dy, w); };
+    }
+    case 'diffprune_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
+      const delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
+      const opts = { training: true, seed: 9, lambda: 1e-4 };
+      return () => {
+        const { w: wp } = diffPrune(w, delta, logAlpha, opts);
+        matmul(x, wp.T, { bias: b });
+        matmul(dy, wp);                       // dx
+        const dw = matmul(dy.T, x);           // dW' = dy^T x, for the gates
+        diffPruneBackward(dw, delta, logAlpha, opts);
+      };
+    }
+  }
+}
+
+export function timePeftjs(s: RowSpec): Timing {
+  setBackend('native');
+  return tidy(() => {
+    const step = stepFor(s);
+    return timeIt(() => tidy(step), { warmup: 1, minRuns: 5, budgetMs: 3000 });
+  });
+}
+
+/** The dW GEMM alone (dy^T x), which diff pruning needs and the frozen-layer rows do not. */
+export function timeWeightGradGemm(T: number, d: number): Timing {
+  setBackend('native');
+  return tidy(() => {
+    const x = randn([T, d], { seed: 1 }), dy = randn([T, d], { seed: 2 });
+    return timeIt(() => tidy(() => { matmul(dy.T, x); }), { warmup: 1, minRuns: 5, budgetMs: 2000 });
+  });
+}
+
+export { fromArray, type Tensor };

@@ -1,0 +1,59 @@
+/**
+ * The benchmark rows: what each one runs on peftjs, its nominal flops and the fewest bytes its extra
+ * (non-GEMM) work must move. Shapes follow the PEFT issue: x [T, d], W [d, d], r the LoRA rank.
+ */
+export type RowName = 'gemm' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd';
+
+export interface RowSpec {
+  name: RowName;
+  shape: Record<string, number>;
+}
+
+export const ROW_NAMES: RowName[] = ['gemm', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd'];
+
+export function defaultRows(): RowSpec[] {
+  const rows: RowSpec[] = [];
+  for (const [M, N, K] of [[512, 768, 768], [2048, 768, 768], [2048, 3072, 768], [1024, 4096, 4096]])
+    rows.push({ name: 'gemm', shape: { M, N, K } });
+  for (const d of [768, 4096]) {
+    rows.push({ name: 'base_fwd_bwd', shape: { T: 2048, d } });
+    for (const r of [8, 16]) rows.push({ name: 'lora_fwd_bwd', shape: { T: 2048, d, r } });
+    rows.push({ name: 'ia3_fwd_bwd', shape: { T: 2048, d } });
+    rows.push({ name: 'bitfit_fwd_bwd', shape: { T: 2048, d } });
+    rows.push({ name: 'diffprune_fwd_bwd', shape: { T: 2048, d } });
+  }
+  return rows;
+}
+
+export function shapeLabel(s: RowSpec): string {
+  return Object.entries(s.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+/** Nominal flops: the GEMMs' 2mnk terms (LoRA's rank-r products included). */
+export function rowFlops(s: RowSpec): number {
+  const { M, N, K, T, d, r } = s.shape;
+  switch (s.name) {
+    case 'gemm': return 2 * M * N * K;
+    case 'base_fwd_bwd':
+    case 'ia3_fwd_bwd':
+    case 'bitfit_fwd_bwd': return 4 * T * d * d;
+    // fwd: x W^T, u = x A^T, u B^T; bwd: dy W, g = dy B, dB = dy^T u, dA = g^T x, g A
+    case 'lora_fwd_bwd': return 4 * T * d * d + 2 * T * r * (4 * d + 4 * d) - 2 * T * r * d;
+    // fwd x W'^T, bwd dx = dy W' and dW' = dy^T x
+    case 'diffprune_fwd_bwd': return 6 * T * d * d;
+  }
+}
+
+/** The fewest bytes the work beyond the GEMMs must move (for ia3, bitfit and diffprune rows). */
+export function extraBytes(s: RowSpec): number | null {
+  const { T, d } = s.shape;
+  switch (s.name) {
+    // fwd: scale y (read + write T d); bwd: dl reads dy and y_pre (2 T d), then scales W rows (read + write d^2)
+    case 'ia3_fwd_bwd': return 4 * (4 * T * d + 2 * Math.min(T * d, d * d));
+    // bwd: the column sums read dy once
+    case 'bitfit_fwd_bwd': return 4 * T * d;
+    // fwd: read W, delta, log_alpha, write W' (4 d^2); bwd: read dW', delta, log_alpha, write dDelta, dLogAlpha (5 d^2)
+    case 'diffprune_fwd_bwd': return 4 * 9 * d * d;
+    default: return null;
+  }
+}
