@@ -36,3 +36,4 @@ export function setNumThreads(n: number): number {
   return addon.setNumThreads(n);
 }
 export * from './tensor/peft_ops';
+export * from './tensor/peft_mixed';
