@@ -1,0 +1,144 @@
+// Device discovery, memory and copies. The addon links the static CUDA runtime, so it loads on machines
+// without a driver; there every call here fails with CUDA's reason instead of aborting.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common.cuh"
+#include "device_api.h"
+
+namespace peftjs {
+namespace cuda {
+namespace {
+
+// The oldest architecture this build carries code for (nvcc lists them in __CUDA_ARCH_LIST__, e.g.
+// 800,900): a device below it can run none of the kernels (SASS needs the same major version, PTX a
+// newer device).
+constexpr int kArchList[] = {
+#ifdef __CUDA_ARCH_LIST__
+    __CUDA_ARCH_LIST__
+#else
+    800
+#endif
+};
+
+constexpr int min_arch() {
+  int m = kArchList[0];
+  for (int a : kArchList) m = a < m ? a : m;
+  return m;
+}
+
+std::string arch_name(int arch) {  // 800 -> "8.0"
+  return std::to_string(arch / 100) + "." + std::to_string((arch / 10) % 10);
+}
+
+std::string runtime_version() {  // CUDART_VERSION 13000 -> "13.0"
+  return std::to_string(CUDART_VERSION / 1000) + "." + std::to_string((CUDART_VERSION % 1000) / 10);
+}
+
+std::string unavailable_reason(cudaError_t e) {
+  const std::string detail = std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
+  switch (e) {
+    case cudaErrorInsufficientDriver:
+      return "no usable NVIDIA driver: it is missing or older than the CUDA " + runtime_version() +
+             " runtime this addon was built with: " + detail;
+    case cudaErrorNoDevice:
+      return "no CUDA device: " + detail;
+    default:
+      return "CUDA is unavailable: " + detail;
+  }
+}
+
+}  // namespace
+
+bool compiled() { return true; }
+
+int device_count(std::string* why) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (why) *why = unavailable_reason(e);
+    return 0;
+  }
+  if (n <= 0) {
+    if (why) *why = "no CUDA device found";
+    return 0;
+  }
+  int usable = 0;
+  std::string skipped;
+  for (int d = 0; d < n; ++d) {
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d) != cudaSuccess) {
+      (void)cudaGetLastError();
+      continue;
+    }
+    const int arch = major * 100 + minor * 10;
+    if (arch >= min_arch()) {
+      ++usable;
+    } else {
+      if (!skipped.empty()) skipped += ", ";
+      skipped += "device " + std::to_string(d) + " is " + arch_name(arch);
+    }
+  }
+  if (usable == 0) {
+    if (why)
+      *why = "found " + std::to_string(n) + " CUDA device(s) but none this build can run on (it needs compute " +
+             "capability " + arch_name(min_arch()) + " or newer; " + (skipped.empty() ? "attributes unreadable" : skipped) +
+             ")";
+    return 0;
+  }
+  if (why) why->clear();
+  return usable;
+}
+
+void* alloc(size_t bytes, std::string* error) {
+  void* p = nullptr;
+  // A zero-byte request still gets a distinct, freeable pointer (cudaMalloc(0) would give nullptr).
+  const cudaError_t e = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  if (e != cudaSuccess) {
+    detail::fail(error, "cudaMalloc", e);
+    return nullptr;
+  }
+  return p;
+}
+
+bool free(void* dev, std::string* error) {
+  if (dev == nullptr) return true;
+  return detail::ok(cudaFree(dev), "cudaFree", error);
+}
+
+bool copy_to_device(void* dev, const void* host, size_t bytes, std::string* error) {
+  if (bytes == 0) return true;
+  return detail::ok(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (host to device)", error);
+}
+
+bool copy_to_host(void* host, const void* dev, size_t bytes, std::string* error) {
+  if (bytes == 0) return true;
+  return detail::ok(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)", error);
+}
+
+bool copy_on_device(void* dev_dst, const void* dev_src, size_t bytes, std::string* error) {
+  if (bytes == 0 || dev_dst == dev_src) return true;
+  const char* what = "cudaMemcpy (device to device)";
+  const uintptr_t d = reinterpret_cast<uintptr_t>(dev_dst), s = reinterpret_cast<uintptr_t>(dev_src);
+  if (d < s + bytes && s < d + bytes) {
+    // Overlapping views of one block: cudaMemcpy does not promise memmove semantics, so go through a
+    // temporary buffer.
+    void* tmp = nullptr;
+    if (!detail::ok(cudaMalloc(&tmp, bytes), "cudaMalloc", error)) return false;
+    const bool copied = detail::ok(cudaMemcpy(tmp, dev_src, bytes, cudaMemcpyDeviceToDevice), what, error) &&
+                        detail::ok(cudaMemcpy(dev_dst, tmp, bytes, cudaMemcpyDeviceToDevice), what, error);
+    const cudaError_t fe = cudaFree(tmp);
+    if (!copied) return false;
+    return detail::ok(fe, "cudaFree", error);
+  }
+  return detail::ok(cudaMemcpy(dev_dst, dev_src, bytes, cudaMemcpyDeviceToDevice), what, error);
+}
+
+bool synchronize(std::string* error) { return detail::ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize", error); }
+
+}  // namespace cuda
+}  // namespace peftjs
