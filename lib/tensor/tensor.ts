@@ -20,9 +20,15 @@ function releaseStorage(storage: Storage): void {
 }
 
 // The safety net for tensors nobody disposed: the storage's reference goes when the tensor is collected.
+// A finalizer must not throw (it would surface as an uncaught error anywhere): a storage whose backend
+// cannot free it any more is left to the addon's own finalizer for its memory.
 const collected = new FinalizationRegistry<Storage>((storage) => {
   live.tensors--;
-  releaseStorage(storage);
+  try {
+    releaseStorage(storage);
+  } catch {
+    storage.disposed = true;
+  }
 });
 
 /** Allocates storage on a backend and counts it. */
