@@ -4,10 +4,12 @@
 #include <cstring>
 #include <vector>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
 #include "dropout.h"
 #include "gemm.h"
+#include "lora_dy_pass.h"
 
 namespace peftjs {
 namespace {
@@ -17,71 +19,6 @@ namespace {
 int64_t dy_rows_per_task(int64_t t) {
   const int threads = num_threads();
   return std::max<int64_t>(4, (t + threads - 1) / threads);
-}
-
-// One task's share of the dy pass over rows [t0, t1): g rows, and partial sums of dB and dbias.
-// Four rows at a time, so each B[n, :] and dB[n, :] row loaded serves four rows of dy.
-template <int R>
-void dy_pass_rows(const float* dy, const float* b, const float* u, int64_t t0, int64_t t1, int64_t n, int64_t r_rt,
-                  float* g, float* db_part, float* dbias_part) {
-  const int64_t r = R > 0 ? R : r_rt;
-  int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) {
-    const float* d0 = dy + t * n;
-    const float* d1 = d0 + n;
-    const float* d2 = d1 + n;
-    const float* d3 = d2 + n;
-    const float* u0 = u + t * r;
-    float g0[R > 0 ? R : 64] = {}, g1[R > 0 ? R : 64] = {}, g2[R > 0 ? R : 64] = {}, g3[R > 0 ? R : 64] = {};
-    for (int64_t c = 0; c < n; ++c) {
-      const float a0 = d0[c], a1 = d1[c], a2 = d2[c], a3 = d3[c];
-      const float* bc = b + c * r;
-      float* dbc = db_part + c * r;
-      for (int64_t j = 0; j < r; ++j) {
-        const float bj = bc[j];
-        g0[j] += a0 * bj;
-        g1[j] += a1 * bj;
-        g2[j] += a2 * bj;
-        g3[j] += a3 * bj;
-        dbc[j] += a0 * u0[j] + a1 * u0[r + j] + a2 * u0[2 * r + j] + a3 * u0[3 * r + j];
-      }
-      if (dbias_part) dbias_part[c] += (a0 + a1) + (a2 + a3);
-    }
-    std::memcpy(g + t * r, g0, r * sizeof(float));
-    std::memcpy(g + (t + 1) * r, g1, r * sizeof(float));
-    std::memcpy(g + (t + 2) * r, g2, r * sizeof(float));
-    std::memcpy(g + (t + 3) * r, g3, r * sizeof(float));
-  }
-  for (; t < t1; ++t) {
-    const float* d0 = dy + t * n;
-    const float* u0 = u + t * r;
-    float g0[R > 0 ? R : 64] = {};
-    for (int64_t c = 0; c < n; ++c) {
-      const float a0 = d0[c];
-      const float* bc = b + c * r;
-      float* dbc = db_part + c * r;
-      for (int64_t j = 0; j < r; ++j) {
-        g0[j] += a0 * bc[j];
-        dbc[j] += a0 * u0[j];
-      }
-      if (dbias_part) dbias_part[c] += a0;
-    }
-    std::memcpy(g + t * r, g0, r * sizeof(float));
-  }
-}
-
-using DyPassFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*,
-                          float*, float*);
-
-DyPassFn dy_pass_for_rank(int64_t r) {
-  switch (r) {
-    case 4: return dy_pass_rows<4>;
-    case 8: return dy_pass_rows<8>;
-    case 16: return dy_pass_rows<16>;
-    case 32: return dy_pass_rows<32>;
-    case 64: return dy_pass_rows<64>;
-    default: return dy_pass_rows<0>;
-  }
 }
 
 void dy_pass_general(const float* dy, const float* b, const float* u, int64_t t0, int64_t t1, int64_t n, int64_t r,
@@ -100,6 +37,14 @@ void dy_pass_general(const float* dy, const float* b, const float* u, int64_t t0
   }
 }
 
+using DyPassFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*,
+                          float*, float*);
+
+DyPassFn dy_pass_for(int64_t r) {
+  if (r > 64) return dy_pass_general;
+  return active_cpu_path() == CpuPath::Scalar ? dy_pass_scalar(r) : dy_pass_avx2(r);
+}
+
 }  // namespace
 
 void lora_dy_pass(const float* dy, const float* b, const float* u, int64_t t, int64_t n, int64_t r, float scale,
@@ -110,7 +55,7 @@ void lora_dy_pass(const float* dy, const float* b, const float* u, int64_t t, in
   Scratch partial(static_cast<size_t>(std::max<int64_t>(tasks - 1, 1)) * (n * r + n));
   auto db_of = [&](int64_t i) { return i == 0 ? db : partial.data() + (i - 1) * (n * r + n); };
   auto dbias_of = [&](int64_t i) { return dbias == nullptr ? nullptr : i == 0 ? dbias : db_of(i) + n * r; };
-  const DyPassFn pass = r <= 64 ? dy_pass_for_rank(r) : dy_pass_general;
+  const DyPassFn pass = dy_pass_for(r);
   parallel_tasks(tasks, [&](int64_t i) {
     float* dbp = db_of(i);
     float* dbiasp = dbias_of(i);
