@@ -1,5 +1,5 @@
 import { add, fromArray, loraLinear, loraLinearBackward, setBackend, type Tensor, zeros } from '../../lib';
-import { backendsUnderTest, randomTensor } from '../helpers/backends';
+import { backendsUnderTest, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
 const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
@@ -82,5 +82,27 @@ describe.each(peftBackends)('fused LoRA on %s', (name) => {
     const { y, u } = loraLinear(fromArray([[1, 2]]), fromArray([[1, 0]]), fromArray([0.5]), fromArray([[1, 1]]), fromArray([[2]]), { scale: 0.5 });
     expect(y.toArray()).toEqual([[4.5]]);
     expect(u.toArray()).toEqual([[3]]);
+  });
+});
+
+describe('native LoRA on every CPU path', () => {
+  const paths = cpuPaths();
+  if (paths.length === 0) {
+    it('is skipped: the native addon is not loaded', () => console.log('skipping CPU-path LoRA checks: no native addon'));
+    return;
+  }
+  beforeAll(() => setBackend('native'));
+  it.each(paths)('the %s path matches the oracle for ranks 8, 16 and an odd one', (path) => {
+    for (const r of [8, 16, 5]) {
+      const x = randomTensor([37, 29], r), w = randomTensor([23, 29], 2), a = randomTensor([r, 29], 3), b = randomTensor([23, r], 4);
+      const dy = randomTensor([37, 23], 5);
+      const run = ([x_, w_, a_, b_, dy_]: Tensor[]) => {
+        const { y, u } = loraLinear(x_, w_, null, a_, b_, { scale: 0.5 });
+        const g = loraLinearBackward(x_, w_, a_, b_, u, dy_, { scale: 0.5, biasGrad: true });
+        return [y, g.dx!, g.da, g.db, g.dbias!];
+      };
+      const expected = oracleMany([x, w, a, b, dy], run);
+      withCpuPath(path, () => run([x, w, a, b, dy])).forEach((t, i) => expect(t).toAllClose(expected[i], { atol: 2e-5, rtol: 1e-4 }));
+    }
   });
 });
