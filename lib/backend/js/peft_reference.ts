@@ -212,10 +212,12 @@ export interface DiffPruneInputs {
 export function diffPruneForward(p: DiffPruneInputs): { wOut: Arr; z: Arr; penalty: number } {
   const wOut = alloc(p.w, p.n), z = alloc(p.w, p.n);
   const structured = p.logAlpha.length === 1;
+  // A structured gate is one draw for the whole tensor.
+  const shared = structured ? hardConcreteGate(p.logAlpha[0], p.training, p.seed, 0, p.gate) : null;
   let penalty = 0;
   for (let i = 0; i < p.n; i++) {
     const la = p.logAlpha[structured ? 0 : i];
-    const gate = hardConcreteGate(la, p.training, p.seed, structured ? 0 : i, p.gate);
+    const gate = shared ?? hardConcreteGate(la, p.training, p.seed, i, p.gate);
     z[i] = gate.z;
     wOut[i] = p.w[i] + gate.z * p.delta[i];
     if (!structured || i === 0) penalty += l0Penalty(la, p.gate).value;
@@ -227,9 +229,10 @@ export function diffPruneForward(p: DiffPruneInputs): { wOut: Arr; z: Arr; penal
 export function diffPruneBackward(p: DiffPruneInputs, dW: Arr, lambda: number): { dDelta: Arr; dLogAlpha: Arr } {
   const structured = p.logAlpha.length === 1;
   const dDelta = alloc(dW, p.n), dLogAlpha = alloc(dW, p.logAlpha.length);
+  const shared = structured ? hardConcreteGate(p.logAlpha[0], p.training, p.seed, 0, p.gate) : null;
   for (let i = 0; i < p.n; i++) {
     const j = structured ? 0 : i;
-    const gate = hardConcreteGate(p.logAlpha[j], p.training, p.seed, structured ? 0 : i, p.gate);
+    const gate = shared ?? hardConcreteGate(p.logAlpha[j], p.training, p.seed, i, p.gate);
     dDelta[i] = dW[i] * gate.z;
     dLogAlpha[j] += dW[i] * p.delta[i] * gate.dz;
   }
