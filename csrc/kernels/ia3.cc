@@ -34,9 +34,11 @@ GemmArgs linear_args(const float* x, const float* w, int64_t t, int64_t n, int64
 
 void ia3_forward(const Ia3Args& p, float* y, float* y_pre) {
   if (p.mode == Ia3Mode::Output) {
-    float* pre = y_pre != nullptr ? y_pre : y;
-    gemm(linear_args(p.x, p.w, p.t, p.n, p.k, pre, p.bias));
-    scale_columns(pre, p.l, p.t, p.n, y);
+    // The scaling is the GEMM's epilogue: y_pre and y are written in the same pass.
+    GemmArgs g = linear_args(p.x, p.w, p.t, p.n, p.k, y, p.bias);
+    g.col_scale = p.l;
+    g.pre_out = y_pre, g.ld_pre = p.n;
+    gemm(g);
     return;
   }
   // Input scaling: (x * l) W^T == x (W diag(l))^T; scale whichever of x [T, K] and W [N, K] is smaller.

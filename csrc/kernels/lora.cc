@@ -94,21 +94,18 @@ void lora_forward(const LoraForwardArgs& p) {
   g.m = p.t, g.n = p.r, g.k = p.k;
   g.a = xd, g.lda = p.k, g.b = p.a, g.ldb = p.k, g.c = p.u, g.ldc = p.r;
   gemm(g);
-  // y = x W^T + bias
+  // y = [x | s u] [W | B]^T + bias: the adapter's term is a second K segment of the base GEMM, so y is
+  // written once. Without W (y already holds the base output), only that segment runs, onto y.
+  GemmArgs y;
+  y.trans_b = true;
+  y.m = p.t, y.n = p.n, y.c = p.y, y.ldc = p.n;
+  y.k2 = p.r, y.a2 = p.u, y.lda2 = p.r, y.b2 = p.b, y.ldb2 = p.r, y.a2_scale = p.scale;
   if (p.w != nullptr) {
-    GemmArgs base;
-    base.trans_b = true;
-    base.m = p.t, base.n = p.n, base.k = p.k;
-    base.a = p.x, base.lda = p.k, base.b = p.w, base.ldb = p.k, base.c = p.y, base.ldc = p.n, base.bias = p.bias;
-    gemm(base);
+    y.k = p.k, y.a = p.x, y.lda = p.k, y.b = p.w, y.ldb = p.k, y.bias = p.bias;
+  } else {
+    y.beta = 1.0f;
   }
-  // y += s u B^T
-  GemmArgs up;
-  up.trans_b = true;
-  up.m = p.t, up.n = p.n, up.k = p.r;
-  up.alpha = p.scale, up.beta = 1.0f;
-  up.a = p.u, up.lda = p.r, up.b = p.b, up.ldb = p.r, up.c = p.y, up.ldc = p.n;
-  gemm(up);
+  gemm(y);
 }
 
 void lora_backward(const LoraBackwardArgs& p) {
@@ -130,23 +127,23 @@ void lora_backward(const LoraBackwardArgs& p) {
   gemm(da);
 
   if (p.dx == nullptr) return;
-  if (p.w != nullptr) {
-    GemmArgs base;  // dx = dy W: dy [T, N], W [N, K]
-    base.m = p.t, base.n = p.k, base.k = p.n;
-    base.a = p.dy, base.lda = p.n, base.b = p.w, base.ldb = p.k, base.c = p.dx, base.ldc = p.k;
-    gemm(base);
-  }
-  GemmArgs ga;  // g A: g [T, r], A [r, K]
-  ga.m = p.t, ga.n = p.k, ga.k = p.r;
-  ga.a = g.data(), ga.lda = p.r, ga.b = p.a, ga.ldb = p.k;
+  // dx = [dy | g] [W ; A] in one GEMM (or, without W, g A added onto dx). With dropout the g A term is
+  // masked, so it goes through drop(x)'s buffer and a masked accumulate instead.
+  GemmArgs dx;
+  dx.m = p.t, dx.n = p.k, dx.c = p.dx, dx.ldc = p.k;
+  if (p.w != nullptr) dx.k = p.n, dx.a = p.dy, dx.lda = p.n, dx.b = p.w, dx.ldb = p.k;
+  else dx.beta = 1.0f;
   if (!dropout) {
-    ga.beta = 1.0f, ga.c = p.dx, ga.ldc = p.k;
-    gemm(ga);
-  } else {
-    ga.c = dropped.data(), ga.ldc = p.k;  // drop(x) is no longer needed: reuse its buffer
-    gemm(ga);
-    dropout_accumulate(dropped.data(), p.dx, p.t, p.k, p.dropout, p.seed, p.row_offset);
+    dx.k2 = p.r, dx.a2 = g.data(), dx.lda2 = p.r, dx.b2 = p.a, dx.ldb2 = p.k;
+    gemm(dx);
+    return;
   }
+  if (p.w != nullptr) gemm(dx);
+  GemmArgs ga;  // g A into drop(x)'s buffer, which is no longer needed
+  ga.m = p.t, ga.n = p.k, ga.k = p.r;
+  ga.a = g.data(), ga.lda = p.r, ga.b = p.a, ga.ldb = p.k, ga.c = dropped.data(), ga.ldc = p.k;
+  gemm(ga);
+  dropout_accumulate(dropped.data(), p.dx, p.t, p.k, p.dropout, p.seed, p.row_offset);
 }
 
 }  // namespace peftjs
