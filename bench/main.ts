@@ -120,8 +120,10 @@ export async function main(argv: string[]): Promise<void> {
     if (bytes !== null && base) {
       const gemmMs = base + (s.name === 'diffprune_fwd_bwd' ? timeWeightGradGemm(s.shape.T, s.shape.d).medianMs : 0);
       row.added_ms = ms - gemmMs;
-      row.gbps = row.added_ms > 0 ? bytes / row.added_ms / 1e6 : Infinity;
-      row.bandwidth_fraction = row.gbps / ceilings.memoryBandwidthGbps;
+      if (row.added_ms > 0) {
+        row.gbps = bytes / row.added_ms / 1e6;
+        row.bandwidth_fraction = row.gbps / ceilings.memoryBandwidthGbps;
+      } else row.notes!.push(`no measurable time beyond the GEMMs (${row.added_ms.toFixed(2)} ms, within noise)`);
     }
     rows.push(row);
     process.stderr.write('+');
@@ -135,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added GB/s', '% bw'],
     rows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
       times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `+${pct(r.overhead_vs_base)}`,
-      num(r.gbps), pct(r.bandwidth_fraction)])));
+      r.added_ms !== undefined && r.added_ms <= 0 ? 'free' : num(r.gbps), pct(r.bandwidth_fraction)])));
   if (torch.absent) console.log(`torch: ${torch.absent}`);
   if (tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
   console.log('vs X = X\'s time / peftjs time. tfjs and js are timed on the first rows of x and scaled (linear in rows).');

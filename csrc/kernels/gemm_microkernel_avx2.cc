@@ -78,7 +78,7 @@ void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, c
 }  // namespace
 
 const MicroKernelSpec& microkernel_avx2() {
-  static const MicroKernelSpec spec{MR, NR, 256, 120, 3072, kernel, "avx2 6x16"};
+  static const MicroKernelSpec spec{MR, NR, 384, 96, 3072, kernel, "avx2 6x16"};
   return spec;
 }
 
