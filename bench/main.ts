@@ -10,7 +10,7 @@ import { availableBackends } from '../lib';
 import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
-import { timePeftjs, timeWeightGradGemm } from './peftjs_rows';
+import { timeExtra, timePeftjs } from './peftjs_rows';
 import { defaultRows, extraBytes, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch } from './torch';
@@ -63,7 +63,7 @@ export interface BenchRow {
   vs_js?: number;
   /** lora: its time over base_fwd_bwd at the same T, d, minus one. */
   overhead_vs_base?: number;
-  /** ia3/bitfit/diffprune: time beyond the GEMMs, and the bandwidth its fewest bytes imply. */
+  /** ia3/bitfit/diffprune: the non-GEMM kernels timed alone, and the bandwidth their fewest bytes imply. */
   added_ms?: number;
   gbps?: number;
   bandwidth_fraction?: number;
@@ -117,13 +117,11 @@ export async function main(argv: string[]): Promise<void> {
     const base = baseMs(s.shape.d);
     if (s.name === 'lora_fwd_bwd' && base) row.overhead_vs_base = ms / base - 1;
     const bytes = extraBytes(s);
-    if (bytes !== null && base) {
-      const gemmMs = base + (s.name === 'diffprune_fwd_bwd' ? timeWeightGradGemm(s.shape.T, s.shape.d).medianMs : 0);
-      row.added_ms = ms - gemmMs;
-      if (row.added_ms > 0) {
-        row.gbps = bytes / row.added_ms / 1e6;
-        row.bandwidth_fraction = row.gbps / ceilings.memoryBandwidthGbps;
-      } else row.notes!.push(`no measurable time beyond the GEMMs (${row.added_ms.toFixed(2)} ms, within noise)`);
+    const extra = bytes !== null ? timeExtra(s) : null;
+    if (bytes !== null && extra !== null) {
+      row.added_ms = extra.medianMs;
+      row.gbps = bytes / extra.medianMs / 1e6;
+      row.bandwidth_fraction = row.gbps / ceilings.memoryBandwidthGbps;
     }
     rows.push(row);
     process.stderr.write('+');
@@ -134,10 +132,10 @@ export async function main(argv: string[]): Promise<void> {
   const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
   const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
   console.log(formatTable(
-    ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added GB/s', '% bw'],
+    ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
     rows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
       times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `+${pct(r.overhead_vs_base)}`,
-      r.added_ms !== undefined && r.added_ms <= 0 ? 'free' : num(r.gbps), pct(r.bandwidth_fraction)])));
+      num(r.added_ms), num(r.gbps), pct(r.bandwidth_fraction)])));
   if (torch.absent) console.log(`torch: ${torch.absent}`);
   if (tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
   console.log('vs X = X\'s time / peftjs time. tfjs and js are timed on the first rows of x and scaled (linear in rows).');

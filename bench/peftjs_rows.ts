@@ -1,7 +1,7 @@
 /** Times each row on the peftjs native backend (median of repeated runs after warm-up). */
 import {
-  bitfitBackward, diffPrune, diffPruneBackward, fromArray, ia3Linear, ia3LinearBackward, loraLinear, loraLinearBackward,
-  matmul, randn, setBackend, type Tensor, tidy, zeros,
+  bitfitBackward, diffPrune, diffPruneBackward, ia3Linear, ia3LinearBackward, loraLinear, loraLinearBackward,
+  matmul, randn, setBackend, tidy, zeros,
 } from '../lib';
 import type { RowSpec } from './rows';
 import { timeIt, type Timing } from './timing';
@@ -53,6 +53,40 @@ function stepFor(s: RowSpec): () => void {
   }
 }
 
+/**
+ * The work a row adds beyond its GEMMs, alone: BitFit's column sums of dy, IA3's dl pass over dy and
+ * y_pre, diff pruning's gate forward and backward. Timed directly, since the difference of two ~50 ms
+ * GEMM timings is mostly noise.
+ */
+function extraStepFor(s: RowSpec): (() => void) | null {
+  const { T, d } = s.shape;
+  const g = (shape: number[], seed: number, std = 1) => randn(shape, { seed, std });
+  switch (s.name) {
+    case 'bitfit_fwd_bwd': {
+      const w = g([d, d], 2, 0.02), dy = g([T, d], 4);
+      return () => { bitfitBackward(dy, w, { inputGrad: false }); };
+    }
+    case 'ia3_fwd_bwd': {
+      const x = g([T, d], 1), w = g([d, d], 2, 0.02), dy = g([T, d], 4), l = g([d], 5), yPre = g([T, d], 6);
+      return () => { ia3LinearBackward(x, w, l, 'output', dy, yPre, { inputGrad: false }); };
+    }
+    case 'diffprune_fwd_bwd': {
+      const w = g([d, d], 2, 0.02), dw = g([d, d], 3), delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
+      const opts = { training: true, seed: 9, lambda: 1e-4 };
+      return () => { diffPrune(w, delta, logAlpha, opts); diffPruneBackward(dw, delta, logAlpha, opts); };
+    }
+    default: return null;
+  }
+}
+
+export function timeExtra(s: RowSpec): Timing | null {
+  setBackend('native');
+  return tidy(() => {
+    const step = extraStepFor(s);
+    return step ? timeIt(() => tidy(step), { warmup: 1, minRuns: 5, budgetMs: 1500 }) : null;
+  });
+}
+
 export function timePeftjs(s: RowSpec): Timing {
   setBackend('native');
   return tidy(() => {
@@ -60,14 +94,3 @@ export function timePeftjs(s: RowSpec): Timing {
     return timeIt(() => tidy(step), { warmup: 1, minRuns: 5, budgetMs: 3000 });
   });
 }
-
-/** The dW GEMM alone (dy^T x), which diff pruning needs and the frozen-layer rows do not. */
-export function timeWeightGradGemm(T: number, d: number): Timing {
-  setBackend('native');
-  return tidy(() => {
-    const x = randn([T, d], { seed: 1 }), dy = randn([T, d], { seed: 2 });
-    return timeIt(() => tidy(() => { matmul(dy.T, x); }), { warmup: 1, minRuns: 5, budgetMs: 2000 });
-  });
-}
-
-export { fromArray, type Tensor };

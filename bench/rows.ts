@@ -44,16 +44,19 @@ export function rowFlops(s: RowSpec): number {
   }
 }
 
-/** The fewest bytes the work beyond the GEMMs must move (for ia3, bitfit and diffprune rows). */
+/**
+ * The fewest bytes the work beyond the GEMMs must move (ia3, bitfit and diffprune rows; see
+ * extraStepFor in peftjs_rows.ts for what is timed). IA3's output scaling itself is the GEMM's epilogue.
+ */
 export function extraBytes(s: RowSpec): number | null {
   const { T, d } = s.shape;
   switch (s.name) {
-    // fwd: scale y (read + write T d); bwd: dl reads dy and y_pre (2 T d), then scales W rows (read + write d^2)
-    case 'ia3_fwd_bwd': return 4 * (4 * T * d + 2 * Math.min(T * d, d * d));
-    // bwd: the column sums read dy once
+    // dl = colsum(dy * y_pre): reads dy and y_pre
+    case 'ia3_fwd_bwd': return 4 * 2 * T * d;
+    // db = colsum(dy): reads dy once
     case 'bitfit_fwd_bwd': return 4 * T * d;
-    // fwd: read W, delta, log_alpha, write W' (4 d^2); bwd: read dW', delta, log_alpha, write dDelta, dLogAlpha (5 d^2)
-    case 'diffprune_fwd_bwd': return 4 * 9 * d * d;
+    // fwd: read W, delta, log_alpha, write W', z; bwd: read dW', delta, log_alpha, write dDelta, dLogAlpha
+    case 'diffprune_fwd_bwd': return 4 * 10 * d * d;
     default: return null;
   }
 }
