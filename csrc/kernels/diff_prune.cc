@@ -16,12 +16,31 @@ struct Gate {
 
 inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-inline Gate gate_value(float log_alpha, bool training, uint64_t seed, uint64_t index, const GateParams& g) {
+// The stream's uint32 for element `index`, drawing each Philox block once for its four elements.
+class GateBits {
+ public:
+  explicit GateBits(uint64_t seed) : seed_(seed) {}
+  uint32_t at(uint64_t index) {
+    if ((index >> 2) != block_id_) {
+      block_id_ = index >> 2;
+      block_ = philox4x32(block_id_, seed_);
+    }
+    return block_.v[index & 3];
+  }
+
+ private:
+  uint64_t seed_;
+  uint64_t block_id_ = ~uint64_t{0};
+  Philox4 block_{};
+};
+
+inline Gate gate_value(float log_alpha, bool training, uint32_t bits, const GateParams& g) {
   float s, ds;
   if (training) {
     // u in (0, 1): the 24-bit uniform moved half a step off zero, as the reference does.
-    const float u = (static_cast<float>(random_bits(seed, index) >> 8) + 0.5f) * (1.0f / 16777216.0f);
-    s = sigmoid((std::log(u) - std::log1p(-u) + log_alpha) / g.beta);
+    // log u - log(1 - u) = log(u / (1 - u)): one logarithm instead of two.
+    const float u = (static_cast<float>(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    s = sigmoid((std::log(u / (1.0f - u)) + log_alpha) / g.beta);
     ds = s * (1.0f - s) / g.beta;
   } else {
     s = sigmoid(log_alpha);
@@ -40,7 +59,7 @@ inline float penalty_shift(const GateParams& g) { return g.beta * std::log(-g.ga
 double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, float* z_out) {
   const float shift = penalty_shift(p.gate);
   if (p.structured) {
-    const Gate gt = gate_value(p.log_alpha[0], p.training, p.seed, 0, p.gate);
+    const Gate gt = gate_value(p.log_alpha[0], p.training, random_bits(p.seed, 0), p.gate);
     parallel_for(p.n, 1 << 15, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         w_out[i] = w[i] + gt.z * p.delta[i];
@@ -56,8 +75,9 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
     const int64_t i0 = p.n < (1 << 14) ? 0 : task * per;
     const int64_t i1 = p.n < (1 << 14) ? p.n : std::min(p.n, i0 + per);
     double acc = 0.0;
+    GateBits bits(p.seed);
     for (int64_t i = i0; i < i1; ++i) {
-      const Gate gt = gate_value(p.log_alpha[i], p.training, p.seed, i, p.gate);
+      const Gate gt = gate_value(p.log_alpha[i], p.training, p.training ? bits.at(i) : 0, p.gate);
       w_out[i] = w[i] + gt.z * p.delta[i];
       if (z_out) z_out[i] = gt.z;
       acc += sigmoid(p.log_alpha[i] - shift);
@@ -72,7 +92,7 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
 void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, float* d_delta, float* d_log_alpha) {
   const float shift = penalty_shift(p.gate);
   if (p.structured) {
-    const Gate gt = gate_value(p.log_alpha[0], p.training, p.seed, 0, p.gate);
+    const Gate gt = gate_value(p.log_alpha[0], p.training, random_bits(p.seed, 0), p.gate);
     const int threads = num_threads();
     std::vector<double> dsum(threads, 0.0);
     const int64_t per = (p.n + threads - 1) / threads;
@@ -91,8 +111,9 @@ void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, 
     return;
   }
   parallel_for(p.n, 1 << 14, [&](int64_t i0, int64_t i1) {
+    GateBits bits(p.seed);
     for (int64_t i = i0; i < i1; ++i) {
-      const Gate gt = gate_value(p.log_alpha[i], p.training, p.seed, i, p.gate);
+      const Gate gt = gate_value(p.log_alpha[i], p.training, p.training ? bits.at(i) : 0, p.gate);
       const float s = sigmoid(p.log_alpha[i] - shift);
       d_delta[i] = dw[i] * gt.z;
       d_log_alpha[i] = dw[i] * p.delta[i] * gt.dz + lambda * s * (1.0f - s);
