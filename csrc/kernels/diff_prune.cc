@@ -4,7 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
+#include "diff_prune_gates.h"
 #include "random.h"
 
 namespace peftjs {
@@ -54,7 +56,43 @@ inline Gate gate_value(float log_alpha, bool training, uint32_t bits, const Gate
 
 inline float penalty_shift(const GateParams& g) { return g.beta * std::log(-g.gamma / g.zeta); }
 
+constexpr int64_t kChunk = 1024;  // gates computed per call: three small arrays that stay in L1
+
+GateBlockFn active_gate_block() {
+  return active_cpu_path() == CpuPath::Scalar ? gate_block_scalar : gate_block_avx2;
+}
+
+// Runs body(i0, len, z, dz, pen) over [0, n) in chunks, across the pool, with the gates of each chunk.
+template <typename Body>
+void for_gate_chunks(const DiffPruneArgs& p, Body body) {
+  const float shift = penalty_shift(p.gate);
+  const GateBlockFn block = active_gate_block();
+  const int64_t chunks = (p.n + kChunk - 1) / kChunk;
+  parallel_for(chunks, 16, [&](int64_t c0, int64_t c1) {
+    uint32_t bits[kChunk];
+    float z[kChunk], dz[kChunk], pen[kChunk];
+    GateBits stream(p.seed);
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t i0 = c * kChunk, len = std::min(kChunk, p.n - i0);
+      if (p.training)
+        for (int64_t j = 0; j < len; ++j) bits[j] = stream.at(i0 + j);
+      block(p.log_alpha + i0, bits, len, p.training, p.gate, shift, z, dz, pen);
+      body(c, i0, len, z, dz, pen);
+    }
+  });
+}
+
 }  // namespace
+
+void gate_block_scalar(const float* log_alpha, const uint32_t* bits, int64_t n, bool training, const GateParams& g,
+                       float shift, float* z, float* dz, float* penalty_term) {
+  for (int64_t i = 0; i < n; ++i) {
+    const Gate gt = gate_value(log_alpha[i], training, training ? bits[i] : 0, g);
+    z[i] = gt.z;
+    dz[i] = gt.dz;
+    penalty_term[i] = sigmoid(log_alpha[i] - shift);
+  }
+}
 
 double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, float* z_out) {
   const float shift = penalty_shift(p.gate);
@@ -68,21 +106,16 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
     });
     return sigmoid(p.log_alpha[0] - shift);
   }
-  const int threads = num_threads();
-  std::vector<double> penalty(threads, 0.0);
-  const int64_t per = (p.n + threads - 1) / threads;
-  parallel_tasks(p.n < (1 << 14) ? 1 : threads, [&](int64_t task) {
-    const int64_t i0 = p.n < (1 << 14) ? 0 : task * per;
-    const int64_t i1 = p.n < (1 << 14) ? p.n : std::min(p.n, i0 + per);
+  const int64_t chunks = (p.n + kChunk - 1) / kChunk;
+  std::vector<double> penalty(chunks, 0.0);  // per chunk, summed in order: the same total for any thread count
+  for_gate_chunks(p, [&](int64_t c, int64_t i0, int64_t len, const float* z, const float*, const float* pen) {
     double acc = 0.0;
-    GateBits bits(p.seed);
-    for (int64_t i = i0; i < i1; ++i) {
-      const Gate gt = gate_value(p.log_alpha[i], p.training, p.training ? bits.at(i) : 0, p.gate);
-      w_out[i] = w[i] + gt.z * p.delta[i];
-      if (z_out) z_out[i] = gt.z;
-      acc += sigmoid(p.log_alpha[i] - shift);
+    for (int64_t j = 0; j < len; ++j) {
+      w_out[i0 + j] = w[i0 + j] + z[j] * p.delta[i0 + j];
+      acc += pen[j];
     }
-    penalty[task] = acc;
+    if (z_out) std::copy(z, z + len, z_out + i0);
+    penalty[c] = acc;
   });
   double total = 0.0;
   for (double v : penalty) total += v;
@@ -110,13 +143,11 @@ void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, 
     d_log_alpha[0] = static_cast<float>(total * gt.dz) + lambda * s * (1.0f - s);
     return;
   }
-  parallel_for(p.n, 1 << 14, [&](int64_t i0, int64_t i1) {
-    GateBits bits(p.seed);
-    for (int64_t i = i0; i < i1; ++i) {
-      const Gate gt = gate_value(p.log_alpha[i], p.training, p.training ? bits.at(i) : 0, p.gate);
-      const float s = sigmoid(p.log_alpha[i] - shift);
-      d_delta[i] = dw[i] * gt.z;
-      d_log_alpha[i] = dw[i] * p.delta[i] * gt.dz + lambda * s * (1.0f - s);
+  for_gate_chunks(p, [&](int64_t, int64_t i0, int64_t len, const float* z, const float* dz, const float* pen) {
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t i = i0 + j;
+      d_delta[i] = dw[i] * z[j];
+      d_log_alpha[i] = dw[i] * p.delta[i] * dz[j] + lambda * pen[j] * (1.0f - pen[j]);
     }
   });
 }

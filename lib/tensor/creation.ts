@@ -45,6 +45,7 @@ function flatten(values: NestedArray, shape: number[], out: number[], depth: num
 export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape): Tensor {
   let flat: ArrayLike<number>;
   let dims: number[];
+  if (shape === undefined && ArrayBuffer.isView(values)) shape = [(values as unknown as ArrayLike<number>).length];
   if (shape === undefined) {
     const out: number[] = [];
     dims = [];

@@ -1,5 +1,5 @@
 import { diffPrune, diffPruneBackward, fromArray, fromSparse, full, projectToDensity, setBackend, type Tensor, toSparse, zeros } from '../../lib';
-import { backendsUnderTest, randomTensor } from '../helpers/backends';
+import { backendsUnderTest, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
 const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
@@ -51,5 +51,29 @@ describe.each(peftBackends)('diff pruning on %s', (name) => {
   it('rejects a log_alpha of the wrong size', () => {
     expect(() => diffPrune(zeros([4]), zeros([4]), zeros([3]), { training: true }))
       .toThrow('diffPruneForward: logAlpha must have 1 (structured) or 4 elements, got [3]');
+  });
+});
+
+describe('native diff pruning on every CPU path', () => {
+  const paths = cpuPaths();
+  if (paths.length === 0) {
+    it('is skipped: the native addon is not loaded', () => console.log('skipping CPU-path diff-pruning checks: no native addon'));
+    return;
+  }
+  beforeAll(() => setBackend('native'));
+  it.each(paths)('the %s gates match the oracle, including saturated ones', (path) => {
+    const n = 3001;
+    const w = randomTensor([n], 1), delta = randomTensor([n], 2), dw = randomTensor([n], 3);
+    const la = fromArray(Float32Array.from(randomTensor([n], 4).toFloat32Array(), (v) => v * 12));  // many gates at 0 or 1
+    for (const training of [true, false]) {
+      const opts = { training, seed: 5, lambda: 0.2 };
+      const run = ([w_, d_, la_, dw_]: Tensor[]) => {
+        const f = diffPrune(w_, d_, la_, opts);
+        const g = diffPruneBackward(dw_, d_, la_, opts);
+        return [f.w, f.z, g.dDelta, g.dLogAlpha];
+      };
+      const expected = oracleMany([w, delta, la, dw], run);
+      withCpuPath(path, () => run([w, delta, la, dw])).forEach((t, i) => expect(t).toAllClose(expected[i], { atol: 2e-5, rtol: 1e-4 }));
+    }
   });
 });
