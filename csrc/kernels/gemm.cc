@@ -77,12 +77,17 @@ void pack_b_panel(const Segment& s, bool trans_b, int nr, int64_t pc, int64_t kc
 void pack_a_panel(const Segment& s, bool trans_a, int mr, int64_t i0, int64_t rows, int64_t pc, int64_t kc, float* dst) {
   const float scale = s.a_scale;
   if (!trans_a) {
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* src = s.a + (i0 + i) * s.lda + pc;
-      if (scale == 1.0f)
-        for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
-      else
-        for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = scale * src[p];
+    // Read the rows side by side and write the panel in order: one sequential write stream.
+    const float* src[32];
+    for (int64_t i = 0; i < rows; ++i) src[i] = s.a + (i0 + i) * s.lda + pc;
+    if (rows == mr && scale == 1.0f) {
+      for (int64_t p = 0; p < kc; ++p, dst += mr)
+        for (int i = 0; i < mr; ++i) dst[i] = src[i][p];
+      return;
+    }
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * mr;
+      for (int64_t i = 0; i < rows; ++i) d[i] = scale * src[i][p];
     }
   } else {
     // A stored [k, m]: for a fixed k the MR values are contiguous.
