@@ -24,6 +24,16 @@ int default_threads() {
   return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
 }
 
+// Workers spin briefly on the job counter before sleeping: kernels come in quick succession (a LoRA step
+// is a dozen parallel regions), and a condition-variable wake-up costs tens of microseconds each time.
+constexpr int kSpinIterations = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 class Pool {
  public:
   explicit Pool(int n) { start(n); }
@@ -38,32 +48,38 @@ class Pool {
 
   void run(int64_t ntasks, const std::function<void(int64_t)>& task) {
     std::lock_guard<std::mutex> one_job_at_a_time(job_mutex_);
+    task_ = &task;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      task_ = &task;
-      ntasks_ = ntasks;
-      next_.store(0);
-      pending_workers_ = static_cast<int>(workers_.size());
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_workers_ == 0; });
+    for (int i = 0; i < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
+    if (pending_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     task_ = nullptr;
   }
 
  private:
   void start(int n) {
-    quit_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { loop(); });
+    quit_.store(false);
+    // A worker must start from the generation current now, or a job published before it first runs
+    // would go unseen (and run() would wait for it forever).
+    const uint64_t now = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, now] { loop(now); });
   }
 
   void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      quit_ = true;
-      ++generation_;
+      quit_.store(true);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -76,18 +92,20 @@ class Pool {
     tl_inside_parallel = false;
   }
 
-  void loop() {
-    uint64_t seen = 0;
+  void loop(uint64_t seen) {
     for (;;) {
-      {
+      for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
+      if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (quit_) return;
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       }
+      seen = generation_.load(std::memory_order_acquire);
+      if (quit_.load()) return;
       work();
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_workers_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
@@ -98,9 +116,9 @@ class Pool {
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t ntasks_ = 0;
   std::atomic<int64_t> next_{0};
-  int pending_workers_ = 0;
-  uint64_t generation_ = 0;
-  bool quit_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> quit_{false};
 };
 
 Pool& pool() {

@@ -1,4 +1,5 @@
 import { backend, fromArray, matmul, setBackend, type Tensor } from '../../lib';
+import { loadAddon } from '../../lib/backend/native/addon';
 import { backendsUnderTest, cpuPaths, hostRandom, ODD_SIZES, oracle, randomTensor, withCpuPath } from '../helpers/backends';
 
 const shapes: [number, number, number][] = [
@@ -74,5 +75,22 @@ describe('native gemm on every CPU path', () => {
       const got = withCpuPath(path, () => matmul(a, b.T));
       expect(got).toAllClose(expected, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-4 });
     }
+  });
+});
+
+describe('the native thread pool', () => {
+  const hasNative = backendsUnderTest().includes('native');
+  (hasNative ? it : it.skip)('gives the same product with 1, 3 and the default number of threads, across resizes', () => {
+    setBackend('native');
+    const addon = loadAddon()!;
+    const threads = addon.info().threads;
+    const a = randomTensor([130, 70], 1), b = randomTensor([90, 70], 2);
+    const results = [1, 3, threads].map((n) => {
+      addon.setNumThreads(n);
+      return Array.from({ length: 20 }, () => matmul(a, b.T).toFloat32Array())[19];
+    });
+    addon.setNumThreads(threads);
+    expect(results[1]).toAllClose(results[0], { atol: 0 });
+    expect(results[2]).toAllClose(results[0], { atol: 0 });
   });
 });
