@@ -37,3 +37,4 @@ export function setNumThreads(n: number): number {
 }
 export * from './tensor/peft_ops';
 export * from './tensor/peft_mixed';
+export * from './io';
