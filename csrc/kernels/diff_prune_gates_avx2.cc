@@ -5,13 +5,9 @@
 #include <cmath>
 
 #include "diff_prune_gates.h"
+#include "simd_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
@@ -95,8 +91,4 @@ void gate_block_avx2(const float* log_alpha, const uint32_t* bits, int64_t n, bo
 
 }  // namespace peftjs
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFTJS_TARGET_END

@@ -2,13 +2,9 @@
 #include <immintrin.h>
 
 #include "gemm_microkernel.h"
+#include "simd_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
@@ -84,8 +80,4 @@ const MicroKernelSpec& microkernel_avx2() {
 
 }  // namespace peftjs
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFTJS_TARGET_END

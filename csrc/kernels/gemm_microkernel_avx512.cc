@@ -2,14 +2,9 @@
 #include <immintrin.h>
 
 #include "gemm_microkernel.h"
+#include "simd_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-#endif
+PEFTJS_TARGET_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 
 namespace peftjs {
 namespace {
@@ -70,8 +65,4 @@ const MicroKernelSpec& microkernel_avx512() {
 
 }  // namespace peftjs
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFTJS_TARGET_END

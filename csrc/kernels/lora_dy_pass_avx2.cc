@@ -2,13 +2,9 @@
 #include <cstring>
 
 #include "lora_dy_pass.h"
+#include "simd_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace avx2_impl {
@@ -19,8 +15,4 @@ DyPassRowsFn dy_pass_avx2(int64_t r) { return avx2_impl::dy_pass_for_rank(r); }
 
 }  // namespace peftjs
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFTJS_TARGET_END
