@@ -139,7 +139,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(formatTable(
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
     rows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
-      times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `+${pct(r.overhead_vs_base)}`,
+      times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `${r.overhead_vs_base >= 0 ? '+' : ''}${pct(r.overhead_vs_base)}`,
       num(r.added_ms), num(r.gbps), pct(r.bandwidth_fraction)])));
   if (torch.absent) console.log(`torch: ${torch.absent}`);
   if (tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
