@@ -17,16 +17,26 @@ struct TileEpilogue {
 using MicroKernel = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                              const TileEpilogue& ep, int rows, int cols);
 
+// Packs `rows` rows of a row-major matrix (row r at src + r * ld, kc values each) into a kc x w panel:
+// dst[p * w + r] = src[r * ld + p], rows..w-1 zero. This is the transposing pack: A panels when A is not
+// transposed, B panels when B is (stored [n, k]). May write up to 8 floats past dst + kc * w when
+// w < 8 (the caller leaves that slack); reads nothing outside the given rows.
+using PackRows = void (*)(const float* src, int64_t ld, int rows, int64_t kc, int w, float* dst);
+
 struct MicroKernelSpec {
   int mr, nr;          // register tile
   int64_t kc, mc, nc;  // cache blocks: kc deep, mc rows of A, nc columns of B
   MicroKernel kernel;
   const char* name;
+  PackRows pack_rows;  // the transposing pack, vectorized for this path
 };
 
 const MicroKernelSpec& microkernel_scalar();
 const MicroKernelSpec& microkernel_avx2();
 const MicroKernelSpec& microkernel_avx512();
+
+void pack_rows_scalar(const float* src, int64_t ld, int rows, int64_t kc, int w, float* dst);
+void pack_rows_avx2(const float* src, int64_t ld, int rows, int64_t kc, int w, float* dst);
 
 // Writes a full MR x NR accumulator tile (row-major, ld = nr) into C through the epilogue.
 inline void store_tile(const float* acc, int nr, float* c, int64_t ldc, const TileEpilogue& ep, int rows,

@@ -14,6 +14,11 @@ constexpr int NR = 32;
 
 void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const TileEpilogue& ep,
             int rows, int cols) {
+  // C is read or written only after kc steps; asking for it now hides its cache-miss latency.
+  for (int i = 0; i < rows; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + cols - 1), _MM_HINT_T0);
+  }
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -59,7 +64,8 @@ void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, c
 }  // namespace
 
 const MicroKernelSpec& microkernel_avx512() {
-  static const MicroKernelSpec spec{MR, NR, 192, 144, 3072, kernel, "avx512 12x32"};
+  // Every AVX-512 CPU has AVX2, whose 8x8-transpose packing serves the 12- and 32-wide panels too.
+  static const MicroKernelSpec spec{MR, NR, 192, 144, 3072, kernel, "avx512 12x32", pack_rows_avx2};
   return spec;
 }
 

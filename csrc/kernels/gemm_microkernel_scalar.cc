@@ -23,8 +23,15 @@ void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, c
 
 }  // namespace
 
+void pack_rows_scalar(const float* src, int64_t ld, int rows, int64_t kc, int w, float* dst) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t p = 0; p < kc; ++p) dst[p * w + r] = src[r * ld + p];
+  for (int r = rows; r < w; ++r)
+    for (int64_t p = 0; p < kc; ++p) dst[p * w + r] = 0.0f;
+}
+
 const MicroKernelSpec& microkernel_scalar() {
-  static const MicroKernelSpec spec{MR, NR, 256, 128, 2048, kernel, "scalar 4x8"};
+  static const MicroKernelSpec spec{MR, NR, 256, 128, 2048, kernel, "scalar 4x8", pack_rows_scalar};
   return spec;
 }
 

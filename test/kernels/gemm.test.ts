@@ -4,6 +4,8 @@ import { backendsUnderTest, cpuPaths, hostRandom, ODD_SIZES, oracle, randomTenso
 
 const shapes: [number, number, number][] = [
   [1, 1, 1], [3, 17, 1], [17, 3, 1000], [1, 1000, 3], [1000, 1, 17], [17, 17, 17], [33, 65, 130], [129, 40, 300],
+  // Few rows, many columns, several k blocks: the narrow schedule (columns split, B packed per panel).
+  [5, 70, 900],
 ];
 
 describe.each(backendsUnderTest())('gemm on %s', (name) => {
