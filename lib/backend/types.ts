@@ -1,4 +1,7 @@
 /** The Backend interface: the primitive kernels every implementation (js, native, cuda) provides. */
+import type { ModelKernels, OptimKernels } from './model_types';
+
+export type { AttentionParams, HeadsView, ModelKernels, NormParams, OptimKernels } from './model_types';
 
 export type Device = 'cpu' | 'cuda';
 export type BackendName = 'js' | 'native' | 'cuda';
@@ -49,7 +52,7 @@ export interface GemmParams {
   bias?: Buf | null;
 }
 
-export interface Backend extends Partial<PeftKernels> {
+export interface Backend extends Partial<PeftKernels>, Partial<ModelKernels>, Partial<OptimKernels> {
   readonly name: BackendName;
   readonly device: Device;
 

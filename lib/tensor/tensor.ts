@@ -50,6 +50,10 @@ export class Tensor {
   readonly offset: number;
   readonly storage: Storage;
   private disposed = false;
+  /** Whether gradients flow to this tensor: trainable parameters, and what autograd computes from them. */
+  requiresGrad = false;
+  /** The gradient accumulated by backward() (leaves with requiresGrad only); the optimizers read it. */
+  grad: Tensor | null = null;
 
   constructor(storage: Storage, shape: Shape, strides?: Shape, offset = 0) {
     this.storage = storage;
