@@ -9,6 +9,8 @@ export type { Backend, BackendName, Buf, Device, GemmParams, Storage } from './b
 export { Tensor, memory } from './tensor/tensor';
 export type { NestedArray } from './tensor/tensor';
 export { tidy, keep, dispose } from './tensor/scope';
+export { noGrad, enableGrad, isGradEnabled, releaseGraph, GradNode } from './tensor/autograd';
+export type { BackwardOptions } from './tensor/autograd';
 export { empty, full, zeros, ones, fromArray, tensor, arange, rand, randn, manualSeed } from './tensor/creation';
 export * from './tensor/ops';
 

@@ -1,11 +1,15 @@
 /**
  * Tensor operations on the active backend. Each checks its inputs (alive, on the backend's device,
  * compatible shapes) and names itself in every error; the kernels below assume what was checked here.
+ * Every op records itself for autograd when an input requires a gradient (see autograd.ts); the
+ * backward closures run with recording off and call these same ops.
  */
-import type { Backend, BinaryOpName, ReduceOpName, UnaryOpName } from '../backend/types';
-import { empty } from './creation';
+import type { Backend, BinaryOpName, Buf, ReduceOpName, UnaryOpName } from '../backend/types';
+import { kernel } from './kernel_lookup';
+import { installAutogradOps, noGrad, record } from './autograd';
+import { empty, full } from './creation';
 import { formatShape, normalizeDim, sizeOf } from './shape';
-import { backendFor, type Tensor } from './tensor';
+import { backendFor, Tensor } from './tensor';
 
 /** How a 2-D tensor can feed gemm without a copy: row-major with a leading dimension, or transposed. */
 interface MatrixLayout {
@@ -21,16 +25,51 @@ function matrixLayout(t: Tensor): MatrixLayout | null {
   return null;
 }
 
+/** A contiguous version of t made without recording (t itself when already contiguous). */
+function packed(t: Tensor): Tensor {
+  return t.isContiguous() ? t : noGrad(() => t.contiguous());
+}
+
 /** Runs fn with a gemm-ready version of t (itself, or a contiguous copy disposed after). */
 function withMatrix<T>(t: Tensor, fn: (m: Tensor, layout: MatrixLayout) => T): T {
   const layout = matrixLayout(t);
   if (layout !== null) return fn(t, layout);
-  const c = t.contiguous();
+  const c = packed(t);
   try {
     return fn(c, { trans: false, ld: Math.max(c.shape[1], 1) });
   } finally {
     c.dispose();
   }
+}
+
+/** A [rows, cols] view of t's data without recording (a packed copy when t is not contiguous); dispose it after. */
+function matrixView(t: Tensor, rows: number, cols: number): Tensor {
+  const c = t.isContiguous() ? t : packed(t);
+  const m = new Tensor(c.storage, [rows, cols], undefined, c.offset);
+  if (c !== t) c.dispose();
+  return m;
+}
+
+/** c = alpha op(a) op(b) + beta c (+ bias) for 2-D tensors, c contiguous; never recorded. */
+function gemmInto(be: Backend, a: Tensor, b: Tensor, c: Tensor, alpha: number, beta: number, bias: Buf | null): void {
+  const [m, k] = a.shape;
+  const n = b.shape[1];
+  withMatrix(a, (am, la) =>
+    withMatrix(b, (bm, lb) =>
+      be.gemm({ transA: la.trans, transB: lb.trans, m, n, k, alpha, a: am.buf(), lda: la.ld,
+        b: bm.buf(), ldb: lb.ld, beta, c: c.buf(), ldc: Math.max(n, 1), bias })));
+}
+
+/** A transposed view of a matrix for gemm, outside the graph (no node, no gradient). */
+function rawT(t: Tensor): Tensor {
+  return new Tensor(t.storage, [t.shape[1], t.shape[0]], [t.strides[1], t.strides[0]], t.offset);
+}
+
+function checkBias(bias: Tensor, n: number, op: string): Buf {
+  backendFor(bias, op);
+  if (bias.size !== n || !bias.isContiguous())
+    throw new RangeError(`${op}: bias must be a contiguous row of ${n} values, got ${formatShape(bias.shape)}`);
+  return bias.buf();
 }
 
 export interface MatmulOptions {
@@ -46,48 +85,103 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   backendFor(b, 'matmul');
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0])
     throw new RangeError(`matmul: expected a [M, K] and b [K, N], got a ${formatShape(a.shape)} and b ${formatShape(b.shape)}`);
-  const [m, k] = a.shape;
   const n = b.shape[1];
-  let bias = null;
-  if (opts.bias !== undefined) {
-    backendFor(opts.bias, 'matmul');
-    if (opts.bias.size !== n || !opts.bias.isContiguous())
-      throw new RangeError(`matmul: bias must be a contiguous row of ${n} values, got ${formatShape(opts.bias.shape)}`);
-    bias = opts.bias.buf();
-  }
-  const out = empty([m, n]);
-  withMatrix(a, (am, la) =>
-    withMatrix(b, (bm, lb) =>
-      be.gemm({ transA: la.trans, transB: lb.trans, m, n, k, alpha: opts.alpha ?? 1, a: am.buf(), lda: la.ld,
-        b: bm.buf(), ldb: lb.ld, beta: 0, c: out.buf(), ldc: Math.max(n, 1), bias })));
-  return out;
+  const bias = opts.bias !== undefined ? checkBias(opts.bias, n, 'matmul') : null;
+  const alpha = opts.alpha ?? 1;
+  const out = empty([a.shape[0], n]);
+  gemmInto(be, a, b, out, alpha, 0, bias);
+  return record(out, 'matmul', [a, b, opts.bias], (g, [as, bs], needs) => {
+    const da = needs[0] ? empty(as.shape) : null, db = needs[1] ? empty(bs.shape) : null;
+    if (da) gemmInto(be, g, rawT(bs), da, alpha, 0, null);
+    if (db) gemmInto(be, rawT(as), g, db, alpha, 0, null);
+    return [da, db, needs[2] ? columnSum(g) : null];
+  }, [b.requiresGrad ? a : null, a.requiresGrad ? b : null]);
 }
 
-/** y = x W^T + b for x [..., in], W [out, in] (PyTorch's Linear layout), b [out]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+/**
+ * y = x W^T + b for x [..., in], W [out, in] (PyTorch's Linear layout), b [out]. One node: the backward
+ * computes dx = g W, dW = g^T x and db = the column sums of g, each only when its input needs it (a
+ * frozen W never costs the dW product).
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (x.rank < 1 || weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1])
     throw new RangeError(`linear: expected x [..., ${weight.shape[1] ?? 'in'}] and weight [out, in], got x ${formatShape(x.shape)} and weight ${formatShape(weight.shape)}`);
+  const be = backendFor(x, 'linear');
+  backendFor(weight, 'linear');
   const lead = x.shape.slice(0, -1);
-  const x2 = x.reshape([sizeOf(lead), weight.shape[1]]);
+  const [n, k] = weight.shape;
+  const rows = sizeOf(lead);
+  const biasBuf = bias ? checkBias(bias, n, 'linear') : null;
+  const y = empty([...lead, n]);
+  withViews([[x, rows, k], [y, rows, n]], ([x2, y2]) => gemmInto(be, x2, rawT(weight), y2, 1, 0, biasBuf));
+  return record(y, 'linear', [x, weight, bias], (g, [xs, ws], needs) => {
+    const dx = needs[0] ? empty([...lead, k]) : null;
+    const dw = needs[1] ? empty([n, k]) : null;
+    let db: Tensor | null = null;
+    withViews([[g, rows, n], [xs, rows, k]], ([g2, x2]) => {
+      if (dx) withViews([[dx, rows, k]], ([dx2]) => gemmInto(be, g2, ws, dx2, 1, 0, null));
+      if (dw) gemmInto(be, rawT(g2), x2, dw, 1, 0, null);
+      if (needs[2]) db = columnSum(g2);
+    });
+    return [dx, dw, db];
+  }, [weight.requiresGrad ? x : null, weight]);
+}
+
+/** Runs fn with [rows, cols] matrix views of the given tensors, disposing the views after. */
+function withViews<T>(specs: [Tensor, number, number][], fn: (views: Tensor[]) => T): T {
+  const views = specs.map(([t, r, c]) => matrixView(t, r, c));
   try {
-    const y = matmul(x2, weight.T, { bias });
-    if (lead.length === 1) return y;
-    const shaped = y.reshape([...lead, weight.shape[0]]);
-    y.dispose();
-    return shaped;
+    return fn(views);
   } finally {
-    x2.dispose();
+    views.forEach((v) => v.dispose());
   }
 }
 
 /** Runs fn on contiguous versions of the inputs, disposing the copies it made. */
 function withContiguous<T>(ts: Tensor[], fn: (cs: Tensor[]) => T): T {
-  const cs = ts.map((t) => (t.isContiguous() ? t : t.contiguous()));
+  const cs = ts.map(packed);
   try {
     return fn(cs);
   } finally {
     cs.forEach((c, i) => c !== ts[i] && c.dispose());
   }
+}
+
+/** out[c] = sum over rows of a 2-D (or flattened leading dims) tensor: the gradient of a broadcast row. */
+export function columnSum(a: Tensor): Tensor {
+  const be = backendFor(a, 'columnSum');
+  const cols = a.rank === 0 ? 1 : a.shape[a.rank - 1];
+  const rows = cols === 0 ? 0 : a.size / cols;
+  const out = empty([cols]);
+  withContiguous([a], ([ac]) => {
+    if (be.columnSum) be.columnSum(ac.buf(), out.buf(), rows, cols, 0);
+    else {
+      const ones_ = full([1, rows], 1);
+      withViews([[ac, rows, cols], [out, 1, cols]], ([a2, o2]) => gemmInto(be, ones_, a2, o2, 1, 0, null));
+      ones_.dispose();
+    }
+  });
+  return record(out, 'columnSum', [a], (g) => [broadcastRow(g, a.shape)]);
+}
+
+/** g [cols] repeated over the leading dimensions of shape. */
+function broadcastRow(g: Tensor, shape: readonly number[]): Tensor {
+  const z = full(shape, 0);
+  const out = add(z, g);
+  z.dispose();
+  return out;
+}
+
+/** g [..., 1] (one value per row) repeated along the last dimension to cols. */
+function broadcastColumn(g: Tensor, shape: readonly number[]): Tensor {
+  const be = backendFor(g, 'broadcast');
+  const cols = shape[shape.length - 1];
+  const rows = sizeOf(shape) / Math.max(cols, 1);
+  const out = empty(shape);
+  const ones_ = full([1, cols], 1);
+  withViews([[g, rows, 1], [out, rows, cols]], ([g2, o2]) => gemmInto(be, g2, ones_, o2, 1, 0, null));
+  ones_.dispose();
+  return out;
 }
 
 function elementwise(op: BinaryOpName, a: Tensor, b: Tensor | number): Tensor {
@@ -104,11 +198,33 @@ function elementwise(op: BinaryOpName, a: Tensor, b: Tensor | number): Tensor {
   const isRow = !sameShape && b.size === cols && b.shape[b.rank - 1] === cols && b.shape.every((d, i) => i === b.rank - 1 || d === 1);
   if (!sameShape && !isRow)
     throw new RangeError(`${op}: shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast (b must have a's shape or be a row of ${cols})`);
-  return withContiguous([a, b], ([ac, bc]) => {
-    const out = empty(a.shape);
-    be.binary(op, ac.buf(), bc.buf(), out.buf(), a.size, sameShape ? a.size : cols);
-    return out;
+  const out = withContiguous([a, b], ([ac, bc]) => {
+    const o = empty(a.shape);
+    be.binary(op, ac.buf(), bc.buf(), o.buf(), a.size, sameShape ? a.size : cols);
+    return o;
   });
+  // The gradient of a broadcast row is the column sum of the full-shape gradient.
+  const forB = (g: Tensor): Tensor => {
+    if (sameShape) return g;
+    const s = columnSum(g);
+    g.dispose();
+    return s.reshape(b.shape);
+  };
+  return record(out, op, [a, b], (g, [as, bs], needs) => {
+    switch (op) {
+      case 'add': return [needs[0] ? g.reshape(g.shape) : null, needs[1] ? forB(g.reshape(g.shape)) : null];
+      case 'sub': return [needs[0] ? g.reshape(g.shape) : null, needs[1] ? forB(neg(g)) : null];
+      case 'mul': return [needs[0] ? mul(g, bs) : null, needs[1] ? forB(mul(g, as)) : null];
+      default: {
+        const da = div(g, bs);
+        if (!needs[1]) return [da, null];
+        const t = mul(da, out);
+        const db = forB(neg(t));
+        t.dispose();
+        return [needs[0] ? da : (da.dispose(), null), db];
+      }
+    }
+  }, op === 'add' || op === 'sub' ? [] : [op === 'mul' && !b.requiresGrad ? null : a, b]);
 }
 
 export const add = (a: Tensor, b: Tensor | number): Tensor => elementwise('add', a, b);
@@ -121,20 +237,26 @@ export function scale(a: Tensor, alpha: number, beta = 0): Tensor {
   const be = backendFor(a, 'scale');
   if (typeof alpha !== 'number' || typeof beta !== 'number')
     throw new TypeError(`scale: alpha and beta must be numbers, got ${typeof alpha} and ${typeof beta}`);
-  return withContiguous([a], ([ac]) => {
-    const out = empty(a.shape);
-    be.scale(ac.buf(), out.buf(), a.size, alpha, beta);
-    return out;
+  const out = withContiguous([a], ([ac]) => {
+    const o = empty(a.shape);
+    be.scale(ac.buf(), o.buf(), a.size, alpha, beta);
+    return o;
   });
+  return record(out, 'scale', [a], (g) => [scale(g, alpha, 0)]);
 }
 
 function unaryOp(op: UnaryOpName, a: Tensor): Tensor {
   const be = backendFor(a, op);
-  return withContiguous([a], ([ac]) => {
-    const out = empty(a.shape);
-    be.unary(op, ac.buf(), out.buf(), a.size);
-    return out;
+  const out = withContiguous([a], ([ac]) => {
+    const o = empty(a.shape);
+    be.unary(op, ac.buf(), o.buf(), a.size);
+    return o;
   });
+  return record(out, op, [a], (g, [as]) => {
+    const dx = empty(as.shape);
+    withContiguous([as, g], ([x, gc]) => kernel(be, 'unaryBackward', op)(op, x.buf(), gc.buf(), dx.buf(), as.size));
+    return [dx];
+  }, [a]);
 }
 
 export const exp = (a: Tensor): Tensor => unaryOp('exp', a);
@@ -162,34 +284,74 @@ function reduce(op: ReduceOpName, a: Tensor, dim: number, keepDim: boolean): Ten
   const cols = a.shape[a.rank - 1];
   const rows = a.size / Math.max(cols, 1);
   const lead = a.shape.slice(0, -1);
-  return withContiguous([a], ([ac]) => {
-    const out = empty(keepDim ? [...lead, 1] : lead);
-    be.rowReduce(op, ac.buf(), out.buf(), cols === 0 ? sizeOf(lead) : rows, cols);
-    return out;
+  const out = withContiguous([a], ([ac]) => {
+    const o = empty(keepDim ? [...lead, 1] : lead);
+    be.rowReduce(op, ac.buf(), o.buf(), cols === 0 ? sizeOf(lead) : rows, cols);
+    return o;
+  });
+  if (op === 'max') return out;
+  return record(out, op, [a], (g) => {
+    const spread = broadcastColumn(g, a.shape);
+    if (op === 'sum') return [spread];
+    const m = scale(spread, 1 / Math.max(cols, 1));
+    spread.dispose();
+    return [m];
   });
 }
 
 /** Sum over the last dimension. */
 export const sum = (a: Tensor, dim = -1, keepDim = false): Tensor => reduce('sum', a, dim, keepDim);
+/** Max over the last dimension (not differentiable: its result carries no gradient). */
 export const max = (a: Tensor, dim = -1, keepDim = false): Tensor => reduce('max', a, dim, keepDim);
 export const mean = (a: Tensor, dim = -1, keepDim = false): Tensor => reduce('mean', a, dim, keepDim);
+
+/** The sum of every element, as a one-element tensor [1]. */
+export function sumAll(a: Tensor): Tensor {
+  return sum(a.reshape([1, a.size]), -1);
+}
+
+/** The mean of every element, as a one-element tensor [1]. */
+export function meanAll(a: Tensor): Tensor {
+  return mean(a.reshape([1, a.size]), -1);
+}
 
 /** Softmax over the last dimension. */
 export function softmax(a: Tensor, dim = -1): Tensor {
   const be = backendFor(a, 'softmax');
   lastDimOnly(a, dim, 'softmax');
   const cols = a.shape[a.rank - 1];
-  return withContiguous([a], ([ac]) => {
-    const out = empty(a.shape);
-    be.softmax(ac.buf(), out.buf(), cols === 0 ? 0 : a.size / cols, cols);
-    return out;
+  const rows = cols === 0 ? 0 : a.size / cols;
+  const out = withContiguous([a], ([ac]) => {
+    const o = empty(a.shape);
+    be.softmax(ac.buf(), o.buf(), rows, cols);
+    return o;
   });
+  return record(out, 'softmax', [a], (g, [y]) => {
+    const dx = empty(a.shape);
+    withContiguous([g], ([gc]) => kernel(be, 'softmaxBackward', 'softmax')(y.buf(), gc.buf(), dx.buf(), rows, cols));
+    return [dx];
+  }, [out]);
 }
 
 /** Writes value into every element of a contiguous tensor, in place. */
 export function fill_(a: Tensor, value: number): Tensor {
   const be = backendFor(a, 'fill_');
   if (!a.isContiguous()) throw new Error('fill_: tensor is not contiguous');
+  if (a.requiresGrad) throw new Error(`fill_: tensor ${formatShape(a.shape)} requires a gradient; an in-place write would corrupt it (detach() it or run in noGrad)`);
   be.fill(a.buf(), a.size, value);
   return a;
 }
+
+/** acc + g, reusing acc's memory when nothing else views it; acc is consumed (never use it after). */
+function addInto(acc: Tensor, g: Tensor): Tensor {
+  const be = backendFor(acc, 'backward');
+  if (acc.isContiguous() && acc.storage.refs === 1 && g.isContiguous()) {
+    be.binary('add', acc.buf(), g.buf(), acc.buf(), acc.size, acc.size);
+    return acc;
+  }
+  const out = add(acc, g);
+  acc.dispose();
+  return out;
+}
+
+installAutogradOps({ fullLike: (t, value) => full(t.shape, value), addInto });

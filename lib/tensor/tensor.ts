@@ -5,6 +5,7 @@
  */
 import { backend, getBackend } from '../backend';
 import type { Backend, BackendName, Buf, Device, Storage } from '../backend/types';
+import { backward as runBackward, type BackwardOptions, type GradNode, record } from './autograd';
 import { track } from './scope';
 import { contiguousStrides, formatShape, inferShape, normalizeDim, type Shape, sizeOf } from './shape';
 
@@ -54,6 +55,8 @@ export class Tensor {
   requiresGrad = false;
   /** The gradient accumulated by backward() (leaves with requiresGrad only); the optimizers read it. */
   grad: Tensor | null = null;
+  /** The autograd node that computed this tensor (null for leaves and for results computed without recording). */
+  gradFn: GradNode | null = null;
 
   constructor(storage: Storage, shape: Shape, strides?: Shape, offset = 0) {
     this.storage = storage;
@@ -105,11 +108,15 @@ export class Tensor {
   reshape(shape: Shape): Tensor {
     this.assertAlive('reshape');
     const target = inferShape(shape, this.size, 'reshape');
-    if (this.isContiguous()) return new Tensor(this.storage, target, undefined, this.offset);
-    const c = this.contiguous();
-    const r = new Tensor(c.storage, target, undefined, c.offset);
-    c.dispose();
-    return r;
+    let r: Tensor;
+    if (this.isContiguous()) r = new Tensor(this.storage, target, undefined, this.offset);
+    else {
+      const c = this.copyPacked();
+      r = new Tensor(c.storage, target, undefined, c.offset);
+      c.dispose();
+    }
+    const from = this.shape;
+    return record(r, 'reshape', [this], (g) => [g.reshape(from)]);
   }
 
   /** Swaps two dimensions (by default the last two) without copying. */
@@ -120,7 +127,7 @@ export class Tensor {
     const shape = [...this.shape], strides = [...this.strides];
     [shape[a], shape[b]] = [shape[b], shape[a]];
     [strides[a], strides[b]] = [strides[b], strides[a]];
-    return new Tensor(this.storage, shape, strides, this.offset);
+    return record(new Tensor(this.storage, shape, strides, this.offset), 'transpose', [this], (g) => [g.transpose(a, b)]);
   }
 
   /** The transpose of a matrix (the last two dimensions), as a view. */
@@ -134,7 +141,10 @@ export class Tensor {
     const norm = dims.map((d) => normalizeDim(d, this.rank, 'permute'));
     if (norm.length !== this.rank || new Set(norm).size !== this.rank)
       throw new RangeError(`permute: ${formatShape(dims)} is not a permutation of the ${this.rank} dimensions`);
-    return new Tensor(this.storage, norm.map((d) => this.shape[d]), norm.map((d) => this.strides[d]), this.offset);
+    const out = new Tensor(this.storage, norm.map((d) => this.shape[d]), norm.map((d) => this.strides[d]), this.offset);
+    const inverse = new Array<number>(norm.length);
+    norm.forEach((d, i) => (inverse[d] = i));
+    return record(out, 'permute', [this], (g) => [g.permute(inverse)]);
   }
 
   /** Elements [start, end) along one dimension, as a view. */
@@ -146,19 +156,45 @@ export class Tensor {
       throw new RangeError(`slice: range [${start}, ${stop}) is out of bounds for dimension ${d} of size ${this.shape[d]}`);
     const shape = [...this.shape];
     shape[d] = stop - start;
-    return new Tensor(this.storage, shape, this.strides, this.offset + start * this.strides[d]);
+    const out = new Tensor(this.storage, shape, this.strides, this.offset + start * this.strides[d]);
+    const full = this.shape;
+    return record(out, 'slice', [this], (g) => [sliceBackward(g, full, d, start)]);
   }
 
   /** A contiguous tensor with the same values: a new view when already contiguous, else a copy. */
   contiguous(): Tensor {
     this.assertAlive('contiguous');
-    if (this.isContiguous()) return new Tensor(this.storage, this.shape, undefined, this.offset);
-    return this.clone();
+    const out = this.isContiguous() ? new Tensor(this.storage, this.shape, undefined, this.offset) : this.copyPacked();
+    return record(out, 'contiguous', [this], (g) => [g.reshape(g.shape)]);
   }
 
   /** A copy in fresh storage on the active backend's device. */
   clone(): Tensor {
     this.assertAlive('clone');
+    return record(this.copyPacked(), 'clone', [this], (g) => [g.reshape(g.shape)]);
+  }
+
+  /** A tensor cut off from the graph: same storage, no gradient flows back through it. */
+  detach(): Tensor {
+    this.assertAlive('detach');
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+
+  /** Marks a leaf as needing a gradient (or not); returns this. */
+  requiresGrad_(value = true): this {
+    if (this.gradFn !== null && !value)
+      throw new Error(`requiresGrad_: tensor ${formatShape(this.shape)} was computed by '${this.gradFn.op}'; detach() it instead`);
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /** Backpropagates from this tensor (a scalar loss, or with an explicit gradient) into every leaf's .grad. */
+  backward(opts: BackwardOptions = {}): void {
+    runBackward(this, opts);
+  }
+
+  /** A packed copy without recording (internal: ops use it for kernels that need contiguous input). */
+  copyPacked(): Tensor {
     const b = backendFor(this, 'clone');
     const out = new Tensor(allocStorage(this.size, b), this.shape);
     b.stridedCopy(this.buf(), out.buf(), [...this.shape], [...this.strides]);
@@ -243,4 +279,35 @@ export function backendFor(t: Tensor, op: string): Backend {
   if (t.device !== b.device)
     throw new Error(`${op}: tensor ${formatShape(t.shape)} is on '${t.device}' but the active backend '${b.name}' runs on '${b.device}'; move it with .to('${b.device === 'cpu' ? 'cpu' : b.name}')`);
   return b;
+}
+
+/** The gradient of a slice: g written into a zero tensor of the full shape at [start, start + len) along dim. */
+function sliceBackward(g: Tensor, full: readonly number[], dim: number, start: number): Tensor {
+  const b = backendFor(g, 'slice backward');
+  const out = new Tensor(allocStorage(sizeOf(full), b), full);
+  b.fill(out.buf(), out.size, 0);
+  const gc = g.isContiguous() ? g : g.copyPacked();
+  const strides = contiguousStrides(full);
+  const dst = { storage: out.storage, offset: start * strides[dim] };
+  if (b.stridedScatter) b.stridedScatter(gc.buf(), dst, [...g.shape], strides);
+  else scatterOnHost(gc, out, dst.offset, strides);
+  if (gc !== g) gc.dispose();
+  return out;
+}
+
+/** stridedScatter for CPU backends that lack the kernel. */
+function scatterOnHost(src: Tensor, dst: Tensor, offset: number, strides: number[]): void {
+  if (dst.device !== 'cpu') throw new Error(`slice backward: the ${dst.storage.backend} backend has no stridedScatter kernel`);
+  const values = src.data, out = dst.storage.data!;
+  const shape = src.shape;
+  const index = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < values.length; i++) {
+    let at = offset;
+    for (let d = 0; d < shape.length; d++) at += index[d] * strides[d];
+    out[at] = values[i];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
 }
