@@ -40,3 +40,14 @@ export function setNumThreads(n: number): number {
 export * from './tensor/peft_ops';
 export * from './tensor/peft_mixed';
 export * from './io';
+export { intTensor } from './tensor/int_tensor';
+export type { IntTensor } from './tensor/int_tensor';
+export { rmsNorm, layerNorm } from './tensor/norm_ops';
+export { embedding } from './tensor/embedding_ops';
+export { rope } from './tensor/rope_ops';
+export type { RopeOptions } from './tensor/rope_ops';
+export { attention } from './tensor/attention_ops';
+export type { AttentionOptions } from './tensor/attention_ops';
+export { crossEntropy, mseLoss, IGNORE_INDEX } from './tensor/loss_ops';
+export { concat, dropout } from './tensor/shape_ops';
+export * from './nn';

@@ -286,13 +286,19 @@ function sliceBackward(g: Tensor, full: readonly number[], dim: number, start: n
   const b = backendFor(g, 'slice backward');
   const out = new Tensor(allocStorage(sizeOf(full), b), full);
   b.fill(out.buf(), out.size, 0);
-  const gc = g.isContiguous() ? g : g.copyPacked();
   const strides = contiguousStrides(full);
-  const dst = { storage: out.storage, offset: start * strides[dim] };
-  if (b.stridedScatter) b.stridedScatter(gc.buf(), dst, [...g.shape], strides);
-  else scatterOnHost(gc, out, dst.offset, strides);
-  if (gc !== g) gc.dispose();
+  scatterInto(g, out, start * strides[dim], strides);
   return out;
+}
+
+/** Writes src's values into dst's storage at the view (src's shape, the given strides, from offset). */
+export function scatterInto(src: Tensor, dst: Tensor, offset: number, strides: readonly number[]): void {
+  const b = backendFor(dst, 'scatter');
+  const sc = src.isContiguous() ? src : src.copyPacked();
+  const at = { storage: dst.storage, offset };
+  if (b.stridedScatter) b.stridedScatter(sc.buf(), at, [...src.shape], [...strides]);
+  else scatterOnHost(sc, dst, offset, [...strides]);
+  if (sc !== src) sc.dispose();
 }
 
 /** stridedScatter for CPU backends that lack the kernel. */

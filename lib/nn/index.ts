@@ -1,0 +1,25 @@
+/** peftjs/nn: modules, layers, and the Llama, GPT-2 and BERT families with Hugging Face's names. */
+export { Module, parameter, copyInto } from './module';
+export type { LoadResult } from './module';
+export { Linear } from './layers/linear';
+export type { LinearOptions } from './layers/linear';
+export { Conv1D } from './layers/conv1d';
+export { Embedding } from './layers/embedding';
+export { LayerNorm, RMSNorm } from './layers/norm';
+export { Dropout } from './layers/dropout';
+export { ModuleList } from './layers/module_list';
+export { activation } from './layers/activation';
+export { ModelConfig } from './models/config_base';
+export { LlamaConfig } from './models/llama/config';
+export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP } from './models/llama/model';
+export { GPT2Config } from './models/gpt2/config';
+export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from './models/gpt2/model';
+export { BertConfig } from './models/bert/config';
+export { BertForSequenceClassification, BertModel } from './models/bert/model';
+export type { BertInputs } from './models/bert/model';
+export { KVCache } from './models/kv_cache';
+export type { CausalLMInputs, CausalLMOutput } from './models/causal_lm';
+export { loadPretrained, loadHfModel, loadLlama2cModel, modelFromConfig } from './models/pretrained';
+export type { PretrainedModel } from './models/pretrained';
+export { generate } from './generate';
+export type { CausalLM, GenerateOptions } from './generate';

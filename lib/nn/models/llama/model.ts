@@ -1,0 +1,161 @@
+/**
+ * Llama (HF's modeling_llama): RMSNorm before attention and before the MLP, rotary position embeddings on
+ * q and k, grouped-query attention, a SwiGLU MLP, a final RMSNorm and the LM head. Module and parameter
+ * names are Hugging Face's (model.layers.N.self_attn.q_proj, mlp.gate_proj, ...).
+ */
+import { attention } from '../../../tensor/attention_ops';
+import type { IntTensor } from '../../../tensor/int_tensor';
+import { add, mul, silu } from '../../../tensor/ops';
+import { rope } from '../../../tensor/rope_ops';
+import { concat } from '../../../tensor/shape_ops';
+import type { Tensor } from '../../../tensor/tensor';
+import { Embedding } from '../../layers/embedding';
+import { Linear } from '../../layers/linear';
+import { ModuleList } from '../../layers/module_list';
+import { RMSNorm } from '../../layers/norm';
+import { Module } from '../../module';
+import { type CausalLMInputs, type CausalLMOutput, keyMaskOf, positionsOf, shiftedLoss } from '../causal_lm';
+import { LlamaConfig } from './config';
+
+/** What one layer's attention needs besides its input. */
+export interface LayerContext {
+  positions: Int32Array;
+  keyMask: Int32Array | null;
+  cache: import('../kv_cache').KVCache | null;
+  prefix: { k: Tensor; v: Tensor } | null;
+}
+
+export class LlamaAttention extends Module {
+  q_proj: Linear;
+  k_proj: Linear;
+  v_proj: Linear;
+  o_proj: Linear;
+
+  constructor(readonly config: LlamaConfig, readonly layerIndex: number) {
+    super();
+    const c = config, init = c.initializerRange, bias = c.attentionBias;
+    const kvWidth = c.numKeyValueHeads * c.headDim;
+    this.q_proj = this.registerModule('q_proj', new Linear(c.hiddenSize, c.hiddenSize, { bias, init }));
+    this.k_proj = this.registerModule('k_proj', new Linear(c.hiddenSize, kvWidth, { bias, init }));
+    this.v_proj = this.registerModule('v_proj', new Linear(c.hiddenSize, kvWidth, { bias, init }));
+    this.o_proj = this.registerModule('o_proj', new Linear(c.hiddenSize, c.hiddenSize, { bias, init }));
+  }
+
+  /** x [B, T, hidden] -> [B, T, hidden]. */
+  forward(x: Tensor, ctx: LayerContext): Tensor {
+    const c = this.config;
+    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved };
+    const q = rope(this.q_proj.forward(x), { heads: c.numAttentionHeads, ...rot });
+    let k = rope(this.k_proj.forward(x), { heads: c.numKeyValueHeads, ...rot });
+    let v = this.v_proj.forward(x);
+    if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIndex, k, v));
+    if (ctx.prefix) {
+      k = concat([ctx.prefix.k, k], 1);
+      v = concat([ctx.prefix.v, v], 1);
+    }
+    const a = attention(q, k, v, { qHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, causal: true, keyMask: ctx.keyMask });
+    return this.o_proj.forward(a);
+  }
+}
+
+export class LlamaMLP extends Module {
+  gate_proj: Linear;
+  up_proj: Linear;
+  down_proj: Linear;
+
+  constructor(readonly config: LlamaConfig) {
+    super();
+    const c = config, init = c.initializerRange, bias = c.mlpBias;
+    this.gate_proj = this.registerModule('gate_proj', new Linear(c.hiddenSize, c.intermediateSize, { bias, init }));
+    this.up_proj = this.registerModule('up_proj', new Linear(c.hiddenSize, c.intermediateSize, { bias, init }));
+    this.down_proj = this.registerModule('down_proj', new Linear(c.intermediateSize, c.hiddenSize, { bias, init }));
+  }
+
+  /** down(silu(gate(x)) * up(x)) */
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  self_attn: LlamaAttention;
+  mlp: LlamaMLP;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(config: LlamaConfig, layerIndex: number) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, layerIndex));
+    this.mlp = this.registerModule('mlp', new LlamaMLP(config));
+    this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+  }
+
+  forward(h: Tensor, ctx: LayerContext): Tensor {
+    const h1 = add(h, this.self_attn.forward(this.input_layernorm.forward(h), ctx));
+    return add(h1, this.mlp.forward(this.post_attention_layernorm.forward(h1)));
+  }
+}
+
+export class LlamaModel extends Module {
+  embed_tokens: Embedding;
+  layers: ModuleList<LlamaDecoderLayer>;
+  norm: RMSNorm;
+
+  constructor(readonly config: LlamaConfig) {
+    super();
+    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, config.initializerRange));
+    const layers: LlamaDecoderLayer[] = [];
+    for (let i = 0; i < config.numHiddenLayers; i++) layers.push(new LlamaDecoderLayer(config, i));
+    this.layers = this.registerModule('layers', new ModuleList(layers));
+    this.norm = this.registerModule('norm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+  }
+
+  /** The final hidden states [B, T, hidden]. */
+  forward(inputs: CausalLMInputs): Tensor {
+    const [batch, time] = inputs.inputsEmbeds ? inputs.inputsEmbeds.shape : inputs.inputIds.shape;
+    const past = inputs.cache ? inputs.cache.length : 0;
+    const prefixLen = inputs.prefixKeyValues ? inputs.prefixKeyValues[0].k.shape[1] : 0;
+    const ctx: LayerContext = {
+      positions: positionsOf(inputs.positionIds, batch, time, past),
+      keyMask: keyMaskOf(inputs.attentionMask, batch, prefixLen + past + time, prefixLen),
+      cache: inputs.cache ?? null,
+      prefix: null,
+    };
+    let h = inputs.inputsEmbeds ?? this.embed_tokens.forward(inputs.inputIds);
+    let i = 0;
+    for (const layer of this.layers) {
+      ctx.prefix = inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null;
+      h = layer.forward(h, ctx);
+      i++;
+    }
+    return this.norm.forward(h);
+  }
+}
+
+export class LlamaForCausalLM extends Module {
+  model: LlamaModel;
+  lm_head: Linear;
+
+  constructor(readonly config: LlamaConfig = new LlamaConfig()) {
+    super();
+    this.model = this.registerModule('model', new LlamaModel(config));
+    this.lm_head = this.registerModule('lm_head', new Linear(config.hiddenSize, config.vocabSize, { bias: false, init: config.initializerRange }));
+    if (config.tieWordEmbeddings) {
+      this.lm_head.weight.dispose();
+      this.lm_head.setWeight(this.model.embed_tokens.weight);
+    }
+  }
+
+  forward(inputs: CausalLMInputs): CausalLMOutput {
+    const logits = this.lm_head.forward(this.model.forward(inputs));
+    return { logits, loss: inputs.labels ? shiftedLoss(logits, inputs.labels) : null };
+  }
+
+  /** The input embedding table (prompt tuning reads it; tied heads share it). */
+  get inputEmbeddings(): Embedding {
+    return this.model.embed_tokens;
+  }
+}
+
+export type { IntTensor };
