@@ -1,16 +1,25 @@
 #!/usr/bin/env node
-/** The `peftjs` command. Verbs so far: info, bench. */
+/** The `peftjs` command. */
 import { info } from '../index';
+import { CliError } from './args';
+import { EVAL_LOSS_HELP, evalLossCommand } from './eval_loss_command';
+import { GENERATE_HELP, generateCommand } from './generate_command';
 
 const HELP = `usage: peftjs <command> [options]
 
 commands:
   info                      version, backends, CPU path, threads, CUDA devices (JSON)
+  generate --model PATH --max-tokens N [--prompt TEXT] [--temperature T] [--top-p P]
+                            text from a causal model (llama2.c .bin or HF folder)
+  eval-loss --model PATH --text FILE
+                            mean next-token loss and perplexity of a text file (JSON)
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 
 examples:
   peftjs info
+  peftjs generate --model ../shared/models/stories260K/stories260K.bin --max-tokens 64
+  peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt
   peftjs bench --only gemm --json bench.json`;
 
 function run(argv: string[]): void {
@@ -21,6 +30,14 @@ function run(argv: string[]): void {
     case '-h':
     case 'help':
       console.log(HELP);
+      return;
+    case 'generate':
+      if (wantsHelp(rest)) return console.log(GENERATE_HELP);
+      generateCommand(rest);
+      return;
+    case 'eval-loss':
+      if (wantsHelp(rest)) return console.log(EVAL_LOSS_HELP);
+      console.log(JSON.stringify(evalLossCommand(rest)));
       return;
     case 'info':
       console.log(JSON.stringify(info(), null, 2));
@@ -39,9 +56,14 @@ function run(argv: string[]): void {
   }
 }
 
+function wantsHelp(argv: string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
 try {
   run(process.argv.slice(2));
 } catch (e) {
-  console.error((e as Error).message);
+  // Usage errors are one line; anything else keeps its stack for a bug report.
+  console.error(e instanceof CliError || e instanceof RangeError ? (e as Error).message : (e as Error).stack ?? String(e));
   process.exit(1);
 }

@@ -1,0 +1,63 @@
+/**
+ * peftjs eval-loss: the mean next-token loss of a causal model on a text file, as JSON on stdout
+ * ({"tokens", "loss", "perplexity"}); logs go to stderr. Texts longer than the context are scored in
+ * windows that overlap by one token, so every token after the first is predicted exactly once.
+ */
+import * as fs from 'fs';
+import { noGrad } from '../tensor/autograd';
+import { tidy } from '../tensor/scope';
+import { BertForSequenceClassification } from '../nn/models/bert/model';
+import type { PretrainedModel } from '../nn/models/pretrained';
+import { CliError, parseFlags, stringFlag } from './args';
+import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
+
+export const EVAL_LOSS_HELP = `usage: peftjs eval-loss --model PATH [--tokenizer PATH] --text FILE [--adapter DIR]
+  Prints {"tokens": n, "loss": L, "perplexity": P}: L is the mean of -log p(t_i | t_<i) over i = 1..n-1,
+  the text encoded with BOS and no EOS.
+example:
+  peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt`;
+
+export interface EvalLossResult {
+  tokens: number;
+  loss: number;
+  perplexity: number;
+}
+
+/** Mean next-token loss of ids under a causal model, in windows of at most `context` tokens. */
+export function meanNextTokenLoss(model: PretrainedModel, ids: readonly number[], context: number): number {
+  if (ids.length < 2) throw new RangeError(`eval-loss: the text has ${ids.length} token(s); at least 2 are needed to score a prediction`);
+  if (model instanceof BertForSequenceClassification) throw new Error('eval-loss: BERT classifiers are not causal language models');
+  const lm = model;
+  let total = 0;
+  let counted = 0;
+  noGrad(() => {
+    lm.eval();
+    for (let start = 0; start < ids.length - 1; start += context - 1) {
+      const window = ids.slice(start, start + context);
+      const sum = tidy(() => {
+        const input = { data: Int32Array.from(window), shape: [1, window.length] };
+        const { loss } = lm.forward({ inputIds: input, labels: input });
+        return loss!.item() * (window.length - 1);
+      });
+      total += sum;
+      counted += window.length - 1;
+    }
+  });
+  return total / counted;
+}
+
+export function evalLossCommand(argv: string[]): EvalLossResult {
+  const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter'], required: ['model', 'text'] });
+  if (flags.has('adapter')) throw new CliError('peftjs eval-loss: --adapter needs the PEFT layer (not available in this version)');
+  const textFile = stringFlag(flags, 'text')!;
+  if (!fs.existsSync(textFile)) throw new CliError(`peftjs eval-loss: --text ${textFile} does not exist`);
+  const modelPath = stringFlag(flags, 'model')!;
+  const model = loadModelFlag('eval-loss', modelPath);
+  const tokenizer = loadTokenizerFlag('eval-loss', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model));
+  const ids = tokenizer.encode(fs.readFileSync(textFile, 'utf8'), { bos: true, eos: false });
+  const context = 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;
+  process.stderr.write(`eval-loss: ${ids.length} tokens, context ${context}\n`);
+  const loss = meanNextTokenLoss(model, ids, context);
+  model.dispose();
+  return { tokens: ids.length, loss, perplexity: Math.exp(loss) };
+}
