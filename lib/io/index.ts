@@ -12,3 +12,6 @@ export type { HfModelFolder, HfTensorInfo, LoadHfModelFolderOptions, SaveHfModel
 export { DEFAULT_MAX_SHARD_BYTES, INDEX_FILE, planShards, shardFileName, SINGLE_FILE } from './hf_shards';
 export type { ShardPlan } from './hf_shards';
 export { hfJsonString } from './hf_json';
+export { loadTokenizer } from './tokenizer';
+export type { LoadTokenizerOptions, Tokenizer, TokenizerEncodeOptions } from './tokenizer';
+export { HfTokenizer } from './hf_tokenizer';
