@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { FileFormatError } from './errors';
 import { mergeByScore } from './llama2c_bpe';
+import type { Tokenizer } from './tokenizer';
 
 export const LLAMA2C_TOKENIZER_FORMAT = 'llama2.c tokenizer';
 export const BOS_ID = 1;
@@ -26,7 +27,11 @@ const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset
 // C's isprint || isspace in the "C" locale: what llama2.c's safe_printf lets through as a lone byte.
 const printableOrSpace = (b: number) => (b >= 0x20 && b <= 0x7e) || (b >= 0x09 && b <= 0x0d);
 
-export class Llama2cTokenizer {
+export class Llama2cTokenizer implements Tokenizer {
+  readonly bosId = BOS_ID;
+  readonly eosId = EOS_ID;
+  /** llama2.c (like Llama's sentencepiece model) has no padding token. */
+  readonly padId = null;
   readonly pieces: readonly Uint8Array[];
   readonly scores: Float32Array;
   readonly maxTokenLength: number;
@@ -134,11 +139,24 @@ export class Llama2cTokenizer {
   }
 
   /**
+   * decode(ids): the text of ids, as decodeAll(ids) (the Tokenizer interface).
+   * decode(prevToken, token): what llama2.c prints for `token` after `prevToken`, as decodeToken.
+   */
+  decode(ids: readonly number[]): string;
+  decode(prevToken: number, token: number): string;
+  decode(a: readonly number[] | number, token?: number): string {
+    if (Array.isArray(a)) return this.decodeAll(a);
+    if (typeof a !== 'number' || typeof token !== 'number')
+      throw new TypeError('Llama2cTokenizer.decode: expected (ids: number[]) or (prevToken: number, token: number)');
+    return this.decodeToken(a, token);
+  }
+
+  /**
    * What llama2.c prints for `token` after `prevToken` (its safe_printf): the piece, but a lone byte
    * that is neither printable ASCII nor whitespace prints nothing. A character split over byte
-   * tokens therefore prints nothing here, as in llama2.c; use decodeAll for text.
+   * tokens therefore prints nothing here, as in llama2.c; use decode(ids) for text.
    */
-  decode(prevToken: number, token: number): string {
+  decodeToken(prevToken: number, token: number): string {
     const p = this.piece(prevToken, token);
     if (p.byteLength === 0 || (p.byteLength === 1 && !printableOrSpace(p[0]))) return '';
     return Buffer.from(p).toString('utf8');
