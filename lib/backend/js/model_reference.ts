@@ -164,7 +164,7 @@ export function layerNormBackward(p: NormArrays & { mean: Arr; rstd: Arr; dy: Ar
 export function checkIds(op: string, ids: Int32Array, n: number, vocab: number): void {
   if (ids.length < n) throw new Error(`${op}: ids has ${ids.length} elements, expected at least ${n}`);
   for (let i = 0; i < n; i++)
-    if (!(ids[i] >= 0 && ids[i] < vocab)) throw new Error(`${op}: ids[${i}] = ${ids[i]} is out of range for vocab ${vocab}`);
+    if (!(ids[i] >= 0 && ids[i] < vocab)) throw new Error(`${op}: ids[${i}] = ${ids[i]} is out of range [0, ${vocab}) (vocab ${vocab})`);
 }
 
 /** out[i, :] = table[ids[i], :]. */
@@ -225,7 +225,7 @@ export function checkTargets(op: string, targets: Int32Array, rows: number, voca
   for (let r = 0; r < rows; r++) {
     const t = targets[r];
     if (t !== ignoreIndex && !(t >= 0 && t < vocab))
-      throw new Error(`${op}: targets[${r}] = ${t} is out of range for vocab ${vocab} (and is not ignoreIndex ${ignoreIndex})`);
+      throw new Error(`${op}: row ${r} has target ${t}, outside [0, ${vocab}) (vocab ${vocab}) and not ignoreIndex ${ignoreIndex}`);
   }
 }
 
