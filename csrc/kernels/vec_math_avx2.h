@@ -29,9 +29,12 @@ inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// exp(x) that is exactly 0 below the clamp (a masked logit of -inf contributes nothing, as in libm).
+// exp(x) as libm gives it at the edges: exactly 0 below the clamp (a masked logit of -inf contributes
+// nothing) and NaN for NaN (exp8's clamp would turn NaN into a number, hiding a diverged run's NaN loss).
 inline __m256 exp8_or_zero(__m256 x) {
-  return _mm256_and_ps(exp8(x), _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ));
+  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_NLT_UQ);  // x >= -87.3, or NaN
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  return _mm256_or_ps(_mm256_and_ps(exp8(x), keep), _mm256_and_ps(nan, x));  // NaN bits OR anything = NaN
 }
 
 // log(x) for x > 0 (finite, normal).

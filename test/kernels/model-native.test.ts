@@ -134,6 +134,20 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     }
   });
 
+  it('crossEntropy propagates a NaN logit to its row\'s loss and gradient on every path', () => {
+    const rows = 2, vocab = 37, logits = rand(rows * vocab, 22, 4);
+    logits[vocab + 20] = NaN;
+    const targets = Int32Array.of(3, 5);
+    const [actual, expected] = both((be: Backend) => {
+      const l = bufOf(be, logits), losses = zerosBuf(be, rows), lse = zerosBuf(be, rows), dlogits = zerosBuf(be, rows * vocab);
+      be.crossEntropyForward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, losses, lse });
+      be.crossEntropyBackward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, lse, gradScale: 1, dlogits });
+      return [readBuf(be, losses, rows), readBuf(be, dlogits, rows * vocab)];
+    }, path);
+    expect(Number.isNaN(expected[0][1]) && !Number.isNaN(expected[0][0])).toBe(true);
+    actual.forEach((a, i) => expect(a).toAllClose(expected[i], { atol: 1e-5 }));
+  });
+
   it.each([[1, 1], [3, 17], [17, 3], [3, 1000], [2, 32000], [1000, 17]])('crossEntropy rows=%i vocab=%i', (rows, vocab) => {
     const logits = rand(rows * vocab, 21, 8);
     // Some masked logits, an ignored row when there are several.
