@@ -4,6 +4,7 @@ import type {
   ReduceOpName, Storage, UnaryOpName,
 } from '../types';
 import type { NativeAddon } from './addon';
+import { nativeAttentionKernels } from './attention';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
 function view(b: Buf): Float32Array {
@@ -119,3 +120,6 @@ export class NativeBackend implements Backend {
 function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
+
+// Fused attention lives in its own file; it is part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeAttentionKernels);

@@ -1,0 +1,219 @@
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "../runtime/cpu_features.h"
+#include "../runtime/thread_pool.h"
+#include "attention_block.h"
+
+namespace peftjs {
+namespace {
+
+constexpr float kHidden = -std::numeric_limits<float>::infinity();
+// Tile sizes: a [BQ, BK] score tile, BK keys of K^T and V per tile. 32 x 64 floats and two [D, BK]
+// panels stay inside L1/L2 for head_dim up to 128.
+constexpr int64_t BQ = 32;
+constexpr int64_t BK = 64;
+
+AttentionBlockOps block_ops() {
+  return active_cpu_path() == CpuPath::Scalar ? attention_block_ops_scalar() : attention_block_ops_avx2();
+}
+
+// Per-thread scratch, grown on demand and kept for the next call (tiles are small).
+float* thread_scratch(size_t floats) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < floats) buf.resize(floats);
+  return buf.data();
+}
+
+// Keys [j0, j0 + nk) of one head transposed to [D, BK] (times `mul`): the score tile's B operand, read
+// along keys.
+void transpose_keys(const float* src, int64_t stride, int64_t nk, int64_t d, float mul, float* dst) {
+  for (int64_t c = 0; c < nk; ++c) {
+    const float* row = src + c * stride;
+    for (int64_t e = 0; e < d; ++e) dst[e * BK + c] = mul * row[e];
+  }
+}
+
+// Hides, in a score tile of rows [i0, i0 + n) and keys [j0, j0 + nk), the keys a query may not see.
+void mask_tile(const AttentionArgs& a, int64_t b, int64_t i0, int64_t n, int64_t j0, int64_t nk, float* s) {
+  const int32_t* km = a.key_mask ? a.key_mask + b * a.tk + j0 : nullptr;
+  const int64_t offset = a.tk - a.tq;
+  for (int64_t r = 0; r < n; ++r) {
+    float* row = s + r * BK;
+    if (km)
+      for (int64_t c = 0; c < nk; ++c)
+        if (km[c] == 0) row[c] = kHidden;
+    if (a.causal) {
+      // Query i0 + r sees keys j <= i0 + r + offset; the rest of this tile is hidden.
+      const int64_t first_hidden = std::max<int64_t>(0, std::min<int64_t>(nk, i0 + r + offset + 1 - j0));
+      for (int64_t c = first_hidden; c < nk; ++c) row[c] = kHidden;
+    }
+  }
+}
+
+// Keys a block of queries [i0, i1) can see at all: [0, key_end).
+int64_t key_end(const AttentionArgs& a, int64_t i1) {
+  if (!a.causal) return a.tk;
+  return std::max<int64_t>(0, std::min<int64_t>(a.tk, i1 - 1 + (a.tk - a.tq) + 1));
+}
+
+// One (sequence, query head, query block): online softmax over key tiles.
+void forward_block(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t b, int64_t h, int64_t i0, int64_t i1,
+                   float* out, float* lse) {
+  const int64_t D = a.head_dim, n = i1 - i0, H = a.q_heads;
+  const int64_t kvh = h / (a.q_heads / a.kv_heads);
+  float* kt = thread_scratch(static_cast<size_t>(D * BK + BQ * BK + BQ * D + 2 * BQ));
+  float* s = kt + D * BK;
+  float* o = s + BQ * BK;
+  float* m = o + BQ * D;
+  float* l = m + BQ;
+  std::fill(o, o + n * D, 0.0f);
+  std::fill(m, m + n, kHidden);
+  std::fill(l, l + n, 0.0f);
+  const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
+  const int64_t kend = key_end(a, i1);
+  for (int64_t j0 = 0; j0 < kend; j0 += BK) {
+    const int64_t nk = std::min(BK, kend - j0);
+    transpose_keys(a.k + (b * a.tk + j0) * a.k_stride + kvh * D, a.k_stride, nk, D, a.scale, kt);
+    ops.matmul(n, nk, D, q, a.q_stride, kt, BK, s, BK, false);
+    mask_tile(a, b, i0, n, j0, nk, s);
+    for (int64_t r = 0; r < n; ++r) {
+      float* row = s + r * BK;
+      const float tile_max = *std::max_element(row, row + nk);
+      const float m_new = std::max(m[r], tile_max);
+      if (m_new == kHidden) {  // nothing visible yet: this row adds nothing
+        std::fill(row, row + nk, 0.0f);
+        continue;
+      }
+      const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] is -inf
+      if (alpha != 1.0f) {
+        float* orow = o + r * D;
+        for (int64_t e = 0; e < D; ++e) orow[e] *= alpha;
+      }
+      l[r] = l[r] * alpha + ops.exp_shifted(row, nk, m_new, row);
+      m[r] = m_new;
+    }
+    ops.matmul(n, D, nk, s, BK, a.v + (b * a.tk + j0) * a.v_stride + kvh * D, a.v_stride, o, D, true);
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    float* dst = out + ((b * a.tq + i0 + r) * H + h) * D;
+    const bool seen = l[r] > 0.0f;
+    const float inv = seen ? 1.0f / l[r] : 0.0f;
+    for (int64_t e = 0; e < D; ++e) dst[e] = o[r * D + e] * inv;
+    lse[(b * H + h) * a.tq + i0 + r] = seen ? m[r] + std::log(l[r]) : kHidden;
+  }
+}
+
+// [rows, cols] (leading dimension BK) -> [cols, rows] (leading dimension BQ).
+void transpose_tile(const float* src, int64_t rows, int64_t cols, float* dst) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * BQ + r] = src[r * BK + c];
+}
+
+struct BackwardOut {
+  const float *out, *lse, *dout;
+  float *dq, *dk, *dv;
+  int64_t dq_stride, dk_stride, dv_stride;
+};
+
+// One (sequence, kv head): every query head of its group against every key tile. dk and dv of the kv
+// head gather in per-tile accumulators; dq of the group's heads accumulates in place (zeroed first).
+void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
+                    int64_t kvh) {
+  const int64_t D = a.head_dim, H = a.q_heads, group = a.q_heads / a.kv_heads, offset = a.tk - a.tq;
+  const size_t tiles = static_cast<size_t>(2 * D * BK + 4 * BQ * BK + 2 * BK * D);
+  float* kt = thread_scratch(tiles + static_cast<size_t>(group * a.tq));
+  float* vt = kt + D * BK;
+  float* p = vt + D * BK;      // [BQ, BK] probabilities
+  float* ds = p + BQ * BK;     // [BQ, BK] dP, then scale * dS
+  float* pt = ds + BQ * BK;    // [BK, BQ]
+  float* dst = pt + BQ * BK;   // [BK, BQ]
+  float* dk_acc = dst + BQ * BK;
+  float* dv_acc = dk_acc + BK * D;
+  float* delta = dv_acc + BK * D;  // [group, tq]: dout_i . out_i
+
+  for (int64_t gi = 0; gi < group; ++gi) {
+    const int64_t h = kvh * group + gi;
+    for (int64_t i = 0; i < a.tq; ++i) {
+      const float* o = g.out + ((b * a.tq + i) * H + h) * D;
+      const float* d = g.dout + ((b * a.tq + i) * H + h) * D;
+      float sum = 0.0f;
+      for (int64_t e = 0; e < D; ++e) sum += o[e] * d[e];
+      delta[gi * a.tq + i] = sum;
+    }
+  }
+  // The group's heads are adjacent columns of dq.
+  for (int64_t i = 0; i < a.tq; ++i) {
+    float* row = g.dq + (b * a.tq + i) * g.dq_stride + kvh * group * D;
+    std::fill(row, row + group * D, 0.0f);
+  }
+
+  for (int64_t j0 = 0; j0 < a.tk; j0 += BK) {
+    const int64_t nk = std::min(BK, a.tk - j0);
+    const float* k = a.k + (b * a.tk + j0) * a.k_stride + kvh * D;
+    transpose_keys(k, a.k_stride, nk, D, a.scale, kt);
+    transpose_keys(a.v + (b * a.tk + j0) * a.v_stride + kvh * D, a.v_stride, nk, D, 1.0f, vt);
+    std::fill(dk_acc, dk_acc + nk * D, 0.0f);
+    std::fill(dv_acc, dv_acc + nk * D, 0.0f);
+    // Causal: queries before j0 - offset see none of these keys.
+    const int64_t first_query = a.causal ? std::max<int64_t>(0, j0 - offset) : 0;
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const int64_t h = kvh * group + gi;
+      for (int64_t i0 = first_query - first_query % BQ; i0 < a.tq; i0 += BQ) {
+        const int64_t n = std::min(BQ, a.tq - i0);
+        const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
+        const float* dout = g.dout + ((b * a.tq + i0) * H + h) * D;
+        ops.matmul(n, nk, D, q, a.q_stride, kt, BK, p, BK, false);
+        mask_tile(a, b, i0, n, j0, nk, p);
+        for (int64_t r = 0; r < n; ++r) {
+          float* row = p + r * BK;
+          const float L = g.lse[(b * H + h) * a.tq + i0 + r];
+          if (L == kHidden) std::fill(row, row + nk, 0.0f);  // sees nothing: passes no gradient
+          else ops.exp_shifted(row, nk, L, row);
+        }
+        ops.matmul(n, nk, D, dout, H * D, vt, BK, ds, BK, false);
+        for (int64_t r = 0; r < n; ++r) {
+          const float di = delta[gi * a.tq + i0 + r];
+          for (int64_t c = 0; c < nk; ++c) ds[r * BK + c] = a.scale * p[r * BK + c] * (ds[r * BK + c] - di);
+        }
+        transpose_tile(p, n, nk, pt);
+        transpose_tile(ds, n, nk, dst);
+        ops.matmul(nk, D, n, pt, BQ, dout, H * D, dv_acc, D, true);
+        ops.matmul(nk, D, n, dst, BQ, q, a.q_stride, dk_acc, D, true);
+        ops.matmul(n, D, nk, ds, BK, k, a.k_stride, g.dq + (b * a.tq + i0) * g.dq_stride + h * D, g.dq_stride, true);
+      }
+    }
+    for (int64_t c = 0; c < nk; ++c) {
+      std::memcpy(g.dk + (b * a.tk + j0 + c) * g.dk_stride + kvh * D, dk_acc + c * D, sizeof(float) * D);
+      std::memcpy(g.dv + (b * a.tk + j0 + c) * g.dv_stride + kvh * D, dv_acc + c * D, sizeof(float) * D);
+    }
+  }
+}
+
+}  // namespace
+
+void attention_forward(const AttentionArgs& a, float* out, float* lse) {
+  if (a.batch == 0 || a.tq == 0 || a.q_heads == 0) return;
+  const AttentionBlockOps ops = block_ops();
+  const int64_t qblocks = (a.tq + BQ - 1) / BQ;
+  parallel_tasks(a.batch * a.q_heads * qblocks, [&](int64_t t) {
+    const int64_t qb = t % qblocks, bh = t / qblocks;
+    const int64_t i0 = qb * BQ;
+    forward_block(a, ops, bh / a.q_heads, bh % a.q_heads, i0, std::min(a.tq, i0 + BQ), out, lse);
+  });
+}
+
+void attention_backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
+                        int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride) {
+  if (a.batch == 0 || a.kv_heads == 0) return;
+  const AttentionBlockOps ops = block_ops();
+  const BackwardOut g{out, lse, dout, dq, dk, dv, dq_stride, dk_stride, dv_stride};
+  parallel_tasks(a.batch * a.kv_heads, [&](int64_t t) { backward_group(a, ops, g, t / a.kv_heads, t % a.kv_heads); });
+}
+
+}  // namespace peftjs
