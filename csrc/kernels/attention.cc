@@ -30,13 +30,9 @@ float* thread_scratch(size_t floats) {
   return buf.data();
 }
 
-// Keys [j0, j0 + nk) of one head transposed to [D, BK] (times `mul`): the score tile's B operand, read
-// along keys.
-void transpose_keys(const float* src, int64_t stride, int64_t nk, int64_t d, float mul, float* dst) {
-  for (int64_t c = 0; c < nk; ++c) {
-    const float* row = src + c * stride;
-    for (int64_t e = 0; e < d; ++e) dst[e * BK + c] = mul * row[e];
-  }
+// n rows of d floats, `stride` apart, copied to contiguous rows.
+void pack_rows(const float* src, int64_t stride, int64_t n, int64_t d, float* dst) {
+  for (int64_t r = 0; r < n; ++r) std::memcpy(dst + r * d, src + r * stride, sizeof(float) * d);
 }
 
 // Hides, in a score tile of rows [i0, i0 + n) and keys [j0, j0 + nk), the keys a query may not see.
@@ -62,57 +58,62 @@ int64_t key_end(const AttentionArgs& a, int64_t i1) {
   return std::max<int64_t>(0, std::min<int64_t>(a.tk, i1 - 1 + (a.tk - a.tq) + 1));
 }
 
-// One (sequence, query head, query block): online softmax over key tiles.
-void forward_block(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t b, int64_t h, int64_t i0, int64_t i1,
-                   float* out, float* lse) {
-  const int64_t D = a.head_dim, n = i1 - i0, H = a.q_heads;
+// One (sequence, query head) and its query blocks [qb0, qb1): K^T (scaled, one [D, BK] panel per key
+// tile) and V (rows packed at D apart) of every key they can see are made once, then each query block
+// runs an online softmax over key tiles. Packing matters beyond the transpose: rows of a fused qkv are
+// kilobytes apart, and a tile's 64 rows at such a stride fall into a few L1 sets and evict each other.
+void forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t b, int64_t h, int64_t qb0,
+                   int64_t qb1, float* out, float* lse) {
+  const int64_t D = a.head_dim, H = a.q_heads;
   const int64_t kvh = h / (a.q_heads / a.kv_heads);
-  float* kt = thread_scratch(static_cast<size_t>(D * BK + BQ * BK + BQ * D + 2 * BQ));
-  float* s = kt + D * BK;
+  const int64_t kend_all = key_end(a, std::min(a.tq, qb1 * BQ));
+  const int64_t padded = (kend_all + BK - 1) / BK * BK;
+  float* kt = thread_scratch(static_cast<size_t>(2 * D * padded + BQ * BK + BQ * D + 2 * BQ));
+  float* vp = kt + D * padded;
+  float* s = vp + D * padded;
   float* o = s + BQ * BK;
   float* m = o + BQ * D;
   float* l = m + BQ;
-  std::fill(o, o + n * D, 0.0f);
-  std::fill(m, m + n, kHidden);
-  std::fill(l, l + n, 0.0f);
-  const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
-  const int64_t kend = key_end(a, i1);
-  for (int64_t j0 = 0; j0 < kend; j0 += BK) {
-    const int64_t nk = std::min(BK, kend - j0);
-    transpose_keys(a.k + (b * a.tk + j0) * a.k_stride + kvh * D, a.k_stride, nk, D, a.scale, kt);
-    ops.matmul(n, nk, D, q, a.q_stride, kt, BK, s, BK, false);
-    mask_tile(a, b, i0, n, j0, nk, s);
-    for (int64_t r = 0; r < n; ++r) {
-      float* row = s + r * BK;
-      const float tile_max = *std::max_element(row, row + nk);
-      const float m_new = std::max(m[r], tile_max);
-      if (m_new == kHidden) {  // nothing visible yet: this row adds nothing
-        std::fill(row, row + nk, 0.0f);
-        continue;
+  const float* k = a.k + b * a.tk * a.k_stride + kvh * D;
+  for (int64_t j0 = 0; j0 < kend_all; j0 += BK)
+    ops.transpose(k + j0 * a.k_stride, a.k_stride, std::min(BK, kend_all - j0), D, a.scale, kt + j0 * D, BK);
+  pack_rows(a.v + b * a.tk * a.v_stride + kvh * D, a.v_stride, kend_all, D, vp);
+  for (int64_t qb = qb0; qb < qb1; ++qb) {
+    const int64_t i0 = qb * BQ, i1 = std::min(a.tq, i0 + BQ), n = i1 - i0;
+    std::fill(o, o + n * D, 0.0f);
+    std::fill(m, m + n, kHidden);
+    std::fill(l, l + n, 0.0f);
+    const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
+    const int64_t kend = key_end(a, i1);
+    for (int64_t j0 = 0; j0 < kend; j0 += BK) {
+      const int64_t nk = std::min(BK, kend - j0);
+      ops.matmul(n, nk, D, q, a.q_stride, kt + j0 * D, BK, s, BK, false);
+      mask_tile(a, b, i0, n, j0, nk, s);
+      for (int64_t r = 0; r < n; ++r) {
+        float* row = s + r * BK;
+        const float m_new = std::max(m[r], ops.row_max(row, nk));
+        if (m_new == kHidden) {  // nothing visible yet: this row adds nothing
+          std::fill(row, row + nk, 0.0f);
+          continue;
+        }
+        const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] is -inf
+        if (alpha != 1.0f) {
+          float* orow = o + r * D;
+          for (int64_t e = 0; e < D; ++e) orow[e] *= alpha;
+        }
+        l[r] = l[r] * alpha + ops.exp_shifted(row, nk, m_new, row);
+        m[r] = m_new;
       }
-      const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] is -inf
-      if (alpha != 1.0f) {
-        float* orow = o + r * D;
-        for (int64_t e = 0; e < D; ++e) orow[e] *= alpha;
-      }
-      l[r] = l[r] * alpha + ops.exp_shifted(row, nk, m_new, row);
-      m[r] = m_new;
+      ops.matmul(n, D, nk, s, BK, vp + j0 * D, D, o, D, true);
     }
-    ops.matmul(n, D, nk, s, BK, a.v + (b * a.tk + j0) * a.v_stride + kvh * D, a.v_stride, o, D, true);
+    for (int64_t r = 0; r < n; ++r) {
+      float* dst = out + ((b * a.tq + i0 + r) * H + h) * D;
+      const bool seen = l[r] > 0.0f;
+      const float inv = seen ? 1.0f / l[r] : 0.0f;
+      for (int64_t e = 0; e < D; ++e) dst[e] = o[r * D + e] * inv;
+      lse[(b * H + h) * a.tq + i0 + r] = seen ? m[r] + std::log(l[r]) : kHidden;
+    }
   }
-  for (int64_t r = 0; r < n; ++r) {
-    float* dst = out + ((b * a.tq + i0 + r) * H + h) * D;
-    const bool seen = l[r] > 0.0f;
-    const float inv = seen ? 1.0f / l[r] : 0.0f;
-    for (int64_t e = 0; e < D; ++e) dst[e] = o[r * D + e] * inv;
-    lse[(b * H + h) * a.tq + i0 + r] = seen ? m[r] + std::log(l[r]) : kHidden;
-  }
-}
-
-// [rows, cols] (leading dimension BK) -> [cols, rows] (leading dimension BQ).
-void transpose_tile(const float* src, int64_t rows, int64_t cols, float* dst) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * BQ + r] = src[r * BK + c];
 }
 
 struct BackwardOut {
@@ -126,10 +127,13 @@ struct BackwardOut {
 void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
                     int64_t kvh) {
   const int64_t D = a.head_dim, H = a.q_heads, group = a.q_heads / a.kv_heads, offset = a.tk - a.tq;
-  const size_t tiles = static_cast<size_t>(2 * D * BK + 4 * BQ * BK + 2 * BK * D);
+  const size_t tiles = static_cast<size_t>(3 * D * BK + 4 * BQ * BK + 2 * BK * D + 2 * BQ * D);
   float* kt = thread_scratch(tiles + static_cast<size_t>(group * a.tq));
   float* vt = kt + D * BK;
-  float* p = vt + D * BK;      // [BQ, BK] probabilities
+  float* kp = vt + D * BK;     // [BK, D] keys packed (see forward_chunk on why rows are packed)
+  float* qp = kp + BK * D;     // [BQ, D] queries packed
+  float* dop = qp + BQ * D;    // [BQ, D] dout packed
+  float* p = dop + BQ * D;     // [BQ, BK] probabilities
   float* ds = p + BQ * BK;     // [BQ, BK] dP, then scale * dS
   float* pt = ds + BQ * BK;    // [BK, BQ]
   float* dst = pt + BQ * BK;   // [BK, BQ]
@@ -156,8 +160,9 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
   for (int64_t j0 = 0; j0 < a.tk; j0 += BK) {
     const int64_t nk = std::min(BK, a.tk - j0);
     const float* k = a.k + (b * a.tk + j0) * a.k_stride + kvh * D;
-    transpose_keys(k, a.k_stride, nk, D, a.scale, kt);
-    transpose_keys(a.v + (b * a.tk + j0) * a.v_stride + kvh * D, a.v_stride, nk, D, 1.0f, vt);
+    ops.transpose(k, a.k_stride, nk, D, a.scale, kt, BK);
+    pack_rows(k, a.k_stride, nk, D, kp);
+    ops.transpose(a.v + (b * a.tk + j0) * a.v_stride + kvh * D, a.v_stride, nk, D, 1.0f, vt, BK);
     std::fill(dk_acc, dk_acc + nk * D, 0.0f);
     std::fill(dv_acc, dv_acc + nk * D, 0.0f);
     // Causal: queries before j0 - offset see none of these keys.
@@ -166,9 +171,9 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
       const int64_t h = kvh * group + gi;
       for (int64_t i0 = first_query - first_query % BQ; i0 < a.tq; i0 += BQ) {
         const int64_t n = std::min(BQ, a.tq - i0);
-        const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
-        const float* dout = g.dout + ((b * a.tq + i0) * H + h) * D;
-        ops.matmul(n, nk, D, q, a.q_stride, kt, BK, p, BK, false);
+        pack_rows(a.q + (b * a.tq + i0) * a.q_stride + h * D, a.q_stride, n, D, qp);
+        pack_rows(g.dout + ((b * a.tq + i0) * H + h) * D, H * D, n, D, dop);
+        ops.matmul(n, nk, D, qp, D, kt, BK, p, BK, false);
         mask_tile(a, b, i0, n, j0, nk, p);
         for (int64_t r = 0; r < n; ++r) {
           float* row = p + r * BK;
@@ -176,16 +181,16 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
           if (L == kHidden) std::fill(row, row + nk, 0.0f);  // sees nothing: passes no gradient
           else ops.exp_shifted(row, nk, L, row);
         }
-        ops.matmul(n, nk, D, dout, H * D, vt, BK, ds, BK, false);
+        ops.matmul(n, nk, D, dop, D, vt, BK, ds, BK, false);
         for (int64_t r = 0; r < n; ++r) {
           const float di = delta[gi * a.tq + i0 + r];
           for (int64_t c = 0; c < nk; ++c) ds[r * BK + c] = a.scale * p[r * BK + c] * (ds[r * BK + c] - di);
         }
-        transpose_tile(p, n, nk, pt);
-        transpose_tile(ds, n, nk, dst);
-        ops.matmul(nk, D, n, pt, BQ, dout, H * D, dv_acc, D, true);
-        ops.matmul(nk, D, n, dst, BQ, q, a.q_stride, dk_acc, D, true);
-        ops.matmul(n, D, nk, ds, BK, k, a.k_stride, g.dq + (b * a.tq + i0) * g.dq_stride + h * D, g.dq_stride, true);
+        ops.transpose(p, BK, n, nk, 1.0f, pt, BQ);
+        ops.transpose(ds, BK, n, nk, 1.0f, dst, BQ);
+        ops.matmul(nk, D, n, pt, BQ, dop, D, dv_acc, D, true);
+        ops.matmul(nk, D, n, dst, BQ, qp, D, dk_acc, D, true);
+        ops.matmul(n, D, nk, ds, BK, kp, D, g.dq + (b * a.tq + i0) * g.dq_stride + h * D, g.dq_stride, true);
       }
     }
     for (int64_t c = 0; c < nk; ++c) {
@@ -200,11 +205,16 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
 void attention_forward(const AttentionArgs& a, float* out, float* lse) {
   if (a.batch == 0 || a.tq == 0 || a.q_heads == 0) return;
   const AttentionBlockOps ops = block_ops();
-  const int64_t qblocks = (a.tq + BQ - 1) / BQ;
-  parallel_tasks(a.batch * a.q_heads * qblocks, [&](int64_t t) {
-    const int64_t qb = t % qblocks, bh = t / qblocks;
-    const int64_t i0 = qb * BQ;
-    forward_block(a, ops, bh / a.q_heads, bh % a.q_heads, i0, std::min(a.tq, i0 + BQ), out, lse);
+  // A task is a run of query blocks of one head, sharing one K^T; runs are cut only as far as needed to
+  // give every thread a few tasks.
+  const int64_t qblocks = (a.tq + BQ - 1) / BQ, heads = a.batch * a.q_heads;
+  const int64_t chunks = std::min(qblocks, (4 * num_threads() + heads - 1) / heads);
+  const int64_t per_chunk = (qblocks + chunks - 1) / chunks;
+  parallel_tasks(heads * chunks, [&](int64_t t) {
+    // Last chunks first: under a causal mask they see the most keys.
+    const int64_t c = chunks - 1 - t % chunks, bh = t / chunks;
+    const int64_t qb0 = c * per_chunk, qb1 = std::min(qblocks, qb0 + per_chunk);
+    if (qb0 < qb1) forward_chunk(a, ops, bh / a.q_heads, bh % a.q_heads, qb0, qb1, out, lse);
   });
 }
 

@@ -14,6 +14,10 @@ struct AttentionBlockOps {
   // p[j] = exp(s[j] - shift), and exactly 0 where s[j] is -inf (a hidden key); returns the sum of p.
   // shift is finite.
   float (*exp_shifted)(const float* s, int64_t n, float shift, float* p);
+  // dst[c * ld + r] = mul * src[r * stride + c] for r < rows, c < cols: K^T (and V^T) panels.
+  void (*transpose)(const float* src, int64_t stride, int64_t rows, int64_t cols, float mul, float* dst, int64_t ld);
+  // max of s[0, n) (-inf for a row of hidden keys); n >= 1.
+  float (*row_max)(const float* s, int64_t n);
 };
 
 AttentionBlockOps attention_block_ops_scalar();

@@ -32,8 +32,21 @@ float exp_shifted_scalar(const float* s, int64_t n, float shift, float* p) {
   return sum;
 }
 
+float row_max_scalar(const float* s, int64_t n) {
+  float m = s[0];
+  for (int64_t j = 1; j < n; ++j) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+void transpose_scalar(const float* src, int64_t stride, int64_t rows, int64_t cols, float mul, float* dst, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ld + r] = mul * src[r * stride + c];
+}
+
 }  // namespace
 
-AttentionBlockOps attention_block_ops_scalar() { return {matmul_scalar, exp_shifted_scalar}; }
+AttentionBlockOps attention_block_ops_scalar() {
+  return {matmul_scalar, exp_shifted_scalar, transpose_scalar, row_max_scalar};
+}
 
 }  // namespace peftjs
