@@ -122,10 +122,18 @@ struct BackwardOut {
   int64_t dq_stride, dk_stride, dv_stride;
 };
 
-// One (sequence, kv head): every query head of its group against every key tile. dk and dv of the kv
-// head gather in per-tile accumulators; dq of the group's heads accumulates in place (zeroed first).
+// Where one task's dq goes: row i of query head gi of the group at base + i * stride + gi * D (dq itself,
+// or a partial sum when the keys of a group are split over several tasks).
+struct DqTarget {
+  float* base;
+  int64_t stride;
+};
+
+// One (sequence, kv head) and its keys [kbegin, kend): every query head of the group against every key
+// tile. dk and dv of the keys gather in per-tile accumulators and are written once; dq of the group's
+// heads accumulates into the target (zeroed first).
 void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
-                    int64_t kvh) {
+                    int64_t kvh, int64_t kbegin, int64_t kend, DqTarget dq) {
   const int64_t D = a.head_dim, H = a.q_heads, group = a.q_heads / a.kv_heads, offset = a.tk - a.tq;
   const size_t tiles = static_cast<size_t>(3 * D * BK + 4 * BQ * BK + 2 * BK * D + 2 * BQ * D);
   float* kt = thread_scratch(tiles + static_cast<size_t>(group * a.tq));
@@ -152,13 +160,10 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
     }
   }
   // The group's heads are adjacent columns of dq.
-  for (int64_t i = 0; i < a.tq; ++i) {
-    float* row = g.dq + (b * a.tq + i) * g.dq_stride + kvh * group * D;
-    std::fill(row, row + group * D, 0.0f);
-  }
+  for (int64_t i = 0; i < a.tq; ++i) std::fill(dq.base + i * dq.stride, dq.base + i * dq.stride + group * D, 0.0f);
 
-  for (int64_t j0 = 0; j0 < a.tk; j0 += BK) {
-    const int64_t nk = std::min(BK, a.tk - j0);
+  for (int64_t j0 = kbegin; j0 < kend; j0 += BK) {
+    const int64_t nk = std::min(BK, kend - j0);
     const float* k = a.k + (b * a.tk + j0) * a.k_stride + kvh * D;
     ops.transpose(k, a.k_stride, nk, D, a.scale, kt, BK);
     pack_rows(k, a.k_stride, nk, D, kp);
@@ -190,7 +195,7 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
         ops.transpose(ds, BK, n, nk, 1.0f, dst, BQ);
         ops.matmul(nk, D, n, pt, BQ, dop, D, dv_acc, D, true);
         ops.matmul(nk, D, n, dst, BQ, qp, D, dk_acc, D, true);
-        ops.matmul(n, D, nk, ds, BK, kp, D, g.dq + (b * a.tq + i0) * g.dq_stride + h * D, g.dq_stride, true);
+        ops.matmul(n, D, nk, ds, BK, kp, D, dq.base + i0 * dq.stride + gi * D, dq.stride, true);
       }
     }
     for (int64_t c = 0; c < nk; ++c) {
@@ -223,7 +228,31 @@ void attention_backward(const AttentionArgs& a, const float* out, const float* l
   if (a.batch == 0 || a.kv_heads == 0) return;
   const AttentionBlockOps ops = block_ops();
   const BackwardOut g{out, lse, dout, dq, dk, dv, dq_stride, dk_stride, dv_stride};
-  parallel_tasks(a.batch * a.kv_heads, [&](int64_t t) { backward_group(a, ops, g, t / a.kv_heads, t % a.kv_heads); });
+  const int64_t groups = a.batch * a.kv_heads, group_width = (a.q_heads / a.kv_heads) * a.head_dim;
+  // One task per (sequence, kv head) when there are enough of them; otherwise each group's keys are split
+  // over several tasks, whose dq partial sums (all but the first) go to scratch and are added after.
+  const int64_t kblocks = (a.tk + BK - 1) / BK;
+  const int64_t splits = std::max<int64_t>(1, std::min(kblocks, (num_threads() + groups - 1) / groups));
+  const int64_t per_split = (kblocks + splits - 1) / splits * BK;
+  std::vector<float> partial(static_cast<size_t>(splits > 1 ? groups * (splits - 1) * a.tq * group_width : 0));
+  auto target = [&](int64_t grp, int64_t split) -> DqTarget {
+    if (split == 0) return {dq + (grp / a.kv_heads) * a.tq * dq_stride + (grp % a.kv_heads) * group_width, dq_stride};
+    return {partial.data() + (grp * (splits - 1) + split - 1) * a.tq * group_width, group_width};
+  };
+  parallel_tasks(groups * splits, [&](int64_t t) {
+    const int64_t grp = t / splits, split = t % splits;
+    const int64_t k0 = std::min(a.tk, split * per_split), k1 = std::min(a.tk, k0 + per_split);
+    backward_group(a, ops, g, grp / a.kv_heads, grp % a.kv_heads, k0, k1, target(grp, split));
+  });
+  if (splits == 1) return;
+  parallel_tasks(groups, [&](int64_t grp) {
+    const DqTarget to = target(grp, 0);
+    for (int64_t split = 1; split < splits; ++split) {
+      const DqTarget from = target(grp, split);
+      for (int64_t i = 0; i < a.tq; ++i)
+        for (int64_t e = 0; e < group_width; ++e) to.base[i * to.stride + e] += from.base[i * from.stride + e];
+    }
+  });
 }
 
 }  // namespace peftjs

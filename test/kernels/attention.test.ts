@@ -118,6 +118,7 @@ const CASES: [string, Case][] = [
   ['tq=17 tk=3 causal (queries that see nothing)', { B: 1, tq: 17, tk: 3, Hq: 2, Hkv: 2, D: 3, causal: true, mask: 'some', fused: false }],
   ['fused qkv slices, causal, mask', { B: 2, tq: 17, tk: 17, Hq: 4, Hkv: 2, D: 8, causal: true, mask: 'sequence', fused: true }],
   ['~300 tokens, causal, GQA, fused', { B: 1, tq: 301, tk: 301, Hq: 2, Hkv: 1, D: 64, causal: true, mask: 'some', fused: true }],
+  ['one kv group, 200 keys (keys split over threads)', { B: 1, tq: 40, tk: 200, Hq: 3, Hkv: 1, D: 8, causal: false, mask: 'some', fused: false }],
   ['~300 keys, 70 queries, D=1', { B: 2, tq: 70, tk: 299, Hq: 3, Hkv: 1, D: 1, causal: true, mask: 'some', fused: false }],
 ];
 
