@@ -58,6 +58,13 @@ export interface NativeAddon {
                     dDelta: Float32Array, dLogAlpha: Float32Array): void;
   projectTopK(v: Float32Array, n: number, keep: number): number;
   bitfitBackward(t: number, k: number, n: number, dy: Float32Array, w: Float32Array, dx: Float32Array | null, dbias: Float32Array): void;
+  attentionForward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,
+                   causal: boolean, keyMask: Int32Array | null, q: Float32Array, qStride: number, k: Float32Array, kStride: number,
+                   v: Float32Array, vStride: number, out: Float32Array, lse: Float32Array): void;
+  attentionBackward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,
+                    causal: boolean, keyMask: Int32Array | null, q: Float32Array, qStride: number, k: Float32Array, kStride: number,
+                    v: Float32Array, vStride: number, out: Float32Array, lse: Float32Array, dout: Float32Array,
+                    dq: Float32Array, dqStride: number, dk: Float32Array, dkStride: number, dv: Float32Array, dvStride: number): void;
 
   // Model kernels (csrc/binding/model_binding.cc).
   unaryBackward(op: string, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;

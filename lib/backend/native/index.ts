@@ -6,6 +6,7 @@ import type {
 import type { ModelPart1Kernels } from '../js/model';
 import type { NativeAddon } from './addon';
 import { nativeModelKernels } from './model';
+import { nativeAttentionKernels } from './attention';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
 function view(b: Buf): Float32Array {
@@ -126,3 +127,5 @@ function opt(b: Buf | null): Float32Array | null {
 Object.assign(NativeBackend.prototype, nativeModelKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface NativeBackend extends ModelPart1Kernels {}
+// Fused attention lives in its own file; it is part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeAttentionKernels);
