@@ -1,3 +1,6 @@
+// Fused attention on the CPU. Forward: a task is one (sequence, query head) and a run of 32-query blocks;
+// it packs K^T and V of the keys it can see once, then runs an online softmax over 64-key tiles. Backward:
+// a task is one (sequence, kv head) (or a share of its keys), recomputing P from q, k and lse tile by tile.
 #include "attention.h"
 
 #include <algorithm>
@@ -14,8 +17,8 @@ namespace peftjs {
 namespace {
 
 constexpr float kHidden = -std::numeric_limits<float>::infinity();
-// Tile sizes: a [BQ, BK] score tile, BK keys of K^T and V per tile. 32 x 64 floats and two [D, BK]
-// panels stay inside L1/L2 for head_dim up to 128.
+// Tile sizes: a [BQ, BK] score tile (8 KiB) against [D, BK] panels of K^T and V (32 KiB at D = 128):
+// the working set of one tile stays in L1/L2.
 constexpr int64_t BQ = 32;
 constexpr int64_t BK = 64;
 
@@ -23,7 +26,8 @@ AttentionBlockOps block_ops() {
   return active_cpu_path() == CpuPath::Scalar ? attention_block_ops_scalar() : attention_block_ops_avx2();
 }
 
-// Per-thread scratch, grown on demand and kept for the next call (tiles are small).
+// Per-thread scratch, grown on demand and kept for the next call: tiles, plus the forward's packed K^T
+// and V of one head (2 * D * tk floats: 2 MiB at tk = 4096, D = 64).
 float* thread_scratch(size_t floats) {
   thread_local std::vector<float> buf;
   if (buf.size() < floats) buf.resize(floats);
