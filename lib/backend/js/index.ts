@@ -38,8 +38,15 @@ export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly device = 'cpu' as const;
 
+  /**
+   * 'float64' stores every tensor in a Float64Array (typed as Float32Array: the loops are the same), so
+   * finite-difference gradient checks can run the whole autograd path in double precision. Tests only.
+   */
+  precision: 'float32' | 'float64' = 'float32';
+
   alloc(size: number): Storage {
-    return { backend: 'js', device: 'cpu', size, data: new Float32Array(size), refs: 0, disposed: false };
+    const data = this.precision === 'float64' ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size);
+    return { backend: 'js', device: 'cpu', size, data, refs: 0, disposed: false };
   }
 
   free(storage: Storage): void {
