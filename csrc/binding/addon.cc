@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_ops(env, exports);
   register_cuda(env, exports);
   register_peft(env, exports);
+  register_optim(env, exports);
   return exports;
 }
 

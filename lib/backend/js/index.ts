@@ -2,8 +2,9 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import type { Backend, BinaryOpName, Buf, GemmParams, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type { Backend, BinaryOpName, Buf, GemmParams, OptimKernels, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
+import { jsOptimKernels } from './optim';
 import { jsPeftKernels } from './peft';
 import { philoxFill } from './philox';
 
@@ -138,6 +139,6 @@ export class JsBackend implements Backend {
 }
 
 // The PEFT kernels live in their own file; they are part of the js backend all the same.
-Object.assign(JsBackend.prototype, jsPeftKernels);
+Object.assign(JsBackend.prototype, jsPeftKernels, jsOptimKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface JsBackend extends PeftKernels {}
+export interface JsBackend extends PeftKernels, OptimKernels {}

@@ -59,6 +59,12 @@ export interface NativeAddon {
   projectTopK(v: Float32Array, n: number, keep: number): number;
   bitfitBackward(t: number, k: number, n: number, dy: Float32Array, w: Float32Array, dx: Float32Array | null, dbias: Float32Array): void;
 
+  adamwStep(n: number, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
+            beta2: number, eps: number, weightDecay: number, step: number): void;
+  sgdStep(n: number, param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, lr: number, momentum: number,
+          dampening: number, nesterov: boolean, weightDecay: number, firstStep: boolean): void;
+  sumSquares(x: Float32Array, n: number): number;
+
   cudaDeviceCount(): { count: number; reason: string };
   cudaAlloc(floats: number): unknown;
   cudaFree(handle: unknown): void;

@@ -1,9 +1,10 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
 import type {
   Backend, BinaryOpName, Buf, DiffPruneParams, GemmParams, Ia3Params, LoraBackwardParams, LoraForwardParams, RandomKind,
-  ReduceOpName, Storage, UnaryOpName,
+  OptimKernels, ReduceOpName, Storage, UnaryOpName,
 } from '../types';
 import type { NativeAddon } from './addon';
+import { nativeOptimKernels } from './optim';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
 function view(b: Buf): Float32Array {
@@ -119,3 +120,8 @@ export class NativeBackend implements Backend {
 function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
+
+// The optimizer updates live in their own file; they are part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeOptimKernels);
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NativeBackend extends OptimKernels {}
