@@ -38,3 +38,4 @@ export function setNumThreads(n: number): number {
 export * from './tensor/peft_ops';
 export * from './tensor/peft_mixed';
 export * from './io';
+export * from './optim';
