@@ -189,8 +189,8 @@ export abstract class Optimizer<H extends { lr: number }> {
         throw new RangeError(`${where}: parameter ${i}: saved buffers [${names.join(', ')}], expected [${expected.join(', ')}]`);
       for (const n of expected) {
         const v = s.buffers[n];
-        if (!(v instanceof Float32Array) || v.length !== p.size)
-          throw new RangeError(`${where}: parameter ${i} ${formatShape(p.shape)}: saved ${n} has ${v instanceof Float32Array ? v.length : 'no'} float32 values, expected ${p.size}`);
+        if (!isFloat32Array(v) || v.length !== p.size)
+          throw new RangeError(`${where}: parameter ${i} ${formatShape(p.shape)}: saved ${n} has ${isFloat32Array(v) ? v.length : 'no'} float32 values, expected ${p.size}`);
       }
       loaded.set(p, { step: s.step, buffers: s.buffers });
     }
@@ -225,4 +225,9 @@ export abstract class Optimizer<H extends { lr: number }> {
     for (const s of this.state.values()) for (const t of Object.values(s.buffers)) t.dispose();
     this.state.clear();
   }
+}
+
+/** Also true for a Float32Array of another realm (a vm context, structuredClone in a test runner). */
+function isFloat32Array(v: unknown): v is Float32Array {
+  return Object.prototype.toString.call(v) === '[object Float32Array]';
 }
