@@ -4,7 +4,7 @@
  */
 import type { Backend } from '../backend/types';
 import type { Tensor } from '../tensor/tensor';
-import { checkNonNegative, checkUnitInterval } from './hyperparams';
+import { checkNonNegative, checkUnitInterval, stripUndefined } from './hyperparams';
 import { Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer';
 
 export interface AdamWOptions {
@@ -45,8 +45,4 @@ export class AdamW extends Optimizer<AdamWOptions> {
       lr: group.lr, beta1: group.betas[0], beta2: group.betas[1], eps: group.eps, weightDecay: group.weightDecay, step: state.step,
     });
   }
-}
-
-export function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -12,3 +12,8 @@ export function checkUnitInterval(where: string, name: string, v: unknown): void
 export function checkBoolean(where: string, name: string, v: unknown): void {
   if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name} must be a boolean, got ${String(v)}`);
 }
+
+/** Options without their undefined entries, so `{lr: undefined}` keeps the default as torch's kwargs would. */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -5,8 +5,7 @@
  */
 import type { Backend } from '../backend/types';
 import type { Tensor } from '../tensor/tensor';
-import { stripUndefined } from './adamw';
-import { checkBoolean, checkNonNegative } from './hyperparams';
+import { checkBoolean, checkNonNegative, stripUndefined } from './hyperparams';
 import { Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer';
 
 export interface SGDOptions {
