@@ -2,10 +2,11 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import type { Backend, BinaryOpName, Buf, GemmParams, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type { Backend, BinaryOpName, Buf, GemmParams, OptimKernels, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
 import { jsModelKernels, type ModelPart1Kernels } from './model';
 import { jsAttentionKernels } from './attention';
+import { jsOptimKernels } from './optim';
 import { jsPeftKernels } from './peft';
 import { philoxFill } from './philox';
 
@@ -147,8 +148,6 @@ export class JsBackend implements Backend {
 }
 
 // The PEFT kernels live in their own file; they are part of the js backend all the same.
-Object.assign(JsBackend.prototype, jsPeftKernels);
-Object.assign(JsBackend.prototype, jsModelKernels);
-Object.assign(JsBackend.prototype, jsAttentionKernels);
+Object.assign(JsBackend.prototype, jsPeftKernels, jsModelKernels, jsAttentionKernels, jsOptimKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface JsBackend extends PeftKernels, ModelPart1Kernels {}
+export interface JsBackend extends PeftKernels, ModelPart1Kernels, OptimKernels {}
