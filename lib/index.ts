@@ -52,3 +52,4 @@ export { crossEntropy, mseLoss, IGNORE_INDEX } from './tensor/loss_ops';
 export { concat, dropout } from './tensor/shape_ops';
 export * from './nn';
 export * from './optim';
+export * from './peft';

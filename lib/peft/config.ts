@@ -1,0 +1,77 @@
+/**
+ * PEFT configs: HF peft's fields in camelCase here, written to adapter_config.json with HF's snake_case keys
+ * (sorted, indent 2, as peft writes them). Unknown keys in a file are tolerated (kept and written back).
+ */
+import { camelToSnake, snakeToCamel } from '../nn/models/config_base';
+
+export type PeftType =
+  | 'LORA' | 'IA3' | 'PROMPT_TUNING' | 'PREFIX_TUNING' | 'P_TUNING'
+  | 'BOTTLENECK_ADAPTER' | 'COMPACTER' | 'BITFIT' | 'LAYER_FREEZING' | 'DIFF_PRUNING';
+
+export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'SEQ_2_SEQ_LM' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION';
+
+export abstract class PeftConfig {
+  abstract readonly peftType: PeftType;
+  taskType: TaskType | null = null;
+  baseModelNameOrPath: string | null = null;
+  revision: string | null = null;
+  inferenceMode = false;
+  /** adapter_config.json keys this config has no field for, kept verbatim. */
+  extra: Record<string, unknown> = {};
+
+  /** Fields set from a camelCase object (the constructor's argument). */
+  protected init(fields: object): void {
+    Object.assign(this, fields);
+  }
+
+  /** adapter_config.json's object: snake_case keys, sorted. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...this.extra };
+    for (const [field, value] of Object.entries(this)) {
+      if (field === 'extra' || value === undefined || typeof value === 'function') continue;
+      out[camelToSnake(field)] = value instanceof Set ? [...value] : value;
+    }
+    out.peft_type = this.peftType;
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** Sets fields from adapter_config.json's object; type mismatches with the defaults are errors naming the key. */
+  assignJSON(dict: Record<string, unknown>, file: string): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(dict)) {
+      if (key === 'peft_type') continue;
+      const field = snakeToCamel(key);
+      if (field === 'extra' || !(field in self)) {
+        this.extra[key] = value;
+        continue;
+      }
+      const current = self[field];
+      const bad = (typeof current === 'number' && typeof value !== 'number' && value !== null) ||
+        (typeof current === 'boolean' && typeof value !== 'boolean');
+      if (bad) throw new TypeError(`${file}: '${key}' must be a ${typeof current}, got ${JSON.stringify(value)}`);
+      self[field] = value;
+    }
+    this.validate();
+  }
+
+  /** Checks the fields; throws naming the bad one. */
+  validate(): void {}
+}
+
+type ConfigClass = new () => PeftConfig;
+const registry = new Map<PeftType, ConfigClass>();
+
+export function registerPeftConfig(type: PeftType, cls: ConfigClass): void {
+  registry.set(type, cls);
+}
+
+/** The config of an adapter_config.json object, by its peft_type. */
+export function peftConfigFromJSON(dict: Record<string, unknown>, file = 'adapter_config.json'): PeftConfig {
+  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) throw new TypeError(`${file}: expected a JSON object`);
+  const type = dict.peft_type as PeftType;
+  const cls = registry.get(type);
+  if (!cls) throw new Error(`${file}: peft_type ${JSON.stringify(type)} is not supported (known: ${[...registry.keys()].join(', ')})`);
+  const config = new cls();
+  config.assignJSON(dict, file);
+  return config;
+}

@@ -1,0 +1,231 @@
+/**
+ * PeftModel: a base model with one or more adapters, HF peft's API. The base model is adapted in place
+ * (targeted modules replaced by adapter layers) and registered as `base_model.model`, so parameter paths
+ * read as HF's (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight`).
+ */
+import { Module } from '../nn/module';
+import type { Tensor } from '../tensor/tensor';
+import type { PeftConfig } from './config';
+import { isModulesToSave, ModulesToSaveWrapper } from './modules_to_save';
+import { isAdapterLayer, tunerFor } from './tuner';
+
+/** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
+class TunerModel extends Module {
+  constructor(readonly model: Module) {
+    super();
+    this.registerModule('model', model);
+  }
+}
+
+export interface ModulesToSaveConfig {
+  modulesToSave?: string[] | null;
+}
+
+/** Saving and loading live in save_load.ts, which installs itself here (it imports this file). */
+export interface AdapterIo {
+  save(peft: PeftModel, dir: string, opts: { selectedAdapters?: string[] }): void;
+  fromPretrained<M extends Module>(model: M, dir: string, opts: { adapterName?: string; isTrainable?: boolean }): PeftModel<M>;
+  loadAdapter(peft: PeftModel, dir: string, name: string, opts: { isTrainable?: boolean }): void;
+}
+let adapterIo: AdapterIo | null = null;
+export function installAdapterIo(io: AdapterIo): void {
+  adapterIo = io;
+}
+function io(): AdapterIo {
+  if (!adapterIo) throw new Error('peft: adapter saving and loading are not loaded (import peftjs, not a single file)');
+  return adapterIo;
+}
+
+export class PeftModel<M extends Module = Module> extends Module {
+  readonly base_model: TunerModel;
+  readonly peftConfig = new Map<string, PeftConfig>();
+  private active: string[] = [];
+  private adaptersDisabled = false;
+
+  constructor(model: M, config: PeftConfig, adapterName = 'default') {
+    super();
+    this.base_model = this.registerModule('base_model', new TunerModel(model));
+    model.freeze();
+    this.addAdapter(adapterName, config);
+  }
+
+  /** The adapted model itself (its modules are the adapter layers now). */
+  get model(): M {
+    return this.base_model.model as M;
+  }
+
+  /** The adapter that runs (the first, when several are active). */
+  get activeAdapter(): string {
+    return this.active[0];
+  }
+
+  get activeAdapters(): readonly string[] {
+    return this.active;
+  }
+
+  /** Adds an adapter (its weights train) and makes it the active one. */
+  addAdapter(name: string, config: PeftConfig): void {
+    if (typeof name !== 'string' || name === '' || name.includes('.')) throw new Error(`addAdapter: an adapter name must be a non-empty string without '.', got '${String(name)}'`);
+    if (this.peftConfig.has(name)) throw new Error(`addAdapter: an adapter named '${name}' already exists`);
+    config.validate();
+    const first = this.peftConfig.size > 0 ? this.peftConfig.values().next().value! : null;
+    if (first && first.peftType !== config.peftType)
+      throw new Error(`addAdapter: this model holds ${first.peftType} adapters; a ${config.peftType} adapter cannot join them`);
+    const tuner = tunerFor(config.peftType, 'addAdapter');
+    tuner.inject(this, config, name);
+    this.peftConfig.set(name, config);
+    this.wrapModulesToSave(config, name);
+    for (const p of tuner.trainedBaseParameters?.(this, config) ?? []) this.model.getParameter(p).requiresGrad = !config.inferenceMode;
+    this.setAdapter(name);
+    if (config.inferenceMode) this.setAdapterTrainable(name, false);
+  }
+
+  /** Writes the adapters in HF peft's layout (adapter_config.json + adapter_model.safetensors; others in subfolders). */
+  savePretrained(dir: string, opts: { selectedAdapters?: string[] } = {}): void {
+    io().save(this, dir, opts);
+  }
+
+  /** Loads an adapter folder onto a base model (frozen unless isTrainable): HF's PeftModel.from_pretrained. */
+  static fromPretrained<M extends Module>(model: M, dir: string, opts: { adapterName?: string; isTrainable?: boolean } = {}): PeftModel<M> {
+    return io().fromPretrained(model, dir, opts);
+  }
+
+  /** Adds a saved adapter under a new name. */
+  loadAdapter(dir: string, name: string, opts: { isTrainable?: boolean } = {}): void {
+    io().loadAdapter(this, dir, name, opts);
+  }
+
+  /** Makes one adapter (or several, summed, where the method allows) the active one(s). */
+  setAdapter(names: string | string[]): void {
+    const list = typeof names === 'string' ? [names] : [...names];
+    if (list.length === 0) throw new Error('setAdapter: name at least one adapter');
+    for (const n of list) if (!this.peftConfig.has(n)) throw new Error(`setAdapter: no adapter named '${n}' (have ${[...this.peftConfig.keys()].join(', ')})`);
+    this.active = list;
+    for (const [, m] of this.model.namedModules()) {
+      if (isAdapterLayer(m)) m.setActiveAdapters(list.filter((n) => m.adapterNames().includes(n)));
+      else if (isModulesToSave(m)) m.activeAdapter = list.find((n) => m.hasAdapter(n)) ?? null;
+    }
+  }
+
+  deleteAdapter(name: string): void {
+    const config = this.peftConfig.get(name);
+    if (!config) throw new Error(`deleteAdapter: no adapter named '${name}'`);
+    tunerFor(config.peftType, 'deleteAdapter').deleteAdapter?.(this, name);
+    for (const [, m] of this.model.namedModules()) {
+      if (isAdapterLayer(m) && m.adapterNames().includes(name)) m.deleteAdapter(name);
+      if (isModulesToSave(m) && m.hasAdapter(name)) m.deleteAdapter(name);
+    }
+    this.peftConfig.delete(name);
+    const remaining = this.active.filter((n) => n !== name);
+    if (remaining.length > 0) this.setAdapter(remaining);
+    else if (this.peftConfig.size > 0) this.setAdapter(this.peftConfig.keys().next().value!);
+    else this.active = [];
+  }
+
+  /** Runs fn with every adapter off: the base model's outputs. */
+  disableAdapter<T>(fn: () => T): T {
+    this.setDisabled(true);
+    try {
+      return fn();
+    } finally {
+      this.setDisabled(false);
+    }
+  }
+
+  get adaptersAreDisabled(): boolean {
+    return this.adaptersDisabled;
+  }
+
+  private setDisabled(disabled: boolean): void {
+    this.adaptersDisabled = disabled;
+    for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m) || isModulesToSave(m)) m.disabled = disabled;
+  }
+
+  /** Whether an adapter's own weights train. */
+  setAdapterTrainable(name: string, trainable: boolean): void {
+    for (const [, t] of this.adapterParameters(name)) t.requiresGrad = trainable;
+  }
+
+  /** The adapter's parameters with their paths in the base model (names included, not stripped). */
+  adapterParameters(name: string): [string, Tensor][] {
+    const config = this.peftConfig.get(name);
+    if (!config) throw new Error(`adapterParameters: no adapter named '${name}'`);
+    const prefixes = new Set([...tunerFor(config.peftType, 'adapterParameters').adapterPrefixes, 'modules_to_save']);
+    const base = new Set(tunerFor(config.peftType, 'adapterParameters').trainedBaseParameters?.(this, config) ?? []);
+    return this.model.namedParameters().filter(([path]) => {
+      if (base.has(path)) return true;
+      const parts = path.split('.');
+      return parts.some((p, i) => i > 0 && p === name && prefixes.has(parts[i - 1]));
+    });
+  }
+
+  /** Calls the model (prompt-learning methods put their virtual tokens or prefixes in first). */
+  forward(inputs: unknown): unknown {
+    const config = this.peftConfig.get(this.activeAdapter);
+    const tuner = config ? tunerFor(config.peftType, 'forward') : null;
+    if (tuner?.forward && !this.adaptersDisabled) return tuner.forward(this, inputs, this.activeAdapter);
+    return (this.model as unknown as { forward(i: unknown): unknown }).forward(inputs);
+  }
+
+  /** Trainable and total parameter counts (shared tensors counted once), as HF's get_nb_trainable_parameters. */
+  getNbTrainableParameters(): { trainable: number; all: number } {
+    return { trainable: this.numParameters({ trainableOnly: true }), all: this.numParameters() };
+  }
+
+  /** Prints HF's line: `trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364`. */
+  printTrainableParameters(log: (line: string) => void = console.log): void {
+    log(trainableParametersLine(this.getNbTrainableParameters()));
+  }
+
+  /** Folds the active (or named) adapters into the base weights; outputs stay the same. */
+  merge(names?: string[]): void {
+    const list = names ?? [...this.active];
+    for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m)) m.merge(list.filter((n) => m.adapterNames().includes(n)));
+  }
+
+  unmerge(): void {
+    for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m)) m.unmerge();
+  }
+
+  /** Merges the active adapters and returns the base model with its original modules back (HF's merge_and_unload). */
+  mergeAndUnload(): M {
+    this.merge();
+    return this.unload();
+  }
+
+  /** The base model with its original modules back, adapters dropped (merged ones stay folded in). */
+  unload(): M {
+    const model = this.model;
+    for (const [path, m] of model.namedModules()) {
+      if (path === '') continue;
+      if (isAdapterLayer(m)) model.setSubmodule(path, m.base_layer);
+      else if (isModulesToSave(m)) model.setSubmodule(path, m.active);
+    }
+    return model;
+  }
+
+  private wrapModulesToSave(config: PeftConfig, name: string): void {
+    const targets = (config as ModulesToSaveConfig).modulesToSave;
+    if (!targets || targets.length === 0) return;
+    let found = 0;
+    for (const [path, m] of this.model.namedModules()) {
+      if (path === '' || path.includes('.modules_to_save.') || path.endsWith('.original_module')) continue;
+      if (!targets.some((t) => path === t || path.endsWith(`.${t}`))) continue;
+      const wrapper = isModulesToSave(m) ? m : new ModulesToSaveWrapper(m);
+      if (wrapper !== m) this.model.setSubmodule(path, wrapper);
+      wrapper.addAdapter(name);
+      found++;
+    }
+    if (found === 0) throw new Error(`modulesToSave: none of ${JSON.stringify(targets)} is a module of the base model`);
+  }
+}
+
+export function trainableParametersLine(c: { trainable: number; all: number }): string {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  return `trainable params: ${fmt(c.trainable)} || all params: ${fmt(c.all)} || trainable%: ${(c.all === 0 ? 0 : (100 * c.trainable) / c.all).toFixed(4)}`;
+}
+
+/** Wraps a model with a new adapter: HF's get_peft_model. */
+export function getPeftModel<M extends Module>(model: M, config: PeftConfig, adapterName = 'default'): PeftModel<M> {
+  return new PeftModel(model, config, adapterName);
+}

@@ -1,0 +1,63 @@
+/**
+ * What a PEFT method implements. Layer methods (LoRA, IA3, adapters, diff pruning) replace targeted
+ * modules by AdapterLayers that wrap the original as `base_layer` and hold one set of weights per adapter
+ * name; prompt-learning methods run the model with virtual tokens or prefixes; selection methods (BitFit,
+ * layer freezing) only choose which base parameters train.
+ */
+import type { Module } from '../nn/module';
+import type { Tensor } from '../tensor/tensor';
+import type { PeftConfig, PeftType } from './config';
+import type { PeftModel } from './peft_model';
+
+export interface AdapterLayer extends Module {
+  readonly isAdapterLayer: true;
+  /** The wrapped original module (HF's `base_layer`). */
+  readonly base_layer: Module;
+  adapterNames(): string[];
+  /** The adapters that run (several are summed where the method allows it). */
+  setActiveAdapters(names: string[]): void;
+  /** When true the layer is its base layer (disableAdapter()). */
+  disabled: boolean;
+  deleteAdapter(name: string): void;
+  /** Folds adapters into the base weights (a method that cannot merge throws, naming itself). */
+  merge(names: string[]): void;
+  unmerge(): void;
+  readonly mergedAdapters: readonly string[];
+}
+
+export function isAdapterLayer(m: Module): m is AdapterLayer {
+  return (m as unknown as { isAdapterLayer?: boolean }).isAdapterLayer === true;
+}
+
+export interface Tuner<C extends PeftConfig = PeftConfig> {
+  readonly peftType: PeftType;
+  /**
+   * Path segments after which an adapter's name appears in its parameters' paths (`lora_A` in
+   * `q_proj.lora_A.default.weight`); the generic save drops the name (`q_proj.lora_A.weight`).
+   */
+  readonly adapterPrefixes: readonly string[];
+  /** Adds adapter `name` to peft.model (base parameters are already frozen). */
+  inject(peft: PeftModel, config: C, name: string): void;
+  /** Prompt learning: runs the model with the adapter. Absent: the model's own forward. */
+  forward?(peft: PeftModel, inputs: unknown, name: string): unknown;
+  /** The tensors saved for the adapter, keyed relative to the base model; absent: the generic prefix rule. */
+  stateDict?(peft: PeftModel, name: string): Map<string, Tensor>;
+  /** Loads saved tensors; absent: the generic prefix rule with strict key checks. */
+  loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>): void;
+  /** Removes an adapter that is not an AdapterLayer's (prompt encoders); layers are handled generically. */
+  deleteAdapter?(peft: PeftModel, name: string): void;
+  /** Selection methods: the base parameters (by path) this adapter trains and saves. */
+  trainedBaseParameters?(peft: PeftModel, config: C): string[];
+}
+
+const tuners = new Map<PeftType, Tuner>();
+
+export function registerTuner(t: Tuner): void {
+  tuners.set(t.peftType, t);
+}
+
+export function tunerFor(type: PeftType, op: string): Tuner {
+  const t = tuners.get(type);
+  if (!t) throw new Error(`${op}: no tuner for peft_type '${type}' is registered`);
+  return t;
+}

@@ -1,0 +1,88 @@
+/**
+ * LoRA on autograd, over the fused kernels: y = x W^T + b + s (drop(x) A^T) B^T in one pass, and a backward
+ * giving dx, dA, dB (and db) without ever forming dW. Where W cannot take the fused path (it trains, or it
+ * is a transposed view such as GPT-2's Conv1D weight), the base output is computed apart and the adapter's
+ * term is added to it by the same kernel (`loraAdd`).
+ */
+import { record } from './autograd';
+import { zeros } from './creation';
+import { linear } from './ops';
+import { type LoraOptions, loraLinear, loraLinearBackward } from './peft_ops';
+import { sizeOf } from './shape';
+import { Tensor } from './tensor';
+
+/** x as a contiguous [rows, K] matrix outside the graph (a copy when x is strided). */
+function rows2d(x: Tensor): Tensor {
+  const k = x.shape[x.rank - 1];
+  const c = x.isContiguous() ? x : x.copyPacked();
+  const m = new Tensor(c.storage, [sizeOf(x.shape) / k, k], undefined, c.offset);
+  if (c !== x) c.dispose();
+  return m;
+}
+
+function reshaped(t: Tensor, shape: readonly number[]): Tensor {
+  return new Tensor(t.storage, shape, undefined, t.offset);
+}
+
+/** Whether W can feed the fused kernel (frozen, contiguous [N, K]). */
+export function fusedLoraApplies(w: Tensor): boolean {
+  return !w.requiresGrad && w.isContiguous() && w.rank === 2;
+}
+
+/** x [..., K] -> [..., N]: the whole LoRA layer in one kernel call each way. W must be frozen and contiguous. */
+export function loraLinearOp(x: Tensor, w: Tensor, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraOptions): Tensor {
+  if (!fusedLoraApplies(w)) throw new Error('loraLinearOp: W must be a frozen contiguous [N, K] matrix (use loraAdd otherwise)');
+  const n = w.shape[0];
+  const lead = x.shape.slice(0, -1);
+  const x2 = rows2d(x);
+  const { y, u } = loraLinear(x2, w, bias, a, b, opts);
+  const out = reshaped(y, [...lead, n]);
+  y.dispose();
+  const result = record(out, 'loraLinear', [x, w, bias, a, b], (g, [xs, ws, as, bs, us], needs) => {
+    const g2 = rows2d(g);
+    const xm = rows2d(xs);
+    const grads = loraLinearBackward(xm, ws, as, bs, us, g2, { ...opts, inputGrad: needs[0], biasGrad: needs[2] });
+    g2.dispose();
+    xm.dispose();
+    const dx = grads.dx ? reshaped(grads.dx, x.shape) : null;
+    grads.dx?.dispose();
+    return [dx, null, grads.dbias, needs[3] ? grads.da : (grads.da.dispose(), null), needs[4] ? grads.db : (grads.db.dispose(), null)];
+  }, [x, w, a, b, u]);
+  x2.dispose();
+  u.dispose();
+  return result;
+}
+
+/** base + s (drop(x) A^T) B^T, where base = x W^T + b was computed by any means (its gradient passes through). */
+export function loraAdd(base: Tensor, x: Tensor, a: Tensor, b: Tensor, opts: LoraOptions): Tensor {
+  const n = base.shape[base.rank - 1];
+  const x2 = rows2d(x);
+  // The kernel adds into its `into` argument: a private copy, so `base` itself is never changed.
+  const into = rows2d(base.isContiguous() ? base.copyPacked() : base);
+  const { u } = loraLinear(x2, null, null, a, b, opts, into);
+  const out = reshaped(into, base.shape);
+  into.dispose();
+  const result = record(out, 'loraAdd', [base, x, a, b], (g, [xs, as, bs, us], needs) => {
+    const g2 = rows2d(g);
+    const xm = rows2d(xs);
+    const k = xm.shape[1];
+    const intoDx = needs[1] ? zeros([xm.shape[0], k]) : undefined;
+    const grads = loraLinearBackward(xm, null, as, bs, us, g2, { ...opts, inputGrad: needs[1], intoDx });
+    xm.dispose();
+    const dBase = needs[0] ? reshaped(g2, g.shape) : null;
+    g2.dispose();
+    const dx = grads.dx ? reshaped(grads.dx, x.shape) : null;
+    grads.dx?.dispose();
+    return [dBase, dx, needs[2] ? grads.da : (grads.da.dispose(), null), needs[3] ? grads.db : (grads.db.dispose(), null)];
+  }, [x, a, b, u]);
+  x2.dispose();
+  u.dispose();
+  if (n === 0) return result;
+  return result;
+}
+
+/** The LoRA layer on whatever W is: fused when it can be, else the base linear plus loraAdd. */
+export function loraLinearAuto(x: Tensor, w: Tensor, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraOptions): Tensor {
+  if (fusedLoraApplies(w)) return loraLinearOp(x, w, bias, a, b, opts);
+  return loraAdd(linear(x, w, bias), x, a, b, opts);
+}
