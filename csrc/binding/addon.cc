@@ -10,6 +10,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_ops(env, exports);
   register_cuda(env, exports);
   register_peft(env, exports);
+  register_model(env, exports);
+  register_attention(env, exports);
   return exports;
 }
 

@@ -9,6 +9,7 @@
 #include "../kernels/reduce.h"
 #include "../../cuda/device_api.h"
 #include "args.h"
+#include "typed_args.h"
 #include "device_handle.h"
 #include "bindings.h"
 
@@ -126,20 +127,6 @@ BinaryOp binary_op(const Args& args, const std::string& name) {
   args.fail_range("unknown binary op '" + name + "' (expected add, sub, mul or div)");
 }
 
-UnaryOp unary_op(const Args& args, const std::string& name) {
-  if (name == "exp") return UnaryOp::Exp;
-  if (name == "log") return UnaryOp::Log;
-  if (name == "tanh") return UnaryOp::Tanh;
-  if (name == "gelu") return UnaryOp::Gelu;
-  if (name == "gelu_tanh") return UnaryOp::GeluTanh;
-  if (name == "silu") return UnaryOp::Silu;
-  if (name == "relu") return UnaryOp::Relu;
-  if (name == "neg") return UnaryOp::Neg;
-  if (name == "sqrt") return UnaryOp::Sqrt;
-  if (name == "sigmoid") return UnaryOp::Sigmoid;
-  args.fail_range("unknown unary op '" + name + "'");
-}
-
 ReduceOp reduce_op(const Args& args, const std::string& name) {
   if (name == "sum") return ReduceOp::Sum;
   if (name == "max") return ReduceOp::Max;
@@ -213,23 +200,6 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   float* out = D::view(args, 1, "out", n);
   D::softmax_rows(args, a, out, rows, cols);
   return info.Env().Undefined();
-}
-
-std::vector<int64_t> dim_list(const Args& args, const Napi::Value& v, const char* name) {
-  if (!v.IsArray()) args.fail_type(std::string("argument '") + name + "' must be an Array, got " + Args::type_of(v));
-  Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() > 16) args.fail_range(std::string("'") + name + "' has more than 16 dimensions");
-  std::vector<int64_t> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsNumber()) args.fail_type(std::string("'") + name + "' must hold numbers, got " + Args::type_of(e));
-    const double d = e.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0) || d != std::floor(d) || d >= 281474976710656.0)
-      args.fail_range(std::string("'") + name + "[" + std::to_string(i) + "]' must be a non-negative integer, got " +
-                      Args::show(d));
-    out.push_back(static_cast<int64_t>(d));
-  }
-  return out;
 }
 
 // stridedCopy(src, dst, shape, strides): src is the view's storage from its offset on.

@@ -1,57 +1,20 @@
-// AVX2 gates: eight at a time, with Cephes-style exp and log (relative error ~1e-7, far inside what a
-// stochastic gate needs) instead of eight scalar libm calls.
+// AVX2 gates: eight at a time, with the Cephes-style exp and log of vec_math_avx2.h (relative error ~1e-7,
+// far inside what a stochastic gate needs) instead of eight scalar libm calls.
 #include <immintrin.h>
 
 #include <cmath>
 
 #include "diff_prune_gates.h"
 #include "simd_target.h"
+#include "vec_math_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
 
-__m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-// log(x) for x > 0 (finite, normal).
-__m256 log8(__m256 x) {
-  const __m256i xi = _mm256_castps_si256(x);
-  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
-  // mantissa in [0.5, 1)
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
-  const __m256 small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
-  e = _mm256_sub_ps(e, _mm256_and_ps(small, _mm256_set1_ps(1.0f)));
-  m = _mm256_sub_ps(_mm256_add_ps(m, _mm256_and_ps(small, m)), _mm256_set1_ps(1.0f));
-  const __m256 z = _mm256_mul_ps(m, m);
-  __m256 y = _mm256_set1_ps(7.0376836292e-2f);
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.1514610310e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.1676998740e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.2420140846e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.4249322787e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.6668057665e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(2.0000714765e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-2.4999993993e-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(3.3333331174e-1f));
-  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
-  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
-  y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
-  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
-}
+using avx2::exp8;
+using avx2::log8;
 
 __m256 sigmoid8(__m256 v) {
   const __m256 one = _mm256_set1_ps(1.0f);

@@ -44,7 +44,7 @@ export interface AttentionParams {
 }
 
 export interface ModelKernels {
-  /** dx = dy * f'(x) for the unary op f ('exp' and 'sqrt' may use x = their output: see the spec). */
+  /** dx = dy * f'(x) for the unary op f, x being the op's INPUT for every op (exp and sqrt included). */
   unaryBackward(op: UnaryOpName, x: Buf, dy: Buf, dx: Buf, n: number): void;
   /** dx = y * (dy - sum(dy * y)) per row, for y = softmax(x) over [rows, cols]. */
   softmaxBackward(y: Buf, dy: Buf, dx: Buf, rows: number, cols: number): void;

@@ -4,6 +4,8 @@
  */
 import type { Backend, BinaryOpName, Buf, GemmParams, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
+import { jsModelKernels, type ModelPart1Kernels } from './model';
+import { jsAttentionKernels } from './attention';
 import { jsPeftKernels } from './peft';
 import { philoxFill } from './philox';
 
@@ -139,5 +141,7 @@ export class JsBackend implements Backend {
 
 // The PEFT kernels live in their own file; they are part of the js backend all the same.
 Object.assign(JsBackend.prototype, jsPeftKernels);
+Object.assign(JsBackend.prototype, jsModelKernels);
+Object.assign(JsBackend.prototype, jsAttentionKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface JsBackend extends PeftKernels {}
+export interface JsBackend extends PeftKernels, ModelPart1Kernels {}

@@ -3,7 +3,10 @@ import type {
   Backend, BinaryOpName, Buf, DiffPruneParams, GemmParams, Ia3Params, LoraBackwardParams, LoraForwardParams, RandomKind,
   ReduceOpName, Storage, UnaryOpName,
 } from '../types';
+import type { ModelPart1Kernels } from '../js/model';
 import type { NativeAddon } from './addon';
+import { nativeModelKernels } from './model';
+import { nativeAttentionKernels } from './attention';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
 function view(b: Buf): Float32Array {
@@ -119,3 +122,10 @@ export class NativeBackend implements Backend {
 function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
+
+// The model kernels live in their own file; they are part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeModelKernels);
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NativeBackend extends ModelPart1Kernels {}
+// Fused attention lives in its own file; it is part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeAttentionKernels);

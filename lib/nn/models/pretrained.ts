@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadLlama2c } from '../../io/llama2c';
 import { FileFormatError } from '../../io/errors';
-import { loadHfWeights } from './hf_weights';
+import { loadHfModelFolder } from '../../io/hf_folder';
 import type { Tensor } from '../../tensor/tensor';
 import type { Module } from '../module';
 import { BertConfig } from './bert/config';
@@ -47,22 +47,14 @@ export function modelFromConfig(dict: Record<string, unknown>, file = 'config.js
 
 /** An HF model folder: config.json and model.safetensors (or shards listed by model.safetensors.index.json). */
 export function loadHfModel(dir: string): PretrainedModel {
-  const configFile = path.join(dir, 'config.json');
-  let dict: Record<string, unknown>;
+  const folder = loadHfModelFolder(dir);
   try {
-    dict = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new FileFormatError('config.json', configFile, (e as Error).message);
-  }
-  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) throw new FileFormatError('config.json', configFile, 'expected a JSON object');
-  const model = modelFromConfig(dict, configFile);
-  const weights = loadHfWeights(dir);
-  try {
-    loadWeights(model, weights, dir);
+    const model = modelFromConfig(folder.config, path.join(dir, 'config.json'));
+    loadWeights(model, folder.tensors, dir);
+    return model;
   } finally {
-    for (const t of weights.values()) t.dispose();
+    for (const t of folder.tensors.values()) t.dispose();
   }
-  return model;
 }
 
 /** Copies checkpoint tensors into a model; a tied head may be absent from the file, as HF saves it. */
