@@ -51,3 +51,4 @@ export type { AttentionOptions } from './tensor/attention_ops';
 export { crossEntropy, mseLoss, IGNORE_INDEX } from './tensor/loss_ops';
 export { concat, dropout } from './tensor/shape_ops';
 export * from './nn';
+export * from './optim';

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_peft(env, exports);
   register_model(env, exports);
   register_attention(env, exports);
+  register_optim(env, exports);
   return exports;
 }
 

@@ -12,5 +12,6 @@ void register_cuda(Napi::Env env, Napi::Object exports);
 void register_peft(Napi::Env env, Napi::Object exports);
 void register_model(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
+void register_optim(Napi::Env env, Napi::Object exports);
 
 }  // namespace peftjs

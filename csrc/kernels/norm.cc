@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
@@ -42,6 +43,13 @@ void rows_with_column_grads(int64_t rows, int64_t cols, float* dweight, float* d
   }
 }
 
+// The weight, or ones when there is none: the inner loops then have no branch and vectorize.
+const float* weight_or_ones(const float* w, int64_t cols, std::vector<float>& ones) {
+  if (w != nullptr) return w;
+  ones.assign(static_cast<size_t>(cols), 1.0f);
+  return ones.data();
+}
+
 }  // namespace
 
 void rms_norm_forward(const NormArgs& p, float* y, float* rstd) {
@@ -60,7 +68,8 @@ void rms_norm_forward(const NormArgs& p, float* y, float* rstd) {
 
 void rms_norm_backward(const NormArgs& p, const float* rstd, const float* dy, float* dx, float* dweight) {
   const int64_t cols = p.cols;
-  const float* w = p.weight;
+  std::vector<float> ones;
+  const float* w = weight_or_ones(p.weight, cols, ones);
   rows_with_column_grads(p.rows, cols, dweight, nullptr, [&](int64_t r, float* dw, float*) {
     const float* x = p.x + r * cols;
     const float* g = dy + r * cols;
@@ -69,13 +78,13 @@ void rms_norm_backward(const NormArgs& p, const float* rstd, const float* dy, fl
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // sum of dy * w * x, eight lanes (see row_math.h)
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8)
-      for (int k = 0; k < 8; ++k) acc[k] += g[j + k] * (w ? w[j + k] : 1.0f) * x[j + k];
+      for (int k = 0; k < 8; ++k) acc[k] += g[j + k] * w[j + k] * x[j + k];
     double dot = 0.0;
     for (int k = 0; k < 8; ++k) dot += acc[k];
-    for (; j < cols; ++j) dot += static_cast<double>(g[j]) * (w ? w[j] : 1.0f) * x[j];
+    for (; j < cols; ++j) dot += static_cast<double>(g[j]) * w[j] * x[j];
     // dx = s * g * w - x * s^3 * dot / cols
     const float coef = static_cast<float>(dot * s * s * s / static_cast<double>(cols));
-    for (j = 0; j < cols; ++j) out[j] = s * g[j] * (w ? w[j] : 1.0f) - x[j] * coef;
+    for (j = 0; j < cols; ++j) out[j] = s * g[j] * w[j] - x[j] * coef;
     if (dw) for (j = 0; j < cols; ++j) dw[j] += g[j] * x[j] * s;
   });
 }
@@ -99,7 +108,8 @@ void layer_norm_forward(const NormArgs& p, const float* bias, float* y, float* m
 void layer_norm_backward(const NormArgs& p, const float* mean, const float* rstd, const float* dy, float* dx,
                          float* dweight, float* dbias) {
   const int64_t cols = p.cols;
-  const float* w = p.weight;
+  std::vector<float> ones;
+  const float* w = weight_or_ones(p.weight, cols, ones);
   rows_with_column_grads(p.rows, cols, dweight, dbias, [&](int64_t r, float* dw, float* db) {
     const float* x = p.x + r * cols;
     const float* g = dy + r * cols;
@@ -109,14 +119,14 @@ void layer_norm_backward(const NormArgs& p, const float* mean, const float* rstd
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8)
       for (int k = 0; k < 8; ++k) {
-        const float gw = g[j + k] * (w ? w[j + k] : 1.0f);
+        const float gw = g[j + k] * w[j + k];
         sg[k] += gw;
         sgx[k] += gw * (x[j + k] - mu);
       }
     double sum_g = 0.0, sum_gx = 0.0;
     for (int k = 0; k < 8; ++k) sum_g += sg[k], sum_gx += sgx[k];
     for (; j < cols; ++j) {
-      const double gw = static_cast<double>(g[j]) * (w ? w[j] : 1.0f);
+      const double gw = static_cast<double>(g[j]) * w[j];
       sum_g += gw;
       sum_gx += gw * (x[j] - mu);
     }
@@ -124,7 +134,7 @@ void layer_norm_backward(const NormArgs& p, const float* mean, const float* rstd
     const float mgx = static_cast<float>(sum_gx * s / static_cast<double>(cols));  // mean(g * xhat)
     for (j = 0; j < cols; ++j) {
       const float xhat = (x[j] - mu) * s;
-      out[j] = s * (g[j] * (w ? w[j] : 1.0f) - mg - xhat * mgx);
+      out[j] = s * (g[j] * w[j] - mg - xhat * mgx);
     }
     if (dw) for (j = 0; j < cols; ++j) dw[j] += g[j] * (x[j] - mu) * s;
     if (db) for (j = 0; j < cols; ++j) db[j] += g[j];

@@ -37,7 +37,7 @@ export class GradNode {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const t of this.saved) t.dispose();
+    for (const t of this.saved) t?.dispose();
     this.saved = [];
   }
 }

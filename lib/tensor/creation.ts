@@ -61,7 +61,8 @@ export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape
       throw new RangeError(`fromArray: ${flat.length} values do not fill shape ${formatShape(dims)} (${sizeOf(dims)} elements)`);
   }
   const t = empty(dims);
-  getBackend().write(t.buf(), flat instanceof Float32Array ? flat : Float32Array.from(flat));
+  // Float64Array passes through whole (the js backend's float64 mode keeps every digit).
+  getBackend().write(t.buf(), flat instanceof Float32Array || flat instanceof Float64Array ? (flat as Float32Array) : Float32Array.from(flat));
   return t;
 }
 

@@ -118,9 +118,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     const dx = needs[0] ? empty([...lead, k]) : null;
     const dw = needs[1] ? empty([n, k]) : null;
     let db: Tensor | null = null;
-    withViews([[g, rows, n], [xs, rows, k]], ([g2, x2]) => {
+    withViews([[g, rows, n]], ([g2]) => {
       if (dx) withViews([[dx, rows, k]], ([dx2]) => gemmInto(be, g2, ws, dx2, 1, 0, null));
-      if (dw) gemmInto(be, rawT(g2), x2, dw, 1, 0, null);
+      if (dw) withViews([[xs, rows, k]], ([x2]) => gemmInto(be, rawT(g2), x2, dw, 1, 0, null));
       if (needs[2]) db = columnSum(g2);
     });
     return [dx, dw, db];

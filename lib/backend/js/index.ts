@@ -2,10 +2,11 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import type { Backend, BinaryOpName, Buf, GemmParams, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import type { Backend, BinaryOpName, Buf, GemmParams, OptimKernels, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
 import { jsModelKernels, type ModelPart1Kernels } from './model';
 import { jsAttentionKernels } from './attention';
+import { jsOptimKernels } from './optim';
 import { jsPeftKernels } from './peft';
 import { philoxFill } from './philox';
 
@@ -38,8 +39,15 @@ export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly device = 'cpu' as const;
 
+  /**
+   * 'float64' stores every tensor in a Float64Array (typed as Float32Array: the loops are the same), so
+   * finite-difference gradient checks can run the whole autograd path in double precision. Tests only.
+   */
+  precision: 'float32' | 'float64' = 'float32';
+
   alloc(size: number): Storage {
-    return { backend: 'js', device: 'cpu', size, data: new Float32Array(size), refs: 0, disposed: false };
+    const data = this.precision === 'float64' ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size);
+    return { backend: 'js', device: 'cpu', size, data, refs: 0, disposed: false };
   }
 
   free(storage: Storage): void {
@@ -140,8 +148,6 @@ export class JsBackend implements Backend {
 }
 
 // The PEFT kernels live in their own file; they are part of the js backend all the same.
-Object.assign(JsBackend.prototype, jsPeftKernels);
-Object.assign(JsBackend.prototype, jsModelKernels);
-Object.assign(JsBackend.prototype, jsAttentionKernels);
+Object.assign(JsBackend.prototype, jsPeftKernels, jsModelKernels, jsAttentionKernels, jsOptimKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface JsBackend extends PeftKernels, ModelPart1Kernels {}
+export interface JsBackend extends PeftKernels, ModelPart1Kernels, OptimKernels {}

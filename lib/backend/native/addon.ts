@@ -89,6 +89,12 @@ export interface NativeAddon {
   crossEntropyBackward(rows: number, vocab: number, logits: Float32Array, targets: Int32Array, ignoreIndex: number,
                        lse: Float32Array, gradScale: number, dlogits: Float32Array): void;
 
+  adamwStep(n: number, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
+            beta2: number, eps: number, weightDecay: number, step: number): void;
+  sgdStep(n: number, param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, lr: number, momentum: number,
+          dampening: number, nesterov: boolean, weightDecay: number, firstStep: boolean): void;
+  sumSquares(x: Float32Array, n: number): number;
+
   cudaDeviceCount(): { count: number; reason: string };
   cudaAlloc(floats: number): unknown;
   cudaFree(handle: unknown): void;

@@ -1,12 +1,13 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
 import type {
   Backend, BinaryOpName, Buf, DiffPruneParams, GemmParams, Ia3Params, LoraBackwardParams, LoraForwardParams, RandomKind,
-  ReduceOpName, Storage, UnaryOpName,
+  OptimKernels, ReduceOpName, Storage, UnaryOpName,
 } from '../types';
 import type { ModelPart1Kernels } from '../js/model';
 import type { NativeAddon } from './addon';
 import { nativeModelKernels } from './model';
 import { nativeAttentionKernels } from './attention';
+import { nativeOptimKernels } from './optim';
 
 /** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
 function view(b: Buf): Float32Array {
@@ -123,9 +124,7 @@ function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
 
-// The model kernels live in their own file; they are part of the native backend all the same.
-Object.assign(NativeBackend.prototype, nativeModelKernels);
+// The model, attention and optimizer kernels live in their own files; they are part of the native backend all the same.
+Object.assign(NativeBackend.prototype, nativeModelKernels, nativeAttentionKernels, nativeOptimKernels);
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface NativeBackend extends ModelPart1Kernels {}
-// Fused attention lives in its own file; it is part of the native backend all the same.
-Object.assign(NativeBackend.prototype, nativeAttentionKernels);
+export interface NativeBackend extends ModelPart1Kernels, OptimKernels {}

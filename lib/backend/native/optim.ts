@@ -1,0 +1,25 @@
+/** The native backend's optimizer updates: thin calls into the addon (csrc/kernels/optim.cc). */
+import type { Buf, OptimKernels } from '../types';
+import type { NativeAddon } from './addon';
+
+/** The CPU memory of a buffer from its offset on (the addon checks lengths). */
+function view(b: Buf): Float32Array {
+  const data = b.storage.data;
+  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
+  return b.offset === 0 ? data : data.subarray(b.offset);
+}
+
+export const nativeOptimKernels: OptimKernels & ThisType<{ addon: NativeAddon }> = {
+  adamwStep(p) {
+    this.addon.adamwStep(p.n, view(p.param), view(p.grad), view(p.m), view(p.v), p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.step);
+  },
+
+  sgdStep(p) {
+    this.addon.sgdStep(p.n, view(p.param), view(p.grad), p.momentumBuf === null ? null : view(p.momentumBuf), p.lr, p.momentum,
+      p.dampening, p.nesterov, p.weightDecay, p.firstStep);
+  },
+
+  sumSquares(x, n) {
+    return this.addon.sumSquares(view(x), n);
+  },
+};
