@@ -2,7 +2,8 @@
  * peftjs benchmarks: `npm run bench -- [--only NAME,NAME] [--json FILE] [--no-torch] [--no-tfjs]`.
  * Each row runs on the native backend, beside PyTorch (same machine, same run, 2 threads) and
  * TensorFlow.js (cpu and wasm) where they apply, and the js reference for gemm. A probe of the FMA peak
- * and the memory bandwidth gives each row its fraction of the machine's ceiling.
+ * and the memory bandwidth gives each row its fraction of the machine's ceiling. The train_step row trains
+ * a small GPT-2 in a fresh node process and a fresh python process (ms/step, tokens/s, peak RSS).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,9 +12,10 @@ import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
 import { timeExtra, timePeftjs } from './peftjs_rows';
-import { defaultRows, extraBytes, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
+import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
-import { runTorch } from './torch';
+import { runTorch, runTorchTrainStep } from './torch';
+import { TRAIN_STEPS, TRAIN_WARMUP, type TrainShape, trainInChild } from './train_step';
 import { timeTfjs, tfjsUnavailable } from './tfjs_baseline';
 
 interface Options {
@@ -68,6 +70,16 @@ export interface BenchRow {
   gbps?: number;
   bandwidth_fraction?: number;
   notes?: string[];
+  /** train_step: tokens per second (B T / step time), the child process's peak RSS, and torch's. */
+  tokens_per_s?: number;
+  peak_rss_mb?: number;
+  torch_tokens_per_s?: number | null;
+  torch_peak_rss_mb?: number | null;
+  /** peftjs peak RSS over torch's (<= 1: no more memory than torch). */
+  rss_vs_torch?: number | null;
+  /** The losses of every step (warm-up included), peftjs and torch: both should fall. */
+  losses?: number[];
+  torch_losses?: number[] | null;
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? a / b : null);
@@ -75,7 +87,8 @@ const ratio = (a: number | null | undefined, b: number | null | undefined) => (a
 export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
-  const specs = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
+  const chosen = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
+  const specs = chosen.filter((s) => !isTrainRow(s)), trainSpecs = chosen.filter(isTrainRow);
   // diffprune and lora compare against base_fwd_bwd: time it too when they are asked for.
   const needBase = specs.some((s) => ['lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd'].includes(s.name));
   const extraBase = needBase && !specs.some((s) => s.name === 'base_fwd_bwd')
@@ -95,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
   const all: RowSpec[] = [...extraBase, ...specs];
   const peftMs = all.map((s) => { process.stderr.write('.'); return timePeftjs(s).medianMs; });
   process.stderr.write('\n');
-  const torch = opts.torch ? runTorch(all) : { info: null, ms: all.map(() => null), absent: 'skipped (--no-torch)' };
+  const torch = opts.torch && all.length > 0 ? runTorch(all) : { info: null, ms: all.map(() => null), absent: opts.torch ? null : 'skipped (--no-torch)' };
   if (torch.info) info.torch = torch.info;
   const tfjsAbsent = opts.tfjs ? tfjsUnavailable() : 'skipped (--no-tfjs)';
   const baseMs = (d: number) => { const i = all.findIndex((s) => s.name === 'base_fwd_bwd' && s.shape.d === d); return i >= 0 ? peftMs[i] : null; };
@@ -133,17 +146,48 @@ export async function main(argv: string[]): Promise<void> {
   }
   process.stderr.write('\n');
 
+  // One child per side at a time: the machine's cores are the benchmark's, never shared between the two.
+  let trainTorchAbsent: string | null = opts.torch ? null : 'skipped (--no-torch)';
+  for (const s of trainSpecs) {
+    const mine = trainInChild(s.shape as unknown as TrainShape, TRAIN_WARMUP, TRAIN_STEPS);
+    const theirs = opts.torch ? runTorchTrainStep(s.shape, TRAIN_WARMUP, TRAIN_STEPS) : null;
+    if (theirs?.absent) trainTorchAbsent = theirs.absent;
+    const t = theirs?.result ?? null;
+    if (t && !info.torch) info.torch = { torch: t.torch, threads: t.threads };
+    const flops = rowFlops(s);
+    rows.push({
+      name: s.name, shape: s.shape, ms: mine.ms, gflops: flops / mine.ms / 1e6, peak_fraction: flops / mine.ms / 1e6 / ceilings.fmaPeakGflops,
+      torch_ms: t?.ms ?? null, vs_torch: ratio(t?.ms, mine.ms),
+      tfjs_cpu_ms: null, vs_tfjs_cpu: null, tfjs_wasm_ms: null, vs_tfjs_wasm: null,
+      tokens_per_s: mine.tokens_per_s, peak_rss_mb: mine.peak_rss_mb,
+      torch_tokens_per_s: t?.tokens_per_s ?? null, torch_peak_rss_mb: t?.peak_rss_mb ?? null,
+      rss_vs_torch: ratio(mine.peak_rss_mb, t?.peak_rss_mb), losses: mine.losses, torch_losses: t?.losses ?? null,
+      notes: [`median of ${TRAIN_STEPS} steps after ${TRAIN_WARMUP} warm-up, each side in a fresh process`],
+    });
+    process.stderr.write('+\n');
+  }
+
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(0)}%`);
   const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
   const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
-  console.log(formatTable(
+  const kernelRows = rows.filter((r) => r.name !== 'train_step'), trainRows = rows.filter((r) => r.name === 'train_step');
+  if (kernelRows.length > 0) console.log(formatTable(
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
-    rows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
+    kernelRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
       times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `${r.overhead_vs_base >= 0 ? '+' : ''}${pct(r.overhead_vs_base)}`,
       num(r.added_ms), num(r.gbps), pct(r.bandwidth_fraction)])));
-  if (torch.absent) console.log(`torch: ${torch.absent}`);
-  if (tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
-  console.log('vs X = X\'s time / peftjs time. tfjs and js are timed on the first rows of x and scaled (linear in rows).');
+  if (trainRows.length > 0) {
+    if (kernelRows.length > 0) console.log('');
+    console.log(formatTable(
+      ['row', 'shape', 'ms/step', 'tokens/s', 'RSS MB', 'GFLOP/s', 'torch ms/step', 'torch tokens/s', 'torch RSS MB', 'tokens/s vs torch', 'RSS vs torch'],
+      trainRows.map((r) => [r.name, shapeLabel(r), r.ms, r.tokens_per_s!, r.peak_rss_mb!, r.gflops, num(r.torch_ms), num(r.torch_tokens_per_s),
+        num(r.torch_peak_rss_mb), times(r.vs_torch), times(r.rss_vs_torch)])));
+  }
+  if (kernelRows.length > 0 && torch.absent) console.log(`torch: ${torch.absent}`);
+  if (trainRows.length > 0 && trainTorchAbsent) console.log(`torch (train_step): ${trainTorchAbsent}`);
+  if (kernelRows.length > 0 && tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
+  if (kernelRows.length > 0) console.log('vs X = X\'s time / peftjs time. tfjs and js are timed on the first rows of x and scaled (linear in rows).');
+  if (trainRows.length > 0) console.log('train_step: tokens/s vs torch = peftjs tokens/s / torch\'s (>= 1 is faster); RSS vs torch = peftjs peak RSS / torch\'s (<= 1 is less; MB = MiB, ru_maxrss).');
   if (opts.json) {
     const file = path.resolve(opts.json);
     const tmp = `${file}.tmp-${process.pid}`;

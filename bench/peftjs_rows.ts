@@ -50,6 +50,7 @@ function stepFor(s: RowSpec): () => void {
         diffPruneBackward(dw, delta, logAlpha, opts);
       };
     }
+    case 'train_step': throw new Error('bench: train_step is timed in a child process (bench/train_step.ts), not as a kernel row');
   }
 }
 
