@@ -8,3 +8,4 @@ export { isAdapterLayer, registerTuner, tunerFor } from './tuner';
 export type { AdapterLayer, Tuner } from './tuner';
 export { ModulesToSaveWrapper, cloneModule } from './modules_to_save';
 export { savePretrained, fromPretrained, loadAdapter, adapterStateDict, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './save_load';
+export * from './tuners/lora';

@@ -3,10 +3,9 @@
  * logits, loss, and every parameter's gradient after one backward, on every CPU backend.
  */
 import * as path from 'path';
-import {
-  AdamW, BertForSequenceClassification, type IntTensor, loadHfModel, type PretrainedModel, setBackend, SafetensorsFile, type Tensor, tidy,
-} from '../../lib';
+import { AdamW, loadHfModel, type PretrainedModel, setBackend, tidy } from '../../lib';
 import { backendsUnderTest } from '../helpers/backends';
+import { forward, type Golden, inputsOf, openGolden } from '../helpers/golden';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -14,35 +13,6 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 const noiseGradient = (name: string) => /attention\.self\.key\.bias$/.test(name);
 /** Parameters whose update Adam makes from that noise (GPT-2's c_attn bias holds the key bias): left out of the AdamW check. */
 const noiseUpdate = (name: string) => noiseGradient(name) || /attn\.c_attn\.bias$/.test(name);
-
-export interface Golden {
-  file: SafetensorsFile;
-  ids(name: string): IntTensor;
-  tensor(name: string): Tensor;
-}
-
-export function openGolden(family: string): Golden {
-  const file = SafetensorsFile.open(path.join(FIXTURES, family, 'golden.safetensors'));
-  return {
-    file,
-    ids: (name) => {
-      const raw = file.loadRaw(name);
-      return { data: Int32Array.from(raw.data as BigInt64Array, (v) => Number(v)), shape: raw.shape };
-    },
-    tensor: (name) => file.load(name),
-  };
-}
-
-/** The family's batch as the model's inputs. */
-export function inputsOf(family: string, g: Golden): Parameters<PretrainedModel['forward']>[0] {
-  const base = { inputIds: g.ids('input_ids'), attentionMask: g.ids('attention_mask'), labels: g.ids('labels') };
-  return family === 'bert' ? { ...base, tokenTypeIds: g.ids('token_type_ids') } : base;
-}
-
-export function forward(model: PretrainedModel, inputs: Parameters<PretrainedModel['forward']>[0]): { logits: Tensor; loss: Tensor } {
-  const out = model instanceof BertForSequenceClassification ? model.forward(inputs as never) : (model as Exclude<PretrainedModel, BertForSequenceClassification>).forward(inputs as never);
-  return { logits: out.logits, loss: out.loss! };
-}
 
 describe.each(backendsUnderTest().filter((b) => b !== 'cuda'))('golden models on %s', (backendName) => {
   beforeAll(() => setBackend(backendName));

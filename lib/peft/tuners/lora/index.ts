@@ -1,0 +1,4 @@
+export { LoraConfig } from './config';
+export type { LoraBias, LoraConfigFields } from './config';
+export { LoraLinear, AdapterDict } from './layer';
+import './tuner';
