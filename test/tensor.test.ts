@@ -1,5 +1,6 @@
-import { add, arange, dispose, fromArray, keep, matmul, memory, randn, setBackend, tensor, tidy, zeros } from '../lib';
+import { add, arange, dispose, fromArray, getBackend, keep, matmul, memory, randn, setBackend, tensor, tidy, zeros } from '../lib';
 import { backendsUnderTest } from './helpers/backends';
+import { loadAddon } from '../lib/backend/native/addon';
 
 describe.each(backendsUnderTest())('tensors on %s', (name) => {
   beforeAll(() => setBackend(name));
@@ -82,15 +83,28 @@ describe.each(backendsUnderTest())('tensors on %s', (name) => {
 
 describe('native storage', () => {
   const hasNative = backendsUnderTest().includes('native');
-  (hasNative ? it : it.skip)('is 64-byte aligned and detached once disposed', () => {
+  (hasNative ? it : it.skip)('is 64-byte aligned, and a disposed storage reaches no kernel', () => {
     setBackend('native');
     for (const n of [1, 3, 17, 1000]) {
       const t = zeros([n]);
       expect(t.storage.data!.byteOffset % 64).toBe(0);
-      const view = t.data;
+      const storage = t.storage;
       t.dispose();
-      expect(view.length).toBe(0);  // detached: no access to freed memory
+      // The buffer goes back to the pool for reuse; the storage itself is emptied, so a kernel handed it
+      // (through a stale Buf) sees 0 elements and the addon refuses it.
+      expect(storage.data!.length).toBe(0);
+      expect(() => t.data).toThrow(/was disposed/);
+      expect(() => getBackend().fill({ storage, offset: 0 }, n, 1)).toThrow(/fill/);
     }
+  });
+
+  (hasNative ? it : it.skip)('reuses freed buffers, so allocation does not grow with the number of tensors made', () => {
+    setBackend('native');
+    const addon = loadAddon()!;
+    for (let i = 0; i < 1000; i++) zeros([100]).dispose();
+    const before = addon.memoryStats().liveBytes;
+    for (let i = 0; i < 10000; i++) zeros([100]).dispose();
+    expect(addon.memoryStats().liveBytes).toBe(before);
   });
   if (!hasNative) console.log('skipping native storage checks: the native addon is not loaded');
 });
