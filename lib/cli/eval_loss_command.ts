@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { noGrad } from '../tensor/autograd';
 import { tidy } from '../tensor/scope';
-import { BertForSequenceClassification } from '../nn/models/bert/model';
+import { isCausalLM } from '../nn/models/pretrained';
 import type { PretrainedModel } from '../nn/models/pretrained';
 import { CliError, parseFlags, stringFlag } from './args';
 import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
@@ -26,7 +26,7 @@ export interface EvalLossResult {
 /** Mean next-token loss of ids under a causal model, in windows of at most `context` tokens. */
 export function meanNextTokenLoss(model: PretrainedModel, ids: readonly number[], context: number): number {
   if (ids.length < 2) throw new RangeError(`eval-loss: the text has ${ids.length} token(s); at least 2 are needed to score a prediction`);
-  if (model instanceof BertForSequenceClassification) throw new Error('eval-loss: BERT classifiers are not causal language models');
+  if (!isCausalLM(model)) throw new Error(`eval-loss: a ${model.constructor.name} is not a causal language model`);
   const lm = model;
   let total = 0;
   let counted = 0;

@@ -1,6 +1,6 @@
 /** peftjs generate: text from a causal model, printed as it is produced (as llama2.c prints it). */
 import { generate } from '../nn/generate';
-import { BertForSequenceClassification } from '../nn/models/bert/model';
+import { isCausalLM } from '../nn/models/pretrained';
 import { numberFlag, parseFlags, stringFlag, CliError } from './args';
 import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
 
@@ -19,7 +19,7 @@ export function generateCommand(argv: string[], out: (s: string) => void = (s) =
   if (flags.has('adapter')) throw new CliError('peftjs generate: --adapter needs the PEFT layer (not available in this version)');
   const modelPath = stringFlag(flags, 'model')!;
   const model = loadModelFlag('generate', modelPath);
-  if (model instanceof BertForSequenceClassification) throw new CliError(`peftjs generate: ${modelPath} is a BERT classifier, not a causal language model`);
+  if (!isCausalLM(model)) throw new CliError(`peftjs generate: ${modelPath} is a ${model.constructor.name}, not a causal language model`);
   const tokenizer = loadTokenizerFlag('generate', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model));
   const prompt = tokenizer.encode(stringFlag(flags, 'prompt') ?? '', { bos: true });
   if (prompt.length === 0) throw new CliError('peftjs generate: the tokenizer has no BOS token; give a --prompt');

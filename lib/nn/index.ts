@@ -12,6 +12,7 @@ export { activation } from './layers/activation';
 export { ModelConfig } from './models/config_base';
 export { LlamaConfig } from './models/llama/config';
 export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP } from './models/llama/model';
+export { LlamaForSequenceClassification } from './models/sequence_classification';
 export { GPT2Config } from './models/gpt2/config';
 export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from './models/gpt2/model';
 export { BertConfig } from './models/bert/config';

@@ -15,8 +15,9 @@ import { GPT2Config } from './gpt2/config';
 import { GPT2LMHeadModel } from './gpt2/model';
 import { LlamaConfig } from './llama/config';
 import { LlamaForCausalLM } from './llama/model';
+import { LlamaForSequenceClassification } from './sequence_classification';
 
-export type PretrainedModel = LlamaForCausalLM | GPT2LMHeadModel | BertForSequenceClassification;
+export type PretrainedModel = LlamaForCausalLM | LlamaForSequenceClassification | GPT2LMHeadModel | BertForSequenceClassification;
 
 /** A llama2.c checkpoint as a LlamaForCausalLM (interleaved RoPE, its weights unpermuted). */
 export function loadLlama2cModel(file: string): LlamaForCausalLM {
@@ -39,7 +40,11 @@ export function loadLlama2cModel(file: string): LlamaForCausalLM {
 /** The model class for a config.json object. */
 export function modelFromConfig(dict: Record<string, unknown>, file = 'config.json'): PretrainedModel {
   const type = dict.model_type;
-  if (type === 'llama') return new LlamaForCausalLM(LlamaConfig.fromDict(dict, file));
+  if (type === 'llama') {
+    const config = LlamaConfig.fromDict(dict, file);
+    const classifier = Array.isArray(dict.architectures) && dict.architectures.includes('LlamaForSequenceClassification');
+    return classifier ? new LlamaForSequenceClassification(config) : new LlamaForCausalLM(config);
+  }
   if (type === 'gpt2') return new GPT2LMHeadModel(GPT2Config.fromDict(dict, file));
   if (type === 'bert') return new BertForSequenceClassification(BertConfig.fromDict(dict, file));
   throw new FileFormatError('config.json', file, `model_type ${JSON.stringify(type)} is not supported (expected llama, gpt2 or bert)`);
@@ -83,4 +88,9 @@ export function loadPretrained(modelPath: string): PretrainedModel {
     throw new Error(`loadPretrained: '${modelPath}' does not exist (expected a llama2.c .bin file or a Hugging Face model folder)`);
   }
   return stat.isDirectory() ? loadHfModel(modelPath) : loadLlama2cModel(modelPath);
+}
+
+/** Whether a loaded model predicts next tokens (and so can generate and score text). */
+export function isCausalLM(m: PretrainedModel): m is LlamaForCausalLM | GPT2LMHeadModel {
+  return m instanceof LlamaForCausalLM || m instanceof GPT2LMHeadModel;
 }

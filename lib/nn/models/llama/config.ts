@@ -21,6 +21,10 @@ export class LlamaConfig extends ModelConfig {
   attentionDropout = 0;
   bosTokenId = 1;
   eosTokenId = 2;
+  padTokenId: number | null = null;
+  /** Labels of a sequence-classification head (LlamaForSequenceClassification); HF's default has 2. */
+  id2label: Record<string, string> = { 0: 'LABEL_0', 1: 'LABEL_1' };
+  label2id: Record<string, number> = { LABEL_0: 0, LABEL_1: 1 };
   /**
    * Not HF's: true for llama2.c checkpoints, whose q/k rows are not permuted for HF's rotate_half, so RoPE
    * must rotate interleaved pairs (2i, 2i+1). Written to config.json only when true.
@@ -40,6 +44,10 @@ export class LlamaConfig extends ModelConfig {
     if (dict.num_key_value_heads === undefined || dict.num_key_value_heads === null) c.numKeyValueHeads = c.numAttentionHeads;
     c.validate();
     return c;
+  }
+
+  get numLabels(): number {
+    return Object.keys(this.id2label).length;
   }
 
   get headDim(): number {
