@@ -7,9 +7,9 @@ import * as fs from 'fs';
 import { noGrad } from '../tensor/autograd';
 import { tidy } from '../tensor/scope';
 import { isCausalLM } from '../nn/models/pretrained';
-import type { PretrainedModel } from '../nn/models/pretrained';
+import type { CausalLM } from '../nn/generate';
 import { CliError, parseFlags, stringFlag } from './args';
-import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
+import { loadModelFlag, loadTokenizerFlag, vocabSizeOf, withAdapter } from './model_files';
 
 export const EVAL_LOSS_HELP = `usage: peftjs eval-loss --model PATH [--tokenizer PATH] --text FILE [--adapter DIR]
   Prints {"tokens": n, "loss": L, "perplexity": P}: L is the mean of -log p(t_i | t_<i) over i = 1..n-1,
@@ -24,10 +24,8 @@ export interface EvalLossResult {
 }
 
 /** Mean next-token loss of ids under a causal model, in windows of at most `context` tokens. */
-export function meanNextTokenLoss(model: PretrainedModel, ids: readonly number[], context: number): number {
+export function meanNextTokenLoss(lm: CausalLM, ids: readonly number[], context: number): number {
   if (ids.length < 2) throw new RangeError(`eval-loss: the text has ${ids.length} token(s); at least 2 are needed to score a prediction`);
-  if (!isCausalLM(model)) throw new Error(`eval-loss: a ${model.constructor.name} is not a causal language model`);
-  const lm = model;
   let total = 0;
   let counted = 0;
   noGrad(() => {
@@ -48,7 +46,6 @@ export function meanNextTokenLoss(model: PretrainedModel, ids: readonly number[]
 
 export function evalLossCommand(argv: string[]): EvalLossResult {
   const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter'], required: ['model', 'text'] });
-  if (flags.has('adapter')) throw new CliError('peftjs eval-loss: --adapter needs the PEFT layer (not available in this version)');
   const textFile = stringFlag(flags, 'text')!;
   if (!fs.existsSync(textFile)) throw new CliError(`peftjs eval-loss: --text ${textFile} does not exist`);
   const modelPath = stringFlag(flags, 'model')!;
@@ -57,7 +54,9 @@ export function evalLossCommand(argv: string[]): EvalLossResult {
   const ids = tokenizer.encode(fs.readFileSync(textFile, 'utf8'), { bos: true, eos: false });
   const context = 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;
   process.stderr.write(`eval-loss: ${ids.length} tokens, context ${context}\n`);
-  const loss = meanNextTokenLoss(model, ids, context);
+  if (!isCausalLM(model)) throw new CliError(`peftjs eval-loss: ${modelPath} holds a ${model.constructor.name}, not a causal language model`);
+  const runner = withAdapter('eval-loss', model, stringFlag(flags, 'adapter')) as CausalLM;
+  const loss = meanNextTokenLoss(runner, ids, context);
   model.dispose();
   return { tokens: ids.length, loss, perplexity: Math.exp(loss) };
 }

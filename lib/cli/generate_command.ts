@@ -1,8 +1,8 @@
 /** peftjs generate: text from a causal model, printed as it is produced (as llama2.c prints it). */
-import { generate } from '../nn/generate';
+import { type CausalLM, generate } from '../nn/generate';
 import { isCausalLM } from '../nn/models/pretrained';
 import { numberFlag, parseFlags, stringFlag, CliError } from './args';
-import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
+import { loadModelFlag, loadTokenizerFlag, vocabSizeOf, withAdapter } from './model_files';
 
 export const GENERATE_HELP = `usage: peftjs generate --model PATH [--tokenizer PATH] [--prompt TEXT] --max-tokens N
                        [--temperature T] [--top-p P] [--seed S] [--adapter DIR]
@@ -16,7 +16,6 @@ export function generateCommand(argv: string[], out: (s: string) => void = (s) =
   const temperature = numberFlag('generate', flags, 'temperature', 0, (v) => v >= 0, 'a number >= 0');
   const topP = numberFlag('generate', flags, 'top-p', 1, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   const seed = numberFlag('generate', flags, 'seed', 1234, Number.isInteger, 'an integer');
-  if (flags.has('adapter')) throw new CliError('peftjs generate: --adapter needs the PEFT layer (not available in this version)');
   const modelPath = stringFlag(flags, 'model')!;
   const model = loadModelFlag('generate', modelPath);
   if (!isCausalLM(model)) throw new CliError(`peftjs generate: ${modelPath} is a ${model.constructor.name}, not a causal language model`);
@@ -29,7 +28,8 @@ export function generateCommand(argv: string[], out: (s: string) => void = (s) =
     prev = id;
   };
   prompt.slice(1).forEach(emit);
-  generate(model, prompt, {
+  const runner = withAdapter('generate', model, stringFlag(flags, 'adapter'));
+  generate(runner as CausalLM, prompt, {
     maxNewTokens: maxTokens, temperature, topP, seed, eosTokenId: tokenizer.eosId,
     maxLength: 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions,
     onToken: (id) => {

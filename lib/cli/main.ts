@@ -4,6 +4,7 @@ import { info } from '../index';
 import { CliError } from './args';
 import { EVAL_LOSS_HELP, evalLossCommand } from './eval_loss_command';
 import { GENERATE_HELP, generateCommand } from './generate_command';
+import { MERGE_HELP, mergeCommand } from './merge_command';
 
 const HELP = `usage: peftjs <command> [options]
 
@@ -13,6 +14,9 @@ commands:
                             text from a causal model (llama2.c .bin or HF folder)
   eval-loss --model PATH --text FILE
                             mean next-token loss and perplexity of a text file (JSON)
+  merge --model PATH --adapter DIR --out DIR
+                            fold an adapter into the base weights; write an HF model folder
+  (generate and eval-loss take --adapter DIR: an adapter folder loaded onto the model)
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 
@@ -38,6 +42,10 @@ function run(argv: string[]): void {
     case 'eval-loss':
       if (wantsHelp(rest)) return console.log(EVAL_LOSS_HELP);
       console.log(JSON.stringify(evalLossCommand(rest)));
+      return;
+    case 'merge':
+      if (wantsHelp(rest)) return console.log(MERGE_HELP);
+      console.error(`merged model written to ${mergeCommand(rest)}`);
       return;
     case 'info':
       console.log(JSON.stringify(info(), null, 2));

@@ -4,6 +4,8 @@ import * as path from 'path';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
 import { CliError } from './args';
+import { PeftModel } from '../peft/peft_model';
+import '../peft';
 
 export function loadModelFlag(command: string, modelPath: string): PretrainedModel {
   if (!fs.existsSync(modelPath)) throw new CliError(`peftjs ${command}: --model ${modelPath} does not exist`);
@@ -22,6 +24,13 @@ export function loadTokenizerFlag(command: string, modelPath: string, tokenizerP
   if (candidates.length !== 1)
     throw new CliError(`peftjs ${command}: pass --tokenizer (found ${candidates.length === 0 ? 'no tokenizer' : `several: ${candidates.join(', ')}`} beside ${modelPath})`);
   return loadTokenizer(path.join(dir, candidates[0]), { vocabSize });
+}
+
+/** The model with an adapter folder loaded onto it (--adapter), or the model itself. */
+export function withAdapter(command: string, model: PretrainedModel, adapterDir: string | undefined): PretrainedModel | PeftModel {
+  if (adapterDir === undefined) return model;
+  if (!fs.existsSync(adapterDir)) throw new CliError(`peftjs ${command}: --adapter ${adapterDir} does not exist`);
+  return PeftModel.fromPretrained(model, adapterDir);
 }
 
 export function vocabSizeOf(model: PretrainedModel): number {

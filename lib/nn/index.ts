@@ -23,4 +23,5 @@ export type { CausalLMInputs, CausalLMOutput } from './models/causal_lm';
 export { loadPretrained, loadHfModel, loadLlama2cModel, modelFromConfig } from './models/pretrained';
 export type { PretrainedModel } from './models/pretrained';
 export { generate } from './generate';
+export { saveModelFolder, permuteForRotateHalf } from './models/save_pretrained';
 export type { CausalLM, GenerateOptions } from './generate';

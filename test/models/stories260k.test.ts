@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { generate, loadLlama2cModel, loadTokenizer, setBackend } from '../../lib';
+import { AdamW, generate, getPeftModel, loadLlama2cModel, loadTokenizer, LoraConfig, saveModelFolder, setBackend, tidy } from '../../lib';
 import { backendsUnderTest } from '../helpers/backends';
 
 const DIR = path.join(__dirname, '..', '..', '..', 'shared', 'models', 'stories260K');
@@ -68,6 +68,45 @@ maybe('stories260K', () => {
       expect(story.perplexity).toBeCloseTo(Math.exp(story.loss), 6);
       expect(story.loss).toBeGreaterThan(0);
       expect(story.loss).toBeLessThan(noise.loss);
+    });
+
+    it('an adapter trained here loads with --adapter, lowers eval-loss on its text, and merges into an HF folder with the same loss', () => {
+      setBackend('native');
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'peftjs-s260-'));
+      const text = 'The cat sat on the mat. The cat sat on the mat. The cat sat on the mat.';
+      const file = path.join(work, 'cat.txt');
+      fs.writeFileSync(file, text);
+      const model = loadLlama2cModel(MODEL);
+      const tok = loadTokenizer(path.join(DIR, 'tok512.bin'));
+      const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'] }));
+      const ids = tok.encode(text, { bos: true });
+      const batch = { data: Int32Array.from(ids), shape: [1, ids.length] };
+      const opt = new AdamW(peft.trainableParameters(), { lr: 2e-2 });
+      for (let i = 0; i < 15; i++) {
+        opt.zeroGrad();
+        tidy(() => model.forward({ inputIds: batch, labels: batch }).loss!.backward());
+        opt.step();
+      }
+      const adapter = path.join(work, 'adapter');
+      peft.savePretrained(adapter);
+      const base = JSON.parse(peftjs('eval-loss', '--model', MODEL, '--text', file));
+      const adapted = JSON.parse(peftjs('eval-loss', '--model', MODEL, '--text', file, '--adapter', adapter));
+      expect(adapted.loss).toBeLessThan(base.loss - 0.1);
+      const merged = path.join(work, 'merged');
+      peftjs('merge', '--model', MODEL, '--adapter', adapter, '--out', merged);
+      expect(fs.readdirSync(merged).sort()).toEqual(['config.json', 'model.safetensors']);
+      const fromFolder = JSON.parse(peftjs('eval-loss', '--model', merged, '--tokenizer', path.join(DIR, 'tok512.bin'), '--text', file));
+      expect(fromFolder.loss).toBeCloseTo(adapted.loss, 4);
+      expect(JSON.parse(fs.readFileSync(path.join(merged, 'config.json'), 'utf8')).rope_interleaved).toBeUndefined();
+    });
+
+    it('a llama2.c model written as an HF folder (q/k permuted to rotate_half) tells the same story', () => {
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'peftjs-s260-'));
+      const model = loadLlama2cModel(MODEL);
+      saveModelFolder(model, work);
+      model.dispose();
+      const out = peftjs('generate', '--model', work, '--tokenizer', path.join(DIR, 'tok512.bin'), '--max-tokens', '60');
+      expect(out).toContain(KNOWN);
     });
 
     it('names a bad flag', () => {
