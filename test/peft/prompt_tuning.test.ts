@@ -4,8 +4,8 @@
  * text's ids put before the inputs; HF's trainable counts; training lowers the loss; disabled == base.
  */
 import {
-  BertForSequenceClassification, concat, getPeftModel, manualSeed, noGrad, PromptTuningConfig, setBackend, type Tokenizer,
-  generate, generateWithAdapter, GPT2Config, GPT2LMHeadModel, type PretrainedModel, type Tensor,
+  type BertForSequenceClassification, getPeftModel, manualSeed, PromptTuningConfig, setBackend, type Tokenizer,
+  generate, generateWithAdapter, GPT2LMHeadModel, type PretrainedModel, type Tensor,
 } from '../../lib';
 import { baseOutputs, embedsByHand, goldenInputs, loadFamily, peftOutputs, prependByHand, trainLosses } from '../helpers/prompt';
 
@@ -91,7 +91,7 @@ describe.each(['js', 'native'] as const)('prompt tuning on %s', (backendName) =>
   });
 });
 
-describe('prompt tuning: generation and HF\'s numbers', () => {
+describe('prompt tuning: generation, bad configs', () => {
   beforeAll(() => setBackend('native'));
 
   it.each(['llama', 'gpt2'])('%s: cached generation equals greedy decoding over the full [virtual; tokens] forward', (family) => {
@@ -111,16 +111,6 @@ describe('prompt tuning: generation and HF\'s numbers', () => {
     expect(peft.disableAdapter(() => generateWithAdapter(peft, prompt, { maxNewTokens: 5 }))).toEqual(generate(model, prompt, { maxNewTokens: 5 }));
   });
 
-  it('GPT-2 small with 20 virtual tokens: HF\'s trainable line', () => {
-    // HF: 20 * 768 = 15,360 trainable; all = 124,439,808 (GPT-2 small) + 15,360.
-    const model = noGrad(() => new GPT2LMHeadModel(new GPT2Config()));
-    const peft = getPeftModel(model, new PromptTuningConfig({ numVirtualTokens: 20, taskType: 'CAUSAL_LM' }));
-    const lines: string[] = [];
-    peft.printTrainableParameters((l) => lines.push(l));
-    expect(lines).toEqual(['trainable params: 15,360 || all params: 124,455,168 || trainable%: 0.0123']);
-    peft.dispose();
-  });
-
   it('bad configs are errors naming the field', () => {
     expect(() => new PromptTuningConfig({ numVirtualTokens: 0 })).toThrow(/numVirtualTokens must be a positive integer/);
     expect(() => new PromptTuningConfig({ numVirtualTokens: 2, promptTuningInit: 'TEXT' })).toThrow(/needs promptTuningInitText/);
@@ -131,4 +121,3 @@ describe('prompt tuning: generation and HF\'s numbers', () => {
   });
 });
 
-export { concat };
