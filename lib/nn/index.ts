@@ -8,6 +8,8 @@ export { Embedding } from './layers/embedding';
 export { LayerNorm, RMSNorm } from './layers/norm';
 export { Dropout } from './layers/dropout';
 export { ModuleList } from './layers/module_list';
+export { LSTM, lstmDirection } from './layers/lstm';
+export type { LSTMOptions } from './layers/lstm';
 export { activation } from './layers/activation';
 export { ModelConfig } from './models/config_base';
 export { LlamaConfig } from './models/llama/config';

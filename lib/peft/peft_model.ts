@@ -150,13 +150,15 @@ export class PeftModel<M extends Module = Module> extends Module {
   adapterParameters(name: string): [string, Tensor][] {
     const config = this.peftConfig.get(name);
     if (!config) throw new Error(`adapterParameters: no adapter named '${name}'`);
-    const prefixes = new Set([...tunerFor(config.peftType, 'adapterParameters').adapterPrefixes, 'modules_to_save']);
-    const base = new Set(tunerFor(config.peftType, 'adapterParameters').trainedBaseParameters?.(this, config) ?? []);
-    return this.model.namedParameters().filter(([path]) => {
+    const tuner = tunerFor(config.peftType, 'adapterParameters');
+    const prefixes = new Set([...tuner.adapterPrefixes, 'modules_to_save']);
+    const base = new Set(tuner.trainedBaseParameters?.(this, config) ?? []);
+    const inModel = this.model.namedParameters().filter(([path]) => {
       if (base.has(path)) return true;
       const parts = path.split('.');
       return parts.some((p, i) => i > 0 && p === name && prefixes.has(parts[i - 1]));
     });
+    return [...inModel, ...(tuner.extraParameters?.(this, name) ?? [])];
   }
 
   /** Calls the model (prompt-learning methods put their virtual tokens or prefixes in first). */

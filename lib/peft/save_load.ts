@@ -52,7 +52,8 @@ export function savePretrained(peft: PeftModel, dir: string, opts: { selectedAda
     const out = name === 'default' ? dir : path.join(dir, name);
     fs.mkdirSync(out, { recursive: true });
     const tensors: Record<string, Tensor> = {};
-    for (const [k, t] of adapterStateDict(peft, name)) tensors[PREFIX + k] = t;
+    const prefix = tunerFor(config.peftType, 'savePretrained').fileKeys ? '' : PREFIX;
+    for (const [k, t] of adapterStateDict(peft, name)) tensors[prefix + k] = t;
     saveSafetensors(path.join(out, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
     const json = { ...config.toJSON(), inference_mode: true };
     writeFileAtomic(path.join(out, ADAPTER_CONFIG), (fd) => fs.writeSync(fd, `${JSON.stringify(json, null, 2)}\n`));
@@ -81,12 +82,15 @@ function loadWeights(peft: PeftModel, name: string, dir: string): void {
   try {
     const loaded = new Map<string, Tensor>();
     for (const key of st.names()) {
-      if (!key.startsWith(PREFIX) && key !== 'prompt_embeddings')
-        throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
-      loaded.set(key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key, st.load(key));
+      if (tuner.fileKeys) {
+        loaded.set(key, st.load(key));
+        continue;
+      }
+      if (!key.startsWith(PREFIX)) throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
+      loaded.set(key.slice(PREFIX.length), st.load(key));
     }
     try {
-      if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded);
+      if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded, file);
       else loadByKeys(adapterStateDict(peft, name), loaded, file);
     } finally {
       for (const t of loaded.values()) t.dispose();

@@ -42,8 +42,16 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   forward?(peft: PeftModel, inputs: unknown, name: string): unknown;
   /** The tensors saved for the adapter, keyed relative to the base model; absent: the generic prefix rule. */
   stateDict?(peft: PeftModel, name: string): Map<string, Tensor>;
-  /** Loads saved tensors; absent: the generic prefix rule with strict key checks. */
-  loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>): void;
+  /** Loads saved tensors (file: for error messages); absent: the generic prefix rule with strict key checks. */
+  loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>, file: string): void;
+  /**
+   * When true, stateDict's and loadStateDict's keys are the file's keys as they stand (no
+   * `base_model.model.` added or taken off): prompt learning saves `prompt_embeddings` and, its base model
+   * being HF's PeftModel.base_model itself, `base_model.<path>` for modules_to_save.
+   */
+  readonly fileKeys?: boolean;
+  /** Parameters the adapter holds outside the base model (prompt encoders), with their paths in the PeftModel. */
+  extraParameters?(peft: PeftModel, name: string): [string, Tensor][];
   /** Removes an adapter that is not an AdapterLayer's (prompt encoders); layers are handled generically. */
   deleteAdapter?(peft: PeftModel, name: string): void;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */

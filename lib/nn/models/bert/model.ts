@@ -7,6 +7,7 @@ import { attention } from '../../../tensor/attention_ops';
 import { asIntTensor, type IntTensor } from '../../../tensor/int_tensor';
 import { crossEntropy } from '../../../tensor/loss_ops';
 import { add, tanh } from '../../../tensor/ops';
+import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { activation } from '../../layers/activation';
 import { Dropout } from '../../layers/dropout';
@@ -24,7 +25,19 @@ export interface BertInputs {
   tokenTypeIds?: IntTensor | null;
   /** [B] class indices. */
   labels?: IntTensor | null;
+  /** Replaces the word embeddings lookup ([B, T, hidden]; T may differ from inputIds', e.g. with virtual tokens). */
   inputsEmbeds?: Tensor | null;
+  /**
+   * Extra key/value prefixes per layer (prefix tuning): [B, P, hidden] each, HF's past_key_values: every
+   * token attends to them, and positions start at P as HF's BertEmbeddings does with past_key_values_length.
+   */
+  prefixKeyValues?: { k: Tensor; v: Tensor }[] | null;
+}
+
+/** [B, T] of the batch: the embeddings' when given, else the ids'. */
+function batchShape(inputs: BertInputs): [number, number] {
+  const s = inputs.inputsEmbeds ? inputs.inputsEmbeds.shape : inputs.inputIds.shape;
+  return [s[0], s[1]];
 }
 
 export class BertEmbeddings extends Module {
@@ -44,12 +57,13 @@ export class BertEmbeddings extends Module {
     this.dropout = this.registerModule('dropout', new Dropout(c.hiddenDropoutProb));
   }
 
-  forward(inputs: BertInputs): Tensor {
-    const [batch, time] = inputs.inputIds.shape;
-    if (time > this.config.maxPositionEmbeddings)
-      throw new RangeError(`BertEmbeddings: ${time} tokens exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
+  /** past: positions start there (the prefix length under prefix tuning). */
+  forward(inputs: BertInputs, past = 0): Tensor {
+    const [batch, time] = batchShape(inputs);
+    if (past + time > this.config.maxPositionEmbeddings)
+      throw new RangeError(`BertEmbeddings: ${past + time} positions exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
     const positions = new Int32Array(batch * time);
-    for (let b = 0; b < batch; b++) for (let t = 0; t < time; t++) positions[b * time + t] = t;
+    for (let b = 0; b < batch; b++) for (let t = 0; t < time; t++) positions[b * time + t] = past + t;
     const types = inputs.tokenTypeIds ?? { data: new Int32Array(batch * time), shape: [batch, time] };
     const words = inputs.inputsEmbeds ?? this.word_embeddings.forward(inputs.inputIds);
     const e = add(add(words, this.token_type_embeddings.forward(types)), this.position_embeddings.forward({ data: positions, shape: [batch, time] }));
@@ -88,8 +102,14 @@ export class BertSelfAttention extends Module {
     this.value = this.registerModule('value', new Linear(c.hiddenSize, c.hiddenSize, { init }));
   }
 
-  forward(x: Tensor, keyMask: Int32Array | null): Tensor {
-    return attention(this.query.forward(x), this.key.forward(x), this.value.forward(x), { qHeads: this.config.numAttentionHeads, causal: false, keyMask });
+  /** prefix: keys and values [B, P, hidden] put before the tokens' (HF's past_key_value for an encoder). */
+  forward(x: Tensor, keyMask: Int32Array | null, prefix: { k: Tensor; v: Tensor } | null = null): Tensor {
+    let k = this.key.forward(x), v = this.value.forward(x);
+    if (prefix) {
+      k = concat([prefix.k, k], 1);
+      v = concat([prefix.v, v], 1);
+    }
+    return attention(this.query.forward(x), k, v, { qHeads: this.config.numAttentionHeads, causal: false, keyMask });
   }
 }
 
@@ -103,8 +123,8 @@ export class BertAttention extends Module {
     this.output = this.registerModule('output', new BertSublayerOutput(config, config.hiddenSize));
   }
 
-  forward(x: Tensor, keyMask: Int32Array | null): Tensor {
-    return this.output.forward(this.self.forward(x, keyMask), x);
+  forward(x: Tensor, keyMask: Int32Array | null, prefix: { k: Tensor; v: Tensor } | null = null): Tensor {
+    return this.output.forward(this.self.forward(x, keyMask, prefix), x);
   }
 }
 
@@ -135,8 +155,8 @@ export class BertLayer extends Module {
     this.output = this.registerModule('output', new BertSublayerOutput(config, config.intermediateSize));
   }
 
-  forward(x: Tensor, keyMask: Int32Array | null): Tensor {
-    const a = this.attention.forward(x, keyMask);
+  forward(x: Tensor, keyMask: Int32Array | null, prefix: { k: Tensor; v: Tensor } | null = null): Tensor {
+    const a = this.attention.forward(x, keyMask, prefix);
     return this.output.forward(this.intermediate.forward(a), a);
   }
 }
@@ -151,9 +171,12 @@ export class BertEncoder extends Module {
     this.layer = this.registerModule('layer', new ModuleList(layers));
   }
 
-  forward(x: Tensor, keyMask: Int32Array | null): Tensor {
+  forward(x: Tensor, keyMask: Int32Array | null, prefixes: { k: Tensor; v: Tensor }[] | null = null): Tensor {
+    if (prefixes && prefixes.length !== this.layer.length)
+      throw new RangeError(`BertEncoder: prefixKeyValues has ${prefixes.length} entries, expected one per layer (${this.layer.length})`);
     let h = x;
-    for (const l of this.layer) h = l.forward(h, keyMask);
+    let i = 0;
+    for (const l of this.layer) h = l.forward(h, keyMask, prefixes ? prefixes[i++] : null);
     return h;
   }
 }
@@ -186,9 +209,10 @@ export class BertModel extends Module {
   }
 
   forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor } {
-    const [batch, time] = inputs.inputIds.shape;
-    const keyMask = keyMaskOf(inputs.attentionMask, batch, time);
-    const h = this.encoder.forward(this.embeddings.forward(inputs), keyMask);
+    const [batch, time] = batchShape(inputs);
+    const prefixLen = inputs.prefixKeyValues ? inputs.prefixKeyValues[0].k.shape[1] : 0;
+    const keyMask = keyMaskOf(inputs.attentionMask, batch, prefixLen + time, prefixLen);
+    const h = this.encoder.forward(this.embeddings.forward(inputs, prefixLen), keyMask, inputs.prefixKeyValues ?? null);
     return { lastHiddenState: h, pooled: this.pooler.forward(h) };
   }
 }

@@ -1,0 +1,4 @@
+export { PromptEncoderConfig } from './config';
+export type { PromptEncoderConfigFields, PromptEncoderReparameterizationType } from './config';
+export { PromptEncoder, promptEncoder } from './encoder';
+import './tuner';

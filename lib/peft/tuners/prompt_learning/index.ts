@@ -1,0 +1,12 @@
+export { PromptLearningConfig, isPromptLearningConfig } from './config';
+export type { PromptLearningConfigFields } from './config';
+export { preparePromptLearningConfig, wordEmbeddings } from './model_config';
+export { PromptTable } from './table';
+export type { PromptEncoderModule } from './table';
+export { PromptEncoderDict, getEncoder } from './encoders';
+export { Sequential, Activation, ReLU, Tanh } from './sequential';
+export { forwardWithPrompts, forwardWithPrefixes, repeatBatch } from './forward';
+export type { PromptInputs } from './forward';
+export { promptLearningTuner } from './tuner_base';
+export type { PromptMethod } from './tuner_base';
+export { asCausalLM, generateWithAdapter } from './generate';

@@ -1,0 +1,4 @@
+export { PromptTuningConfig } from './config';
+export type { PromptTuningConfigFields, PromptTuningInit } from './config';
+export { promptEmbedding, textInitIds } from './embedding';
+import './tuner';
