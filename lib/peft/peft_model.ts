@@ -182,6 +182,11 @@ export class PeftModel<M extends Module = Module> extends Module {
   /** Folds the active (or named) adapters into the base weights; outputs stay the same. */
   merge(names?: string[]): void {
     const list = names ?? [...this.active];
+    for (const n of list) {
+      const config = this.peftConfig.get(n);
+      if (config && tunerFor(config.peftType, 'merge').mergeable === false)
+        throw new Error(`merge: ${config.peftType} adapters ('${n}') have no weights to fold into the base model; keep the PeftModel to use them`);
+    }
     for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m)) m.merge(list.filter((n) => m.adapterNames().includes(n)));
   }
 

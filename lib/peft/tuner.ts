@@ -54,6 +54,8 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   extraParameters?(peft: PeftModel, name: string): [string, Tensor][];
   /** Removes an adapter that is not an AdapterLayer's (prompt encoders); layers are handled generically. */
   deleteAdapter?(peft: PeftModel, name: string): void;
+  /** false for methods with nothing to fold into the base weights (prompt learning): merge() refuses them. */
+  readonly mergeable?: boolean;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */
   trainedBaseParameters?(peft: PeftModel, config: C): string[];
 }

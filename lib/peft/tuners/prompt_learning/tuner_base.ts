@@ -58,6 +58,7 @@ export function promptLearningTuner<C extends PromptLearningConfig>(method: Prom
 
   return {
     peftType: method.peftType,
+    mergeable: false,
     adapterPrefixes: [],
     fileKeys: true,
 
