@@ -9,3 +9,5 @@ export type { AdapterLayer, Tuner } from './tuner';
 export { ModulesToSaveWrapper, cloneModule } from './modules_to_save';
 export { savePretrained, fromPretrained, loadAdapter, adapterStateDict, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './save_load';
 export * from './tuners/lora';
+export * from './tuners/bottleneck';
+export * from './tuners/compacter';

@@ -46,6 +46,8 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>): void;
   /** Removes an adapter that is not an AdapterLayer's (prompt encoders); layers are handled generically. */
   deleteAdapter?(peft: PeftModel, name: string): void;
+  /** unload(): removes what the tuner added outside AdapterLayers (Compacter's shared rules). */
+  unload?(peft: PeftModel): void;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */
   trainedBaseParameters?(peft: PeftModel, config: C): string[];
 }
