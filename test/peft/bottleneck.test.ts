@@ -55,7 +55,7 @@ describe.each(['js', 'native'] as const)('bottleneck adapters on %s', (backendNa
 
       const frozen = peft.model.namedParameters().filter(([, t]) => !t.requiresGrad).map(([n, t]) => [n, t.toFloat32Array()] as const);
       const { before, after } = train(peft, batch, 8, 1e-2);
-      expect(after).toBeLessThan(before);
+      expect(after).toBeLessThan(0.95 * before);
       for (const [n, v] of frozen) expect(peft.model.getParameter(n)).toAllClose(v, { atol: 0, rtol: 0 });
       const adapted = logitsOf(peft, batch);
       expect(() => expect(adapted).toAllClose(base, { atol: 1e-4 })).toThrow();
