@@ -50,6 +50,7 @@ export { attention } from './tensor/attention_ops';
 export type { AttentionOptions } from './tensor/attention_ops';
 export { crossEntropy, mseLoss, IGNORE_INDEX } from './tensor/loss_ops';
 export { concat, dropout } from './tensor/shape_ops';
+export { kron } from './tensor/kron_op';
 export * from './nn';
 export * from './optim';
 export * from './peft';

@@ -13,3 +13,5 @@ export * from './tuners/prompt_learning';
 export * from './tuners/prompt_tuning';
 export * from './tuners/prefix_tuning';
 export * from './tuners/p_tuning';
+export * from './tuners/bottleneck';
+export * from './tuners/compacter';

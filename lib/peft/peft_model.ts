@@ -203,6 +203,7 @@ export class PeftModel<M extends Module = Module> extends Module {
   /** The base model with its original modules back, adapters dropped (merged ones stay folded in). */
   unload(): M {
     const model = this.model;
+    for (const type of new Set([...this.peftConfig.values()].map((c) => c.peftType))) tunerFor(type, 'unload').unload?.(this);
     for (const [path, m] of model.namedModules()) {
       if (path === '') continue;
       if (isAdapterLayer(m)) model.setSubmodule(path, m.base_layer);

@@ -56,6 +56,8 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   deleteAdapter?(peft: PeftModel, name: string): void;
   /** false for methods with nothing to fold into the base weights (prompt learning): merge() refuses them. */
   readonly mergeable?: boolean;
+  /** unload(): removes what the tuner added outside AdapterLayers (Compacter's shared rules). */
+  unload?(peft: PeftModel): void;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */
   trainedBaseParameters?(peft: PeftModel, config: C): string[];
 }
