@@ -13,7 +13,7 @@ export { noGrad, enableGrad, isGradEnabled, releaseGraph, GradNode } from './ten
 export type { BackwardOptions } from './tensor/autograd';
 export { empty, full, zeros, ones, fromArray, tensor, arange, rand, randn, manualSeed, getRandomState, setRandomState } from './tensor/creation';
 export type { RandomState } from './tensor/creation';
-export { seedCounter, getSeedCounters, setSeedCounters } from './tensor/seed_counters';
+export { seedCounter, getSeedCounters, setSeedCounters, resetSeedCounters } from './tensor/seed_counters';
 export type { SeedCounter } from './tensor/seed_counters';
 export * from './tensor/ops';
 

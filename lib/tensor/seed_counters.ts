@@ -14,7 +14,7 @@ export interface SeedCounter {
   set(value: number): void;
 }
 
-const counters = new Map<string, SeedCounter>();
+const counters = new Map<string, SeedCounter & { initial: number }>();
 
 function checkValue(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`seed counter '${name}': value must be a non-negative integer, got ${String(value)}`);
@@ -26,8 +26,9 @@ export function seedCounter(name: string, initial = 1): SeedCounter {
   if (existing) return existing;
   checkValue(name, initial);
   let value = initial;
-  const c: SeedCounter = {
+  const c: SeedCounter & { initial: number } = {
     name,
+    initial,
     next: () => value++,
     peek: () => value,
     set: (v: number) => {
@@ -49,4 +50,9 @@ export function setSeedCounters(state: Record<string, number>): void {
   if (typeof state !== 'object' || state === null) throw new TypeError('setSeedCounters: expected an object of name -> value');
   for (const [n, v] of Object.entries(state)) checkValue(n, v);
   for (const [n, v] of Object.entries(state)) seedCounter(n, v).set(v);
+}
+
+/** Puts every counter back to its initial value (with manualSeed, what a seeded fresh run starts from). */
+export function resetSeedCounters(): void {
+  for (const c of counters.values()) c.set(c.initial);
 }

@@ -44,6 +44,12 @@ export function padIdOf(model: Module, tokenizer: Tokenizer | null | undefined, 
   return config?.padTokenId ?? config?.eosTokenId ?? 0;
 }
 
+/** The config's vocabulary size, when the model has one. */
+export function vocabSizeOf(model: Module): number | null {
+  const v = (baseModelOf(model) as unknown as { config?: { vocabSize?: unknown } }).config?.vocabSize;
+  return typeof v === 'number' ? v : null;
+}
+
 export function runModel(model: Module, inputs: ModelInputs): ModelOutput {
   const fn = (model as unknown as { forward?: (i: ModelInputs) => ModelOutput }).forward;
   if (typeof fn !== 'function') throw new TypeError(`Trainer: the model (${model.constructor.name}) has no forward(inputs)`);

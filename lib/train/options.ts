@@ -40,7 +40,10 @@ export interface TrainerOptions {
   warmupSteps?: number;
   /** Clip the gradients' global norm (default 1.0, HF's); 0 or Infinity: no clipping. */
   maxGradNorm?: number;
-  /** Shuffle the training set every epoch from this seed (default 42). */
+  /**
+   * Shuffle the training set every epoch (default true). `seed` (default 42) seeds the shuffling and, when a
+   * fresh run starts, the dropout streams (manualSeed and the seed counters, as HF's set_seed).
+   */
   shuffle?: boolean;
   seed?: number;
   /** Log every N steps (default 1). */

@@ -5,7 +5,8 @@
  * a loss curve, and checkpoints from which a resumed run continues bit for bit as if never interrupted.
  *
  * Determinism: the data order comes from its own generator (ShuffleRng), dropout from the global tensor
- * stream and the registered seed counters; all three are saved in each checkpoint. Evaluation draws from
+ * stream and the registered seed counters; a fresh run seeds all three from opts.seed (as HF's set_seed),
+ * and all three are saved in each checkpoint. Evaluation draws from
  * none of them. Micro-batches are weighted by their share of the loss terms of the whole accumulation
  * window, so accumulated gradients equal those of one large batch (padding or not).
  */
@@ -17,10 +18,10 @@ import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip_grad';
 import { getScheduler, type LRScheduler } from '../optim/lr_scheduler';
 import type { Optimizer } from '../optim/optimizer';
-import { getRandomState, setRandomState } from '../tensor/creation';
+import { getRandomState, manualSeed, setRandomState } from '../tensor/creation';
 import { scale } from '../tensor/ops';
 import { tidy } from '../tensor/scope';
-import { getSeedCounters, setSeedCounters } from '../tensor/seed_counters';
+import { getSeedCounters, resetSeedCounters, setSeedCounters } from '../tensor/seed_counters';
 import type { Tensor } from '../tensor/tensor';
 import { OPTIMIZER_STATE, loadModelWeights, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
 import { latestCheckpoint, writeCheckpointFolder } from './checkpoint_folder';
@@ -28,7 +29,7 @@ import { collate, type Batch, type TaskKind } from './data/collate';
 import { ShuffleRng } from './data/shuffle';
 import { EarlyStopping } from './early_stopping';
 import { evaluate } from './evaluate';
-import { numLabelsOf, padIdOf, runModel, taskOf } from './model_kind';
+import { numLabelsOf, padIdOf, runModel, taskOf, vocabSizeOf } from './model_kind';
 import { checkOptions, type TrainerOptions } from './options';
 import { buildParamGroups } from './param_groups';
 import { plotLossSvg } from './plot_svg';
@@ -72,6 +73,9 @@ export class Trainer {
     const o = this.opts;
     this.task = o.task ?? taskOf(model);
     this.padId = padIdOf(model, o.tokenizer, o.padId);
+    const vocab = vocabSizeOf(model);
+    if (vocab !== null && !(this.padId >= 0 && this.padId < vocab))
+      throw new RangeError(`Trainer: the pad id ${this.padId} is outside the model's vocabulary [0, ${vocab}) (it comes from ${o.padId !== undefined ? 'padId' : 'the tokenizer or the config\'s pad/eos token id'}); pass padId`);
     this.batchesPerEpoch = Math.ceil(o.trainDataset.length / o.batchSize);
     const stepsPerEpoch = Math.ceil(this.batchesPerEpoch / o.gradientAccumulationSteps);
     this.totalSteps = o.maxSteps ?? (o.epochs ?? 1) * stepsPerEpoch;
@@ -114,7 +118,12 @@ export class Trainer {
       if (!dir) throw new Error(`Trainer: resumeFromCheckpoint: no checkpoint-<step> folder in ${o.outputDir}`);
       this.loadCheckpoint(dir);
       this.log.resumeAt(this.globalStep);
-    } else if (this.globalStep === 0) this.log.reset();
+    } else if (this.globalStep === 0) {
+      // HF's set_seed: a fresh run seeds the dropout streams too, so the same seed gives the same run.
+      manualSeed(this.opts.seed ?? 42);
+      resetSeedCounters();
+      this.log.reset();
+    }
     this.model.train();
     const progress = this.progressBar();
     const stepLosses: { step: number; loss: number }[] = [];

@@ -13,7 +13,7 @@ export const goldenBert = () => loadHfModel(path.join(FIXTURES, 'bert'));
 /** A fresh tiny GPT-2 with dropout on, initialized from a fixed seed (so two calls give equal models). */
 export function dropoutGpt2(seed = 1): GPT2LMHeadModel {
   manualSeed(seed);
-  return new GPT2LMHeadModel(new GPT2Config({ vocabSize: 89, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 4, residPdrop: 0.1, embdPdrop: 0.1, attnPdrop: 0.1 }));
+  return new GPT2LMHeadModel(new GPT2Config({ vocabSize: 89, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 4, residPdrop: 0.1, embdPdrop: 0.1, attnPdrop: 0.1, bosTokenId: 88, eosTokenId: 88 }));
 }
 
 /** Sequences that count up by 3 modulo 89 from different starts: a rule a tiny model learns in a few dozen steps. */

@@ -109,6 +109,7 @@ describe('Trainer', () => {
   it('bad options are errors naming the option', () => {
     expect(() => new Trainer(goldenGpt2(), { trainDataset: [] })).toThrow(/trainDataset must be a non-empty/);
     expect(() => new Trainer(goldenGpt2(), { trainDataset: countingData(2), batchSize: 0 })).toThrow(/batchSize must be a positive integer, got 0/);
+    expect(() => new Trainer(goldenGpt2(), { trainDataset: countingData(2), padId: 89 })).toThrow(/pad id 89 is outside the model's vocabulary \[0, 89\)/);
     expect(() => new Trainer(goldenGpt2(), { trainDataset: countingData(2), saveSteps: 2 })).toThrow(/saveSteps needs an outputDir/);
     expect(() => new Trainer(goldenGpt2(), { trainDataset: countingData(2), earlyStopping: { metric: 'eval_loss', patience: 1 } })).toThrow(/needs an evalDataset/);
   });
