@@ -11,7 +11,10 @@ export type { NestedArray } from './tensor/tensor';
 export { tidy, keep, dispose } from './tensor/scope';
 export { noGrad, enableGrad, isGradEnabled, releaseGraph, GradNode } from './tensor/autograd';
 export type { BackwardOptions } from './tensor/autograd';
-export { empty, full, zeros, ones, fromArray, tensor, arange, rand, randn, manualSeed } from './tensor/creation';
+export { empty, full, zeros, ones, fromArray, tensor, arange, rand, randn, manualSeed, getRandomState, setRandomState } from './tensor/creation';
+export type { RandomState } from './tensor/creation';
+export { seedCounter, getSeedCounters, setSeedCounters, resetSeedCounters } from './tensor/seed_counters';
+export type { SeedCounter } from './tensor/seed_counters';
 export * from './tensor/ops';
 
 export interface Info {
@@ -54,3 +57,4 @@ export { kron } from './tensor/kron_op';
 export * from './nn';
 export * from './optim';
 export * from './peft';
+export * from './train';

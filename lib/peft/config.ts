@@ -10,6 +10,20 @@ export type PeftType =
 
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'SEQ_2_SEQ_LM' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION';
 
+/**
+ * An optimizer parameter group a method asks for besides the default one (diff pruning's log_alpha with
+ * its own learning rate, say). The trainer puts every trainable parameter whose path matches into it.
+ */
+export interface PeftParamGroup {
+  /** For messages and logs. */
+  name: string;
+  /** Whether a parameter belongs here, by its path in the PeftModel (`base_model.model.<...>.log_alpha.default`). */
+  match: (path: string) => boolean;
+  /** Overrides of the optimizer's defaults for this group. */
+  lr?: number;
+  weightDecay?: number;
+}
+
 export abstract class PeftConfig {
   abstract readonly peftType: PeftType;
   taskType: TaskType | null = null;
@@ -56,6 +70,11 @@ export abstract class PeftConfig {
 
   /** Checks the fields; throws naming the bad one. */
   validate(): void {}
+
+  /** Parameter groups this method wants apart from the default one; none unless a method overrides it. */
+  optimizerParamGroups(): PeftParamGroup[] {
+    return [];
+  }
 }
 
 type ConfigClass = new () => PeftConfig;

@@ -72,8 +72,8 @@ function readAdapterConfig(dir: string) {
   return peftConfigFromJSON(dict, file);
 }
 
-/** Reads the weights of an adapter folder, checking the keys against what the adapter holds. */
-function loadWeights(peft: PeftModel, name: string, dir: string): void {
+/** Reads the weights of an adapter folder into adapter `name`, checking the keys against what the adapter holds. */
+export function loadAdapterWeights(peft: PeftModel, name: string, dir: string): void {
   const file = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(file)) throw new Error(`loading an adapter: ${file} does not exist`);
   const config = peft.peftConfig.get(name)!;
@@ -124,7 +124,7 @@ export function fromPretrained<M extends Module>(model: M, dir: string, opts: { 
   config.inferenceMode = !(opts.isTrainable ?? false);
   const name = opts.adapterName ?? 'default';
   const peft = new PeftModel(model, config, name);
-  loadWeights(peft, name, dir);
+  loadAdapterWeights(peft, name, dir);
   return peft;
 }
 
@@ -133,7 +133,7 @@ export function loadAdapter(peft: PeftModel, dir: string, name: string, opts: { 
   const config = readAdapterConfig(dir);
   config.inferenceMode = !(opts.isTrainable ?? false);
   peft.addAdapter(name, config);
-  loadWeights(peft, name, dir);
+  loadAdapterWeights(peft, name, dir);
 }
 
 installAdapterIo({ save: savePretrained, fromPretrained, loadAdapter });

@@ -90,6 +90,26 @@ export function manualSeed(seed: number): void {
   stream.offset = 0;
 }
 
+/** The global random stream's position: what a checkpoint saves so a resumed run draws the same numbers. */
+export interface RandomState {
+  seed: number;
+  offset: number;
+}
+
+export function getRandomState(): RandomState {
+  return { seed: stream.seed, offset: stream.offset };
+}
+
+/** Puts the global random stream back where getRandomState() found it. */
+export function setRandomState(s: RandomState): void {
+  if (typeof s !== 'object' || s === null) throw new TypeError(`setRandomState: expected {seed, offset}, got ${String(s)}`);
+  checkSeed(s.seed, 'setRandomState');
+  if (!Number.isSafeInteger(s.offset) || s.offset < 0 || s.offset % 4 !== 0)
+    throw new RangeError(`setRandomState: offset must be a non-negative multiple of 4 (whole Philox blocks), got ${s.offset}`);
+  stream.seed = s.seed;
+  stream.offset = s.offset;
+}
+
 function checkSeed(seed: number, op: string): void {
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 48)
     throw new RangeError(`${op}: seed must be an integer in [0, 2^48), got ${seed}`);

@@ -8,6 +8,7 @@ import { Linear } from '../../../nn/layers/linear';
 import { Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
+import { seedCounter } from '../../../tensor/seed_counters';
 import { loraAdd, loraLinearAuto } from '../../../tensor/lora_op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
@@ -35,7 +36,8 @@ export interface LoraAdapterSpec {
   init: boolean | 'gaussian';
 }
 
-let dropoutSeed = 1;
+/** Each training forward with dropout takes a fresh seed; registered so checkpoints can resume it. */
+const dropoutSeeds = seedCounter('lora.dropout', 1);
 
 export class LoraLinear extends Module implements AdapterLayer {
   readonly isAdapterLayer = true;
@@ -106,7 +108,7 @@ export class LoraLinear extends Module implements AdapterLayer {
     if (running.length === 0) return this.base_layer.forward(x);
     const opts = (n: string) => {
       const s = this.specs.get(n)!;
-      return { scale: s.scale, dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeed++ : 0 };
+      return { scale: s.scale, dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeeds.next() : 0 };
     };
     const [first, ...rest] = running;
     let y = loraLinearAuto(x, this.weightOutIn(), this.base_layer.bias, this.lora_A.get(first).weight, this.lora_B.get(first).weight, opts(first));

@@ -1,0 +1,115 @@
+/**
+ * What a checkpoint folder holds and how it is read back:
+ *   adapter_config.json + adapter_model.safetensors  the adapters of a PeftModel (savePretrained's layout;
+ *                                                    only the trainable weights), or
+ *   model.safetensors                                the full model (tied weights stored once)
+ *   optimizer.safetensors                            the optimizer's state (lib/optim saveState)
+ *   trainer_state.json                               step, epoch, data position, random streams, scheduler,
+ *                                                    early stopping
+ * Everything a resumed run needs to continue exactly where the uninterrupted run was.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../io/atomic';
+import { FileFormatError } from '../io/errors';
+import { SafetensorsFile } from '../io/safetensors_read';
+import { saveSafetensors } from '../io/safetensors_write';
+import type { Module } from '../nn/module';
+import { PeftModel } from '../peft/peft_model';
+import { loadAdapterWeights } from '../peft/save_load';
+import type { LRSchedulerState } from '../optim/lr_scheduler';
+import type { RandomState } from '../tensor/creation';
+import type { Tensor } from '../tensor/tensor';
+import type { EarlyStoppingState } from './early_stopping';
+
+export const TRAINER_STATE = 'trainer_state.json';
+export const OPTIMIZER_STATE = 'optimizer.safetensors';
+export const MODEL_WEIGHTS = 'model.safetensors';
+const FORMAT = 'peftjs-trainer';
+const VERSION = 1;
+
+export interface TrainerState {
+  /** Optimizer steps done. */
+  globalStep: number;
+  /** The epoch in progress (0-based) and the next batch of it. */
+  epoch: number;
+  batchInEpoch: number;
+  /** The shuffle generator's state the epoch's order is drawn from. */
+  shuffleState: number;
+  /** The global tensor random stream (dropout masks). */
+  randomState: RandomState;
+  /** Registered seed counters (LoRA dropout, ...). */
+  seedCounters: Record<string, number>;
+  scheduler: LRSchedulerState;
+  earlyStopping: EarlyStoppingState | null;
+  /** The run's planned total steps (checked on resume: a different plan changes the schedule). */
+  totalSteps: number;
+}
+
+/** Writes the model's weights into a checkpoint folder: adapters for a PeftModel, else every parameter. */
+export function saveModelWeights(model: Module, dir: string): void {
+  if (model instanceof PeftModel) {
+    model.savePretrained(dir);
+    return;
+  }
+  const tensors: Record<string, Tensor> = Object.fromEntries(model.namedParameters());
+  saveSafetensors(path.join(dir, MODEL_WEIGHTS), tensors, { format: 'pt' });
+}
+
+/** Reads saveModelWeights' files back into the same model. */
+export function loadModelWeights(model: Module, dir: string): void {
+  if (model instanceof PeftModel) {
+    for (const name of model.peftConfig.keys()) loadAdapterWeights(model, name, name === 'default' ? dir : path.join(dir, name));
+    return;
+  }
+  const file = path.join(dir, MODEL_WEIGHTS);
+  if (!fs.existsSync(file)) throw new Error(`loading a checkpoint: ${file} does not exist`);
+  const st = SafetensorsFile.open(file);
+  const loaded = new Map<string, Tensor>();
+  try {
+    for (const k of st.names()) loaded.set(k, st.load(k));
+    // Tied weights were written once, under their first name; the other names alias the same tensor.
+    const own = new Map(model.namedParameters());
+    const missing = [...own.keys()].filter((k) => !loaded.has(k));
+    const unexpected = [...loaded.keys()].filter((k) => !own.has(k));
+    if (missing.length || unexpected.length)
+      throw new FileFormatError('checkpoint weights', file, `${missing.length} missing (${missing.slice(0, 5).join(', ')}), ${unexpected.length} unexpected (${unexpected.slice(0, 5).join(', ')})`);
+    model.loadStateDict(loaded, { strict: false });
+  } finally {
+    for (const t of loaded.values()) t.dispose();
+    st.close();
+  }
+}
+
+export function writeTrainerState(dir: string, s: TrainerState): void {
+  const text = JSON.stringify({ format: FORMAT, version: VERSION, ...s }, null, 2) + '\n';
+  writeFileAtomic(path.join(dir, TRAINER_STATE), (fd) => fs.writeSync(fd, text));
+}
+
+export function readTrainerState(dir: string): TrainerState {
+  const file = path.join(dir, TRAINER_STATE);
+  if (!fs.existsSync(file)) throw new Error(`loading a checkpoint: ${file} does not exist (is ${dir} a checkpoint folder?)`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError('trainer state', file, (e as Error).message);
+  }
+  const bad = (what: string): never => {
+    throw new FileFormatError('trainer state', file, what);
+  };
+  if (typeof raw !== 'object' || raw === null) bad('expected a JSON object');
+  if (raw.format !== FORMAT) bad(`format is ${JSON.stringify(raw.format)}, expected "${FORMAT}"`);
+  if (raw.version !== VERSION) bad(`version ${JSON.stringify(raw.version)} is not supported (expected ${VERSION})`);
+  for (const k of ['globalStep', 'epoch', 'batchInEpoch', 'shuffleState', 'totalSteps'])
+    if (!Number.isInteger(raw[k]) || (raw[k] as number) < 0) bad(`'${k}' must be a non-negative integer, got ${JSON.stringify(raw[k])}`);
+  const rs = raw.randomState as RandomState | undefined;
+  if (!rs || !Number.isInteger(rs.seed) || !Number.isInteger(rs.offset)) bad(`'randomState' must be {seed, offset}, got ${JSON.stringify(rs)}`);
+  if (typeof raw.seedCounters !== 'object' || raw.seedCounters === null) bad("'seedCounters' must be an object");
+  const sch = raw.scheduler as LRSchedulerState | undefined;
+  if (!sch || !Number.isInteger(sch.lastStep) || !Array.isArray(sch.baseLrs)) bad(`'scheduler' must be {lastStep, baseLrs}, got ${JSON.stringify(sch)}`);
+  const es = raw.earlyStopping as EarlyStoppingState | null | undefined;
+  if (es !== null && (typeof es !== 'object' || !Number.isInteger(es.badEvals))) bad(`'earlyStopping' must be null or {best, badEvals}`);
+  const { format: _f, version: _v, ...state } = raw;
+  return state as unknown as TrainerState;
+}

@@ -1,0 +1,56 @@
+/**
+ * Examples to a padded batch: right padding with the pad id to the longest example, attention mask 1 on
+ * tokens and 0 on padding, and labels: for causal LM the input ids with padding set to -100 (ignored by the
+ * loss), for classification the class ids. `targets` counts what the loss averages over (next-token
+ * targets, or examples), which gradient accumulation uses to weight micro-batches exactly.
+ */
+import { IGNORE_INDEX } from '../../tensor/loss_ops';
+import type { IntTensor } from '../../tensor/int_tensor';
+import type { TokenizedExample } from './tokenize';
+
+export type TaskKind = 'causal_lm' | 'seq_cls';
+
+export interface Batch {
+  inputIds: IntTensor;
+  attentionMask: IntTensor;
+  labels: IntTensor;
+  /** Number of loss terms: tokens with a next-token target (causal LM) or examples (classification). */
+  targets: number;
+  /** Real (non-padding) tokens. */
+  tokens: number;
+}
+
+export function collate(examples: TokenizedExample[], task: TaskKind, padId: number): Batch {
+  if (examples.length === 0) throw new RangeError('collate: an empty batch');
+  if (!Number.isInteger(padId) || padId < 0) throw new RangeError(`collate: padId must be a non-negative integer, got ${String(padId)}`);
+  const rows = examples.length;
+  const cols = Math.max(...examples.map((e) => e.inputIds.length));
+  if (cols === 0) throw new RangeError('collate: every example in the batch is empty');
+  const ids = new Int32Array(rows * cols).fill(padId);
+  const mask = new Int32Array(rows * cols);
+  const lm = task === 'causal_lm';
+  const labels = lm ? new Int32Array(rows * cols).fill(IGNORE_INDEX) : new Int32Array(rows);
+  let targets = 0, tokens = 0;
+  examples.forEach((e, r) => {
+    e.inputIds.forEach((id, c) => {
+      ids[r * cols + c] = id;
+      mask[r * cols + c] = 1;
+      if (lm) labels[r * cols + c] = id;
+    });
+    tokens += e.inputIds.length;
+    if (lm) targets += Math.max(0, e.inputIds.length - 1);
+    else {
+      if (e.label === undefined || !Number.isInteger(e.label) || e.label < 0)
+        throw new RangeError(`collate: a classification example${e.line !== undefined ? ` (line ${e.line})` : ''} has no valid label (got ${String(e.label)})`);
+      labels[r] = e.label;
+      targets++;
+    }
+  });
+  return {
+    inputIds: { data: ids, shape: [rows, cols] },
+    attentionMask: { data: mask, shape: [rows, cols] },
+    labels: { data: labels, shape: lm ? [rows, cols] : [rows] },
+    targets,
+    tokens,
+  };
+}

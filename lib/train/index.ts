@@ -1,0 +1,24 @@
+/** peftjs/train: the Trainer, its data pipeline, metrics, checkpoints, log and loss curve. */
+export * from './data';
+export { Trainer } from './trainer';
+export type { TrainResult } from './trainer';
+export type { TrainerOptions } from './options';
+export { accuracy, f1Binary, f1Macro, f1ForClass, perplexity, argmaxRows, classificationMetrics } from './metrics';
+export type { ClassificationMetrics } from './metrics';
+export { evaluate } from './evaluate';
+export type { EvalOptions } from './evaluate';
+export { EarlyStopping } from './early_stopping';
+export type { EarlyStoppingOptions, EarlyStoppingState } from './early_stopping';
+export { buildParamGroups } from './param_groups';
+export type { BuiltParamGroup } from './param_groups';
+export { saveModelWeights, loadModelWeights, readTrainerState, TRAINER_STATE, OPTIMIZER_STATE, MODEL_WEIGHTS } from './checkpoint';
+export type { TrainerState } from './checkpoint';
+export { writeCheckpointFolder, listCheckpoints, latestCheckpoint, CHECKPOINT_PREFIX } from './checkpoint_folder';
+export type { CheckpointRef } from './checkpoint_folder';
+export { TrainLog } from './train_log';
+export type { LogEntry } from './train_log';
+export { ProgressBar, formatDuration } from './progress';
+export type { ProgressStream, ProgressUpdate } from './progress';
+export { plotLossSvg, niceTicks } from './plot_svg';
+export type { CurvePoint, LossCurves, PlotOptions } from './plot_svg';
+export { baseModelOf, taskOf, padIdOf, numLabelsOf } from './model_kind';

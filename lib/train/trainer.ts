@@ -1,0 +1,303 @@
+/**
+ * Trainer: fine-tunes a causal LM or a sequence classifier (a model of lib/nn/models, plain or wrapped in a
+ * PeftModel) as HF's Trainer does: shuffled padded batches, gradient accumulation, AdamW over the trainable
+ * parameters with a learning-rate schedule and gradient clipping, evaluation, early stopping, a JSONL log,
+ * a loss curve, and checkpoints from which a resumed run continues bit for bit as if never interrupted.
+ *
+ * Determinism: the data order comes from its own generator (ShuffleRng), dropout from the global tensor
+ * stream and the registered seed counters; a fresh run seeds all three from opts.seed (as HF's set_seed),
+ * and all three are saved in each checkpoint. Evaluation draws from
+ * none of them. Micro-batches are weighted by their share of the loss terms of the whole accumulation
+ * window, so accumulated gradients equal those of one large batch (padding or not).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../io/atomic';
+import type { Module } from '../nn/module';
+import { AdamW } from '../optim/adamw';
+import { clipGradNorm } from '../optim/clip_grad';
+import { getScheduler, type LRScheduler } from '../optim/lr_scheduler';
+import type { Optimizer } from '../optim/optimizer';
+import { getRandomState, manualSeed, setRandomState } from '../tensor/creation';
+import { scale } from '../tensor/ops';
+import { tidy } from '../tensor/scope';
+import { getSeedCounters, resetSeedCounters, setSeedCounters } from '../tensor/seed_counters';
+import type { Tensor } from '../tensor/tensor';
+import { OPTIMIZER_STATE, loadModelWeights, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
+import { latestCheckpoint, writeCheckpointFolder } from './checkpoint_folder';
+import { collate, type Batch, type TaskKind } from './data/collate';
+import { ShuffleRng } from './data/shuffle';
+import { EarlyStopping } from './early_stopping';
+import { evaluate } from './evaluate';
+import { numLabelsOf, padIdOf, runModel, taskOf, vocabSizeOf } from './model_kind';
+import { checkOptions, type TrainerOptions } from './options';
+import { buildParamGroups } from './param_groups';
+import { plotLossSvg } from './plot_svg';
+import { ProgressBar, type ProgressStream } from './progress';
+import { type LogEntry, TrainLog } from './train_log';
+
+export interface TrainResult {
+  globalStep: number;
+  /** Epochs done, fractional mid-epoch. */
+  epoch: number;
+  /** This run's loss at every optimizer step (a resumed run: from the checkpoint's step on). */
+  stepLosses: { step: number; loss: number }[];
+  /** The last evaluation's metrics, if any. */
+  lastEval: Record<string, number> | null;
+  stoppedEarly: boolean;
+  /** Every log entry of the run, earlier ones of a resumed run included. */
+  log: LogEntry[];
+}
+
+export class Trainer {
+  readonly task: TaskKind;
+  readonly padId: number;
+  readonly optimizer: Optimizer<{ lr: number }>;
+  readonly scheduler: LRScheduler;
+  readonly totalSteps: number;
+  readonly batchesPerEpoch: number;
+  private readonly opts: Required<Pick<TrainerOptions, 'batchSize' | 'gradientAccumulationSteps' | 'maxGradNorm' | 'loggingSteps'>> & TrainerOptions;
+  private readonly params: Tensor[];
+  private readonly rng: ShuffleRng;
+  private readonly early: EarlyStopping | null;
+  private readonly log: TrainLog;
+  private globalStep = 0;
+  private epoch = 0;
+  private batchInEpoch = 0;
+  private order: number[] | null = null;
+  private epochShuffleState = 0;
+
+  constructor(readonly model: Module, options: TrainerOptions) {
+    checkOptions(options);
+    this.opts = { batchSize: 8, gradientAccumulationSteps: 1, maxGradNorm: 1.0, loggingSteps: 1, ...options };
+    const o = this.opts;
+    this.task = o.task ?? taskOf(model);
+    this.padId = padIdOf(model, o.tokenizer, o.padId);
+    const vocab = vocabSizeOf(model);
+    if (vocab !== null && !(this.padId >= 0 && this.padId < vocab))
+      throw new RangeError(`Trainer: the pad id ${this.padId} is outside the model's vocabulary [0, ${vocab}) (it comes from ${o.padId !== undefined ? 'padId' : 'the tokenizer or the config\'s pad/eos token id'}); pass padId`);
+    this.batchesPerEpoch = Math.ceil(o.trainDataset.length / o.batchSize);
+    const stepsPerEpoch = Math.ceil(this.batchesPerEpoch / o.gradientAccumulationSteps);
+    this.totalSteps = o.maxSteps ?? (o.epochs ?? 1) * stepsPerEpoch;
+    const groups = buildParamGroups(model, o.paramGroups);
+    this.params = groups.flatMap((g) => g.params);
+    const specs = groups.map((g) => {
+      const s: { params: Tensor[]; lr?: number; weightDecay?: number } = { params: g.params };
+      if (g.lr !== undefined) s.lr = g.lr;
+      if (g.weightDecay !== undefined) s.weightDecay = g.weightDecay;
+      return s;
+    });
+    this.optimizer = o.optimizer
+      ? o.optimizer(specs)
+      : (new AdamW(specs, { lr: o.lr ?? 5e-5, weightDecay: o.weightDecay ?? 0, ...(o.betas ? { betas: o.betas } : {}), ...(o.eps !== undefined ? { eps: o.eps } : {}) }) as unknown as Optimizer<{ lr: number }>);
+    const schedule = o.scheduler ?? 'linear';
+    this.scheduler = getScheduler(schedule, this.optimizer, { warmupSteps: o.warmupSteps ?? 0, totalSteps: this.totalSteps });
+    this.rng = new ShuffleRng(o.seed ?? 42);
+    this.early = o.earlyStopping ? new EarlyStopping(o.earlyStopping) : null;
+    const logFile = o.logFile !== undefined ? o.logFile : o.outputDir ? path.join(o.outputDir, 'log.jsonl') : null;
+    this.log = new TrainLog(logFile);
+  }
+
+  /** The loss curve's path: the log's, with .svg for .jsonl. */
+  get svgFile(): string | null {
+    const f = this.log.file;
+    return f === null ? null : f.replace(/\.jsonl$/, '') + '.svg';
+  }
+
+  get step(): number {
+    return this.globalStep;
+  }
+
+  /** Runs training to totalSteps (or an early stop) from the start or from opts.resumeFromCheckpoint. */
+  train(): TrainResult {
+    const o = this.opts;
+    if (o.outputDir) fs.mkdirSync(o.outputDir, { recursive: true });
+    if (o.logFile) fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
+    if (o.resumeFromCheckpoint !== undefined) {
+      const dir = o.resumeFromCheckpoint === true ? latestCheckpoint(o.outputDir!)?.dir : o.resumeFromCheckpoint;
+      if (!dir) throw new Error(`Trainer: resumeFromCheckpoint: no checkpoint-<step> folder in ${o.outputDir}`);
+      this.loadCheckpoint(dir);
+      this.log.resumeAt(this.globalStep);
+    } else if (this.globalStep === 0) {
+      // HF's set_seed: a fresh run seeds the dropout streams too, so the same seed gives the same run.
+      manualSeed(this.opts.seed ?? 42);
+      resetSeedCounters();
+      this.log.reset();
+    }
+    this.model.train();
+    const progress = this.progressBar();
+    const stepLosses: { step: number; loss: number }[] = [];
+    let window: number[] = [];
+    let gradNorm: number | null = null;
+    let lastEval: Record<string, number> | null = null;
+    let lastEvalStep = -1;
+    let stoppedEarly = false;
+    let tokensThisRun = 0;
+    while (this.globalStep < this.totalSteps && !stoppedEarly) {
+      const lr = this.optimizer.paramGroups[0].lr;
+      const r = this.trainStep();
+      tokensThisRun += r.tokens;
+      gradNorm = r.gradNorm;
+      stepLosses.push({ step: this.globalStep, loss: r.loss });
+      window.push(r.loss);
+      const step = this.globalStep;
+      if (step % o.loggingSteps === 0 || step === this.totalSteps) {
+        const mean = window.reduce((a, b) => a + b, 0) / window.length;
+        this.record({ step, epoch: this.epochProgress(), loss: Number.isFinite(mean) ? mean : null, lr, grad_norm: gradNorm });
+        window = [];
+        if (progress && !progress.stream.isTTY) progress.bar.update({ step, loss: mean, tokens: tokensThisRun });
+      }
+      if (progress?.stream.isTTY) progress.bar.update({ step, loss: r.loss, tokens: tokensThisRun });
+      if (o.evalDataset && o.evalDataset.length > 0 && o.evalSteps !== undefined && step % o.evalSteps === 0) {
+        lastEval = this.runEval(progress?.bar);
+        lastEvalStep = step;
+        if (this.early?.update(lastEval)) stoppedEarly = true;
+      }
+      if (o.saveSteps !== undefined && step % o.saveSteps === 0) this.saveCheckpoint();
+    }
+    if (o.evalDataset && o.evalDataset.length > 0 && lastEvalStep !== this.globalStep) lastEval = this.runEval(progress?.bar);
+    progress?.bar.finish();
+    this.writeSvg();
+    return { globalStep: this.globalStep, epoch: this.epochProgress(), stepLosses, lastEval, stoppedEarly, log: [...this.log.entries] };
+  }
+
+  /** Evaluates on opts.evalDataset now. */
+  evaluate(): Record<string, number> {
+    const o = this.opts;
+    if (!o.evalDataset || o.evalDataset.length === 0) throw new Error('Trainer.evaluate: no evalDataset');
+    return evaluate(this.model, o.evalDataset, { task: this.task, padId: this.padId, batchSize: o.evalBatchSize ?? o.batchSize, numLabels: numLabelsOf(this.model) });
+  }
+
+  /** Writes checkpoint-<step> into outputDir (atomically; older ones beyond saveTotalLimit removed). */
+  saveCheckpoint(): string {
+    const o = this.opts;
+    if (!o.outputDir) throw new Error('Trainer.saveCheckpoint: no outputDir');
+    return writeCheckpointFolder(o.outputDir, this.globalStep, (dir) => {
+      saveModelWeights(this.model, dir);
+      this.optimizer.saveState(path.join(dir, OPTIMIZER_STATE));
+      writeTrainerState(dir, this.state());
+    }, o.saveTotalLimit);
+  }
+
+  /** Restores a checkpoint of this same run (same model, data and plan). */
+  loadCheckpoint(dir: string): void {
+    const s = readTrainerState(dir);
+    if (s.totalSteps !== this.totalSteps)
+      throw new Error(`Trainer: checkpoint ${dir} is of a run of ${s.totalSteps} steps, this one plans ${this.totalSteps} (same data, batch size, epochs or maxSteps needed)`);
+    if (s.batchInEpoch >= this.batchesPerEpoch)
+      throw new Error(`Trainer: checkpoint ${dir} is at batch ${s.batchInEpoch} of an epoch, this dataset has ${this.batchesPerEpoch} batches per epoch`);
+    loadModelWeights(this.model, dir);
+    this.optimizer.loadState(path.join(dir, OPTIMIZER_STATE));
+    this.scheduler.loadStateDict(s.scheduler);
+    setRandomState(s.randomState);
+    setSeedCounters(s.seedCounters);
+    this.rng.state = s.shuffleState;
+    this.order = null;
+    this.globalStep = s.globalStep;
+    this.epoch = s.epoch;
+    this.batchInEpoch = s.batchInEpoch;
+    if (this.early && s.earlyStopping) this.early.state = s.earlyStopping;
+  }
+
+  private state(): TrainerState {
+    return {
+      globalStep: this.globalStep,
+      epoch: this.epoch,
+      batchInEpoch: this.batchInEpoch,
+      shuffleState: this.order ? this.epochShuffleState : this.rng.state,
+      randomState: getRandomState(),
+      seedCounters: getSeedCounters(),
+      scheduler: this.scheduler.stateDict(),
+      earlyStopping: this.early ? this.early.state : null,
+      totalSteps: this.totalSteps,
+    };
+  }
+
+  private epochProgress(): number {
+    return this.epoch + this.batchInEpoch / this.batchesPerEpoch;
+  }
+
+  /** The epoch's example order, drawn when the epoch starts (or regenerated from the saved state on resume). */
+  private epochOrder(): number[] {
+    if (this.order === null) {
+      const n = this.opts.trainDataset.length;
+      this.epochShuffleState = this.rng.state;
+      this.order = this.opts.shuffle === false ? Array.from({ length: n }, (_, i) => i) : this.rng.permutation(n);
+    }
+    return this.order;
+  }
+
+  private nextWindow(): Batch[] {
+    const o = this.opts;
+    const order = this.epochOrder();
+    const count = Math.min(o.gradientAccumulationSteps, this.batchesPerEpoch - this.batchInEpoch);
+    const batches: Batch[] = [];
+    for (let k = 0; k < count; k++) {
+      const at = (this.batchInEpoch + k) * o.batchSize;
+      batches.push(collate(order.slice(at, at + o.batchSize).map((i) => o.trainDataset[i]), this.task, this.padId));
+    }
+    this.batchInEpoch += count;
+    return batches;
+  }
+
+  /** One optimizer step over an accumulation window; returns the window's mean loss over its loss terms. */
+  private trainStep(): { loss: number; tokens: number; gradNorm: number | null } {
+    const batches = this.nextWindow();
+    const total = batches.reduce((a, b) => a + b.targets, 0);
+    let loss = 0, tokens = 0;
+    this.optimizer.zeroGrad();
+    for (const b of batches) {
+      tokens += b.tokens;
+      if (b.targets === 0) continue;  // nothing to predict (one-token examples): no loss term, no gradient
+      const w = b.targets / total;
+      tidy(() => {
+        const out = runModel(this.model, { inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels });
+        if (!out.loss) throw new Error('Trainer: the model returned no loss for labelled inputs');
+        loss += out.loss.item() * w;
+        (w === 1 ? out.loss : scale(out.loss, w)).backward();
+      });
+    }
+    const clip = this.opts.maxGradNorm;
+    const gradNorm = clip > 0 && Number.isFinite(clip) ? clipGradNorm(this.params, clip) : null;
+    this.optimizer.step();
+    this.scheduler.step();
+    this.optimizer.zeroGrad();
+    this.globalStep++;
+    if (this.batchInEpoch >= this.batchesPerEpoch) {
+      this.epoch++;
+      this.batchInEpoch = 0;
+      this.order = null;
+    }
+    return { loss: total === 0 ? NaN : loss, tokens, gradNorm };
+  }
+
+  private runEval(bar: ProgressBar | undefined): Record<string, number> {
+    const metrics = this.evaluate();
+    const entry: LogEntry = { step: this.globalStep, epoch: this.epochProgress() };
+    for (const [k, v] of Object.entries(metrics)) entry[k] = Number.isFinite(v) ? v : null;
+    this.record(entry);
+    bar?.message(`step ${this.globalStep}: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+    this.writeSvg();
+    return metrics;
+  }
+
+  private record(e: LogEntry): void {
+    this.log.append(e);
+    this.opts.onLog?.(e);
+  }
+
+  private writeSvg(): void {
+    const file = this.svgFile;
+    if (file === null) return;
+    const pts = (key: string) => this.log.entries.filter((e) => typeof e[key] === 'number').map((e) => ({ step: e.step, value: e[key] as number }));
+    const svg = plotLossSvg({ train: pts('loss'), eval: pts('eval_loss') }, { title: 'loss' });
+    writeFileAtomic(file, (fd) => fs.writeSync(fd, svg));
+  }
+
+  private progressBar(): { bar: ProgressBar; stream: ProgressStream } | null {
+    const p = this.opts.progress ?? true;
+    if (p === false) return null;
+    const stream: ProgressStream = p === true ? process.stderr : p;
+    return { bar: new ProgressBar(stream, this.totalSteps), stream };
+  }
+}
