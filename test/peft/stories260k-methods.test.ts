@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  AdamW, getPeftModel, loadLlama2cModel, loadTokenizer, LoraConfig, type PeftConfig, PeftModel, PrefixTuningConfig, PromptEncoderConfig,
+  AdamW, AdapterConfig, CompacterConfig, getPeftModel, loadLlama2cModel, loadTokenizer, LoraConfig, type PeftConfig, PeftModel, PrefixTuningConfig, PromptEncoderConfig,
   PromptTuningConfig, setBackend, tidy,
 } from '../../lib';
 import { meanNextTokenLoss } from '../../lib/cli/eval_loss_command';
@@ -28,6 +28,8 @@ export const METHODS: [string, () => PeftConfig, number][] = [
   ['LoRA all-linear', () => new LoraConfig({ r: 4, loraAlpha: 8, targetModules: 'all-linear' }), 2e-3],
   ['prompt tuning', () => new PromptTuningConfig({ numVirtualTokens: 8, taskType: 'CAUSAL_LM' }), 3e-2],
   ['prefix tuning', () => new PrefixTuningConfig({ numVirtualTokens: 8, taskType: 'CAUSAL_LM' }), 3e-2],
+  ['bottleneck adapters (houlsby)', () => new AdapterConfig({ adapterType: 'houlsby', reductionFactor: 4 }), 3e-3],
+  ['Compacter', () => new CompacterConfig({ reductionFactor: 4 }), 3e-3],
   ['P-tuning (MLP)', () => new PromptEncoderConfig({ numVirtualTokens: 8, encoderHiddenSize: 64, taskType: 'CAUSAL_LM' }), 1e-2],
 ];
 
