@@ -9,3 +9,5 @@ export type { AdapterLayer, Tuner } from './tuner';
 export { ModulesToSaveWrapper, cloneModule } from './modules_to_save';
 export { savePretrained, fromPretrained, loadAdapter, adapterStateDict, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './save_load';
 export * from './tuners/lora';
+export * from './tuners/ia3';
+export { BASE_ADAPTER_NAME, forwardWithAdapterNames, setSampleAdapters, withSampleAdapters } from './mixed_batch';
