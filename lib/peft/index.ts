@@ -11,3 +11,5 @@ export { savePretrained, fromPretrained, loadAdapter, adapterStateDict, ADAPTER_
 export * from './tuners/lora';
 export * from './tuners/ia3';
 export { BASE_ADAPTER_NAME, forwardWithAdapterNames, setSampleAdapters, withSampleAdapters } from './mixed_batch';
+export * from './tuners/bitfit';
+export * from './tuners/layer_freezing';
