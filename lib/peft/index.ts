@@ -13,3 +13,4 @@ export * from './tuners/ia3';
 export { BASE_ADAPTER_NAME, forwardWithAdapterNames, setSampleAdapters, withSampleAdapters } from './mixed_batch';
 export * from './tuners/bitfit';
 export * from './tuners/layer_freezing';
+export * from './tuners/diff_pruning';
