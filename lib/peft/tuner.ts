@@ -23,6 +23,11 @@ export interface AdapterLayer extends Module {
   merge(names: string[]): void;
   unmerge(): void;
   readonly mergedAdapters: readonly string[];
+  /**
+   * A mixed batch (HF's `adapter_names`): the adapter of each sample, set for the duration of one forward
+   * (null after). Absent: the method cannot run mixed batches.
+   */
+  setMixedBatch?(names: readonly string[] | null): void;
 }
 
 export function isAdapterLayer(m: Module): m is AdapterLayer {
@@ -48,6 +53,15 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   deleteAdapter?(peft: PeftModel, name: string): void;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */
   trainedBaseParameters?(peft: PeftModel, config: C): string[];
+  /** HF's add_weighted_adapter: a new adapter combined from existing ones (LoRA). */
+  addWeightedAdapter?(peft: PeftModel, adapters: string[], weights: number[], name: string, combinationType: string, opts: WeightedAdapterOptions): void;
+}
+
+export interface WeightedAdapterOptions {
+  /** 'svd': the new rank (default: the largest of the adapters'). */
+  svdRank?: number | null;
+  /** 'svd': clamp both factors to this quantile of their values. */
+  svdClamp?: number | null;
 }
 
 const tuners = new Map<PeftType, Tuner>();
