@@ -63,15 +63,20 @@ export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights:
   peft.setAdapter(before);
   peft.setAdapterTrainable(adapterName, false);
 
-  for (const [path, layer] of peft.model.namedModules()) {
-    if (!(layer instanceof LoraLinear) || !layer.specs.has(adapterName)) continue;
-    const present = adapters.map((a, i) => ({ a, w: weights[i] })).filter(({ a }) => layer.specs.has(a));
-    if (present.length === 0) throw new Error(`${OP}: no matching LoRAs found in ${path}`);
-    const { a, b } = type === 'linear' ? linearCombination(layer, present, path)
-      : type === 'cat' ? catCombination(layer, present, layer.specs.get(adapterName)!.r)
-        : svdCombination(layer, present, layer.specs.get(adapterName)!.r, opts.svdClamp ?? null, path);
-    write(layer.lora_A.get(adapterName).weight, a);
-    write(layer.lora_B.get(adapterName).weight, b);
+  try {
+    for (const [path, layer] of peft.model.namedModules()) {
+      if (!(layer instanceof LoraLinear) || !layer.specs.has(adapterName)) continue;
+      const present = adapters.map((a, i) => ({ a, w: weights[i] })).filter(({ a }) => layer.specs.has(a));
+      if (present.length === 0) throw new Error(`${OP}: no matching LoRAs found in ${path}`);
+      const { a, b } = type === 'linear' ? linearCombination(layer, present, path)
+        : type === 'cat' ? catCombination(layer, present, layer.specs.get(adapterName)!.r)
+          : svdCombination(layer, present, layer.specs.get(adapterName)!.r, opts.svdClamp ?? null, path);
+      write(layer.lora_A.get(adapterName).weight, a);
+      write(layer.lora_B.get(adapterName).weight, b);
+    }
+  } catch (e) {
+    peft.deleteAdapter(adapterName);  // no half-made adapter stays behind
+    throw e;
   }
 }
 
