@@ -102,7 +102,10 @@ describe('saved keys and shapes are HF peft\'s', () => {
   });
 });
 
-describe('adapter folders in HF\'s format (made in torch by make_lora_fixture.py) load and give torch\'s logits', () => {
+describe.each(['js', 'native'] as const)('adapter folders in HF\'s format (made in torch by make_lora_fixture.py) load and give torch\'s logits on %s', (backendName) => {
+  beforeAll(() => setBackend(backendName));
+  afterAll(() => setBackend('native'));
+
   it.each(['lora_llama', 'dora_llama'])('%s', (name) => {
     const dir = path.join(PEFT_FIXTURES, name);
     const golden = openGolden('llama');

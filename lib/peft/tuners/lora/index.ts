@@ -1,6 +1,6 @@
 export { LoraConfig } from './config';
 export type { LoraBias, LoraConfigFields, LoraInit } from './config';
-export { LoraLinear, AdapterDict, BASE_ADAPTER } from './layer';
+export { LoraLinear, AdapterDict } from './layer';
 export type { LoraAdapterSpec } from './layer';
 export { DoraMagnitude } from './dora';
 export { svd } from './svd';

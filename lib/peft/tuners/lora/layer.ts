@@ -40,9 +40,6 @@ export interface LoraAdapterSpec {
   useDora?: boolean;
 }
 
-/** HF's placeholder in `adapter_names` for samples that run the base model alone. */
-export const BASE_ADAPTER = '__base__';
-
 let dropoutSeed = 1;
 
 export class LoraLinear extends Module implements AdapterLayer {
@@ -96,13 +93,6 @@ export class LoraLinear extends Module implements AdapterLayer {
     this.lora_B.registerModule(name, b);
     this.specs.set(name, { ...spec, useDora: spec.useDora ?? false });
     if (spec.useDora) this.lora_magnitude_vector.registerModule(name, new DoraMagnitude(this.doraNorm(name)));
-  }
-
-  /** Recomputes DoRA's magnitude from the current weights (after A and B were overwritten, e.g. on load of A/B only). */
-  resetDoraMagnitude(name: string): void {
-    const norm = this.doraNorm(name);
-    copyInto(this.lora_magnitude_vector.get(name).weight, norm);
-    norm.dispose();
   }
 
   private doraNorm(name: string): Tensor {
