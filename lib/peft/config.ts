@@ -65,7 +65,14 @@ export abstract class PeftConfig {
       if (bad) throw new TypeError(`${file}: '${key}' must be a ${typeof current}, got ${JSON.stringify(value)}`);
       self[field] = value;
     }
-    this.validate();
+    try {
+      this.validate();
+    } catch (e) {
+      // validate() names the field; the file is named here, so a bad adapter_config.json says where it is.
+      const err = e as Error;
+      const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
+      throw new Kind(`${file}: ${err.message}`);
+    }
   }
 
   /** Checks the fields; throws naming the bad one. */

@@ -5,7 +5,7 @@ export { PeftModel, getPeftModel, trainableParametersLine } from './peft_model';
 export { isTargeted, findTargets, patternValue } from './targets';
 export type { TargetSelection } from './targets';
 export { isAdapterLayer, registerTuner, tunerFor } from './tuner';
-export type { AdapterLayer, Tuner } from './tuner';
+export type { AdapterLayer, Tuner, WeightedAdapterOptions } from './tuner';
 export { ModulesToSaveWrapper, cloneModule } from './modules_to_save';
 export { savePretrained, fromPretrained, loadAdapter, adapterStateDict, loadAdapterWeights, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './save_load';
 export * from './tuners/lora';

@@ -7,7 +7,10 @@ import { Module } from '../nn/module';
 import type { Tensor } from '../tensor/tensor';
 import type { PeftConfig } from './config';
 import { isModulesToSave, ModulesToSaveWrapper } from './modules_to_save';
-import { isAdapterLayer, tunerFor } from './tuner';
+import { isAdapterLayer, tunerFor, type WeightedAdapterOptions } from './tuner';
+
+/** HF's name, in `adapterNames`, for the samples of a mixed batch that run without an adapter. */
+const BASE_IN_MIXED_BATCH = '__base__';
 
 /** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
 class TunerModel extends Module {
@@ -163,12 +166,56 @@ export class PeftModel<M extends Module = Module> extends Module {
     return [...inModel, ...(tuner.extraParameters?.(this, name) ?? [])];
   }
 
-  /** Calls the model (prompt-learning methods put their virtual tokens or prefixes in first). */
+  /**
+   * Calls the model (prompt-learning methods put their virtual tokens or prefixes in first). With
+   * `adapterNames` (one per sample, '__base__' for none) each sample runs its own adapter: HF's mixed
+   * batch, for inference (eval mode) only.
+   */
   forward(inputs: unknown): unknown {
+    const mixed = (inputs as { adapterNames?: unknown } | null)?.adapterNames;
+    if (mixed !== undefined && mixed !== null) return this.mixedBatchForward(inputs as Record<string, unknown>, mixed);
     const config = this.peftConfig.get(this.activeAdapter);
     const tuner = config ? tunerFor(config.peftType, 'forward') : null;
     if (tuner?.forward && !this.adaptersDisabled) return tuner.forward(this, inputs, this.activeAdapter);
     return (this.model as unknown as { forward(i: unknown): unknown }).forward(inputs);
+  }
+
+  private mixedBatchForward(inputs: Record<string, unknown>, names: unknown): unknown {
+    const op = 'forward with adapterNames';
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new TypeError(`${op}: adapterNames must be an array of adapter names, one per sample`);
+    if (this.training) throw new Error(`${op}: cannot pass adapterNames when the model is in training mode (call eval() first), as HF peft`);
+    const unknown = [...new Set(names as string[])].filter((n) => n !== BASE_IN_MIXED_BATCH && !this.peftConfig.has(n));
+    if (unknown.length) throw new Error(`${op}: trying to infer with non-existing adapter(s): ${unknown.sort().join(', ')}`);
+    const ids = inputs.inputIds as { shape?: readonly number[] } | undefined;
+    const batch = ids?.shape?.[0] ?? (inputs.inputsEmbeds as { shape?: readonly number[] } | undefined)?.shape?.[0];
+    if (batch !== undefined && batch !== names.length)
+      throw new RangeError(`${op}: length of adapterNames should be the same as the number of inputs, but got ${names.length} and ${batch} respectively`);
+    const config = this.peftConfig.get(this.activeAdapter);
+    if (config && tunerFor(config.peftType, op).forward) throw new Error(`${op}: ${config.peftType} adapters do not run mixed batches`);
+    const layers = this.model.namedModules().map(([, m]) => m);
+    if (layers.some(isModulesToSave)) throw new Error(`${op}: mixed batches with modulesToSave are not supported`);
+    const adapted = layers.filter(isAdapterLayer);
+    const unable = adapted.find((m) => !m.setMixedBatch);
+    if (unable) throw new Error(`${op}: ${unable.constructor.name} layers cannot run a mixed batch`);
+    const { adapterNames: _, ...rest } = inputs;
+    for (const m of adapted) m.setMixedBatch!(names as string[]);
+    try {
+      return (this.model as unknown as { forward(i: unknown): unknown }).forward(rest);
+    } finally {
+      for (const m of adapted) m.setMixedBatch!(null);
+    }
+  }
+
+  /**
+   * HF's add_weighted_adapter: a new adapter `name` combined from `adapters` with `weights`
+   * ('linear' | 'cat' | 'svd' for LoRA); it is added frozen and inactive.
+   */
+  addWeightedAdapter(adapters: string[], weights: number[], name: string, combinationType = 'svd', opts: WeightedAdapterOptions = {}): void {
+    const config = this.peftConfig.get(adapters?.[0]);
+    if (!config) throw new Error(`addWeightedAdapter: adapter ${adapters?.[0]} does not exist`);
+    const tuner = tunerFor(config.peftType, 'addWeightedAdapter');
+    if (!tuner.addWeightedAdapter) throw new Error(`addWeightedAdapter: ${config.peftType} adapters cannot be combined`);
+    tuner.addWeightedAdapter(this, adapters, weights, name, combinationType, opts);
   }
 
   /** Trainable and total parameter counts (shared tensors counted once), as HF's get_nb_trainable_parameters. */

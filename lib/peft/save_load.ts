@@ -20,7 +20,7 @@ export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 const PREFIX = 'base_model.model.';
 
 /** A parameter path with the adapter's name (and a modules_to_save level) taken out: HF's saved key. */
-function savedKey(pathInModel: string, name: string): string {
+export function savedKey(pathInModel: string, name: string): string {
   const parts = pathInModel.split('.');
   const out: string[] = [];
   for (let i = 0; i < parts.length; i++) {

@@ -28,6 +28,11 @@ export interface AdapterLayer extends Module {
   merge(names: string[]): void;
   unmerge(): void;
   readonly mergedAdapters: readonly string[];
+  /**
+   * A mixed batch (HF's `adapter_names`): the adapter of each sample, set for the duration of one forward
+   * (null after). Absent: the method cannot run mixed batches.
+   */
+  setMixedBatch?(names: readonly string[] | null): void;
 }
 
 export function isAdapterLayer(m: Module): m is AdapterLayer {
@@ -74,6 +79,15 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
    * this hook (called by PeftModel when adapters are disabled or enabled again) swaps the original values in.
    */
   setDisabled?(peft: PeftModel, disabled: boolean): void;
+  /** HF's add_weighted_adapter: a new adapter combined from existing ones (LoRA). */
+  addWeightedAdapter?(peft: PeftModel, adapters: string[], weights: number[], name: string, combinationType: string, opts: WeightedAdapterOptions): void;
+}
+
+export interface WeightedAdapterOptions {
+  /** 'svd': the new rank (default: the largest of the adapters'). */
+  svdRank?: number | null;
+  /** 'svd': clamp both factors to this quantile of their values. */
+  svdClamp?: number | null;
 }
 
 const tuners = new Map<PeftType, Tuner>();

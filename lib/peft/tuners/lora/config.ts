@@ -3,6 +3,9 @@ import { PeftConfig, registerPeftConfig, type TaskType } from '../../config';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
+/** true: A as nn.Linear's default (kaiming-uniform, a = sqrt 5), B = 0; 'gaussian': A ~ N(0, (1/r)^2), B = 0; false: both random. */
+export type LoraInit = boolean | 'gaussian';
+
 export interface LoraConfigFields {
   r?: number;
   loraAlpha?: number;
@@ -13,7 +16,7 @@ export interface LoraConfigFields {
   bias?: LoraBias;
   useRslora?: boolean;
   modulesToSave?: string[] | null;
-  initLoraWeights?: boolean | 'gaussian';
+  initLoraWeights?: LoraInit;
   layersToTransform?: number[] | number | null;
   layersPattern?: string[] | string | null;
   rankPattern?: Record<string, number>;
@@ -23,6 +26,20 @@ export interface LoraConfigFields {
   inferenceMode?: boolean;
   baseModelNameOrPath?: string | null;
 }
+
+/**
+ * adapter_config.json keys of newer peft versions for features this port does not have, with the value
+ * that means "off". A file that turns one on is refused rather than silently loaded as something else.
+ */
+const UNSUPPORTED_WHEN_SET: Record<string, (v: unknown) => boolean> = {
+  lora_bias: (v) => v === true,
+  layer_replication: (v) => v !== null && v !== undefined,
+  use_qalora: (v) => v === true,
+  target_parameters: (v) => Array.isArray(v) ? v.length > 0 : v !== null && v !== undefined,
+  trainable_token_indices: (v) => v !== null && v !== undefined,
+  alora_invocation_tokens: (v) => v !== null && v !== undefined,
+  loftq_config: (v) => v !== null && v !== undefined && typeof v === 'object' && Object.keys(v as object).length > 0,
+};
 
 export class LoraConfig extends PeftConfig {
   readonly peftType = 'LORA' as const;
@@ -35,7 +52,7 @@ export class LoraConfig extends PeftConfig {
   bias: LoraBias = 'none';
   useRslora = false;
   modulesToSave: string[] | null = null;
-  initLoraWeights: boolean | 'gaussian' = true;
+  initLoraWeights: LoraInit = true;
   layersToTransform: number[] | number | null = null;
   layersPattern: string[] | string | null = null;
   rankPattern: Record<string, number> = {};
@@ -48,16 +65,39 @@ export class LoraConfig extends PeftConfig {
     this.validate();
   }
 
+  /** init_lora_weights is a boolean or a string in HF's files: the base class would refuse the string. */
+  override assignJSON(dict: Record<string, unknown>, file: string): void {
+    const { init_lora_weights: init, ...rest } = dict;
+    if (init !== undefined) this.initLoraWeights = init as LoraInit;
+    super.assignJSON(rest, file);
+  }
+
   override validate(): void {
     if (!Number.isInteger(this.r) || this.r < 1) throw new RangeError(`LoraConfig: r must be a positive integer, got ${this.r}`);
     if (!(this.loraDropout >= 0 && this.loraDropout < 1)) throw new RangeError(`LoraConfig: loraDropout must be in [0, 1), got ${this.loraDropout}`);
     if (!['none', 'all', 'lora_only'].includes(this.bias)) throw new RangeError(`LoraConfig: bias must be 'none', 'all' or 'lora_only', got '${this.bias}'`);
     if (typeof this.loraAlpha !== 'number' || !Number.isFinite(this.loraAlpha)) throw new RangeError(`LoraConfig: loraAlpha must be a number, got ${this.loraAlpha}`);
+    const init = this.initLoraWeights;
+    if (init !== true && init !== false && init !== 'gaussian')
+      throw new RangeError(`LoraConfig: initLoraWeights must be true, false or 'gaussian', got ${JSON.stringify(init)} (peft's other initialisations are not supported)`);
+    for (const [p, v] of Object.entries(this.rankPattern ?? {}))
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`LoraConfig: rankPattern['${p}'] must be a positive integer, got ${JSON.stringify(v)}`);
+    for (const [p, v] of Object.entries(this.alphaPattern ?? {}))
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`LoraConfig: alphaPattern['${p}'] must be a number, got ${JSON.stringify(v)}`);
+    for (const [key, on] of Object.entries(UNSUPPORTED_WHEN_SET))
+      if (key in this.extra && on(this.extra[key])) throw new RangeError(`LoraConfig: '${key}' = ${JSON.stringify(this.extra[key])} is not supported`);
   }
 
   /** The scale of the adapter's term: alpha / r, or alpha / sqrt(r) with rsLoRA. */
   scaling(r = this.r, alpha = this.loraAlpha): number {
     return this.useRslora ? alpha / Math.sqrt(r) : alpha / r;
+  }
+
+  /** A copy with the same fields (the extra keys too). */
+  clone(): LoraConfig {
+    const c = new LoraConfig();
+    c.assignJSON(JSON.parse(JSON.stringify(this.toJSON())), 'LoraConfig.clone');
+    return c;
   }
 }
 

@@ -1,4 +1,12 @@
 export { LoraConfig } from './config';
-export type { LoraBias, LoraConfigFields } from './config';
+export type { LoraBias, LoraConfigFields, LoraInit } from './config';
 export { LoraLinear, AdapterDict } from './layer';
+export type { LoraAdapterSpec } from './layer';
+export { DoraMagnitude } from './dora';
+export { svd } from './svd';
+export type { Svd } from './svd';
+export { addWeightedAdapter } from './weighted';
+export type { CombinationType } from './weighted';
+export { allLinearNames } from './all_linear';
+export { setLoraWarningHandler } from './warnings';
 import './tuner';

@@ -1,19 +1,22 @@
 /**
  * LoraLinear: a Linear (or GPT-2 Conv1D) with low-rank adapters, HF's lora.Linear: `base_layer`,
- * `lora_A.<name>` [r, in] and `lora_B.<name>` [out, r] per adapter, y = base(x) + s B A drop(x), run by the
- * fused LoRA kernels. Merging folds s B A into the base weight; unmerging takes it out again.
+ * `lora_A.<name>` [r, in] and `lora_B.<name>` [out, r] per adapter (and `lora_magnitude_vector.<name>`
+ * [out] with DoRA), y = base(x) + s B A drop(x), run by the fused LoRA kernels. Merging folds s B A into
+ * the base weight (for DoRA: W <- m / ||W + s B A||_row * (W + s B A)); unmerging takes it out again. A
+ * mixed batch (one adapter per sample, HF's `adapter_names`) runs the mixed-batch kernels.
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
-import { Module, parameter } from '../../../nn/module';
+import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
-import { randn, zeros } from '../../../tensor/creation';
+import { fromArray, randn, zeros } from '../../../tensor/creation';
 import { seedCounter } from '../../../tensor/seed_counters';
 import { loraAdd, loraLinearAuto } from '../../../tensor/lora_op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
-import { copyInto } from '../../../nn/module';
 import type { AdapterLayer } from '../../tuner';
+import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
+import { mixedBatchForward } from './mixed_batch';
 
 /** Children named by adapter (HF's ModuleDict). */
 export class AdapterDict<M extends Module> extends Module {
@@ -32,8 +35,10 @@ export interface LoraAdapterSpec {
   r: number;
   alpha: number;
   dropout: number;
+  /** s = alpha / r, or alpha / sqrt(r) with rsLoRA. */
   scale: number;
   init: boolean | 'gaussian';
+  useDora?: boolean;
 }
 
 /** Each training forward with dropout takes a fresh seed; registered so checkpoints can resume it. */
@@ -44,9 +49,14 @@ export class LoraLinear extends Module implements AdapterLayer {
   readonly base_layer: Linear | Conv1D;
   readonly lora_A: AdapterDict<Linear>;
   readonly lora_B: AdapterDict<Linear>;
+  readonly lora_magnitude_vector: AdapterDict<DoraMagnitude>;
   readonly specs = new Map<string, LoraAdapterSpec>();
   private active: string[] = [];
   private merged: string[] = [];
+  /** DoRA merges divide by the norm of the weights before merging; unmerging needs that same norm. */
+  private readonly mergedNorms = new Map<string, Float32Array>();
+  /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward), else null. */
+  private mixedNames: readonly string[] | null = null;
   disabled = false;
 
   constructor(base: Linear | Conv1D) {
@@ -54,6 +64,7 @@ export class LoraLinear extends Module implements AdapterLayer {
     this.base_layer = this.registerModule('base_layer', base);
     this.lora_A = this.registerModule('lora_A', new AdapterDict<Linear>());
     this.lora_B = this.registerModule('lora_B', new AdapterDict<Linear>());
+    this.lora_magnitude_vector = this.registerModule('lora_magnitude_vector', new AdapterDict<DoraMagnitude>());
   }
 
   get inFeatures(): number {
@@ -62,8 +73,18 @@ export class LoraLinear extends Module implements AdapterLayer {
   get outFeatures(): number {
     return this.base_layer.outFeatures;
   }
+  /** HF's fan_in_fan_out: the base weight is stored [in, out] (GPT-2's Conv1D). */
+  get fanInFanOut(): boolean {
+    return this.base_layer instanceof Conv1D;
+  }
 
+  /**
+   * Adds an adapter, initialised as HF's reset_lora_parameters: A and B start as nn.Linear's default
+   * (kaiming-uniform with a = sqrt 5, i.e. U(+-1/sqrt(fan_in))); init true zeroes B, 'gaussian' also
+   * redraws A from N(0, (1/r)^2), false keeps both random. DoRA's magnitude is then ||W + s B A||_row.
+   */
   addAdapter(name: string, spec: LoraAdapterSpec): void {
+    if (this.specs.has(name)) throw new Error(`LoraLinear: adapter '${name}' already exists on this layer`);
     const a = new Linear(this.inFeatures, spec.r, { bias: false });
     const b = new Linear(spec.r, this.outFeatures, { bias: false });
     noGrad(() => {
@@ -72,11 +93,20 @@ export class LoraLinear extends Module implements AdapterLayer {
     });
     this.lora_A.registerModule(name, a);
     this.lora_B.registerModule(name, b);
-    this.specs.set(name, spec);
+    this.specs.set(name, { ...spec, useDora: spec.useDora ?? false });
+    if (spec.useDora) this.lora_magnitude_vector.registerModule(name, new DoraMagnitude(this.doraNorm(name)));
+  }
+
+  private doraNorm(name: string): Tensor {
+    return doraWeightNorm(this.weightOutIn(), this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.specs.get(name)!.scale);
   }
 
   adapterNames(): string[] {
     return [...this.specs.keys()];
+  }
+
+  get activeAdapters(): readonly string[] {
+    return this.active;
   }
 
   setActiveAdapters(names: string[]): void {
@@ -85,10 +115,11 @@ export class LoraLinear extends Module implements AdapterLayer {
 
   deleteAdapter(name: string): void {
     if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
-    this.lora_A.get(name).dispose();
-    this.lora_B.get(name).dispose();
-    this.lora_A.registerModule(name, null);
-    this.lora_B.registerModule(name, null);
+    for (const dict of [this.lora_A, this.lora_B, this.lora_magnitude_vector] as AdapterDict<Module>[]) {
+      if (!dict.has(name)) continue;
+      dict.get(name).dispose();
+      dict.registerModule(name, null);
+    }
     this.specs.delete(name);
     this.active = this.active.filter((n) => n !== name);
   }
@@ -98,22 +129,46 @@ export class LoraLinear extends Module implements AdapterLayer {
   }
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
-  private weightOutIn(): Tensor {
+  weightOutIn(): Tensor {
     return this.base_layer instanceof Conv1D ? this.base_layer.weight.T : this.base_layer.weight;
   }
 
+  setMixedBatch(names: readonly string[] | null): void {
+    this.mixedNames = names;
+  }
+
   forward(x: Tensor): Tensor {
-    const running = this.disabled ? [] : this.active.filter((n) => !this.merged.includes(n));
     if (this.disabled && this.merged.length > 0) throw new Error('LoraLinear: adapters are merged into the weights; unmerge() before disabling them');
+    if (this.mixedNames !== null && !this.disabled) return this.mixedForward(x, this.mixedNames);
+    const running = this.disabled ? [] : this.active.filter((n) => !this.merged.includes(n));
     if (running.length === 0) return this.base_layer.forward(x);
     const opts = (n: string) => {
       const s = this.specs.get(n)!;
       return { scale: s.scale, dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeeds.next() : 0 };
     };
-    const [first, ...rest] = running;
-    let y = loraLinearAuto(x, this.weightOutIn(), this.base_layer.bias, this.lora_A.get(first).weight, this.lora_B.get(first).weight, opts(first));
-    for (const n of rest) y = loraAdd(y, x, this.lora_A.get(n).weight, this.lora_B.get(n).weight, opts(n));
-    return y;
+    // As HF: each adapter adds to the running result in order; the first plain one fuses with the base GEMM.
+    let y: Tensor | null = null;
+    for (const n of running) {
+      const a = this.lora_A.get(n).weight, b = this.lora_B.get(n).weight;
+      if (this.specs.get(n)!.useDora) {
+        y ??= this.base_layer.forward(x);
+        y = doraAdd({ x, result: y, wOutIn: this.weightOutIn(), bias: this.base_layer.bias, a, b,
+          magnitude: this.lora_magnitude_vector.get(n).weight, ...opts(n) });
+      } else {
+        y = y === null ? loraLinearAuto(x, this.weightOutIn(), this.base_layer.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
+      }
+    }
+    return y!;
+  }
+
+  /** One adapter per sample (HF's _mixed_batch_forward); inference only, so it is never recorded. */
+  private mixedForward(x: Tensor, names: readonly string[]): Tensor {
+    if (this.merged.length > 0) throw new Error('LoraLinear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
+    for (const n of new Set(names)) {
+      if (this.specs.get(n)?.useDora) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${n}', as HF peft`);
+    }
+    const adapters = this.adapterNames().map((n) => ({ name: n, a: this.lora_A.get(n).weight, b: this.lora_B.get(n).weight, scale: this.specs.get(n)!.scale }));
+    return mixedBatchForward(x, this.weightOutIn(), this.base_layer.bias, adapters, names);
   }
 
   /** s B A as the base weight's layout ([out, in], or [in, out] for Conv1D). */
@@ -131,13 +186,18 @@ export class LoraLinear extends Module implements AdapterLayer {
   merge(names: string[]): void {
     for (const n of names) {
       if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      this.applyDelta(n, add);
+      if (this.specs.get(n)!.useDora) this.mergeDora(n);
+      else this.applyDelta(n, add);
       this.merged.push(n);
     }
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) this.applyDelta(this.merged.pop()!, sub);
+    while (this.merged.length > 0) {
+      const n = this.merged.pop()!;
+      if (this.specs.get(n)!.useDora) this.unmergeDora(n);
+      else this.applyDelta(n, sub);
+    }
   }
 
   private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
@@ -150,10 +210,51 @@ export class LoraLinear extends Module implements AdapterLayer {
       delta.dispose();
     });
   }
+
+  /** HF's DoraLinearVariant.merge_safe: W <- (m / ||W + dW||_row) (W + dW), the norm kept for unmerging. */
+  private mergeDora(name: string): void {
+    const { w, delta, rowOf } = this.hostWeights(name);
+    const out = this.outFeatures;
+    const norm = new Float64Array(out);
+    for (let i = 0; i < w.length; i++) norm[rowOf(i)] += (w[i] + delta[i]) ** 2;
+    const norm32 = Float32Array.from(norm, Math.sqrt);
+    const m = this.lora_magnitude_vector.get(name).weight.toFloat32Array();
+    const next = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) next[i] = (m[rowOf(i)] / norm32[rowOf(i)]) * (w[i] + delta[i]);
+    this.mergedNorms.set(name, norm32);
+    this.writeWeight(next);
+  }
+
+  /** HF's DoraLinearVariant.unmerge: W <- W / (m / norm) - dW with the norm kept at merge time. */
+  private unmergeDora(name: string): void {
+    const { w, delta, rowOf } = this.hostWeights(name);
+    const norm = this.mergedNorms.get(name)!;
+    const m = this.lora_magnitude_vector.get(name).weight.toFloat32Array();
+    const next = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) next[i] = w[i] / (m[rowOf(i)] / norm[rowOf(i)]) - delta[i];
+    this.mergedNorms.delete(name);
+    this.writeWeight(next);
+  }
+
+  /** W and s B A on the host in the base weight's layout, and the output row of each element. */
+  private hostWeights(name: string) {
+    const w = this.base_layer.weight.toFloat32Array();
+    const d = this.deltaWeight(name);
+    const delta = d.toFloat32Array();
+    d.dispose();
+    const out = this.outFeatures, inF = this.inFeatures;
+    const rowOf = this.base_layer instanceof Conv1D ? (i: number) => i % out : (i: number) => Math.floor(i / inF);
+    return { w, delta, rowOf };
+  }
+
+  private writeWeight(values: Float32Array): void {
+    const t = fromArray(values, this.base_layer.weight.shape);
+    copyInto(this.base_layer.weight, t);
+    t.dispose();
+  }
 }
 
 function replaceWeight(m: Linear, t: Tensor): void {
   m.weight.dispose();
   m.setWeight(parameter(t));
 }
-

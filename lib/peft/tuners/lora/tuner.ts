@@ -2,27 +2,53 @@
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
 import type { Module } from '../../../nn/module';
+import type { Tensor } from '../../../tensor/tensor';
 import type { PeftModel } from '../../peft_model';
+import { savedKey } from '../../save_load';
 import { findTargets, patternValue } from '../../targets';
 import { registerTuner, type Tuner } from '../../tuner';
+import { allLinearNames } from './all_linear';
 import { LoraConfig } from './config';
 import { LoraLinear } from './layer';
+import { loraWarn } from './warnings';
+import { addWeightedAdapter } from './weighted';
+
+/** HF drops the `.weight` of DoRA's magnitude in saved keys (`...q_proj.lora_magnitude_vector`). */
+const MAGNITUDE_SUFFIX = 'lora_magnitude_vector.weight';
 
 const loraTuner: Tuner<LoraConfig> = {
   peftType: 'LORA',
-  adapterPrefixes: ['lora_A', 'lora_B'],
+  adapterPrefixes: ['lora_A', 'lora_B', 'lora_magnitude_vector'],
 
   inject(peft: PeftModel, config: LoraConfig, name: string): void {
-    if (config.useDora) throw new Error('LoraConfig: useDora is not supported yet');
     const model = peft.model;
+    if (typeof config.targetModules === 'string' && config.targetModules.toLowerCase() === 'all-linear')
+      config.targetModules = allLinearNames(model, config.taskType);
     const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear;
     for (const [path, m] of findTargets(model, config, accept, 'LoRA')) {
       const layer = m instanceof LoraLinear ? m : new LoraLinear(m as Linear | Conv1D);
+      // HF corrects fan_in_fan_out to the layer's layout (and says so); the layer reads its layout itself.
+      if (layer.fanInFanOut && !config.fanInFanOut) {
+        loraWarn('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');
+        config.fanInFanOut = true;
+      } else if (!layer.fanInFanOut && config.fanInFanOut) {
+        loraWarn('fan_in_fan_out is set to True but the target module is `torch.nn.Linear`. Setting fan_in_fan_out to False.');
+        config.fanInFanOut = false;
+      }
       if (layer !== m) model.setSubmodule(path, layer);
       const r = patternValue(config.rankPattern, path, config.r);
       const alpha = patternValue(config.alphaPattern, path, config.loraAlpha);
-      layer.addAdapter(name, { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights });
+      layer.addAdapter(name, { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights, useDora: config.useDora });
     }
+  },
+
+  stateDict(peft: PeftModel, name: string): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [p, t] of peft.adapterParameters(name)) {
+      const key = savedKey(p, name);
+      out.set(key.endsWith(MAGNITUDE_SUFFIX) ? key.slice(0, -'.weight'.length) : key, t);
+    }
+    return out;
   },
 
   trainedBaseParameters(peft: PeftModel, config: LoraConfig): string[] {
@@ -32,6 +58,8 @@ const loraTuner: Tuner<LoraConfig> = {
       return config.bias === 'all' || p.endsWith('.base_layer.bias');
     });
   },
+
+  addWeightedAdapter,
 };
 
 registerTuner(loraTuner);
