@@ -2,6 +2,7 @@
 /** The `peftjs` command. */
 import { info } from '../index';
 import { CliError } from './args';
+import { COMPARE_HELP, compareCommand, compareOneCommand } from './compare/compare_command';
 import { EVAL_LOSS_HELP, evalLossCommand } from './eval_loss_command';
 import { GENERATE_HELP, generateCommand } from './generate_command';
 import { MERGE_HELP, mergeCommand } from './merge_command';
@@ -46,6 +47,13 @@ function run(argv: string[]): void {
     case 'merge':
       if (wantsHelp(rest)) return console.log(MERGE_HELP);
       console.error(`merged model written to ${mergeCommand(rest)}`);
+      return;
+    case 'compare':
+      if (wantsHelp(rest)) return console.log(COMPARE_HELP);
+      compareCommand(rest);
+      return;
+    case 'compare-one':
+      compareOneCommand(rest);
       return;
     case 'info':
       console.log(JSON.stringify(info(), null, 2));
