@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
+#include "activations.h"
 
 namespace peftjs {
 namespace {
@@ -52,6 +54,11 @@ void scale(const float* a, float* out, int64_t n, float alpha, float beta) {
 }
 
 void unary(UnaryOp op, const float* a, float* out, int64_t n) {
+  if (active_cpu_path() != CpuPath::Scalar && has_activation_avx2(op)) {
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_avx2(op, a + s, out + s, e - s); });
+    return;
+  }
+  // The portable path: libm one element at a time.
   switch (op) {
     case UnaryOp::Exp: return unary_loop(a, out, n, [](float x) { return std::exp(x); });
     case UnaryOp::Log: return unary_loop(a, out, n, [](float x) { return std::log(x); });

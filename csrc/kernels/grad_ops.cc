@@ -5,8 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
+#include "activations.h"
 #include "column_ops.h"
 #include "row_math.h"
 
@@ -27,6 +29,11 @@ inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 }  // namespace
 
 void unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int64_t n) {
+  if (active_cpu_path() != CpuPath::Scalar && has_activation_avx2(op)) {
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_backward_avx2(op, x + s, dy + s, dx + s, e - s); });
+    return;
+  }
+  // The portable path: libm one element at a time.
   constexpr float kSqrt2OverPi = 0.79788456080286536f, kInvSqrt2Pi = 0.39894228040143268f, kC = 0.044715f;
   switch (op) {
     case UnaryOp::Exp: return grad_loop(x, dy, dx, n, [](float v) { return std::exp(v); });

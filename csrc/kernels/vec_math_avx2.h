@@ -12,9 +12,9 @@ PEFTJS_TARGET_BEGIN("avx2,fma")
 namespace peftjs {
 namespace avx2 {
 
-// exp(x), with x clamped to [-87.3, 88.3] (so exp of very negative x is ~1e-38, not 0: see exp8_or_zero).
-inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+// exp(r) for the reduced argument: returns p = exp(x - n ln2) in ~[0.7, 1.42] and n = round(x / ln2), so
+// exp(x) = p * 2^n. x must be finite (the callers clamp it).
+inline __m256 exp8_reduced(__m256 x, __m256* n_out) {
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -24,7 +24,15 @@ inline __m256 exp8(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  *n_out = n;
+  return _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+}
+
+// exp(x), with x clamped to [-87.3, 88.3] (so exp of very negative x is ~1e-38, not 0: see exp8_or_zero).
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  __m256 n;
+  const __m256 p = exp8_reduced(x, &n);
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }

@@ -139,6 +139,8 @@ export class PeftModel<M extends Module = Module> extends Module {
   private setDisabled(disabled: boolean): void {
     this.adaptersDisabled = disabled;
     for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m) || isModulesToSave(m)) m.disabled = disabled;
+    const types = new Set([...this.peftConfig.values()].map((c) => c.peftType));
+    for (const t of types) tunerFor(t, 'disableAdapter').setDisabled?.(this, disabled);
   }
 
   /** Whether an adapter's own weights train. */

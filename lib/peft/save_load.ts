@@ -8,12 +8,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
 import { FileFormatError } from '../io/errors';
-import { SafetensorsFile, saveSafetensors } from '../io/safetensors';
+import { isFloatDtype, type RawTensor, SafetensorsFile, saveSafetensors } from '../io/safetensors';
 import { copyInto, type Module } from '../nn/module';
-import type { Tensor } from '../tensor/tensor';
+import { Tensor as TensorClass, type Tensor } from '../tensor/tensor';
 import { peftConfigFromJSON } from './config';
 import { installAdapterIo, PeftModel } from './peft_model';
-import { tunerFor } from './tuner';
+import { type AdapterTensor, tunerFor } from './tuner';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -35,7 +35,7 @@ function savedKey(pathInModel: string, name: string): string {
 }
 
 /** The adapter's tensors under their saved keys (relative to the base model, without base_model.model.). */
-export function adapterStateDict(peft: PeftModel, name: string): Map<string, Tensor> {
+export function adapterStateDict(peft: PeftModel, name: string): Map<string, AdapterTensor> {
   const config = peft.peftConfig.get(name);
   if (!config) throw new Error(`adapterStateDict: no adapter named '${name}'`);
   const tuner = tunerFor(config.peftType, 'adapterStateDict');
@@ -51,7 +51,7 @@ export function savePretrained(peft: PeftModel, dir: string, opts: { selectedAda
     if (!config) throw new Error(`savePretrained: no adapter named '${name}'`);
     const out = name === 'default' ? dir : path.join(dir, name);
     fs.mkdirSync(out, { recursive: true });
-    const tensors: Record<string, Tensor> = {};
+    const tensors: Record<string, AdapterTensor> = {};
     const prefix = tunerFor(config.peftType, 'savePretrained').fileKeys ? '' : PREFIX;
     for (const [k, t] of adapterStateDict(peft, name)) tensors[prefix + k] = t;
     saveSafetensors(path.join(out, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
@@ -81,23 +81,31 @@ export function loadAdapterWeights(peft: PeftModel, name: string, dir: string): 
   const st = SafetensorsFile.open(file);
   try {
     const loaded = new Map<string, Tensor>();
-    for (const key of st.names()) {
-      if (tuner.fileKeys) {
-        loaded.set(key, st.load(key));
-        continue;
+    const raw = new Map<string, RawTensor>();
+    for (const info of st.list()) {
+      const key = info.name;
+      let local = key;
+      if (!tuner.fileKeys) {
+        if (!key.startsWith(PREFIX)) throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
+        local = key.slice(PREFIX.length);
       }
-      if (!key.startsWith(PREFIX)) throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
-      loaded.set(key.slice(PREFIX.length), st.load(key));
+      loaded.set(local, st.load(key));
+      if (!isFloatDtype(info.dtype)) raw.set(local, st.loadRaw(key));
     }
     try {
-      if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded, file);
-      else loadByKeys(adapterStateDict(peft, name), loaded, file);
+      if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded, file, raw);
+      else loadByKeys(floatOnly(adapterStateDict(peft, name)), loaded, file);
     } finally {
       for (const t of loaded.values()) t.dispose();
     }
   } finally {
     st.close();
   }
+}
+
+function floatOnly(own: Map<string, AdapterTensor>): Map<string, Tensor> {
+  for (const [k, t] of own) if (!(t instanceof TensorClass)) throw new Error(`loading an adapter: '${k}' is a raw entry; its tuner must provide loadStateDict`);
+  return own as Map<string, Tensor>;
 }
 
 /** Copies saved tensors into the adapter's; a missing, unexpected or misshapen key is an error naming it. */

@@ -4,8 +4,13 @@
  * name; prompt-learning methods run the model with virtual tokens or prefixes; selection methods (BitFit,
  * layer freezing) only choose which base parameters train.
  */
+import type { RawTensor } from '../io/safetensors_dtypes';
+import type { RawTensorInput } from '../io/safetensors_write';
 import type { Module } from '../nn/module';
 import type { Tensor } from '../tensor/tensor';
+
+/** A saved adapter tensor: a float Tensor, or raw values in another dtype (diff pruning's I64 indices). */
+export type AdapterTensor = Tensor | RawTensorInput;
 import type { PeftConfig, PeftType } from './config';
 import type { PeftModel } from './peft_model';
 
@@ -41,9 +46,13 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   /** Prompt learning: runs the model with the adapter. Absent: the model's own forward. */
   forward?(peft: PeftModel, inputs: unknown, name: string): unknown;
   /** The tensors saved for the adapter, keyed relative to the base model; absent: the generic prefix rule. */
-  stateDict?(peft: PeftModel, name: string): Map<string, Tensor>;
-  /** Loads saved tensors (file: for error messages); absent: the generic prefix rule with strict key checks. */
-  loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>, file: string): void;
+  stateDict?(peft: PeftModel, name: string): Map<string, AdapterTensor>;
+  /**
+   * Loads saved tensors; absent: the generic prefix rule with strict key checks. `tensors` holds every
+   * entry as float32; `raw` also holds the integer-dtype entries exactly (float32 rounds above 2^24);
+   * `file` is for error messages.
+   */
+  loadStateDict?(peft: PeftModel, name: string, tensors: Map<string, Tensor>, file: string, raw: Map<string, RawTensor>): void;
   /**
    * When true, stateDict's and loadStateDict's keys are the file's keys as they stand (no
    * `base_model.model.` added or taken off): prompt learning saves `prompt_embeddings` and, its base model
@@ -60,6 +69,11 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
   unload?(peft: PeftModel): void;
   /** Selection methods: the base parameters (by path) this adapter trains and saves. */
   trainedBaseParameters?(peft: PeftModel, config: C): string[];
+  /**
+   * Selection methods train base parameters in place, so disableAdapter() cannot just bypass a layer:
+   * this hook (called by PeftModel when adapters are disabled or enabled again) swaps the original values in.
+   */
+  setDisabled?(peft: PeftModel, disabled: boolean): void;
 }
 
 const tuners = new Map<PeftType, Tuner>();

@@ -119,6 +119,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     const dw = needs[1] ? empty([n, k]) : null;
     let db: Tensor | null = null;
     withViews([[g, rows, n]], ([g2]) => {
+      // BitFit's case (W frozen, x and b need gradients): dx = g W and db = column sums of g in one pass.
+      if (dx && !dw && needs[2] && rows > 0 && be.bitfitBackward && ws.isContiguous()) {
+        db = empty([n]);
+        withViews([[dx, rows, k]], ([dx2]) => be.bitfitBackward!({ T: rows, K: k, N: n, dy: g2.buf(), w: ws.buf(), dx: dx2.buf(), dbias: db!.buf() }));
+        return;
+      }
       if (dx) withViews([[dx, rows, k]], ([dx2]) => gemmInto(be, g2, ws, dx2, 1, 0, null));
       if (dw) withViews([[xs, rows, k]], ([x2]) => gemmInto(be, rawT(g2), x2, dw, 1, 0, null));
       if (needs[2]) db = columnSum(g2);

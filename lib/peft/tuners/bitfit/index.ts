@@ -1,0 +1,3 @@
+export { BitFitConfig } from './config';
+export type { BitFitConfigFields } from './config';
+import './tuner';

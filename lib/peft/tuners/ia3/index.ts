@@ -1,0 +1,6 @@
+export { IA3Config } from './config';
+export type { IA3ConfigFields } from './config';
+export { IA3_DEFAULT_TARGETS } from './defaults';
+export { Ia3Linear, ParameterDict } from './layer';
+export { isFeedforwardKey } from './tuner';
+import './tuner';

@@ -1,0 +1,159 @@
+/**
+ * Ia3Linear: a Linear (or GPT-2 Conv1D) with (IA)3 scaling vectors, HF's ia3.Linear: `base_layer` and
+ * `ia3_l.<name>` per adapter — [out, 1] scaling the output (keys, values), or [1, in] scaling the input
+ * (feed-forward down-projections). Several active adapters multiply (as HF). Runs on the fused kernels
+ * (lib/tensor/ia3_op.ts); a mixed batch (one adapter per sample) on the mixed kernels. Merging scales W's
+ * rows (output) or columns (input) — and the bias for output scaling; unmerging divides, as HF does
+ * (by l + 1e-8).
+ */
+import type { Ia3Mode } from '../../../backend/types';
+import { Conv1D } from '../../../nn/layers/conv1d';
+import type { Linear } from '../../../nn/layers/linear';
+import { Module, parameter } from '../../../nn/module';
+import { noGrad } from '../../../tensor/autograd';
+import { ones, randn } from '../../../tensor/creation';
+import { ia3LinearAuto, ia3MixedOp } from '../../../tensor/ia3_op';
+import { mul } from '../../../tensor/ops';
+import { NO_ADAPTER } from '../../../tensor/peft_mixed';
+import { backendFor, type Tensor } from '../../../tensor/tensor';
+import { rowAdapterIndex } from '../../mixed_batch';
+import type { AdapterLayer } from '../../tuner';
+
+/** Parameters named by adapter (HF's ParameterDict): `ia3_l.default`. */
+export class ParameterDict extends Module {
+  get(name: string): Tensor {
+    const t = this.localParameters().find(([n]) => n === name);
+    if (!t) throw new Error(`ParameterDict: no parameter '${name}'`);
+    return t[1];
+  }
+  set(name: string, t: Tensor | null): void {
+    this.registerParameter(name, t);
+  }
+}
+
+/** HF's unmerge divides by l + 1e-8 (so a zero scale does not divide by zero). */
+const UNMERGE_EPS = 1e-8;
+
+export class Ia3Linear extends Module implements AdapterLayer {
+  readonly isAdapterLayer = true;
+  readonly base_layer: Linear | Conv1D;
+  readonly ia3_l: ParameterDict;
+  private names: string[] = [];
+  private active: string[] = [];
+  private merged: string[] = [];
+  private sampleNames: readonly string[] | null = null;
+  disabled = false;
+
+  constructor(base: Linear | Conv1D, readonly isFeedforward: boolean) {
+    super();
+    this.base_layer = this.registerModule('base_layer', base);
+    this.ia3_l = this.registerModule('ia3_l', new ParameterDict());
+  }
+
+  get inFeatures(): number {
+    return this.base_layer.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base_layer.outFeatures;
+  }
+  get mode(): Ia3Mode {
+    return this.isFeedforward ? 'input' : 'output';
+  }
+  /** The shape HF gives ia3_l: [1, in] for feed-forward layers, else [out, 1]. */
+  get vectorShape(): number[] {
+    return this.isFeedforward ? [1, this.inFeatures] : [this.outFeatures, 1];
+  }
+
+  addAdapter(name: string, initOnes: boolean): void {
+    const t = noGrad(() => (initOnes ? ones(this.vectorShape) : randn(this.vectorShape)));
+    this.ia3_l.set(name, parameter(t));
+    this.names.push(name);
+  }
+
+  adapterNames(): string[] {
+    return [...this.names];
+  }
+
+  setActiveAdapters(names: string[]): void {
+    this.active = names.filter((n) => this.names.includes(n));
+  }
+
+  deleteAdapter(name: string): void {
+    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+    this.ia3_l.get(name).dispose();
+    this.ia3_l.set(name, null);
+    this.names = this.names.filter((n) => n !== name);
+    this.active = this.active.filter((n) => n !== name);
+  }
+
+  get mergedAdapters(): readonly string[] {
+    return this.merged;
+  }
+
+  /** Per-sample adapters for a mixed batch (see mixed_batch.ts); null: the active adapters again. */
+  setSampleAdapters(names: readonly string[] | null): void {
+    this.sampleNames = names === null ? null : [...names];
+  }
+
+  /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
+  private weightOutIn(): Tensor {
+    return this.base_layer instanceof Conv1D ? this.base_layer.weight.T : this.base_layer.weight;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.disabled && this.merged.length > 0) throw new Error('Ia3Linear: adapters are merged into the weights; unmerge() before disabling them');
+    if (this.disabled) return this.base_layer.forward(x);
+    if (this.sampleNames !== null) return this.mixedForward(x, this.sampleNames);
+    const running = this.active.filter((n) => !this.merged.includes(n));
+    if (running.length === 0) return this.base_layer.forward(x);
+    let l = this.ia3_l.get(running[0]);
+    for (const n of running.slice(1)) l = mul(l, this.ia3_l.get(n));
+    return ia3LinearAuto(x, this.weightOutIn(), this.base_layer.bias, l, this.mode);
+  }
+
+  private mixedForward(x: Tensor, names: readonly string[]): Tensor {
+    if (this.merged.length > 0) throw new Error('Ia3Linear: a mixed batch cannot run with merged adapters; unmerge() first');
+    const used = [...new Set(names)].filter((n) => this.names.includes(n));
+    const rowTask = rowAdapterIndex(names, x.shape, (n) => (used.includes(n) ? used.indexOf(n) : NO_ADAPTER), 'Ia3Linear');
+    if (used.length === 0) return this.base_layer.forward(x);
+    return ia3MixedOp(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowTask, this.mode);
+  }
+
+  merge(names: string[]): void {
+    for (const n of names) {
+      if (this.merged.includes(n) || !this.names.includes(n)) continue;
+      this.scaleWeights(this.ia3_l.get(n), (w, l) => w * l);
+      this.merged.push(n);
+    }
+  }
+
+  unmerge(): void {
+    while (this.merged.length > 0) this.scaleWeights(this.ia3_l.get(this.merged.pop()!), (w, l) => w / (l + UNMERGE_EPS));
+  }
+
+  /**
+   * Applies f(w, l) to every weight entry with the l of its output row (output scaling; the bias too) or its
+   * input column (input scaling), in the base layer's own layout ([out, in], or [in, out] for Conv1D).
+   */
+  private scaleWeights(lt: Tensor, f: (w: number, l: number) => number): void {
+    const l = lt.toFloat32Array();
+    const weight = this.base_layer.weight;
+    const w = weight.toFloat32Array();
+    const [rows, cols] = weight.shape;
+    // Which index of W carries the scaled dimension: Linear rows are outputs, Conv1D rows are inputs.
+    const byRow = (this.base_layer instanceof Conv1D) === this.isFeedforward;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) w[r * cols + c] = f(w[r * cols + c], l[byRow ? r : c]);
+    writeValues(weight, w);
+    const bias = this.base_layer.bias;
+    if (!this.isFeedforward && bias) {
+      const b = bias.toFloat32Array();
+      for (let i = 0; i < b.length; i++) b[i] = f(b[i], l[i]);
+      writeValues(bias, b);
+    }
+  }
+}
+
+/** Overwrites a contiguous tensor's values in place (merging edits the frozen base weights). */
+function writeValues(t: Tensor, values: Float32Array): void {
+  backendFor(t, 'Ia3Linear.merge').write(t.buf(), values);
+}

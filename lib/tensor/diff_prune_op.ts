@@ -1,0 +1,35 @@
+/**
+ * Diff pruning on autograd, over the fused gate kernels (peft_ops diffPrune / diffPruneBackward):
+ * W' = W + z * delta with hard-concrete gates z drawn from the seeded counter RNG (training) or the
+ * deterministic gate (eval). The backward gives d delta = dW' * z and d log_alpha = dW' * delta * dz/dlog_alpha
+ * PLUS lambda * d penalty / d log_alpha: the expected-L0 penalty's gradient rides along with the weight's
+ * backward, so a training loop needs no separate penalty term in its loss (the penalty's value is returned
+ * for logging). The seed is kept in the node, so the backward sees the forward's gates.
+ */
+import type { GateOptions } from '../backend/types';
+import { record } from './autograd';
+import { DEFAULT_GATE, diffPrune, diffPruneBackward } from './peft_ops';
+import type { Tensor } from './tensor';
+
+export interface DiffPruneRun {
+  training: boolean;
+  seed: number;
+  gate?: GateOptions;
+  /** The L0 penalty's weight in the loss; its gradient is added to log_alpha's in the backward. */
+  lambda: number;
+}
+
+/** W' and the expected-L0 penalty of this forward (sum over the gates of P(gate != 0)). */
+export function diffPrunedWeight(w: Tensor, delta: Tensor, logAlpha: Tensor, run: DiffPruneRun): { weight: Tensor; penalty: number } {
+  const opts = { training: run.training, seed: run.seed, gate: run.gate ?? DEFAULT_GATE };
+  const { w: out, z, penalty } = diffPrune(w, delta, logAlpha, opts);
+  z.dispose();
+  const weight = record(out, 'diffPrune', [w, delta, logAlpha], (g, [ds, las], needs) => {
+    const gc = g.isContiguous() ? g : g.copyPacked();
+    const { dDelta, dLogAlpha } = diffPruneBackward(gc, ds, las, { ...opts, lambda: run.lambda });
+    const dw = needs[0] ? gc.reshape(gc.shape) : null;
+    if (gc !== g) gc.dispose();
+    return [dw, needs[1] ? dDelta : (dDelta.dispose(), null), needs[2] ? dLogAlpha : (dLogAlpha.dispose(), null)];
+  }, [delta, logAlpha]);
+  return { weight, penalty };
+}
