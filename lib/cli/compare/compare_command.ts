@@ -50,7 +50,7 @@ export const MODES: Record<'full' | 'quick', CompareMode> = {
   },
   quick: {
     name: 'quick',
-    base: { hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 172, context: 128, steps: 60, batchSize: 16, lr: 3e-3, seed: 42 },
+    base: { hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 172, context: 128, steps: 200, batchSize: 16, lr: 3e-3, seed: 42 },
     maxLength: 64, steps: 30, batchSize: 16, evalLimit: 300,
   },
 };
