@@ -20,7 +20,7 @@ export const COMPARE_HELP = `usage: peftjs compare [--quick] [--out DIR] [--meth
   --cache-dir, else $PEFTJS_CACHE_DIR, else ~/.cache/peftjs), fine-tunes it to tell spam from ham
   (SpamAssassin message bodies, a fixed split by a hash of the message id) with each method, and prints
   method | trainable params | trainable % | test accuracy | F1 | train time | peak memory | adapter size.
-  --steps: optimizer steps per method (default 60; --quick: 30).
+  --steps: optimizer steps per method (default 60; --quick: 200).
   Writes results.json, results.md and results.svg (plus each adapter) into --out (default compare-results).
   Peak memory is each method's own process's maximum resident set size (maxRSS).
   About 15 minutes on 2 cores the first time (pretraining included); --quick: about 2 minutes.
@@ -51,7 +51,7 @@ export const MODES: Record<'full' | 'quick', CompareMode> = {
   quick: {
     name: 'quick',
     base: { hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 172, context: 128, steps: 200, batchSize: 16, lr: 3e-3, seed: 42 },
-    maxLength: 64, steps: 30, batchSize: 16, evalLimit: 300,
+    maxLength: 64, steps: 200, batchSize: 16, evalLimit: 300,
   },
 };
 
