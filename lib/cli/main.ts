@@ -2,6 +2,9 @@
 /** The `peftjs` command. */
 import { info } from '../index';
 import { CliError } from './args';
+import { COMPARE_HELP, compareCommand, compareOneCommand } from './compare/compare_command';
+import { EVAL_HELP, evalCommand } from './eval_command';
+import { TRAIN_HELP, trainCommand } from './train_command';
 import { EVAL_LOSS_HELP, evalLossCommand } from './eval_loss_command';
 import { GENERATE_HELP, generateCommand } from './generate_command';
 import { MERGE_HELP, mergeCommand } from './merge_command';
@@ -9,6 +12,13 @@ import { MERGE_HELP, mergeCommand } from './merge_command';
 const HELP = `usage: peftjs <command> [options]
 
 commands:
+  compare [--quick] [--out DIR] [--methods a,b,...]
+                            the main job (npm start): pretrain a small byte-level Llama, fine-tune it as a
+                            spam classifier with every method, print and write the comparison table
+  train --model PATH --method NAME --data FILE --out DIR [method options]
+                            fine-tune with one method (full, lora, ia3, prompt-tuning, ...)
+  eval --model PATH [--adapter DIR] --data FILE
+                            metrics of a model (and adapter) on a data file (JSON)
   info                      version, backends, CPU path, threads, CUDA devices (JSON)
   generate --model PATH --max-tokens N [--prompt TEXT] [--temperature T] [--top-p P]
                             text from a causal model (llama2.c .bin or HF folder)
@@ -21,6 +31,9 @@ commands:
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 
 examples:
+  peftjs compare --quick
+  peftjs train --model DIR --method lora --r 8 --lora-alpha 16 --data train.jsonl --out my-lora --epochs 1
+  peftjs eval --model DIR --adapter my-lora --data test.jsonl
   peftjs info
   peftjs generate --model ../shared/models/stories260K/stories260K.bin --max-tokens 64
   peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt
@@ -47,6 +60,21 @@ function run(argv: string[]): void {
       if (wantsHelp(rest)) return console.log(MERGE_HELP);
       console.error(`merged model written to ${mergeCommand(rest)}`);
       return;
+    case 'train':
+      if (wantsHelp(rest)) return console.log(TRAIN_HELP);
+      console.log(JSON.stringify(trainCommand(rest)));
+      return;
+    case 'eval':
+      if (wantsHelp(rest)) return console.log(EVAL_HELP);
+      console.log(JSON.stringify(evalCommand(rest)));
+      return;
+    case 'compare':
+      if (wantsHelp(rest)) return console.log(COMPARE_HELP);
+      compareCommand(rest);
+      return;
+    case 'compare-one':
+      compareOneCommand(rest);
+      return;
     case 'info':
       console.log(JSON.stringify(info(), null, 2));
       return;
@@ -72,6 +100,6 @@ try {
   run(process.argv.slice(2));
 } catch (e) {
   // Usage errors are one line; anything else keeps its stack for a bug report.
-  console.error(e instanceof CliError || e instanceof RangeError ? (e as Error).message : (e as Error).stack ?? String(e));
+  console.error(e instanceof CliError || e instanceof RangeError || (e as NodeJS.ErrnoException).code === 'ENOENT' ? (e as Error).message : (e as Error).stack ?? String(e));
   process.exit(1);
 }

@@ -15,3 +15,4 @@ export { hfJsonString } from './hf_json';
 export { loadTokenizer } from './tokenizer';
 export type { LoadTokenizerOptions, Tokenizer, TokenizerEncodeOptions } from './tokenizer';
 export { HfTokenizer } from './hf_tokenizer';
+export { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte_tokenizer';

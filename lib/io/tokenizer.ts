@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { BYTE_TOKENIZER_FILE, ByteTokenizer } from './byte_tokenizer';
 import { HfTokenizer } from './hf_tokenizer';
 import { Llama2cTokenizer } from './llama2c_tokenizer';
 
@@ -39,6 +40,7 @@ const unsupportedSentencepiece = (file: string) =>
 function fromFolder(dir: string, opts: LoadTokenizerOptions): Tokenizer {
   const names = fs.readdirSync(dir);
   if (names.includes('tokenizer.json')) return HfTokenizer.load(path.join(dir, 'tokenizer.json'));
+  if (names.includes(BYTE_TOKENIZER_FILE)) return ByteTokenizer.load(path.join(dir, BYTE_TOKENIZER_FILE));
   const llama2c = names.filter((n) => /^tok.*\.bin$/.test(n)).sort();
   if (llama2c.length === 1) return Llama2cTokenizer.load(path.join(dir, llama2c[0]), opts.vocabSize);
   if (llama2c.length > 1) throw new Error(`loadTokenizer: ${dir} holds several llama2.c tokenizers (${llama2c.join(', ')}); pass the file`);
@@ -61,6 +63,7 @@ export function loadTokenizer(file: string, opts: LoadTokenizerOptions = {}): To
   }
   if (stat.isDirectory()) return fromFolder(file, opts);
   const base = path.basename(file);
+  if (base === BYTE_TOKENIZER_FILE) return ByteTokenizer.load(file);
   if (base.endsWith('.json')) return HfTokenizer.load(file);
   if (base.endsWith('.model')) throw unsupportedSentencepiece(file);
   if (base.endsWith('.bin')) return Llama2cTokenizer.load(file, opts.vocabSize);

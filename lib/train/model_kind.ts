@@ -5,6 +5,7 @@
 import type { Tokenizer } from '../io/tokenizer';
 import { BertForSequenceClassification } from '../nn/models/bert/model';
 import type { Module } from '../nn/module';
+import { LlamaForSequenceClassification } from '../nn/models/sequence_classification';
 import { PeftModel } from '../peft/peft_model';
 import type { IntTensor } from '../tensor/int_tensor';
 import type { Tensor } from '../tensor/tensor';
@@ -27,13 +28,14 @@ export function baseModelOf(model: Module): Module {
 }
 
 export function taskOf(model: Module): TaskKind {
-  return baseModelOf(model) instanceof BertForSequenceClassification ? 'seq_cls' : 'causal_lm';
+  const base = baseModelOf(model);
+  return base instanceof BertForSequenceClassification || base instanceof LlamaForSequenceClassification ? 'seq_cls' : 'causal_lm';
 }
 
 /** The number of classes of a classification model (null for a causal LM). */
 export function numLabelsOf(model: Module): number | null {
   const base = baseModelOf(model);
-  return base instanceof BertForSequenceClassification ? base.config.numLabels : null;
+  return base instanceof BertForSequenceClassification || base instanceof LlamaForSequenceClassification ? base.config.numLabels : null;
 }
 
 /** The pad id: given, else the tokenizer's, else the config's pad_token_id, else its eos_token_id, else 0. */

@@ -1,0 +1,52 @@
+/**
+ * The methods `peftjs compare` runs, by name: each a PEFT config for a sequence classifier (the `score`
+ * head trains through modulesToSave, as HF does for SEQ_CLS) and a learning rate that suits it, or full
+ * fine-tuning. Configs are looked up by class name in lib/peft, so a method whose tuner is absent from this
+ * build is reported as unavailable instead of breaking the others.
+ */
+import * as peft from '../../peft';
+import type { PeftConfig } from '../../peft/config';
+
+export interface MethodSpec {
+  /** The name on the command line (--methods) and in the table. */
+  name: string;
+  /** The config class exported by lib/peft (null: full fine-tuning). */
+  configClass: string | null;
+  /** Its fields (camelCase, as the constructor takes them). */
+  fields: Record<string, unknown>;
+  /** Learning rate: full fine-tuning wants a small one, prompts and gates larger ones. */
+  lr: number;
+}
+
+const HEAD = { modulesToSave: ['score'], taskType: 'SEQ_CLS' };
+
+/** Every method, in table order. numLayers: the base model's blocks (layer freezing freezes the lower half). */
+export function methodTable(numLayers: number): MethodSpec[] {
+  return [
+    { name: 'full', configClass: null, fields: {}, lr: 2e-3 },
+    { name: 'lora', configClass: 'LoraConfig', fields: { r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'], ...HEAD }, lr: 2e-2 },
+    { name: 'ia3', configClass: 'IA3Config', fields: { ...HEAD }, lr: 5e-2 },
+    { name: 'prompt-tuning', configClass: 'PromptTuningConfig', fields: { numVirtualTokens: 8, ...HEAD }, lr: 1e-1 },
+    { name: 'prefix-tuning', configClass: 'PrefixTuningConfig', fields: { numVirtualTokens: 8, ...HEAD }, lr: 3e-2 },
+    { name: 'p-tuning', configClass: 'PromptEncoderConfig', fields: { numVirtualTokens: 8, encoderHiddenSize: 64, ...HEAD }, lr: 3e-2 },
+    { name: 'bottleneck', configClass: 'AdapterConfig', fields: { adapterType: 'houlsby', reductionFactor: 4, ...HEAD }, lr: 1e-2 },
+    { name: 'compacter', configClass: 'CompacterConfig', fields: { reductionFactor: 4, ...HEAD }, lr: 1e-2 },
+    { name: 'bitfit', configClass: 'BitFitConfig', fields: { ...HEAD }, lr: 3e-2 },
+    { name: 'layer-freezing', configClass: 'LayerFreezingConfig', fields: { numFrozenLayers: Math.floor(numLayers / 2), freezeEmbeddings: true, ...HEAD }, lr: 2e-3 },
+    { name: 'diff-pruning', configClass: 'DiffPruningConfig', fields: { targetDensity: 0.01, ...HEAD }, lr: 1e-2 },
+  ];
+}
+
+export const METHOD_NAMES = methodTable(2).map((m) => m.name);
+
+/** Whether this build has the method's tuner. */
+export function methodAvailable(m: MethodSpec): boolean {
+  return m.configClass === null || typeof (peft as Record<string, unknown>)[m.configClass] === 'function';
+}
+
+export function makeConfig(m: MethodSpec): PeftConfig | null {
+  if (m.configClass === null) return null;
+  const Ctor = (peft as Record<string, unknown>)[m.configClass] as (new (f: Record<string, unknown>) => PeftConfig) | undefined;
+  if (typeof Ctor !== 'function') throw new Error(`compare: method ${m.name} needs ${m.configClass}, which this build of peftjs lacks`);
+  return new Ctor(m.fields);
+}

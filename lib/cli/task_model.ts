@@ -1,0 +1,72 @@
+/**
+ * What train and eval share: the --task flag, the data files read with the model's tokenizer, and the
+ * model for the task (a causal LM folder becomes a classifier, base weights copied and a new `score`
+ * head, when the task is classification). A training run writes labels.json into its output folder so
+ * that eval can rebuild the same classifier under an adapter.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Tokenizer } from '../io/tokenizer';
+import { LlamaForCausalLM } from '../nn/models/llama/model';
+import type { PretrainedModel } from '../nn/models/pretrained';
+import { LlamaForSequenceClassification } from '../nn/models/sequence_classification';
+import { BertForSequenceClassification } from '../nn/models/bert/model';
+import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
+import { CliError, stringFlag } from './args';
+import { classifierFromBase } from './compare/base_model';
+import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
+
+export type CliTask = 'causal-lm' | 'classification';
+export const LABELS_FILE = 'labels.json';
+
+export function taskFlag(command: string, flags: Map<string, string | true>): CliTask {
+  const t = stringFlag(flags, 'task') ?? 'classification';
+  if (t !== 'causal-lm' && t !== 'classification') throw new CliError(`peftjs ${command}: --task must be causal-lm or classification, got '${t}'`);
+  return t;
+}
+
+export function readData(command: string, flag: string, file: string, task: CliTask, tokenizer: Tokenizer, flags: Map<string, string | true>,
+                         maxLength: number, labelNames?: string[]): Dataset {
+  if (!fs.existsSync(file)) throw new CliError(`peftjs ${command}: --${flag} ${file} does not exist`);
+  const textField = stringFlag(flags, 'text-column');
+  try {
+    return task === 'classification'
+      ? loadClassificationDataset(file, tokenizer, { maxLength, textField, labelField: stringFlag(flags, 'label-column'), labelNames })
+      : loadCausalLMDataset(file, tokenizer, { maxLength, textField });
+  } catch (e) {
+    throw new CliError(`peftjs ${command}: --${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function contextOf(model: PretrainedModel): number {
+  return 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;
+}
+
+/** The model and tokenizer at --model; for classification with label names, a classifier over them. */
+export function loadForTask(command: string, modelPath: string, tokenizerPath: string | undefined, task: CliTask, labelNames: string[] | null):
+{ model: PretrainedModel; tokenizer: Tokenizer } {
+  const loaded = loadModelFlag(command, modelPath);
+  const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
+  if (task === 'causal-lm') {
+    if (!(loaded instanceof LlamaForCausalLM) && loaded.constructor.name !== 'GPT2LMHeadModel')
+      throw new CliError(`peftjs ${command}: --task causal-lm needs a causal LM, but ${modelPath} holds a ${loaded.constructor.name}`);
+    return { model: loaded, tokenizer };
+  }
+  if (loaded instanceof LlamaForSequenceClassification || loaded instanceof BertForSequenceClassification) return { model: loaded, tokenizer };
+  if (loaded instanceof LlamaForCausalLM && fs.statSync(modelPath).isDirectory()) {
+    loaded.dispose();
+    return { model: classifierFromBase(modelPath, labelNames ?? ['LABEL_0', 'LABEL_1'], 42), tokenizer };
+  }
+  throw new CliError(`peftjs ${command}: --task classification needs a Llama HF folder or a classifier, but ${modelPath} holds a ${loaded.constructor.name}`);
+}
+
+export function writeLabels(dir: string, task: CliTask, labelNames: string[] | null | undefined): void {
+  fs.writeFileSync(path.join(dir, LABELS_FILE), JSON.stringify({ task, labels: labelNames ?? null }, null, 2) + '\n');
+}
+
+export function readLabels(dir: string | undefined): string[] | null {
+  if (!dir) return null;
+  const f = path.join(dir, LABELS_FILE);
+  if (!fs.existsSync(f)) return null;
+  return (JSON.parse(fs.readFileSync(f, 'utf8')) as { labels: string[] | null }).labels;
+}

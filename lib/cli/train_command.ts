@@ -1,0 +1,116 @@
+/**
+ * peftjs train: fine-tunes a model with one method (full fine-tuning or a PEFT config built from the
+ * method options) on a JSONL/CSV/text file, and writes the adapter (or the whole model), labels.json,
+ * the tokenizer description, checkpoints, log.jsonl and log.svg into --out.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { ByteTokenizer, BYTE_TOKENIZER_FILE } from '../io/byte_tokenizer';
+import { saveModelFolder } from '../nn/models/save_pretrained';
+import { getPeftModel, PeftModel } from '../peft/peft_model';
+import '../peft/save_load';
+import type { Module } from '../nn/module';
+import { Trainer } from '../train/trainer';
+import { CliError, numberFlag, parseFlags, stringFlag } from './args';
+import { makeConfig, METHOD_NAMES, methodTable } from './compare/methods';
+import { contextOf, loadForTask, readData, taskFlag, writeLabels } from './task_model';
+
+/** Method options: --kebab-case flag -> the config's camelCase field, and how its value parses. */
+const METHOD_OPTIONS: Record<string, 'int' | 'number' | 'list' | 'bool' | 'string'> = {
+  'r': 'int', 'lora-alpha': 'number', 'lora-dropout': 'number', 'target-modules': 'list', 'modules-to-save': 'list',
+  'feedforward-modules': 'list', 'num-virtual-tokens': 'int', 'encoder-hidden-size': 'int', 'reduction-factor': 'number',
+  'adapter-type': 'string', 'num-frozen-layers': 'int', 'freeze-embeddings': 'bool', 'target-density': 'number',
+};
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data FILE --out DIR [--task classification|causal-lm]
+                    [--text-column NAME] [--label-column NAME] [--tokenizer PATH] [--max-length N]
+                    [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
+                    [--save-steps N] [--resume] [--seed S] [method options]
+  methods: ${METHOD_NAMES.join(', ')}
+  method options (the config's fields): ${Object.keys(METHOD_OPTIONS).map((k) => `--${k}`).join(' ')}
+  Classification from a causal Llama folder builds a classifier (base weights, a new score head) whose
+  head trains through modules_to_save. Writes the adapter (full: the whole model), labels.json, the
+  tokenizer, checkpoint-<step>/ folders (--save-steps), log.jsonl and log.svg into --out; prints the
+  result as JSON.
+examples:
+  peftjs train --model ~/.cache/peftjs/compare-base-<hash> --method lora --r 8 --lora-alpha 16 \\
+               --target-modules q_proj,v_proj --data train.jsonl --out my-lora --epochs 2
+  peftjs train --model ../shared/models/stories260K/stories260K.bin --method prompt-tuning --task causal-lm \\
+               --num-virtual-tokens 8 --data story.txt --out my-prompt --max-steps 50 --lr 0.03`;
+
+export function trainCommand(argv: string[]): Record<string, unknown> {
+  const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
+    'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', ...Object.keys(METHOD_OPTIONS)];
+  const flags = parseFlags('train', argv, { values, switches: ['resume'], required: ['model', 'method', 'data', 'out'] });
+  const task = taskFlag('train', flags);
+  const methodName = stringFlag(flags, 'method')!;
+  const spec = methodTable(2).find((m) => m.name === methodName);
+  if (!spec) throw new CliError(`peftjs train: --method ${methodName} is not a method (known: ${METHOD_NAMES.join(', ')})`);
+  const int = (name: string) => (flags.has(name) ? numberFlag('train', flags, name, 0, (v) => Number.isInteger(v) && v > 0, 'a positive integer') : undefined);
+  const out = stringFlag(flags, 'out')!;
+  const modelPath = stringFlag(flags, 'model')!;
+  const dataFile = stringFlag(flags, 'data')!;
+  if (!fs.existsSync(dataFile)) throw new CliError(`peftjs train: --data ${dataFile} does not exist`);
+
+  // Labels first (from the data), since a classifier's head size depends on them.
+  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), 'causal-lm' === task ? task : 'classification', null);
+  const maxLength = int('max-length') ?? contextOf(probe.model);
+  const train = readData('train', 'data', dataFile, task, probe.tokenizer, flags, maxLength);
+  const labelNames = train.labelNames ?? null;
+  let { model, tokenizer } = probe;
+  if (task === 'classification' && labelNames && 'numLabels' in model.config && model.config.numLabels !== labelNames.length) {
+    model.dispose();
+    ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames));
+  }
+  const evalFile = stringFlag(flags, 'eval-data');
+  const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;
+
+  const fields: Record<string, unknown> = { ...spec.fields };
+  if (task === 'causal-lm') {
+    fields.taskType = 'CAUSAL_LM';
+    delete fields.modulesToSave;
+  } else if (!('score' in model)) fields.modulesToSave = ['classifier'];
+  for (const [flag, kind] of Object.entries(METHOD_OPTIONS)) {
+    const raw = stringFlag(flags, flag);
+    if (raw === undefined) continue;
+    if (spec.configClass === null) throw new CliError(`peftjs train: --${flag} is a PEFT option; --method full takes none`);
+    if (kind === 'list') fields[camel(flag)] = raw === 'all-linear' ? raw : raw.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (kind === 'bool') {
+      if (raw !== 'true' && raw !== 'false') throw new CliError(`peftjs train: --${flag} must be true or false, got '${raw}'`);
+      fields[camel(flag)] = raw === 'true';
+    } else if (kind === 'string') fields[camel(flag)] = raw;
+    else fields[camel(flag)] = numberFlag('train', flags, flag, 0, kind === 'int' ? (v) => Number.isInteger(v) && v >= 0 : Number.isFinite, kind === 'int' ? 'a non-negative integer' : 'a number');
+  }
+  let config;
+  try {
+    config = makeConfig({ ...spec, fields });
+  } catch (e) {
+    throw new CliError(`peftjs train: --method ${methodName}: ${(e as Error).message}`);
+  }
+  let runner: Module;
+  try {
+    runner = config ? getPeftModel(model as Module, config) : (model as Module);
+  } catch (e) {
+    throw new CliError(`peftjs train: --method ${methodName}: ${(e as Error).message}`);
+  }
+  fs.mkdirSync(out, { recursive: true });
+  const trainer = new Trainer(runner, {
+    trainDataset: train.examples, evalDataset: evalData, task: task === 'classification' ? 'seq_cls' : 'causal_lm', tokenizer,
+    padId: tokenizer.padId ?? tokenizer.eosId ?? 0,
+    batchSize: int('batch-size') ?? 8, epochs: int('epochs'), maxSteps: int('max-steps'),
+    lr: numberFlag('train', flags, 'lr', spec.lr, (v) => v >= 0, 'a number >= 0'), evalSteps: int('eval-steps'), saveSteps: int('save-steps'),
+    seed: numberFlag('train', flags, 'seed', 42, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),
+    outputDir: out, resumeFromCheckpoint: flags.has('resume') ? true : undefined,
+  });
+  const r = trainer.train();
+  if (runner instanceof PeftModel) runner.savePretrained(out);
+  else saveModelFolder(model as never, out);
+  if (tokenizer instanceof ByteTokenizer) tokenizer.save(path.join(out, BYTE_TOKENIZER_FILE));
+  writeLabels(out, task, labelNames);
+  const losses = r.stepLosses;
+  const result = { out, method: methodName, steps: r.globalStep, firstLoss: losses[0]?.loss ?? null, lastLoss: losses[losses.length - 1]?.loss ?? null, eval: r.lastEval };
+  runner.dispose();
+  return result;
+}
