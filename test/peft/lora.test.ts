@@ -20,7 +20,7 @@ describe.each(['js', 'native'] as const)('LoRA on %s', (backendName) => {
   ])('on %s: B = 0 leaves outputs unchanged; a trained adapter changes them; merged == unmerged; unmerge restores W', (family, targets) => {
     const golden = openGolden(family as string);
     const inputs = inputsOf(family as string, golden);
-    const peft = getPeftModel(load(family as string), new LoraConfig({ r: 4, loraAlpha: 8, targetModules: targets as string[], modulesToSave: family === 'bert' ? ['classifier'] : null }));
+    const peft = getPeftModel(load(family as string), new LoraConfig({ r: 4, loraAlpha: 8, targetModules: targets as string[], fanInFanOut: family === 'gpt2', modulesToSave: family === 'bert' ? ['classifier'] : null }));
     const logits = () => noGrad(() => forward(peft.model as never, inputs).logits);
     const base = logits();
     expect(base).toAllClose(golden.tensor('logits'), { rtol: 1e-4, atol: 1e-5 });
