@@ -16,16 +16,9 @@ import { ia3Linear, ia3LinearBackward } from './peft_ops';
 import { ia3MixedBackward, ia3MixedForward, NO_ADAPTER } from './peft_mixed';
 import { formatShape, sizeOf } from './shape';
 import { concat } from './shape_ops';
+import { rows2d } from './raw_views';
 import { Tensor } from './tensor';
 
-/** x as a contiguous [rows, K] matrix outside the graph (a copy when x is strided). */
-function rows2d(x: Tensor): Tensor {
-  const k = x.shape[x.rank - 1];
-  const c = x.isContiguous() ? x : x.copyPacked();
-  const m = new Tensor(c.storage, [sizeOf(x.shape) / k, k], undefined, c.offset);
-  if (c !== x) c.dispose();
-  return m;
-}
 
 /** A view of t's data in another shape, outside the graph. */
 function view(t: Tensor, shape: readonly number[]): Tensor {

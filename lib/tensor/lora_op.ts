@@ -8,17 +8,9 @@ import { record } from './autograd';
 import { zeros } from './creation';
 import { linear } from './ops';
 import { type LoraOptions, loraLinear, loraLinearBackward } from './peft_ops';
-import { sizeOf } from './shape';
+import { rows2d } from './raw_views';
 import { Tensor } from './tensor';
 
-/** x as a contiguous [rows, K] matrix outside the graph (a copy when x is strided). */
-function rows2d(x: Tensor): Tensor {
-  const k = x.shape[x.rank - 1];
-  const c = x.isContiguous() ? x : x.copyPacked();
-  const m = new Tensor(c.storage, [sizeOf(x.shape) / k, k], undefined, c.offset);
-  if (c !== x) c.dispose();
-  return m;
-}
 
 function reshaped(t: Tensor, shape: readonly number[]): Tensor {
   return new Tensor(t.storage, shape, undefined, t.offset);
