@@ -1,6 +1,7 @@
 // The model kernels (gradients of elementwise ops, norms, embeddings, RoPE, cross-entropy) as N-API
 // functions, CPU only. Every size, buffer and integer input (ids, targets, positions) is checked here,
 // before the kernel runs: the kernels in csrc/kernels trust their arguments.
+#include "../kernels/copy.h"
 #include "../kernels/cross_entropy.h"
 #include "../kernels/embedding.h"
 #include "../kernels/grad_ops.h"

@@ -77,37 +77,5 @@ void column_sum(const float* a, float* out, int64_t rows, int64_t cols, float be
   for (int64_t c = 0; c < cols; ++c) out[c] = beta * out[c] + sums.data()[c];
 }
 
-void strided_scatter(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim) {
-  int64_t total = 1;
-  for (int d = 0; d < ndim; ++d) total *= shape[d];
-  if (total == 0) return;
-  if (ndim == 0) {
-    dst[0] = src[0];
-    return;
-  }
-  const int64_t inner = shape[ndim - 1];
-  const int64_t inner_stride = strides[ndim - 1];
-  const int64_t outer = total / inner;
-  parallel_for(outer, std::max<int64_t>(1, kGrain / inner), [&](int64_t o0, int64_t o1) {
-    std::vector<int64_t> idx(ndim > 1 ? ndim - 1 : 1, 0);
-    int64_t rem = o0;  // position of row o0 in the outer dimensions
-    for (int d = ndim - 2; d >= 0; --d) {
-      idx[d] = rem % shape[d];
-      rem /= shape[d];
-    }
-    for (int64_t o = o0; o < o1; ++o) {
-      int64_t base = 0;
-      for (int d = 0; d < ndim - 1; ++d) base += idx[d] * strides[d];
-      const float* in = src + o * inner;
-      float* out = dst + base;
-      if (inner_stride == 1) std::memcpy(out, in, inner * sizeof(float));
-      else for (int64_t j = 0; j < inner; ++j) out[j * inner_stride] = in[j];
-      for (int d = ndim - 2; d >= 0; --d) {
-        if (++idx[d] < shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-  });
-}
 
 }  // namespace peftjs

@@ -14,8 +14,5 @@ void unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int6
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols);
 // out[c] = beta * out[c] + sum_r a[r, c]; out is not read when beta == 0.
 void column_sum(const float* a, float* out, int64_t rows, int64_t cols, float beta);
-// dst[sum_d idx_d * strides[d]] = src[flat index] over the row-major walk of shape. The view must not
-// overlap itself (each destination element written once), as for any in-place write.
-void strided_scatter(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim);
 
 }  // namespace peftjs
