@@ -11,7 +11,7 @@ import { availableBackends } from '../lib';
 import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
-import { timeExtra, timePeftjs } from './peftjs_rows';
+import { loraOverBase, timeExtra, timePeftjs } from './peftjs_rows';
 import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep } from './torch';
@@ -89,10 +89,6 @@ export async function main(argv: string[]): Promise<void> {
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
   const chosen = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
   const specs = chosen.filter((s) => !isTrainRow(s)), trainSpecs = chosen.filter(isTrainRow);
-  // diffprune and lora compare against base_fwd_bwd: time it too when they are asked for.
-  const needBase = specs.some((s) => ['lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd'].includes(s.name));
-  const extraBase = needBase && !specs.some((s) => s.name === 'base_fwd_bwd')
-    ? defaultRows().filter((r) => r.name === 'base_fwd_bwd') : [];
   const info = machine();
   // Ceilings are maxima: the best of three probes, since a shared machine only ever measures low.
   const probes = [0, 1, 2].map(() => loadAddon()!.probe(0.5));
@@ -105,16 +101,15 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`peftjs ${info.peftjs} on ${info.cpu} (${info.cores} cores, cpu path ${info.cpuPath}, ${info.threads} threads), node ${info.node}`);
   console.log(`ceilings: FMA peak ${formatNumber(ceilings.fmaPeakGflops)} GFLOP/s, memory ${formatNumber(ceilings.memoryBandwidthGbps)} GB/s`);
 
-  const all: RowSpec[] = [...extraBase, ...specs];
+  const all: RowSpec[] = specs;
   const peftMs = all.map((s) => { process.stderr.write('.'); return timePeftjs(s).medianMs; });
   process.stderr.write('\n');
   const torch = opts.torch && all.length > 0 ? runTorch(all) : { info: null, ms: all.map(() => null), absent: opts.torch ? null : 'skipped (--no-torch)' };
   if (torch.info) info.torch = torch.info;
   const tfjsAbsent = opts.tfjs ? tfjsUnavailable() : 'skipped (--no-tfjs)';
-  const baseMs = (d: number) => { const i = all.findIndex((s) => s.name === 'base_fwd_bwd' && s.shape.d === d); return i >= 0 ? peftMs[i] : null; };
 
   const rows: BenchRow[] = [];
-  for (let i = extraBase.length; i < all.length; i++) {
+  for (let i = 0; i < all.length; i++) {
     const s = all[i], ms = peftMs[i], flops = rowFlops(s);
     const row: BenchRow = {
       name: s.name, shape: s.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / ceilings.fmaPeakGflops,
@@ -132,8 +127,11 @@ export async function main(argv: string[]): Promise<void> {
       row.vs_js = js.ms / ms;
       row.notes!.push(`js timed on ${js.rowsTimed} rows`);
     }
-    const base = baseMs(s.shape.d);
-    if (s.name === 'lora_fwd_bwd' && base) row.overhead_vs_base = ms / base - 1;
+    if (s.name === 'lora_fwd_bwd') {
+      const paired = loraOverBase(s);
+      row.overhead_vs_base = paired.ratio - 1;
+      row.notes!.push(`vs base: median of ${paired.pairs} back-to-back pairs`);
+    }
     const bytes = extraBytes(s);
     const extra = bytes !== null ? timeExtra(s) : null;
     if (bytes !== null && extra !== null) {

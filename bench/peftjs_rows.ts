@@ -4,7 +4,7 @@ import {
   matmul, randn, setBackend, tidy, zeros,
 } from '../lib';
 import type { RowSpec } from './rows';
-import { timeIt, type Timing } from './timing';
+import { timeIt, timeRatio, type Timing } from './timing';
 
 /** Builds the inputs once and returns the step to time. */
 function stepFor(s: RowSpec): () => void {
@@ -93,5 +93,15 @@ export function timePeftjs(s: RowSpec): Timing {
   return tidy(() => {
     const step = stepFor(s);
     return timeIt(() => tidy(step), { warmup: 1, minRuns: 5, budgetMs: 3000 });
+  });
+}
+
+/** A LoRA row's time over base_fwd_bwd's at the same T and d, the two timed alternately (see timeRatio). */
+export function loraOverBase(s: RowSpec): { ratio: number; pairs: number } {
+  setBackend('native');
+  return tidy(() => {
+    const base = stepFor({ name: 'base_fwd_bwd', shape: { T: s.shape.T, d: s.shape.d } });
+    const lora = stepFor(s);
+    return timeRatio(() => tidy(base), () => tidy(lora));
   });
 }

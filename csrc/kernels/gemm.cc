@@ -44,6 +44,9 @@ struct Segment {
   float a_scale;
 };
 
+// The longest second K segment packed as a tail of the first's last block (see Block).
+constexpr int64_t kTailMax = 96;
+
 // Packing may store up to 8 floats past a panel (see PackRows); every pack buffer carries this slack.
 constexpr int64_t kPackSlack = 16;
 
@@ -105,11 +108,32 @@ void pack_a_panel(const Segment& s, bool trans_a, const MicroKernelSpec& uk, int
   }
 }
 
-// Packs the A rows [i0, i0+rows) for one kc block as consecutive MR-row panels.
-void pack_a_block(const Segment& s, bool trans_a, const MicroKernelSpec& uk, int64_t i0, int64_t rows, int64_t pc,
-                  int64_t kc, float* dst) {
-  for (int64_t i = 0; i < rows; i += uk.mr)
-    pack_a_panel(s, trans_a, uk, i0 + i, static_cast<int>(std::min<int64_t>(uk.mr, rows - i)), pc, kc, dst + i * kc);
+// The kc blocks over both segments, in order; the first carries beta and the bias, the last the
+// post-epilogue. A short second segment (LoRA's rank r) rides at the end of the first segment's last
+// block as a tail of the same packed panels, so it costs no extra pass over C.
+struct Block {
+  const Segment* seg;
+  int64_t pc, kc;
+  const Segment* tail = nullptr;  // whole second segment appended after this block's kc, or null
+  int64_t depth() const { return kc + (tail ? tail->k : 0); }
+};
+
+// Packs one block's op(B) panel: the block's own k range, then the tail's right after it in k, so the
+// micro-kernel sees a single depth. (The first pack may spill past its part; the second overwrites it.)
+void pack_b_block_panel(const Block& blk, bool trans_b, const MicroKernelSpec& uk, int64_t j0, int cols, float* dst) {
+  pack_b_panel(*blk.seg, trans_b, uk, blk.pc, blk.kc, j0, cols, dst);
+  if (blk.tail) pack_b_panel(*blk.tail, trans_b, uk, 0, blk.tail->k, j0, cols, dst + blk.kc * uk.nr);
+}
+
+// Packs the A rows [i0, i0+rows) for one block (with its tail) as consecutive MR-row panels.
+void pack_a_block(const Block& blk, bool trans_a, const MicroKernelSpec& uk, int64_t i0, int64_t rows, float* dst) {
+  const int64_t depth = blk.depth();
+  for (int64_t i = 0; i < rows; i += uk.mr) {
+    const int r = static_cast<int>(std::min<int64_t>(uk.mr, rows - i));
+    float* panel = dst + i * depth;
+    pack_a_panel(*blk.seg, trans_a, uk, i0 + i, r, blk.pc, blk.kc, panel);
+    if (blk.tail) pack_a_panel(*blk.tail, trans_a, uk, i0 + i, r, 0, blk.tail->k, panel + blk.kc * uk.mr);
+  }
 }
 
 bool has_post_epilogue(const GemmArgs& g) { return g.col_scale != nullptr || g.act != Activation::None || g.pre_out != nullptr; }
@@ -142,18 +166,11 @@ void scale_c(const GemmArgs& g) {
   });
 }
 
-// The kc blocks over both segments, in order; the first carries beta and the bias, the last the
-// post-epilogue.
-struct Block {
-  const Segment* seg;
-  int64_t pc, kc;
-};
-
 struct Plan {
   const GemmArgs& g;
   const MicroKernelSpec& uk;
   std::vector<Block> blocks;
-  int64_t kc_max;
+  int64_t kc_max;  // the deepest block, tail included: the pack buffers are sized by it
   bool post;
 
   TileEpilogue epilogue(size_t bi, int64_t j) const {
@@ -166,7 +183,7 @@ struct Plan {
     const TileEpilogue ep = epilogue(bi, j);
     const int cols = static_cast<int>(std::min<int64_t>(uk.nr, g.n - j));
     const bool last = bi + 1 == blocks.size();
-    const int64_t kc = blocks[bi].kc;
+    const int64_t kc = blocks[bi].depth();
     for (int64_t i = i0; i < i1; i += uk.mr) {
       const int rows = static_cast<int>(std::min<int64_t>(uk.mr, i1 - i));
       uk.kernel(kc, a_block + (i - i0) * kc, b_panel, g.c + i * g.ldc + j, g.ldc, ep, rows, cols);
@@ -196,7 +213,7 @@ void gemm_blocked(const Plan& plan, int threads) {
       parallel_for(n_panels, 4, [&](int64_t q0, int64_t q1) {
         for (int64_t q = q0; q < q1; ++q) {
           const int cols = static_cast<int>(std::min<int64_t>(nr, nc - q * nr));
-          pack_b_panel(*blk.seg, g.trans_b, uk, blk.pc, blk.kc, jc + q * nr, cols, packed_b.data() + q * blk.kc * nr);
+          pack_b_block_panel(blk, g.trans_b, uk, jc + q * nr, cols, packed_b.data() + q * blk.depth() * nr);
         }
       });
       parallel_tasks(m_blocks, [&](int64_t mb) {
@@ -204,9 +221,9 @@ void gemm_blocked(const Plan& plan, int threads) {
         const int64_t i0 = mb * m_panels / m_blocks * mr;
         const int64_t i1 = std::min(g.m, (mb + 1) * m_panels / m_blocks * mr);
         float* a_block = thread_buffer(0, mc_max * kc_max + kPackSlack);
-        pack_a_block(*blk.seg, g.trans_a, uk, i0, i1 - i0, blk.pc, blk.kc, a_block);
+        pack_a_block(blk, g.trans_a, uk, i0, i1 - i0, a_block);
         for (int64_t q = 0; q < n_panels; ++q)
-          plan.sweep_rows(bi, a_block, i0, i1, packed_b.data() + q * blk.kc * nr, jc + q * nr);
+          plan.sweep_rows(bi, a_block, i0, i1, packed_b.data() + q * blk.depth() * nr, jc + q * nr);
       });
     }
   }
@@ -226,11 +243,10 @@ void gemm_narrow(const Plan& plan, int threads) {
     float* b_panel = thread_buffer(1, plan.kc_max * nr + kPackSlack);
     for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
       const Block blk = plan.blocks[bi];
-      pack_a_block(*blk.seg, g.trans_a, uk, 0, g.m, blk.pc, blk.kc, a_block);
+      pack_a_block(blk, g.trans_a, uk, 0, g.m, a_block);
       for (int64_t q = q0; q < q1; ++q) {
         const int64_t j = q * nr;
-        pack_b_panel(*blk.seg, g.trans_b, uk, blk.pc, blk.kc, j, static_cast<int>(std::min<int64_t>(nr, g.n - j)),
-                     b_panel);
+        pack_b_block_panel(blk, g.trans_b, uk, j, static_cast<int>(std::min<int64_t>(nr, g.n - j)), b_panel);
         plan.sweep_rows(bi, a_block, 0, g.m, b_panel, j);
       }
     }
@@ -262,12 +278,18 @@ void gemm(const GemmArgs& g) {
   }
   const MicroKernelSpec& uk = active_microkernel();
   const int threads = num_threads();
+  // A second segment of at most kTailMax rides on the first's last block (a tail), when there is one.
+  const bool tail = n_segments == 2 && g.k2 <= kTailMax && g.k > 0;
   // Equal k blocks of at most uk.kc: K = 1000 gives 3 x 334 rather than 384 + 384 + 232.
-  const int64_t k_total = std::max(g.k, n_segments == 2 ? g.k2 : int64_t{0});
-  Plan plan{g, uk, {}, ceil_div(k_total, ceil_div(k_total, uk.kc)), has_post_epilogue(g)};
+  const int64_t k_split = std::max(g.k, n_segments == 2 && !tail ? g.k2 : int64_t{0});
+  Plan plan{g, uk, {}, ceil_div(k_split, ceil_div(k_split, uk.kc)), has_post_epilogue(g)};
   for (int s = 0; s < n_segments; ++s)
-    for (int64_t pc = 0; pc < segments[s].k; pc += plan.kc_max)
+    for (int64_t pc = 0; pc < segments[s].k && !(s == 1 && tail); pc += plan.kc_max)
       plan.blocks.push_back({&segments[s], pc, std::min(plan.kc_max, segments[s].k - pc)});
+  if (tail) {
+    plan.blocks.back().tail = &segments[1];
+    plan.kc_max += g.k2;  // the pack buffers hold the deepest block
+  }
   // The narrow schedule when the rows would give some thread fewer than a few MR panels.
   if (ceil_div(g.m, uk.mr) < 4 * threads && g.n > uk.nr)
     gemm_narrow(plan, threads);

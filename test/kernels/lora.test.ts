@@ -7,6 +7,8 @@ const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
 // [T, K, N, r]: odd sizes, a rank bigger than the specialised ones, and sizes past the GEMM blocks.
 const shapes: [number, number, number, number][] = [
   [1, 1, 1, 1], [3, 17, 3, 2], [17, 3, 17, 8], [1000, 17, 3, 16], [5, 1000, 7, 4], [33, 65, 130, 5], [130, 97, 65, 70],
+  // a rank past the GEMM tail limit (96): the adapter segment gets blocks of its own
+  [40, 50, 30, 100],
 ];
 
 describe.each(peftBackends)('fused LoRA on %s', (name) => {
