@@ -22,6 +22,7 @@
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
 #include "gemm_microkernel.h"
+#include "gemm_skinny.h"
 
 namespace peftjs {
 namespace {
@@ -276,6 +277,7 @@ void gemm(const GemmArgs& g) {
     scale_c(g);
     return;
   }
+  if (gemm_skinny(g)) return;
   const MicroKernelSpec& uk = active_microkernel();
   const int threads = num_threads();
   // A second segment of at most kTailMax rides on the first's last block (a tail), when there is one.

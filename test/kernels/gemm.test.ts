@@ -56,6 +56,29 @@ describe.each(backendsUnderTest())('gemm on %s', (name) => {
     expect(C.toArray()).toEqual([1, 2, 3, 1, 2, 3]);
   });
 
+  // x W^T with at most 8 output columns takes the skinny kernel (dot products along k) on AVX2.
+  it.each([[1, 1, 1], [3, 8, 7], [17, 5, 9], [1000, 3, 17], [33, 8, 1000], [2, 2, 8]])(
+    'skinny NT m=%i n=%i k=%i: alpha, beta, bias and leading dimensions match the oracle', (m, n, k) => {
+      const b = backend(name);
+      const [lda, ldb, ldc] = [k + 3, k + 1, n + 2];
+      const A = randomTensor([m * lda], m + k), B = randomTensor([n * ldb], n + k), bias = randomTensor([n], n);
+      const C = randomTensor([m * ldc], 5);
+      const a = A.toFloat32Array(), bb = B.toFloat32Array(), bi = bias.toFloat32Array();
+      const expected = new Float32Array(C.toFloat32Array());
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[i * lda + p] * bb[j * ldb + p];
+        expected[i * ldc + j] = 1.5 * s + 0.25 * expected[i * ldc + j] + bi[j];
+      }
+      b.gemm({ transA: false, transB: true, m, n, k, alpha: 1.5, a: A.buf(), lda, b: B.buf(), ldb, beta: 0.25, c: C.buf(), ldc, bias: bias.buf() });
+      expect(C).toAllClose(expected, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-4 });
+      // beta = 0: whatever C held (NaN here) is not read.
+      const D = fromArray(new Float32Array(m * ldc).fill(NaN), [m * ldc]);
+      b.gemm({ transA: false, transB: true, m, n, k, alpha: 1, a: A.buf(), lda, b: B.buf(), ldb, beta: 0, c: D.buf(), ldc });
+      const d = D.toFloat32Array();
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(Number.isFinite(d[i * ldc + j])).toBe(true);
+    });
+
   it('rejects mismatched shapes naming both', () => {
     expect(() => matmul(fromArray([[1, 2]]), fromArray([[1, 2]]))).toThrow(/matmul: expected a \[M, K\] and b \[K, N\], got a \[1, 2\] and b \[1, 2\]/);
   });
