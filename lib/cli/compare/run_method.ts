@@ -10,12 +10,13 @@ import type { Module } from '../../nn/module';
 import { saveModelFolder } from '../../nn/models/save_pretrained';
 import { getPeftModel, PeftModel } from '../../peft/peft_model';
 import '../../peft/save_load';
+import { finalizeDiffPruning } from '../../peft/tuners/diff_pruning';
 import type { TokenizedExample } from '../../train/data/tokenize';
 import { evaluate } from '../../train/evaluate';
 import { Trainer } from '../../train/trainer';
 import { classifierFromBase } from './base_model';
 import { SPAM_LABELS } from './datasets';
-import { makeConfig, methodTable } from './methods';
+import { headParamGroup, makeConfig, methodTable } from './methods';
 
 /** What the parent hands a child (as a JSON file). */
 export interface MethodJob {
@@ -71,10 +72,14 @@ export function runMethod(job: MethodJob): MethodResult {
   const trainer = new Trainer(model, {
     trainDataset: data.train, task: 'seq_cls', padId: job.padId, batchSize: job.batchSize, maxSteps: job.steps, lr: spec.lr,
     warmupSteps: Math.ceil(job.steps / 10), seed: job.seed, logFile: null, progress: false,
+    paramGroups: config ? [headParamGroup] : [],
   });
   const started = Date.now();
   const r = trainer.train();
   const trainSeconds = (Date.now() - started) / 1000;
+  // Diff pruning ends by projecting each delta to its target density: the model evaluated and the
+  // adapter saved (sparse) are that final one.
+  if (model instanceof PeftModel && config?.peftType === 'DIFF_PRUNING') finalizeDiffPruning(model);
   const opts = { task: 'seq_cls' as const, padId: job.padId, batchSize: 32, numLabels: 2 };
   const test = evaluate(model, data.test, opts);
   const validation = evaluate(model, data.validation, opts);
