@@ -18,24 +18,6 @@ struct Gate {
 
 inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// The stream's uint32 for element `index`, drawing each Philox block once for its four elements.
-class GateBits {
- public:
-  explicit GateBits(uint64_t seed) : seed_(seed) {}
-  uint32_t at(uint64_t index) {
-    if ((index >> 2) != block_id_) {
-      block_id_ = index >> 2;
-      block_ = philox4x32(block_id_, seed_);
-    }
-    return block_.v[index & 3];
-  }
-
- private:
-  uint64_t seed_;
-  uint64_t block_id_ = ~uint64_t{0};
-  Philox4 block_{};
-};
-
 inline Gate gate_value(float log_alpha, bool training, uint32_t bits, const GateParams& g) {
   float s, ds;
   if (training) {
@@ -71,11 +53,9 @@ void for_gate_chunks(const DiffPruneArgs& p, Body body) {
   parallel_for(chunks, 16, [&](int64_t c0, int64_t c1) {
     uint32_t bits[kChunk];
     float z[kChunk], dz[kChunk], pen[kChunk];
-    GateBits stream(p.seed);
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t i0 = c * kChunk, len = std::min(kChunk, p.n - i0);
-      if (p.training)
-        for (int64_t j = 0; j < len; ++j) bits[j] = stream.at(i0 + j);
+      if (p.training) random_bits_fill(p.seed, i0, len, bits);
       block(p.log_alpha + i0, bits, len, p.training, p.gate, shift, z, dz, pen);
       body(c, i0, len, z, dz, pen);
     }

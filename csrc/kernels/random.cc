@@ -1,7 +1,9 @@
 #include "random.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 
 namespace peftjs {
@@ -25,11 +27,21 @@ Philox4 philox4x32(uint64_t counter, uint64_t key) {
 
 uint32_t random_bits(uint64_t seed, uint64_t index) { return philox4x32(index >> 2, seed).v[index & 3]; }
 
+void random_bits_fill(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
+  if (active_cpu_path() != CpuPath::Scalar) return random_bits_fill_avx2(seed, offset, n, out);
+  for (int64_t i = 0; i < n;) {
+    const Philox4 block = philox4x32((offset + i) >> 2, seed);
+    for (int lane = static_cast<int>((offset + i) & 3); lane < 4 && i < n; ++lane, ++i) out[i] = block.v[lane];
+  }
+}
+
 void random_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {
   parallel_for(n, 1 << 14, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      const float u = bits_to_uniform(random_bits(seed, offset + i));
-      out[i] = low + (high - low) * u;
+    uint32_t bits[1024];
+    for (int64_t i0 = s; i0 < e; i0 += 1024) {
+      const int64_t len = std::min<int64_t>(1024, e - i0);
+      random_bits_fill(seed, offset + i0, len, bits);
+      for (int64_t j = 0; j < len; ++j) out[i0 + j] = low + (high - low) * bits_to_uniform(bits[j]);
     }
   });
 }
