@@ -5,9 +5,10 @@
 //  - narrow (few rows, e.g. a batch of 1..64 tokens): the columns are split between tasks instead, and
 //    each task packs one kc x NR panel of B right before using it, so a big B is read once and never
 //    written back, and every thread works even when there is a single row block.
-// The two K segments are walked one after the other (a kc block never straddles them); the epilogue
-// beyond alpha/beta/bias (pre-output, column scale, activation) runs on each tile right after its last
-// block, while the tile is still in L1.
+// The two K segments are walked one after the other; a short second one (LoRA's rank) is packed as a
+// tail of the first's last kc block, a long one gets blocks of its own. Skinny shapes (n <= 8) never
+// reach the driver (gemm_skinny.h). The epilogue beyond alpha/beta/bias (pre-output, column scale,
+// activation) runs on each tile right after its last block, while the tile is still in L1.
 #include "gemm.h"
 
 #include <algorithm>
