@@ -45,7 +45,8 @@ if (!fs.existsSync(MAIN)) console.log(`skipping compare --quick: ${MAIN} is abse
     }
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
     expect(md).toContain('| method | trainable params | trainable % | test accuracy | F1 | train time |');
-    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(METHOD_NAMES.length + 1);
+    // The header, the alignment row and one row per method.
+    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(METHOD_NAMES.length + 2);
     const svg = fs.readFileSync(path.join(out, 'results.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
