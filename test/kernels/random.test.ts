@@ -1,4 +1,4 @@
-import { manualSeed, rand, randn, setBackend, withBackend } from '../../lib';
+import { backend, type BackendName, manualSeed, rand, randn, setBackend, withBackend, zeros } from '../../lib';
 import { philox4x32 } from '../../lib/backend/js/philox';
 import { backendsUnderTest } from '../helpers/backends';
 
@@ -39,6 +39,18 @@ describe.each(backendsUnderTest())('random fill on %s', (name) => {
     expect(rand([3]).toFloat32Array()).toEqual(first[1]);
     expect(first[0].slice(0, 3)).not.toEqual(first[1]);
   });
+
+  // Offsets whose block counters cross 2^32 (the native fill draws eight counters per vector and must hand
+  // the carry into the high word to its scalar path) and unaligned starts and lengths around them.
+  it.each([[1, 100], [(2 ** 32 - 9) * 4 + 3, 77], [(2 ** 32 - 1) * 4, 40], [2 ** 36 + 5, 33]])(
+    'gives the js backend\'s numbers at stream offset %i for %i elements', (offset, n) => {
+      const fill = (b: BackendName) => withBackend(b, () => {
+        const out = zeros([n]);
+        backend(b).randomFill('uniform', out.buf(), n, 12345, offset, 0, 1);
+        return out.toFloat32Array();
+      });
+      expect(fill(name)).toEqual(fill('js'));
+    });
 
   it('rejects bad seeds', () => {
     expect(() => rand([2], { seed: -1 })).toThrow(/rand: seed must be an integer in \[0, 2\^48\), got -1/);
