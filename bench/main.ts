@@ -12,7 +12,7 @@ import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
 import { loraOverBase, timeExtra, timePeftjs } from './peftjs_rows';
-import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
+import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep } from './torch';
 import { TRAIN_STEPS, TRAIN_WARMUP, type TrainShape, trainInChild } from './train_step';
@@ -101,16 +101,15 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`peftjs ${info.peftjs} on ${info.cpu} (${info.cores} cores, cpu path ${info.cpuPath}, ${info.threads} threads), node ${info.node}`);
   console.log(`ceilings: FMA peak ${formatNumber(ceilings.fmaPeakGflops)} GFLOP/s, memory ${formatNumber(ceilings.memoryBandwidthGbps)} GB/s`);
 
-  const all: RowSpec[] = specs;
-  const peftMs = all.map((s) => { process.stderr.write('.'); return timePeftjs(s).medianMs; });
+  const peftMs = specs.map((s) => { process.stderr.write('.'); return timePeftjs(s).medianMs; });
   process.stderr.write('\n');
-  const torch = opts.torch && all.length > 0 ? runTorch(all) : { info: null, ms: all.map(() => null), absent: opts.torch ? null : 'skipped (--no-torch)' };
+  const torch = opts.torch && specs.length > 0 ? runTorch(specs) : { info: null, ms: specs.map(() => null), absent: opts.torch ? null : 'skipped (--no-torch)' };
   if (torch.info) info.torch = torch.info;
   const tfjsAbsent = opts.tfjs ? tfjsUnavailable() : 'skipped (--no-tfjs)';
 
   const rows: BenchRow[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const s = all[i], ms = peftMs[i], flops = rowFlops(s);
+  for (let i = 0; i < specs.length; i++) {
+    const s = specs[i], ms = peftMs[i], flops = rowFlops(s);
     const row: BenchRow = {
       name: s.name, shape: s.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / ceilings.fmaPeakGflops,
       torch_ms: torch.ms[i], vs_torch: ratio(torch.ms[i], ms),

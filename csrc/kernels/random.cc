@@ -27,12 +27,16 @@ Philox4 philox4x32(uint64_t counter, uint64_t key) {
 
 uint32_t random_bits(uint64_t seed, uint64_t index) { return philox4x32(index >> 2, seed).v[index & 3]; }
 
-void random_bits_fill(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
-  if (active_cpu_path() != CpuPath::Scalar) return random_bits_fill_avx2(seed, offset, n, out);
+void random_bits_fill_scalar(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
   for (int64_t i = 0; i < n;) {
     const Philox4 block = philox4x32((offset + i) >> 2, seed);
     for (int lane = static_cast<int>((offset + i) & 3); lane < 4 && i < n; ++lane, ++i) out[i] = block.v[lane];
   }
+}
+
+void random_bits_fill(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
+  if (active_cpu_path() != CpuPath::Scalar) return random_bits_fill_avx2(seed, offset, n, out);
+  random_bits_fill_scalar(seed, offset, n, out);
 }
 
 void random_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {

@@ -16,6 +16,7 @@ Philox4 philox4x32(uint64_t counter, uint64_t key);
 uint32_t random_bits(uint64_t seed, uint64_t index);
 // out[i] = random_bits(seed, offset + i) for i in [0, n): eight Philox blocks at a time on AVX2.
 void random_bits_fill(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out);
+void random_bits_fill_scalar(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out);  // one block per 4 words
 void random_bits_fill_avx2(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out);
 // uniform in [0, 1): the top 24 bits of the element's word.
 inline float bits_to_uniform(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }

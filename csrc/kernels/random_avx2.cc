@@ -3,6 +3,8 @@
 // down), whose halves are blended back into the high and low words.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "random.h"
 #include "simd_target.h"
 
@@ -53,15 +55,16 @@ inline void philox8(uint64_t counter, uint64_t key, uint32_t* out) {
 }  // namespace
 
 void random_bits_fill_avx2(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
-  int64_t i = 0;
-  // Scalar up to a counter boundary, then 32 words (eight counters) at a time.
-  while (i < n && ((offset + i) & 3) != 0) out[i] = random_bits(seed, offset + i), ++i;
+  // The scalar fill (one block per four words) up to a counter boundary, then 32 words (eight counters)
+  // at a time, and the scalar fill again for the rest.
+  int64_t i = std::min<int64_t>(n, (4 - static_cast<int64_t>(offset & 3)) & 3);
+  random_bits_fill_scalar(seed, offset, i, out);
   for (; i + 32 <= n; i += 32) {
     const uint64_t counter = (offset + i) >> 2;
     if (static_cast<uint32_t>(counter) > 0xFFFFFFFFu - 7u) break;  // the low word would wrap: scalar from here
     philox8(counter, seed, out + i);
   }
-  for (; i < n; ++i) out[i] = random_bits(seed, offset + i);
+  random_bits_fill_scalar(seed, offset + i, n - i, out + i);
 }
 
 }  // namespace peftjs

@@ -42,8 +42,8 @@ export interface CompareMode {
 
 // Full: a base of ~4M parameters, so LoRA r=8 on q and v (plus the 2-class head) is under 1% of it
 // (hidden 288 is about the smallest width where that holds with four blocks). Batches of 8: at 64 steps
-// of 16, full fine-tuning reached 70.9% (the majority class is 69.1%); at 160 of 8, 82.0%. Quick: a ~100K-parameter
-// base whose 600 pretraining steps take ~30 s; 128 bytes of body, since at 64 bytes the weaker methods
+// of 16, full fine-tuning reached 70.9% (the majority class is 69.1%); at 160 of 8, 82.0%.
+// Quick: a ~100K-parameter base whose 600 pretraining steps take ~30 s; 128 bytes of body, since at 64 bytes the weaker methods
 // found too little signal to beat the majority class.
 export const MODES: Record<'full' | 'quick', CompareMode> = {
   full: {
