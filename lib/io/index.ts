@@ -16,3 +16,4 @@ export { loadTokenizer } from './tokenizer';
 export type { LoadTokenizerOptions, Tokenizer, TokenizerEncodeOptions } from './tokenizer';
 export { HfTokenizer } from './hf_tokenizer';
 export { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte_tokenizer';
+export { bytesToUnicode, saveTrainedBpe, trainByteLevelBpe, type TrainBpeOptions, type TrainedBpe } from './bpe_train';
