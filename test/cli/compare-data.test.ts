@@ -1,11 +1,15 @@
-/** The compare demo's pieces: the byte tokenizer, the hash split, body extraction, and the train/eval CLI round trip. */
+/**
+ * The compare demo's pieces: the byte tokenizer, the hash split, body extraction, the pretraining windows,
+ * the head-only encoding of long bodies, and the train/eval CLI round trip.
+ */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ByteTokenizer, BYTE_TOKENIZER_FILE, loadTokenizer } from '../../lib/io';
+import { ByteTokenizer, BYTE_TOKENIZER_FILE, HfTokenizer, loadTokenizer } from '../../lib/io';
 import { fnv1a, messageBody, splitOf } from '../../lib/cli/compare/datasets';
-import { baseConfig } from '../../lib/cli/compare/base_model';
+import { baseConfig, spreadWindows, trainBaseTokenizer } from '../../lib/cli/compare/base_model';
+import { encodeHead } from '../../lib/cli/compare/compare_command';
 import { LlamaForCausalLM } from '../../lib/nn/models/llama/model';
 import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
 import { manualSeed } from '../../lib';
@@ -60,6 +64,37 @@ describe('messageBody', () => {
   });
 });
 
+describe('spreadWindows', () => {
+  const words = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ');
+  const texts = [words(3000, 'a'), words(10, 'b'), words(3000, 'c')];
+  it('takes about the characters asked, as windows cut at spaces, from the start to the end of the corpus', () => {
+    const w = spreadWindows(texts, 8000, 500);
+    const total = w.reduce((n, t) => n + t.length, 0);
+    expect(total).toBeGreaterThan(6000);
+    expect(total).toBeLessThanOrEqual(8500);
+    for (const t of w) {
+      expect(t.length).toBeLessThanOrEqual(500);
+      for (const word of t.split(' ')) expect(word).toMatch(/^[abc]\d+$/);  // no word cut in two
+    }
+    expect(w[0].startsWith('a0 ')).toBe(true);
+    expect(w.some((t) => t.includes('c2'))).toBe(true);
+  });
+  it('returns every window when the corpus is smaller than asked', () => {
+    expect(spreadWindows(['x y z'], 1e6).join(' ')).toBe('x y z');
+  });
+});
+
+describe('encodeHead', () => {
+  const corpus = ['the spam filter reads the first tokens of each message body, and only those'];
+  const trained = trainBaseTokenizer(corpus, 320);
+  const tok = new HfTokenizer(trained.tokenizer, trained.config);
+  it('gives the first maxLength tokens of the whole text, BOS first, for long and short texts', () => {
+    const long = Array.from({ length: 400 }, (_, i) => (i % 7 === 0 ? 'http://example.com/x?y=1' : corpus[0].split(' ')[i % 14])).join(' ');
+    for (const [text, n] of [[long, 16], [long, 128], ['the spam', 16], ['', 4]] as const)
+      expect(encodeHead(tok, text, n)).toEqual(tok.encode(text, { bos: true }).slice(0, n));
+  });
+});
+
 describe('peftjs train / eval round trip', () => {
   jest.setTimeout(120_000);
   const MAIN = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
@@ -67,8 +102,8 @@ describe('peftjs train / eval round trip', () => {
   (fs.existsSync(MAIN) ? it : it.skip)('trains LoRA on a tiny JSONL set, then eval reads the adapter back', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peftjs-train-'));
     manualSeed(1);
-    const spec = { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
-    const model = new LlamaForCausalLM(baseConfig(spec));
+    const spec = { vocabSize: 259, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
+    const model = new LlamaForCausalLM(baseConfig(spec, new ByteTokenizer()));
     const base = path.join(dir, 'base');
     saveModelFolder(model, base);
     new ByteTokenizer().save(path.join(base, BYTE_TOKENIZER_FILE));

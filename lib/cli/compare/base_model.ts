@@ -1,14 +1,17 @@
 /**
- * The compare demo's base model: a small Llama (biases on, so BitFit has biases to train) with the byte
- * tokenizer, pretrained as a causal LM on Moby Dick + SOTU and cached as an HF model folder
- * (config.json + model.safetensors + byte_tokenizer.json) under a folder named by a hash of everything that
- * decides its weights, so a second run (or a changed setting) finds the right cache or rebuilds.
+ * The compare demo's base model: a small Llama (biases on, so BitFit has biases to train) with a
+ * byte-level BPE tokenizer trained on the same text, pretrained as a causal LM on Moby Dick + SOTU and
+ * cached as an HF model folder (config.json + model.safetensors + tokenizer.json + tokenizer_config.json)
+ * under a folder named by a hash of everything that decides its weights, so a second run (or a changed
+ * setting) finds the right cache or rebuilds.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BYTE_TOKENIZER_FILE, ByteTokenizer } from '../../io/byte_tokenizer';
+import { saveTrainedBpe, trainByteLevelBpe } from '../../io/bpe_train';
+import { HfTokenizer } from '../../io/hf_tokenizer';
+import type { Tokenizer } from '../../io/tokenizer';
 import { LlamaConfig } from '../../nn/models/llama/config';
 import { LlamaForCausalLM } from '../../nn/models/llama/model';
 import { loadHfModel } from '../../nn/models/pretrained';
@@ -21,6 +24,8 @@ import { Trainer } from '../../train/trainer';
 import { loadEnglishTexts } from './datasets';
 
 export interface BaseModelSpec {
+  /** The BPE tokenizer's vocabulary (256 bytes + merges + 3 special tokens). */
+  vocabSize: number;
   hiddenSize: number;
   numHiddenLayers: number;
   numAttentionHeads: number;
@@ -34,12 +39,11 @@ export interface BaseModelSpec {
   seed: number;
 }
 
-export function baseConfig(spec: BaseModelSpec): LlamaConfig {
-  const tok = new ByteTokenizer();
+export function baseConfig(spec: BaseModelSpec, tok: Tokenizer): LlamaConfig {
   return new LlamaConfig({
     vocabSize: tok.vocabSize, hiddenSize: spec.hiddenSize, intermediateSize: spec.intermediateSize, numHiddenLayers: spec.numHiddenLayers,
     numAttentionHeads: spec.numAttentionHeads, maxPositionEmbeddings: spec.context, attentionBias: true, mlpBias: true,
-    tieWordEmbeddings: true, bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId, rmsNormEps: 1e-5,
+    tieWordEmbeddings: true, bosTokenId: tok.bosId ?? undefined, eosTokenId: tok.eosId ?? undefined, padTokenId: tok.padId ?? undefined, rmsNormEps: 1e-5,
   });
 }
 
@@ -58,22 +62,51 @@ export function baseModelDir(root: string, spec: BaseModelSpec): string {
   return path.join(root, `compare-base-${specHash(spec)}`);
 }
 
+const SPECIALS = { bosToken: '<s>', eosToken: '</s>', padToken: '<pad>' };
+
+/** The BPE tokenizer of the base model, trained on the whole English corpus. */
+export function trainBaseTokenizer(texts: string[], vocabSize: number) {
+  return trainByteLevelBpe(texts, { vocabSize, specialTokens: Object.values(SPECIALS), ...SPECIALS });
+}
+
+/**
+ * About `chars` characters of the texts as windows of at most `window` characters cut at spaces, evenly
+ * spread over the corpus (both books, every era of SOTU), so pretraining samples all of it without
+ * tokenizing all 12 MB.
+ */
+export function spreadWindows(texts: string[], chars: number, window = 2048): string[] {
+  const all: string[] = [];
+  for (const t of texts) {
+    for (let at = 0; at < t.length;) {
+      let end = Math.min(t.length, at + window);
+      const space = end < t.length ? t.lastIndexOf(' ', end) : -1;
+      if (space > at) end = space;
+      all.push(t.slice(at, end).trim());
+      at = end;
+    }
+  }
+  const want = Math.min(all.length, Math.ceil(chars / window));
+  return Array.from({ length: want }, (_, i) => all[Math.floor((i * all.length) / want)]).filter((w) => w.length > 0);
+}
+
 /** Pretrains the base model into dir (written to a temp folder, then renamed: a killed run leaves no half cache). */
 export function pretrainBase(dir: string, spec: BaseModelSpec, log: (s: string) => void): { seconds: number; firstLoss: number; lastLoss: number } {
   const started = Date.now();
-  const tok = new ByteTokenizer();
   const texts = loadEnglishTexts();
-  const blocks = tokenizeBlocks(texts.map((text, i) => ({ text, line: i + 1 })), tok, { maxLength: spec.context, bos: true, eos: true });
-  // Enough blocks for the steps asked, spread over the whole corpus (both books, every era of SOTU).
+  const trained = trainBaseTokenizer(texts, spec.vocabSize);
+  const tok = new HfTokenizer(trained.tokenizer, trained.config);
+  // Text for the tokens wanted, at a generous 4.5 characters each (the BPE gives ~3.3), plus 10% slack.
   const want = spec.steps * spec.batchSize;
+  const windows = spreadWindows(texts, want * spec.context * 4.5 * 1.1);
+  const blocks = tokenizeBlocks(windows.map((text, i) => ({ text, line: i + 1 })), tok, { maxLength: spec.context, bos: true, eos: true });
   const stride = Math.max(1, Math.floor(blocks.length / want));
   const train = blocks.filter((_, i) => i % stride === 0).slice(0, want);
-  log(`compare: pretraining the base model (${spec.hiddenSize} hidden, ${spec.numHiddenLayers} layers, context ${spec.context}) ` +
-    `on ${train.length} blocks of Moby Dick + SOTU for ${spec.steps} steps`);
+  log(`compare: pretraining the base model (${spec.hiddenSize} hidden, ${spec.numHiddenLayers} layers, context ${spec.context}, ` +
+    `BPE vocabulary ${tok.vocabSize}) on ${train.length} blocks of Moby Dick + SOTU for ${spec.steps} steps`);
   manualSeed(spec.seed);
-  const model = new LlamaForCausalLM(baseConfig(spec));
+  const model = new LlamaForCausalLM(baseConfig(spec, tok));
   const trainer = new Trainer(model, {
-    trainDataset: train, task: 'causal_lm', padId: tok.padId, batchSize: spec.batchSize, maxSteps: spec.steps, lr: spec.lr,
+    trainDataset: train, task: 'causal_lm', padId: tok.padId ?? undefined, batchSize: spec.batchSize, maxSteps: spec.steps, lr: spec.lr,
     scheduler: 'cosine', warmupSteps: Math.ceil(spec.steps / 20), weightDecay: 0.01, seed: spec.seed, shuffle: true, logFile: null, progress: process.stderr.isTTY === true,
   });
   const r = trainer.train();
@@ -81,7 +114,7 @@ export function pretrainBase(dir: string, spec: BaseModelSpec, log: (s: string) 
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   saveModelFolder(model, tmp);
-  tok.save(path.join(tmp, BYTE_TOKENIZER_FILE));
+  saveTrainedBpe(trained, tmp);
   const mean = (xs: { loss: number }[]) => xs.reduce((a, b) => a + b.loss, 0) / Math.max(1, xs.length);
   const k = Math.max(1, Math.floor(r.stepLosses.length / 10));
   const info = { seconds: (Date.now() - started) / 1000, firstLoss: mean(r.stepLosses.slice(0, k)), lastLoss: mean(r.stepLosses.slice(-k)) };
