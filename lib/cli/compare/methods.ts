@@ -35,6 +35,9 @@ export const headParamGroup = { name: 'score head', match: (p: string) => /(^|\.
 export function methodTable(numLayers: number): MethodSpec[] {
   return [
     { name: 'full', configClass: null, fields: {}, lr: 2e-3 },
+    // Full run: 79.2% against full fine-tuning's 88.7%. The gap is the token embeddings: full fine-tuning
+    // with the embedding table frozen (every block and the head training) also read 79.9%, and LoRA with
+    // the table trained beside it 84.6%; DoRA, LoRA+ and learning rates from 6e-3 to 6e-2 all stayed at 75-80%.
     { name: 'lora', configClass: 'LoraConfig', fields: { r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'], ...HEAD }, lr: 2e-2 },
     { name: 'ia3', configClass: 'IA3Config', fields: { ...HEAD }, lr: 5e-2 },
     { name: 'prompt-tuning', configClass: 'PromptTuningConfig', fields: { numVirtualTokens: 8, ...HEAD }, lr: 1e-1 },
