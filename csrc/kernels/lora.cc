@@ -42,7 +42,11 @@ using DyPassFn = void (*)(const float*, const float*, const float*, int64_t, int
 
 DyPassFn dy_pass_for(int64_t r) {
   if (r > 64) return dy_pass_general;
-  return active_cpu_path() == CpuPath::Scalar ? dy_pass_scalar(r) : dy_pass_avx2(r);
+  switch (active_cpu_path()) {
+    case CpuPath::Avx512: return dy_pass_avx512(r);
+    case CpuPath::Avx2: return dy_pass_avx2(r);
+    default: return dy_pass_scalar(r);
+  }
 }
 
 }  // namespace

@@ -11,5 +11,6 @@ using DyPassRowsFn = void (*)(const float* dy, const float* b, const float* u, i
 // For ranks up to 64 (specialised at 4, 8, 16, 32, 64).
 DyPassRowsFn dy_pass_scalar(int64_t r);
 DyPassRowsFn dy_pass_avx2(int64_t r);
+DyPassRowsFn dy_pass_avx512(int64_t r);
 
 }  // namespace peftjs
