@@ -10,6 +10,7 @@
 #include "dropout.h"
 #include "gemm.h"
 #include "lora_dy_pass.h"
+#include "lora_project.h"
 
 namespace peftjs {
 namespace {
@@ -93,11 +94,15 @@ void lora_forward(const LoraForwardArgs& p) {
     dropout_rows(p.x, dropped.data(), p.t, p.k, p.dropout, p.seed, p.row_offset);
     xd = dropped.data();
   }
-  GemmArgs g;
-  g.trans_b = true;
-  g.m = p.t, g.n = p.r, g.k = p.k;
-  g.a = xd, g.lda = p.k, g.b = p.a, g.ldb = p.k, g.c = p.u, g.ldc = p.r;
-  gemm(g);
+  if (active_cpu_path() == CpuPath::Avx512 && lora_project_supported(p.r)) {
+    lora_project_avx512(xd, p.k, p.a, p.t, p.k, p.r, p.u);
+  } else {
+    GemmArgs g;
+    g.trans_b = true;
+    g.m = p.t, g.n = p.r, g.k = p.k;
+    g.a = xd, g.lda = p.k, g.b = p.a, g.ldb = p.k, g.c = p.u, g.ldc = p.r;
+    gemm(g);
+  }
   // y = [x | s u] [W | B]^T + bias: the adapter's term is a second K segment of the base GEMM, so y is
   // written once. Without W (y already holds the base output), only that segment runs, onto y.
   GemmArgs y;
