@@ -24,7 +24,7 @@ export const COMPARE_HELP = `usage: peftjs compare [--quick] [--out DIR] [--meth
   --steps: optimizer steps per method (default 640 of 8 examples; --quick: 200 of 16).
   Writes results.json, results.md and results.svg (plus each adapter) into --out (default compare-results).
   Peak memory is each method's own process's maximum resident set size (maxRSS).
-  About 15 minutes on 2 cores the first time (pretraining included); --quick: about 2 minutes.
+  About 11 minutes on 2 cores the first time (pretraining included), 9 after; --quick: about 1 minute.
   methods: ${METHOD_NAMES.join(', ')}
 examples:
   peftjs compare
