@@ -10,9 +10,10 @@
  * comes from a max-heap with stale entries skipped, so a few thousand merges over a few MB of text
  * take seconds.
  */
-import { writeFileAtomic } from './atomic';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from './atomic';
+import { writeAll } from './binary';
 
 /** GPT-2's map from bytes to printable characters (so every token is a visible string). */
 export function bytesToUnicode(): string[] {
@@ -58,7 +59,7 @@ function countWords(texts: Iterable<string>, alphabet: string[]): Map<string, nu
   for (const [w, c] of counts) {
     let mapped = '';
     for (const b of Buffer.from(w, 'utf8')) mapped += alphabet[b];
-    out.set(mapped, (out.get(mapped) ?? 0) + c);
+    out.set(mapped, c);  // the byte map is one-to-one, so distinct words stay distinct
   }
   return out;
 }
@@ -223,5 +224,5 @@ function tokenizerConfig(opts: TrainBpeOptions): Record<string, unknown> {
 export function saveTrainedBpe(trained: TrainedBpe, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, obj] of [['tokenizer.json', trained.tokenizer], ['tokenizer_config.json', trained.config]] as const)
-    writeFileAtomic(path.join(dir, name), (fd) => fs.writeSync(fd, JSON.stringify(obj, null, 2) + '\n'));
+    writeFileAtomic(path.join(dir, name), (fd) => writeAll(fd, Buffer.from(JSON.stringify(obj, null, 2) + '\n', 'utf8')));
 }
