@@ -90,8 +90,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const alpha = opts.alpha ?? 1;
   const out = empty([a.shape[0], n]);
   gemmInto(be, a, b, out, alpha, 0, bias);
+  // Each operand is kept only for the other's gradient, so the gradients take their shapes from here.
+  const aShape = a.shape, bShape = b.shape;
   return record(out, 'matmul', [a, b, opts.bias], (g, [as, bs], needs) => {
-    const da = needs[0] ? empty(as.shape) : null, db = needs[1] ? empty(bs.shape) : null;
+    const da = needs[0] ? empty(aShape) : null, db = needs[1] ? empty(bShape) : null;
     if (da) gemmInto(be, g, rawT(bs), da, alpha, 0, null);
     if (db) gemmInto(be, rawT(as), g, db, alpha, 0, null);
     return [da, db, needs[2] ? columnSum(g) : null];
