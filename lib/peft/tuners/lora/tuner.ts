@@ -1,5 +1,9 @@
-/** The LoRA tuner: wraps every targeted Linear/Conv1D in a LoraLinear and adds the adapter to it. */
+/**
+ * The LoRA tuner: wraps every targeted Linear/Conv1D in a LoraLinear (an Embedding in a LoraEmbedding)
+ * and adds the adapter to it.
+ */
 import { Conv1D } from '../../../nn/layers/conv1d';
+import { Embedding } from '../../../nn/layers/embedding';
 import { Linear } from '../../../nn/layers/linear';
 import type { Module } from '../../../nn/module';
 import type { Tensor } from '../../../tensor/tensor';
@@ -9,23 +13,36 @@ import { findTargets, patternValue } from '../../targets';
 import { registerTuner, type Tuner } from '../../tuner';
 import { allLinearNames } from './all_linear';
 import { LoraConfig } from './config';
+import { LoraEmbedding } from './embedding_layer';
 import { LoraLinear } from './layer';
 import { loraWarn } from './warnings';
 import { addWeightedAdapter } from './weighted';
 
-/** HF drops the `.weight` of DoRA's magnitude in saved keys (`...q_proj.lora_magnitude_vector`). */
-const MAGNITUDE_SUFFIX = 'lora_magnitude_vector.weight';
+/**
+ * HF keeps DoRA's magnitude and the embedding factors as bare parameters, so their saved keys have no
+ * `.weight` (`...q_proj.lora_magnitude_vector`, `...embed_tokens.lora_embedding_A`).
+ */
+const BARE_PARAMETERS = /\.(lora_magnitude_vector|lora_embedding_A|lora_embedding_B)\.weight$/;
 
 const loraTuner: Tuner<LoraConfig> = {
   peftType: 'LORA',
-  adapterPrefixes: ['lora_A', 'lora_B', 'lora_magnitude_vector'],
+  adapterPrefixes: ['lora_A', 'lora_B', 'lora_magnitude_vector', 'lora_embedding_A', 'lora_embedding_B'],
 
   inject(peft: PeftModel, config: LoraConfig, name: string): void {
     const model = peft.model;
     if (typeof config.targetModules === 'string' && config.targetModules.toLowerCase() === 'all-linear')
       config.targetModules = allLinearNames(model, config.taskType);
-    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear;
+    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear || m instanceof Embedding || m instanceof LoraEmbedding;
     for (const [path, m] of findTargets(model, config, accept, 'LoRA')) {
+      const r = patternValue(config.rankPattern, path, config.r);
+      const alpha = patternValue(config.alphaPattern, path, config.loraAlpha);
+      const spec = { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights, useDora: config.useDora };
+      if (m instanceof Embedding || m instanceof LoraEmbedding) {
+        const layer = m instanceof LoraEmbedding ? m : new LoraEmbedding(m);
+        if (layer !== m) model.setSubmodule(path, layer);
+        layer.addAdapter(name, spec);
+        continue;
+      }
       const layer = m instanceof LoraLinear ? m : new LoraLinear(m as Linear | Conv1D);
       // HF corrects fan_in_fan_out to the layer's layout (and says so); the layer reads its layout itself.
       if (layer.fanInFanOut && !config.fanInFanOut) {
@@ -36,9 +53,7 @@ const loraTuner: Tuner<LoraConfig> = {
         config.fanInFanOut = false;
       }
       if (layer !== m) model.setSubmodule(path, layer);
-      const r = patternValue(config.rankPattern, path, config.r);
-      const alpha = patternValue(config.alphaPattern, path, config.loraAlpha);
-      layer.addAdapter(name, { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights, useDora: config.useDora });
+      layer.addAdapter(name, spec);
     }
   },
 
@@ -46,7 +61,7 @@ const loraTuner: Tuner<LoraConfig> = {
     const out = new Map<string, Tensor>();
     for (const [p, t] of peft.adapterParameters(name)) {
       const key = savedKey(p, name);
-      out.set(key.endsWith(MAGNITUDE_SUFFIX) ? key.slice(0, -'.weight'.length) : key, t);
+      out.set(BARE_PARAMETERS.test(key) ? key.slice(0, -'.weight'.length) : key, t);
     }
     return out;
   },

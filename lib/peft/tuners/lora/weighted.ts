@@ -14,6 +14,7 @@ import type { PeftModel } from '../../peft_model';
 import { isModulesToSave } from '../../modules_to_save';
 import type { WeightedAdapterOptions } from '../../tuner';
 import { LoraConfig } from './config';
+import { LoraEmbedding } from './embedding_layer';
 import { LoraLinear } from './layer';
 import { svd } from './svd';
 
@@ -37,6 +38,10 @@ export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights:
   for (const [path, m] of peft.model.namedModules()) {
     if (isModulesToSave(m) && adapters.filter((a) => m.hasAdapter(a)).length > 1)
       throw new Error(`${OP}: cannot add weighted adapters if they target the same module with modules_to_save (${path})`);
+  }
+  for (const [path, m] of peft.model.namedModules()) {
+    if (m instanceof LoraEmbedding && adapters.some((a) => m.specs.has(a)))
+      throw new Error(`${OP}: adapters on embedding layers cannot be combined yet (${path})`);
   }
   const type = adapters.length === 1 ? 'linear' : combinationType;
   if (!['linear', 'cat', 'svd'].includes(type)) throw new Error(`${OP}: invalid combination_type '${combinationType}' (supported: linear, cat, svd)`);

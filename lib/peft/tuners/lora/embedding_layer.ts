@@ -1,0 +1,132 @@
+/**
+ * LoraEmbedding: an Embedding with low-rank adapters, HF's lora.Embedding: `base_layer`,
+ * `lora_embedding_A.<name>` [r, vocab] and `lora_embedding_B.<name>` [dim, r] per adapter (saved without
+ * the adapter name and without `.weight`: `embed_tokens.lora_embedding_A`), y = table[ids] + s (A^T[ids]) B^T.
+ * HF initialises A to zeros and B from N(0, 1) (the reverse of lora.Linear, so the lookup A^T[ids] starts
+ * at zero while B already spreads it). No dropout (HF applies none to embeddings), no DoRA.
+ */
+import type { Embedding } from '../../../nn/layers/embedding';
+import { copyInto, Module, parameter } from '../../../nn/module';
+import { noGrad } from '../../../tensor/autograd';
+import { randn, zeros } from '../../../tensor/creation';
+import { embedding } from '../../../tensor/embedding_ops';
+import type { IntTensor } from '../../../tensor/int_tensor';
+import { add, matmul, sub } from '../../../tensor/ops';
+import type { Tensor } from '../../../tensor/tensor';
+import type { AdapterLayer } from '../../tuner';
+import { AdapterDict, type LoraAdapterSpec } from './layer';
+
+/** One adapter factor held as `weight` (HF keeps it in a ParameterDict; the saved key drops `.weight`). */
+export class LoraFactor extends Module {
+  weight: Tensor;
+  constructor(t: Tensor) {
+    super();
+    this.weight = parameter(t);
+    this.registerParameter('weight', this.weight);
+  }
+}
+
+export class LoraEmbedding extends Module implements AdapterLayer {
+  readonly isAdapterLayer = true;
+  readonly base_layer: Embedding;
+  readonly lora_embedding_A: AdapterDict<LoraFactor>;
+  readonly lora_embedding_B: AdapterDict<LoraFactor>;
+  readonly specs = new Map<string, LoraAdapterSpec>();
+  private active: string[] = [];
+  private merged: string[] = [];
+  disabled = false;
+
+  constructor(base: Embedding) {
+    super();
+    this.base_layer = this.registerModule('base_layer', base);
+    this.lora_embedding_A = this.registerModule('lora_embedding_A', new AdapterDict<LoraFactor>());
+    this.lora_embedding_B = this.registerModule('lora_embedding_B', new AdapterDict<LoraFactor>());
+  }
+
+  /**
+   * Adds an adapter as HF's update_layer + reset_lora_parameters: init true or 'gaussian' give A = 0 and
+   * B ~ N(0, 1); false keeps both from N(0, 1).
+   */
+  addAdapter(name: string, spec: LoraAdapterSpec): void {
+    if (this.specs.has(name)) throw new Error(`LoraEmbedding: adapter '${name}' already exists on this layer`);
+    if (spec.useDora) throw new Error(`LoraEmbedding: DoRA is not supported on embedding layers (adapter '${name}')`);
+    const { numEmbeddings, embeddingDim } = this.base_layer;
+    const a = noGrad(() => (spec.init === false ? randn([spec.r, numEmbeddings]) : zeros([spec.r, numEmbeddings])));
+    const b = noGrad(() => randn([embeddingDim, spec.r]));
+    this.lora_embedding_A.registerModule(name, new LoraFactor(a));
+    this.lora_embedding_B.registerModule(name, new LoraFactor(b));
+    this.specs.set(name, { ...spec, dropout: 0, useDora: false });
+  }
+
+  adapterNames(): string[] {
+    return [...this.specs.keys()];
+  }
+
+  get activeAdapters(): readonly string[] {
+    return this.active;
+  }
+
+  setActiveAdapters(names: string[]): void {
+    this.active = names.filter((n) => this.specs.has(n));
+  }
+
+  deleteAdapter(name: string): void {
+    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+    for (const dict of [this.lora_embedding_A, this.lora_embedding_B]) {
+      if (!dict.has(name)) continue;
+      dict.get(name).dispose();
+      dict.registerModule(name, null);
+    }
+    this.specs.delete(name);
+    this.active = this.active.filter((n) => n !== name);
+  }
+
+  get mergedAdapters(): readonly string[] {
+    return this.merged;
+  }
+
+  forward(ids: IntTensor): Tensor {
+    if (this.disabled && this.merged.length > 0) throw new Error('LoraEmbedding: adapters are merged into the weights; unmerge() before disabling them');
+    let y = this.base_layer.forward(ids);
+    if (this.disabled) return y;
+    for (const n of this.active) {
+      if (this.merged.includes(n)) continue;
+      const a = this.lora_embedding_A.get(n).weight, b = this.lora_embedding_B.get(n).weight;
+      const r = a.shape[0];
+      // The rows A^T[ids] ([..., r]) times B^T, scaled: one small GEMM over all positions.
+      const rows = embedding(ids, a.T.contiguous());
+      const term = matmul(rows.reshape([-1, r]), b.T, { alpha: this.specs.get(n)!.scale });
+      y = add(y, term.reshape(y.shape));
+    }
+    return y;
+  }
+
+  /** s (B A)^T: the adapter as a [vocab, dim] table (HF's get_delta_weight). */
+  deltaWeight(name: string): Tensor {
+    const s = this.specs.get(name)!.scale;
+    return noGrad(() => matmul(this.lora_embedding_A.get(name).weight.T, this.lora_embedding_B.get(name).weight.T, { alpha: s }));
+  }
+
+  merge(names: string[]): void {
+    for (const n of names) {
+      if (this.merged.includes(n) || !this.specs.has(n)) continue;
+      this.applyDelta(n, add);
+      this.merged.push(n);
+    }
+  }
+
+  unmerge(): void {
+    while (this.merged.length > 0) this.applyDelta(this.merged.pop()!, sub);
+  }
+
+  private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
+    noGrad(() => {
+      const w = this.base_layer.weight;
+      const delta = this.deltaWeight(name);
+      const next = op(w, delta);
+      copyInto(w, next);
+      next.dispose();
+      delta.dispose();
+    });
+  }
+}
