@@ -30,6 +30,13 @@ export class LlamaConfig extends ModelConfig {
    * must rotate interleaved pairs (2i, 2i+1). Written to config.json only when true.
    */
   ropeInterleaved = false;
+  /**
+   * Not HF's: what LlamaForSequenceClassification feeds its head. 'last' is HF's (the hidden state of each
+   * row's last real token); 'mean' averages the hidden states of the real tokens, which keeps every token's
+   * evidence in reach of the head (a small or briefly pretrained base summarises a message poorly in its
+   * last position). Written to config.json only when 'mean'.
+   */
+  classifierPooling: 'last' | 'mean' = 'last';
 
   constructor(fields: Partial<Omit<LlamaConfig, 'modelType' | 'extra'>> = {}) {
     super();
@@ -57,11 +64,14 @@ export class LlamaConfig extends ModelConfig {
   override toDict(): Record<string, unknown> {
     const d = super.toDict();
     if (!this.ropeInterleaved) delete d.rope_interleaved;
+    if (this.classifierPooling === 'last') delete d.classifier_pooling;
     return { ...d, model_type: this.modelType };
   }
 
   private validate(): void {
     this.requirePositive('vocabSize', 'hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'numKeyValueHeads');
+    if (this.classifierPooling !== 'last' && this.classifierPooling !== 'mean')
+      throw new RangeError(`LlamaConfig: classifier_pooling must be 'last' or 'mean', got ${JSON.stringify(this.classifierPooling)}`);
     if (this.hiddenSize % this.numAttentionHeads !== 0)
       throw new RangeError(`LlamaConfig: hidden_size ${this.hiddenSize} is not divisible by num_attention_heads ${this.numAttentionHeads}`);
     if (this.numAttentionHeads % this.numKeyValueHeads !== 0)
