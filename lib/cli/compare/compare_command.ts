@@ -88,6 +88,13 @@ export interface CompareSummary {
   failed: { method: string; error: string }[];
 }
 
+/** A failed child's error line and where it was thrown (a thrown Error's stack ends in frames, not the message). */
+function childError(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const at = lines.findIndex((l) => /^([A-Za-z]*Error|CliError)\b/.test(l.trim()));
+  return at >= 0 ? lines.slice(at, at + 2).map((l) => l.trim()).join(' ') : lines.slice(-3).join(' | ');
+}
+
 export function compareCommand(argv: string[], log: (s: string) => void = (s) => process.stderr.write(s + '\n')): CompareSummary {
   const flags = parseFlags('compare', argv, { values: ['out', 'methods', 'cache-dir', 'steps'], switches: ['quick'] });
   const preset = MODES[flags.has('quick') ? 'quick' : 'full'];
@@ -135,7 +142,7 @@ export function compareCommand(argv: string[], log: (s: string) => void = (s) =>
     const t0 = Date.now();
     const child = spawnSync(process.execPath, [mainJs, 'compare-one', jobFile], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (child.status !== 0 || !fs.existsSync(job.resultFile)) {
-      const error = (child.stderr || child.error?.message || `exit ${child.status}`).trim().split('\n').slice(-3).join(' | ');
+      const error = childError(child.stderr || child.error?.message || `exit ${child.status}`);
       log(`compare: ${m.name} failed: ${error}`);
       failed.push({ method: m.name, error });
       continue;
