@@ -43,11 +43,11 @@ function stepFor(s: RowSpec): () => void {
       const delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
       const opts = { training: true, seed: 9, lambda: 1e-4 };
       return () => {
-        const { w: wp } = diffPrune(w, delta, logAlpha, opts);
+        const { w: wp, z } = diffPrune(w, delta, logAlpha, opts);
         matmul(x, wp.T, { bias: b });
         matmul(dy, wp);                       // dx
         const dw = matmul(dy.T, x);           // dW' = dy^T x, for the gates
-        diffPruneBackward(dw, delta, logAlpha, opts);
+        diffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });  // from the kept gates, as autograd runs it
       };
     }
     case 'train_step': throw new Error('bench: train_step is timed in a child process (bench/train_step.ts), not as a kernel row');
@@ -74,7 +74,10 @@ function extraStepFor(s: RowSpec): (() => void) | null {
     case 'diffprune_fwd_bwd': {
       const w = g([d, d], 2, 0.02), dw = g([d, d], 3), delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
       const opts = { training: true, seed: 9, lambda: 1e-4 };
-      return () => { diffPrune(w, delta, logAlpha, opts); diffPruneBackward(dw, delta, logAlpha, opts); };
+      return () => {
+        const { z } = diffPrune(w, delta, logAlpha, opts);
+        diffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });
+      };
     }
     default: return null;
   }

@@ -34,7 +34,7 @@ const specs: EntrySpec[] = [
   { fn: 'ia3Forward', op: 'ia3Forward', args: () => ['output', 2, 3, 4, f(6), f(12), f(4), f(4), f(8), f(8)], dims: [1, 2, 3], arrays: [4, 5, 6, 7, 8, 9] },
   { fn: 'ia3Backward', op: 'ia3Backward', args: () => ['output', 2, 3, 4, f(6), f(12), f(4), f(8), f(8), f(6), f(4)], dims: [1, 2, 3], arrays: [4, 5, 6, 7, 8, 9, 10] },
   { fn: 'diffPruneForward', op: 'diffPruneForward', args: () => [5, f(5), f(5), f(5), 5, true, 1, -1.5, 1.5, 1, f(5), f(5)], dims: [0, 4, 6], arrays: [1, 2, 3, 10, 11] },
-  { fn: 'diffPruneBackward', op: 'diffPruneBackward', args: () => [5, f(5), f(5), f(5), 5, true, 1, -1.5, 1.5, 1, 0.1, f(5), f(5)], dims: [0, 4, 6], arrays: [1, 2, 3, 11, 12] },
+  { fn: 'diffPruneBackward', op: 'diffPruneBackward', args: () => [5, f(5), f(5), f(5), 5, true, 1, -1.5, 1.5, 1, 0.1, f(5), f(5), f(5)], dims: [0, 4, 6], arrays: [1, 2, 3, 11, 12, 13] },
   { fn: 'projectTopK', op: 'projectTopK', args: () => [f(5), 5, 2], dims: [1, 2], arrays: [0] },
   { fn: 'bitfitBackward', op: 'bitfitBackward', args: () => [2, 3, 4, f(8), f(12), f(6), f(4)], dims: [0, 1, 2], arrays: [3, 4, 5, 6] },
 ];

@@ -139,9 +139,10 @@ Napi::Value DiffPruneForward(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), diff_prune_forward(p, w, w_out, z));
 }
 
-// diffPruneBackward(n, dw, delta, logAlpha, logAlphaLength, training, seed, gamma, zeta, beta, lambda, dDelta, dLogAlpha)
+// diffPruneBackward(n, dw, delta, logAlpha, logAlphaLength, training, seed, gamma, zeta, beta, lambda, dDelta, dLogAlpha,
+//                   gates|null): gates are the forward's z for the same arguments (then nothing is regenerated)
 Napi::Value DiffPruneBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "diffPruneBackward", 13);
+  Args args(info, "diffPruneBackward", 14);
   const int64_t n = args.dim(0, "n");
   const int64_t la_len = args.dim(4, "logAlphaLength");
   if (la_len != 1 && la_len != n)
@@ -154,7 +155,8 @@ Napi::Value DiffPruneBackward(const Napi::CallbackInfo& info) {
   p.log_alpha = args.floats(3, "logAlpha", la_len).data;
   float* d_delta = args.floats(11, "dDelta", n).data;
   float* d_la = args.floats(12, "dLogAlpha", la_len).data;
-  diff_prune_backward(p, dw, lambda, d_delta, d_la);
+  const float* gates = opt_floats(args, 13, "gates", n);
+  diff_prune_backward(p, dw, lambda, gates, d_delta, d_la);
   return info.Env().Undefined();
 }
 

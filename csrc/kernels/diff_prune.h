@@ -27,8 +27,10 @@ struct DiffPruneArgs {
 // Returns the penalty (sum over gates, in double).
 double diff_prune_forward(const DiffPruneArgs& args, const float* w, float* w_out, float* z_out);
 // d_delta = dw * z; d_log_alpha = dw * delta * dz/dla + lambda dpenalty/dla (overwritten; one value
-// when structured).
-void diff_prune_backward(const DiffPruneArgs& args, const float* dw, float lambda, float* d_delta, float* d_log_alpha);
+// when structured). gates (nullable): the z the forward returned for the same arguments; with them the
+// backward is one streaming pass instead of regenerating the random bits and the gates.
+void diff_prune_backward(const DiffPruneArgs& args, const float* dw, float lambda, const float* gates, float* d_delta,
+                         float* d_log_alpha);
 // Keeps the `keep` entries of v with the largest |v| (ties broken by index), zeroing the rest; the
 // threshold is found by selection (nth_element), not a full sort. Returns the threshold magnitude.
 float project_top_k(float* v, int64_t n, int64_t keep);

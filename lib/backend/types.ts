@@ -146,7 +146,8 @@ export interface PeftKernels {
   ia3Backward(p: Ia3Params & { dy: Buf; yPre: Buf | null; dx: Buf | null; dl: Buf }): void;
   /** W' = W + z * delta; returns the expected-L0 penalty. */
   diffPruneForward(p: DiffPruneParams & { w: Buf; wOut: Buf; z: Buf | null }): number;
-  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf }): void;
+  /** gates: the forward's z for the same arguments, when kept (the backward then regenerates nothing). */
+  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf; gates?: Buf | null }): void;
   /** Zeroes all but the `keep` largest-magnitude entries; returns the threshold. */
   projectTopK(v: Buf, n: number, keep: number): number;
   /** dx = dy W (dx may be null), dbias = column sums of dy. */

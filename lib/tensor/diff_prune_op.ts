@@ -4,7 +4,7 @@
  * deterministic gate (eval). The backward gives d delta = dW' * z and d log_alpha = dW' * delta * dz/dlog_alpha
  * PLUS lambda * d penalty / d log_alpha: the expected-L0 penalty's gradient rides along with the weight's
  * backward, so a training loop needs no separate penalty term in its loss (the penalty's value is returned
- * for logging). The seed is kept in the node, so the backward sees the forward's gates.
+ * for logging). The node keeps the forward's gates z for its backward.
  */
 import type { GateOptions } from '../backend/types';
 import { record } from './autograd';
@@ -23,13 +23,14 @@ export interface DiffPruneRun {
 export function diffPrunedWeight(w: Tensor, delta: Tensor, logAlpha: Tensor, run: DiffPruneRun): { weight: Tensor; penalty: number } {
   const opts = { training: run.training, seed: run.seed, gate: run.gate ?? DEFAULT_GATE };
   const { w: out, z, penalty } = diffPrune(w, delta, logAlpha, opts);
-  z.dispose();
-  const weight = record(out, 'diffPrune', [w, delta, logAlpha], (g, [ds, las], needs) => {
+  // The node keeps the gates, so its backward is one streaming pass (no redraw, no gate math).
+  const weight = record(out, 'diffPrune', [w, delta, logAlpha], (g, [ds, las, gates], needs) => {
     const gc = g.isContiguous() ? g : g.copyPacked();
-    const { dDelta, dLogAlpha } = diffPruneBackward(gc, ds, las, { ...opts, lambda: run.lambda });
+    const { dDelta, dLogAlpha } = diffPruneBackward(gc, ds, las, { ...opts, lambda: run.lambda, gates });
     const dw = needs[0] ? gc.reshape(gc.shape) : null;
     if (gc !== g) gc.dispose();
     return [dw, needs[1] ? dDelta : (dDelta.dispose(), null), needs[2] ? dLogAlpha : (dLogAlpha.dispose(), null)];
-  }, [delta, logAlpha]);
+  }, [delta, logAlpha, z]);
+  z.dispose();
   return { weight, penalty };
 }

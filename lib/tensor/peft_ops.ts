@@ -170,14 +170,20 @@ export function diffPrune(w: Tensor, delta: Tensor, logAlpha: Tensor, opts: Gate
   return { w: wOut, z, penalty };
 }
 
-/** Gradients of diffPrune for dW' (and lambda times the penalty). */
-export function diffPruneBackward(dw: Tensor, delta: Tensor, logAlpha: Tensor, opts: GateRunOptions & { lambda: number }): { dDelta: Tensor; dLogAlpha: Tensor } {
+/**
+ * Gradients of diffPrune for dW' (and lambda times the penalty). opts.gates: the z diffPrune returned for
+ * the same arguments; with them the backward is one streaming pass (no redraw of the random bits, no gate
+ * math). Without them the gates are regenerated from the seed: the same values.
+ */
+export function diffPruneBackward(dw: Tensor, delta: Tensor, logAlpha: Tensor, opts: GateRunOptions & { lambda: number; gates?: Tensor | null }): { dDelta: Tensor; dLogAlpha: Tensor } {
   const op = 'diffPruneBackward';
   const be = kernels(dw, op);
   const { n, logAlphaLength } = gateParams(op, dw, delta, logAlpha);
+  const gates = opts.gates ?? null;
+  if (gates) expectShape(op, 'gates', gates, [...dw.shape]);
   const dDelta = empty(dw.shape), dLogAlpha = empty(logAlpha.shape);
   be.diffPruneBackward({ n, logAlphaLength, delta: delta.buf(), logAlpha: logAlpha.buf(), training: opts.training, seed: opts.seed ?? 0,
-    gate: opts.gate ?? DEFAULT_GATE, dw: dw.buf(), lambda: opts.lambda, dDelta: dDelta.buf(), dLogAlpha: dLogAlpha.buf() });
+    gate: opts.gate ?? DEFAULT_GATE, dw: dw.buf(), lambda: opts.lambda, dDelta: dDelta.buf(), dLogAlpha: dLogAlpha.buf(), gates: gates ? gates.buf() : null });
   return { dDelta, dLogAlpha };
 }
 

@@ -48,6 +48,24 @@ describe.each(peftBackends)('diff pruning on %s', (name) => {
     expect(zeros([1]).size).toBe(1);
   });
 
+  it.each([1, 17, 1000])('n=%i: the backward from the forward\'s gates equals the one that redraws them', (n) => {
+    for (const structured of [false, true]) for (const training of [true, false]) for (const lambda of [0, 0.3]) {
+      const delta = randomTensor([n], 2), dw = randomTensor([n], 3);
+      const logAlpha = structured ? fromArray([0.3]) : fromArray(Float32Array.from(randomTensor([n], 4).toFloat32Array(), (v) => v * 4));
+      const opts = { training, seed: 31, lambda, gate: { gamma: -0.1, zeta: 1.1, beta: 2 / 3 } };
+      const { z } = diffPrune(randomTensor([n], 1), delta, logAlpha, opts);
+      const redrawn = diffPruneBackward(dw, delta, logAlpha, opts);
+      const kept = diffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });
+      expect(kept.dDelta).toAllClose(redrawn.dDelta, { atol: 1e-6, rtol: 1e-6 });
+      expect(kept.dLogAlpha).toAllClose(redrawn.dLogAlpha, { atol: 1e-5 * (structured ? Math.sqrt(n) : 1), rtol: 1e-4 });
+    }
+  });
+
+  it('rejects gates of the wrong shape', () => {
+    expect(() => diffPruneBackward(zeros([4]), zeros([4]), zeros([4]), { training: true, lambda: 0, gates: zeros([3]) }))
+      .toThrow('diffPruneBackward: gates must be [4], got [3]');
+  });
+
   it('rejects a log_alpha of the wrong size', () => {
     expect(() => diffPrune(zeros([4]), zeros([4]), zeros([3]), { training: true }))
       .toThrow('diffPruneForward: logAlpha must have 1 (structured) or 4 elements, got [3]');
@@ -61,16 +79,18 @@ describe('native diff pruning on every CPU path', () => {
     return;
   }
   beforeAll(() => setBackend('native'));
-  it.each(paths)('the %s gates match the oracle, including saturated ones', (path) => {
+  // beta = 1 takes a closed form with one exp per gate (the default); any other beta the general path.
+  it.each(paths)('the %s gates match the oracle, including saturated ones, at beta 1 and 2/3', (path) => {
     const n = 3001;
     const w = randomTensor([n], 1), delta = randomTensor([n], 2), dw = randomTensor([n], 3);
     const la = fromArray(Float32Array.from(randomTensor([n], 4).toFloat32Array(), (v) => v * 12));  // many gates at 0 or 1
-    for (const training of [true, false]) {
-      const opts = { training, seed: 5, lambda: 0.2 };
+    for (const training of [true, false]) for (const beta of [1, 2 / 3]) {
+      const opts = { training, seed: 5, lambda: 0.2, gate: { gamma: -0.1, zeta: 1.1, beta } };
       const run = ([w_, d_, la_, dw_]: Tensor[]) => {
         const f = diffPrune(w_, d_, la_, opts);
         const g = diffPruneBackward(dw_, d_, la_, opts);
-        return [f.w, f.z, g.dDelta, g.dLogAlpha];
+        const kept = diffPruneBackward(dw_, d_, la_, { ...opts, gates: f.z });
+        return [f.w, f.z, g.dDelta, g.dLogAlpha, kept.dDelta, kept.dLogAlpha];
       };
       const expected = oracleMany([w, delta, la, dw], run);
       withCpuPath(path, () => run([w, delta, la, dw])).forEach((t, i) => expect(t).toAllClose(expected[i], { atol: 2e-5, rtol: 1e-4 }));

@@ -77,7 +77,7 @@ export const jsPeftKernels: PeftKernels = {
     const g = ref.diffPruneBackward({
       n: p.n, w: at(p.dw), delta: at(p.delta), logAlpha: at(p.logAlpha).subarray(0, p.logAlphaLength),
       training: p.training, seed: p.seed, gate: p.gate,
-    }, at(p.dw).subarray(0, p.n), p.lambda);
+    }, at(p.dw).subarray(0, p.n), p.lambda, p.gates ? at(p.gates).subarray(0, p.n) : null);
     put(p.dDelta, g.dDelta);
     put(p.dLogAlpha, g.dLogAlpha);
   },

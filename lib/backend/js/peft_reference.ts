@@ -225,14 +225,25 @@ export function diffPruneForward(p: DiffPruneInputs): { wOut: Arr; z: Arr; penal
   return { wOut, z, penalty };
 }
 
-/** dDelta = dW' * z; dLogAlpha = dW' * delta * dz/dla + lambda * dPenalty/dla (summed for a structured gate). */
-export function diffPruneBackward(p: DiffPruneInputs, dW: Arr, lambda: number): { dDelta: Arr; dLogAlpha: Arr } {
+/**
+ * dz/dlog_alpha from the gate alone: a z inside (0, 1) is s (zeta - gamma) + gamma unclamped, so
+ * (zeta - gamma) s (1 - s) / beta = (z - gamma)(zeta - z) / ((zeta - gamma) beta); beta is 1 in eval mode.
+ */
+export function gateSlopeFromZ(z: number, training: boolean, g: GateParams): number {
+  return z > 0 && z < 1 ? ((z - g.gamma) * (g.zeta - z)) / ((g.zeta - g.gamma) * (training ? g.beta : 1)) : 0;
+}
+
+/**
+ * dDelta = dW' * z; dLogAlpha = dW' * delta * dz/dla + lambda * dPenalty/dla (summed for a structured gate).
+ * gates: the forward's z, when kept (a per-parameter gate then needs no redraw).
+ */
+export function diffPruneBackward(p: DiffPruneInputs, dW: Arr, lambda: number, gates: Arr | null = null): { dDelta: Arr; dLogAlpha: Arr } {
   const structured = p.logAlpha.length === 1;
   const dDelta = alloc(dW, p.n), dLogAlpha = alloc(dW, p.logAlpha.length);
   const shared = structured ? hardConcreteGate(p.logAlpha[0], p.training, p.seed, 0, p.gate) : null;
   for (let i = 0; i < p.n; i++) {
     const j = structured ? 0 : i;
-    const gate = shared ?? hardConcreteGate(p.logAlpha[j], p.training, p.seed, i, p.gate);
+    const gate = shared ?? (gates ? { z: gates[i], dz: gateSlopeFromZ(gates[i], p.training, p.gate) } : hardConcreteGate(p.logAlpha[j], p.training, p.seed, i, p.gate));
     dDelta[i] = dW[i] * gate.z;
     dLogAlpha[j] += dW[i] * p.delta[i] * gate.dz;
   }

@@ -55,7 +55,7 @@ export interface NativeAddon {
                    z: Float32Array | null): number;
   diffPruneBackward(n: number, dw: Float32Array, delta: Float32Array, logAlpha: Float32Array, logAlphaLength: number,
                     training: boolean, seed: number, gamma: number, zeta: number, beta: number, lambda: number,
-                    dDelta: Float32Array, dLogAlpha: Float32Array): void;
+                    dDelta: Float32Array, dLogAlpha: Float32Array, gates: Float32Array | null): void;
   projectTopK(v: Float32Array, n: number, keep: number): number;
   bitfitBackward(t: number, k: number, n: number, dy: Float32Array, w: Float32Array, dx: Float32Array | null, dbias: Float32Array): void;
   attentionForward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,

@@ -147,9 +147,9 @@ export class NativeBackend implements Backend {
       p.gate.gamma, p.gate.zeta, p.gate.beta, view(p.wOut), opt(p.z));
   }
 
-  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf }): void {
+  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf; gates?: Buf | null }): void {
     this.addon.diffPruneBackward(p.n, view(p.dw), view(p.delta), view(p.logAlpha), p.logAlphaLength, p.training, p.seed,
-      p.gate.gamma, p.gate.zeta, p.gate.beta, p.lambda, view(p.dDelta), view(p.dLogAlpha));
+      p.gate.gamma, p.gate.zeta, p.gate.beta, p.lambda, view(p.dDelta), view(p.dLogAlpha), opt(p.gates ?? null));
   }
 
   projectTopK(v: Buf, n: number, keep: number): number {
