@@ -24,7 +24,8 @@ export const COMPARE_HELP = `usage: peftjs compare [--quick] [--out DIR] [--meth
   --steps: optimizer steps per method (default 640 of 8 examples; --quick: 200 of 16).
   Writes results.json, results.md and results.svg (plus each adapter) into --out (default compare-results).
   Peak memory is each method's own process's maximum resident set size (maxRSS).
-  About 11 minutes on 2 cores the first time (pretraining included), 9 after; --quick: about 1 minute.
+  About 15 minutes on 2 cores the first time (pretraining included), 12 after (Zen 4; 11 and 9 on Zen 5);
+  --quick: about 1.5 minutes.
   methods: ${METHOD_NAMES.join(', ')}
 examples:
   peftjs compare
