@@ -24,6 +24,7 @@ import { keep } from '../../../tensor/scope';
 import { diffPrune, projectToDensity } from '../../../tensor/peft_ops';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
 import type { AdapterLayer } from '../../tuner';
+import { foldDelta } from '../fold_delta';
 import { ParameterDict } from '../ia3/layer';
 
 export interface DiffPruningSpec {
@@ -170,13 +171,6 @@ export class DiffPrunedLinear extends Module implements AdapterLayer {
   }
 
   private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
-    noGrad(() => {
-      const w = this.base_layer.weight;
-      const delta = this.effectiveDelta(name);
-      const next = op(w, delta);
-      backendFor(w, 'merge').write(w.buf(), next.toFloat32Array());
-      next.dispose();
-      delta.dispose();
-    });
+    foldDelta(this.base_layer.weight, this.effectiveDelta(name), op);
   }
 }

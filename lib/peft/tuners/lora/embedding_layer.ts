@@ -1,12 +1,12 @@
 /**
  * LoraEmbedding: an Embedding with low-rank adapters, HF's lora.Embedding: `base_layer`,
- * `lora_embedding_A.<name>` [r, vocab] and `lora_embedding_B.<name>` [dim, r] per adapter (saved without
- * the adapter name and without `.weight`: `embed_tokens.lora_embedding_A`), y = table[ids] + s (A^T[ids]) B^T.
+ * `lora_embedding_A.<name>` [r, vocab] and `lora_embedding_B.<name>` [dim, r] per adapter, bare parameters
+ * as in HF's ParameterDict (saved as `embed_tokens.lora_embedding_A`), y = table[ids] + s (A^T[ids]) B^T.
  * HF initialises A to zeros and B from N(0, 1) (the reverse of lora.Linear, so the lookup A^T[ids] starts
  * at zero while B already spreads it). No dropout (HF applies none to embeddings), no DoRA.
  */
 import type { Embedding } from '../../../nn/layers/embedding';
-import { copyInto, Module, parameter } from '../../../nn/module';
+import { Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
 import { embedding } from '../../../tensor/embedding_ops';
@@ -14,23 +14,15 @@ import type { IntTensor } from '../../../tensor/int_tensor';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import type { AdapterLayer } from '../../tuner';
-import { AdapterDict, type LoraAdapterSpec } from './layer';
-
-/** One adapter factor held as `weight` (HF keeps it in a ParameterDict; the saved key drops `.weight`). */
-export class LoraFactor extends Module {
-  weight: Tensor;
-  constructor(t: Tensor) {
-    super();
-    this.weight = parameter(t);
-    this.registerParameter('weight', this.weight);
-  }
-}
+import { foldDelta } from '../fold_delta';
+import { ParameterDict } from '../ia3/layer';
+import type { LoraAdapterSpec } from './layer';
 
 export class LoraEmbedding extends Module implements AdapterLayer {
   readonly isAdapterLayer = true;
   readonly base_layer: Embedding;
-  readonly lora_embedding_A: AdapterDict<LoraFactor>;
-  readonly lora_embedding_B: AdapterDict<LoraFactor>;
+  readonly lora_embedding_A: ParameterDict;
+  readonly lora_embedding_B: ParameterDict;
   readonly specs = new Map<string, LoraAdapterSpec>();
   private active: string[] = [];
   private merged: string[] = [];
@@ -39,8 +31,8 @@ export class LoraEmbedding extends Module implements AdapterLayer {
   constructor(base: Embedding) {
     super();
     this.base_layer = this.registerModule('base_layer', base);
-    this.lora_embedding_A = this.registerModule('lora_embedding_A', new AdapterDict<LoraFactor>());
-    this.lora_embedding_B = this.registerModule('lora_embedding_B', new AdapterDict<LoraFactor>());
+    this.lora_embedding_A = this.registerModule('lora_embedding_A', new ParameterDict());
+    this.lora_embedding_B = this.registerModule('lora_embedding_B', new ParameterDict());
   }
 
   /**
@@ -53,8 +45,8 @@ export class LoraEmbedding extends Module implements AdapterLayer {
     const { numEmbeddings, embeddingDim } = this.base_layer;
     const a = noGrad(() => (spec.init === false ? randn([spec.r, numEmbeddings]) : zeros([spec.r, numEmbeddings])));
     const b = noGrad(() => randn([embeddingDim, spec.r]));
-    this.lora_embedding_A.registerModule(name, new LoraFactor(a));
-    this.lora_embedding_B.registerModule(name, new LoraFactor(b));
+    this.lora_embedding_A.set(name, parameter(a));
+    this.lora_embedding_B.set(name, parameter(b));
     this.specs.set(name, { ...spec, dropout: 0, useDora: false });
   }
 
@@ -73,9 +65,8 @@ export class LoraEmbedding extends Module implements AdapterLayer {
   deleteAdapter(name: string): void {
     if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
     for (const dict of [this.lora_embedding_A, this.lora_embedding_B]) {
-      if (!dict.has(name)) continue;
       dict.get(name).dispose();
-      dict.registerModule(name, null);
+      dict.set(name, null);
     }
     this.specs.delete(name);
     this.active = this.active.filter((n) => n !== name);
@@ -91,7 +82,7 @@ export class LoraEmbedding extends Module implements AdapterLayer {
     if (this.disabled) return y;
     for (const n of this.active) {
       if (this.merged.includes(n)) continue;
-      const a = this.lora_embedding_A.get(n).weight, b = this.lora_embedding_B.get(n).weight;
+      const a = this.lora_embedding_A.get(n), b = this.lora_embedding_B.get(n);
       const r = a.shape[0];
       // The rows A^T[ids] ([..., r]) times B^T, scaled: one small GEMM over all positions.
       const rows = embedding(ids, a.T.contiguous());
@@ -104,7 +95,7 @@ export class LoraEmbedding extends Module implements AdapterLayer {
   /** s (B A)^T: the adapter as a [vocab, dim] table (HF's get_delta_weight). */
   deltaWeight(name: string): Tensor {
     const s = this.specs.get(name)!.scale;
-    return noGrad(() => matmul(this.lora_embedding_A.get(name).weight.T, this.lora_embedding_B.get(name).weight.T, { alpha: s }));
+    return noGrad(() => matmul(this.lora_embedding_A.get(name).T, this.lora_embedding_B.get(name).T, { alpha: s }));
   }
 
   merge(names: string[]): void {
@@ -120,13 +111,6 @@ export class LoraEmbedding extends Module implements AdapterLayer {
   }
 
   private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
-    noGrad(() => {
-      const w = this.base_layer.weight;
-      const delta = this.deltaWeight(name);
-      const next = op(w, delta);
-      copyInto(w, next);
-      next.dispose();
-      delta.dispose();
-    });
+    foldDelta(this.base_layer.weight, this.deltaWeight(name), op);
   }
 }

@@ -15,6 +15,7 @@ import { loraAdd, loraLinearAuto } from '../../../tensor/lora_op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import type { AdapterLayer } from '../../tuner';
+import { foldDelta } from '../fold_delta';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
 import { mixedBatchForward } from './mixed_batch';
 
@@ -201,14 +202,7 @@ export class LoraLinear extends Module implements AdapterLayer {
   }
 
   private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
-    noGrad(() => {
-      const w = this.base_layer.weight;
-      const delta = this.deltaWeight(name);
-      const next = op(w, delta);
-      copyInto(w, next);
-      next.dispose();
-      delta.dispose();
-    });
+    foldDelta(this.base_layer.weight, this.deltaWeight(name), op);
   }
 
   /** HF's DoraLinearVariant.merge_safe: W <- (m / ||W + dW||_row) (W + dW), the norm kept for unmerging. */

@@ -18,11 +18,8 @@ import { LoraLinear } from './layer';
 import { loraWarn } from './warnings';
 import { addWeightedAdapter } from './weighted';
 
-/**
- * HF keeps DoRA's magnitude and the embedding factors as bare parameters, so their saved keys have no
- * `.weight` (`...q_proj.lora_magnitude_vector`, `...embed_tokens.lora_embedding_A`).
- */
-const BARE_PARAMETERS = /\.(lora_magnitude_vector|lora_embedding_A|lora_embedding_B)\.weight$/;
+/** HF drops the `.weight` of DoRA's magnitude in saved keys (`...q_proj.lora_magnitude_vector`). */
+const MAGNITUDE_SUFFIX = 'lora_magnitude_vector.weight';
 
 const loraTuner: Tuner<LoraConfig> = {
   peftType: 'LORA',
@@ -61,7 +58,7 @@ const loraTuner: Tuner<LoraConfig> = {
     const out = new Map<string, Tensor>();
     for (const [p, t] of peft.adapterParameters(name)) {
       const key = savedKey(p, name);
-      out.set(BARE_PARAMETERS.test(key) ? key.slice(0, -'.weight'.length) : key, t);
+      out.set(key.endsWith(MAGNITUDE_SUFFIX) ? key.slice(0, -'.weight'.length) : key, t);
     }
     return out;
   },
