@@ -3,16 +3,18 @@
 #include <algorithm>
 #include <vector>
 
+#include "../runtime/cpu_features.h"
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
+#include "column_ops_rows.h"
 
 namespace peftjs {
 namespace {
 
-// Splits the rows over the pool; each task sums its rows into its own [cols] partial, then the
-// partials are added column by column.
-template <typename RowFn>
-void reduce_rows(int64_t rows, int64_t cols, float* out, RowFn row_fn) {
+// Splits the rows over the pool; each task sums its rows [r0, r1) into its own [cols] partial, then
+// the partials are added column by column.
+template <typename RowsFn>
+void reduce_rows(int64_t rows, int64_t cols, float* out, RowsFn rows_fn) {
   const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), rows / 16));
   const int64_t per = (rows + tasks - 1) / tasks;
   Scratch partial(static_cast<size_t>(std::max<int64_t>(tasks - 1, 1) * std::max<int64_t>(cols, 1)));
@@ -20,7 +22,8 @@ void reduce_rows(int64_t rows, int64_t cols, float* out, RowFn row_fn) {
   parallel_tasks(tasks, [&](int64_t i) {
     float* acc = acc_of(i);
     std::fill(acc, acc + cols, 0.0f);
-    for (int64_t r = i * per; r < std::min(rows, (i + 1) * per); ++r) row_fn(r, acc);
+    const int64_t r0 = std::min(rows, i * per), r1 = std::min(rows, (i + 1) * per);
+    if (r0 < r1) rows_fn(r0, r1, acc);
   });
   for (int64_t i = 1; i < tasks; ++i) {
     const float* p = acc_of(i);
@@ -31,17 +34,20 @@ void reduce_rows(int64_t rows, int64_t cols, float* out, RowFn row_fn) {
 }  // namespace
 
 void column_sums(const float* a, int64_t rows, int64_t cols, float* out) {
-  reduce_rows(rows, cols, out, [&](int64_t r, float* acc) {
-    const float* row = a + r * cols;
-    for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+  const bool avx2 = active_cpu_path() != CpuPath::Scalar;
+  reduce_rows(rows, cols, out, [&](int64_t r0, int64_t r1, float* acc) {
+    if (avx2) return column_sums_rows_avx2(a + r0 * cols, r1 - r0, cols, acc);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = 0; c < cols; ++c) acc[c] += a[r * cols + c];
   });
 }
 
 void column_dot(const float* a, const float* b, int64_t rows, int64_t cols, float* out) {
-  reduce_rows(rows, cols, out, [&](int64_t r, float* acc) {
-    const float* ra = a + r * cols;
-    const float* rb = b + r * cols;
-    for (int64_t c = 0; c < cols; ++c) acc[c] += ra[c] * rb[c];
+  const bool avx2 = active_cpu_path() != CpuPath::Scalar;
+  reduce_rows(rows, cols, out, [&](int64_t r0, int64_t r1, float* acc) {
+    if (avx2) return column_dot_rows_avx2(a + r0 * cols, b + r0 * cols, r1 - r0, cols, acc);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = 0; c < cols; ++c) acc[c] += a[r * cols + c] * b[r * cols + c];
   });
 }
 

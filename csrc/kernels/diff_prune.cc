@@ -38,7 +38,11 @@ inline Gate gate_value(float log_alpha, bool training, uint32_t bits, const Gate
 
 inline float penalty_shift(const GateParams& g) { return g.beta * std::log(-g.gamma / g.zeta); }
 
-constexpr int64_t kChunk = 1024;  // gates computed per call: three small arrays that stay in L1
+constexpr int64_t kChunk = 1024;  // gates per call: the random words (and the gate arrays) stay in L1
+
+// Past this many parameters (16 MiB per tensor) outputs are streamed past the cache: they would not fit
+// in it beside the inputs anyway. Below, they stay in cache for the GEMM that reads W' next.
+constexpr int64_t kStreamMin = int64_t{1} << 22;
 
 GateBlockFn active_gate_block() {
   return active_cpu_path() == CpuPath::Scalar ? gate_block_scalar : gate_block_avx2;
@@ -86,25 +90,38 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
     });
     return sigmoid(p.log_alpha[0] - shift);
   }
+  const GateForwardFn block = active_cpu_path() == CpuPath::Scalar ? gate_forward_scalar : gate_forward_avx2;
+  const bool stream = p.n >= kStreamMin;
   const int64_t chunks = (p.n + kChunk - 1) / kChunk;
   std::vector<double> penalty(chunks, 0.0);  // per chunk, summed in order: the same total for any thread count
-  for_gate_chunks(p, [&](int64_t c, int64_t i0, int64_t len, const float* z, const float*, const float* pen) {
-    for (int64_t j = 0; j < len; ++j) w_out[i0 + j] = w[i0 + j] + z[j] * p.delta[i0 + j];
-    // Eight running sums in a fixed order: one chain of double adds would cost the latency of an add per gate.
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 8 <= len; j += 8)
-      for (int k = 0; k < 8; ++k) acc[k] += pen[j + k];
-    for (; j < len; ++j) acc[0] += pen[j];
-    if (z_out) std::copy(z, z + len, z_out + i0);
-    penalty[c] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  parallel_for(chunks, 16, [&](int64_t c0, int64_t c1) {
+    uint32_t bits[kChunk] = {};
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t i0 = c * kChunk, len = std::min(kChunk, p.n - i0);
+      if (p.training) random_bits_fill(p.seed, i0, len, bits);
+      const GateForwardBlock b{w + i0, p.delta + i0, p.log_alpha + i0, bits, w_out + i0, z_out ? z_out + i0 : nullptr};
+      penalty[c] = block(b, len, p.training, p.gate, shift, stream);
+    }
   });
   double total = 0.0;
   for (double v : penalty) total += v;
   return total;
 }
 
-void gate_backward_scalar(const GateBackwardBlock& b, int64_t n, bool training, const GateParams& g, float shift, float lambda) {
+double gate_forward_scalar(const GateForwardBlock& b, int64_t n, bool training, const GateParams& g, float shift, bool) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    const Gate gt = gate_value(b.log_alpha[i], training, training ? b.bits[i] : 0, g);
+    b.w_out[i] = b.w[i] + gt.z * b.delta[i];
+    if (b.z_out) b.z_out[i] = gt.z;
+    // Eight running sums: one chain of double adds would cost the latency of an add per gate.
+    acc[i < (n & ~int64_t{7}) ? i % 8 : 0] += sigmoid(b.log_alpha[i] - shift);
+  }
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+void gate_backward_scalar(const GateBackwardBlock& b, int64_t n, bool training, const GateParams& g, float shift, float lambda,
+                          bool) {
   const float slope = 1.0f / ((g.zeta - g.gamma) * (training ? g.beta : 1.0f));
   for (int64_t i = 0; i < n; ++i) {
     const float z = b.z[i];
@@ -123,8 +140,10 @@ void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, 
   const float shift = penalty_shift(p.gate);
   if (gates != nullptr && !p.structured) {
     const GateBackwardFn fn = active_cpu_path() == CpuPath::Scalar ? gate_backward_scalar : gate_backward_avx2;
+    const bool stream = p.n >= kStreamMin;
     parallel_for(p.n, 1 << 14, [&](int64_t i0, int64_t i1) {
-      fn({dw + i0, p.delta + i0, p.log_alpha + i0, gates + i0, d_delta + i0, d_log_alpha + i0}, i1 - i0, p.training, p.gate, shift, lambda);
+      fn({dw + i0, p.delta + i0, p.log_alpha + i0, gates + i0, d_delta + i0, d_log_alpha + i0}, i1 - i0, p.training, p.gate,
+         shift, lambda, stream);
     });
     return;
   }

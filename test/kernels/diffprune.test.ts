@@ -96,4 +96,26 @@ describe('native diff pruning on every CPU path', () => {
       withCpuPath(path, () => run([w, delta, la, dw])).forEach((t, i) => expect(t).toAllClose(expected[i], { atol: 2e-5, rtol: 1e-4 }));
     }
   });
+
+  // 2^22 parameters and up stream their outputs past the cache (non-temporal stores). Gates depend only
+  // on (seed, index, log_alpha), so the first entries of a streamed call must match a small call on the
+  // same prefix (checked against the oracle above); the backward is elementwise, so its last entries must
+  // match a call on the sliced inputs. The odd size leaves a tail and an unaligned second-thread half.
+  it('streams the outputs of a tensor of 2^22 + 5 parameters with the values of the cached path', () => {
+    const n = (1 << 22) + 5, m = 3001;
+    const [w, delta, dw, la] = [1, 2, 3, 4].map((seed) => randomTensor([n], seed).toFloat32Array());
+    const t = (a: Float32Array) => fromArray(a);
+    const opts = { training: true, seed: 5, lambda: 0.2 };
+    // One ulp of room: an entry can fall in a vector block on one side and in a scalar tail on the other.
+    const same = { atol: 1e-7, rtol: 1e-6 };
+    const big = diffPrune(t(w), t(delta), t(la), opts);
+    const bigGrad = diffPruneBackward(t(dw), t(delta), t(la), { ...opts, gates: big.z });
+    const head = diffPrune(t(w.subarray(0, m)), t(delta.subarray(0, m)), t(la.subarray(0, m)), opts);
+    expect(t(big.w.toFloat32Array().subarray(0, m))).toAllClose(head.w, same);
+    expect(t(big.z.toFloat32Array().subarray(0, m))).toAllClose(head.z, same);
+    const tail = (a: Float32Array) => t(a.subarray(n - m));
+    const tailGrad = diffPruneBackward(tail(dw), tail(delta), tail(la), { ...opts, gates: tail(big.z.toFloat32Array()) });
+    expect(tail(bigGrad.dDelta.toFloat32Array())).toAllClose(tailGrad.dDelta, same);
+    expect(tail(bigGrad.dLogAlpha.toFloat32Array())).toAllClose(tailGrad.dLogAlpha, same);
+  });
 });
