@@ -43,7 +43,8 @@ struct Ymm {
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
 };
 
-template <class V, int NV, int ROWS>
+// kG false: only the dB half (dB += dy^T u), which is also dA^T += x^T g (see lora_outer_pass_avx512).
+template <class V, int NV, int ROWS, bool kG>
 void dy_block_regs(const float* dy, const float* b, const float* u, int64_t t, int64_t n, float* g, float* db_part,
                    float* dbias_part) {
   using T = typename V::T;
@@ -68,14 +69,14 @@ void dy_block_regs(const float* dy, const float* b, const float* u, int64_t t, i
     }
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const T bv = V::load(b + c * R + v * V::L);
+      const T bv = kG ? V::load(b + c * R + v * V::L) : V::zero();
       // dB[c] += sum_q a_q u_q in two independent chains, so the rows' terms do not wait on each other.
       T even = V::fma(a[0], urow[0][v], V::load(db_part + c * R + v * V::L));
       T odd = V::zero();
       if constexpr (ROWS > 1) odd = V::mul(a[1], urow[1][v]);
 #pragma GCC unroll 8
       for (int q = 0; q < ROWS; ++q) {
-        gacc[q][v] = V::fma(a[q], bv, gacc[q][v]);
+        if constexpr (kG) gacc[q][v] = V::fma(a[q], bv, gacc[q][v]);
         if (q >= 2) {
           if (q % 2 == 0) even = V::fma(a[q], urow[q][v], even);
           else odd = V::fma(a[q], urow[q][v], odd);
@@ -85,18 +86,20 @@ void dy_block_regs(const float* dy, const float* b, const float* u, int64_t t, i
     }
     if (dbias_part) dbias_part[c] += asum;
   }
+  if constexpr (kG) {
 #pragma GCC unroll 8
-  for (int q = 0; q < ROWS; ++q)
+    for (int q = 0; q < ROWS; ++q)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) V::store(g + (t + q) * R + v * V::L, gacc[q][v]);
+      for (int v = 0; v < NV; ++v) V::store(g + (t + q) * R + v * V::L, gacc[q][v]);
+  }
 }
 
-template <class V, int NV, int ROWS>
+template <class V, int NV, int ROWS, bool kG>
 void dy_rows_regs(const float* dy, const float* b, const float* u, int64_t t0, int64_t t1, int64_t n, int64_t,
                   float* g, float* db_part, float* dbias_part) {
   int64_t t = t0;
-  for (; t + ROWS <= t1; t += ROWS) dy_block_regs<V, NV, ROWS>(dy, b, u, t, n, g, db_part, dbias_part);
-  for (; t < t1; ++t) dy_block_regs<V, NV, 1>(dy, b, u, t, n, g, db_part, dbias_part);
+  for (; t + ROWS <= t1; t += ROWS) dy_block_regs<V, NV, ROWS, kG>(dy, b, u, t, n, g, db_part, dbias_part);
+  for (; t < t1; ++t) dy_block_regs<V, NV, 1, kG>(dy, b, u, t, n, g, db_part, dbias_part);
 }
 
 }  // namespace avx512_impl
@@ -105,11 +108,22 @@ DyPassRowsFn dy_pass_avx512(int64_t r) {
   using namespace avx512_impl;
   // Registers: ROWS * NV accumulators + ROWS * NV u vectors + ROWS broadcasts stay within 32.
   switch (r) {
-    case 8: return dy_rows_regs<Ymm, 1, 8>;
-    case 16: return dy_rows_regs<Zmm, 1, 8>;
-    case 32: return dy_rows_regs<Zmm, 2, 4>;
-    case 64: return dy_rows_regs<Zmm, 4, 2>;
+    case 8: return dy_rows_regs<Ymm, 1, 8, true>;
+    case 16: return dy_rows_regs<Zmm, 1, 8, true>;
+    case 32: return dy_rows_regs<Zmm, 2, 4, true>;
+    case 64: return dy_rows_regs<Zmm, 4, 2, true>;
     default: return dy_pass_for_rank(r);
+  }
+}
+
+DyPassRowsFn outer_pass_avx512(int64_t r) {
+  using namespace avx512_impl;
+  switch (r) {
+    case 8: return dy_rows_regs<Ymm, 1, 8, false>;
+    case 16: return dy_rows_regs<Zmm, 1, 8, false>;
+    case 32: return dy_rows_regs<Zmm, 2, 4, false>;
+    case 64: return dy_rows_regs<Zmm, 4, 2, false>;
+    default: return nullptr;
   }
 }
 
