@@ -8,13 +8,12 @@
  */
 import { activation } from '../../../nn/layers/activation';
 import { Linear } from '../../../nn/layers/linear';
-import { Module, parameter } from '../../../nn/module';
+import { type Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
 import { add } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
-import type { AdapterLayer } from '../../tuner';
-import { AdapterDict } from '../lora/layer';
+import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
 import type { AdapterNonLinearity } from './config';
 import { outFeaturesOf } from './placement';
 
@@ -23,14 +22,13 @@ export interface Projection extends Module {
   forward(x: Tensor): Tensor;
 }
 
-export class ResidualAdapterLayer extends Module implements AdapterLayer {
-  readonly isAdapterLayer = true;
+/** A bottleneck adapter's setting: its nonlinearity between the projections. */
+type Activation = (x: Tensor) => Tensor;
+
+export class ResidualAdapterLayer extends AdapterLayerBase<Activation> {
   readonly base_layer: Module & { forward(x: Tensor): Tensor };
   readonly adapter_down: AdapterDict<Projection>;
   readonly adapter_up: AdapterDict<Projection>;
-  private readonly acts = new Map<string, (x: Tensor) => Tensor>();
-  private active: string[] = [];
-  disabled = false;
 
   /** method: the peft_type named in errors (merge). */
   constructor(base: Module, readonly method: string) {
@@ -46,32 +44,17 @@ export class ResidualAdapterLayer extends Module implements AdapterLayer {
   }
 
   addProjections(name: string, down: Projection, up: Projection, nonLinearity: AdapterNonLinearity): void {
-    if (this.acts.has(name)) throw new Error(`${this.method}: adapter '${name}' already exists on this layer`);
+    if (this.specs.has(name)) throw new Error(`${this.method}: adapter '${name}' already exists on this layer`);
     this.adapter_down.registerModule(name, down);
     this.adapter_up.registerModule(name, up);
-    this.acts.set(name, activation(nonLinearity));
+    this.specs.set(name, activation(nonLinearity));
   }
 
-  adapterNames(): string[] {
-    return [...this.acts.keys()];
-  }
-
-  setActiveAdapters(names: string[]): void {
-    this.active = names.filter((n) => this.acts.has(n));
-  }
-
-  deleteAdapter(name: string): void {
-    if (!this.acts.has(name)) return;
+  protected disposeAdapter(name: string): void {
     this.adapter_down.get(name).dispose();
     this.adapter_up.get(name).dispose();
     this.adapter_down.registerModule(name, null);
     this.adapter_up.registerModule(name, null);
-    this.acts.delete(name);
-    this.active = this.active.filter((n) => n !== name);
-  }
-
-  get mergedAdapters(): readonly string[] {
-    return [];
   }
 
   merge(names: string[]): void {
@@ -86,7 +69,7 @@ export class ResidualAdapterLayer extends Module implements AdapterLayer {
     let h = this.base_layer.forward(x);
     if (this.disabled) return h;
     for (const n of this.active) {
-      const act = this.acts.get(n)!;
+      const act = this.specs.get(n)!;
       h = add(h, this.adapter_up.get(n).forward(act(this.adapter_down.get(n).forward(h))));
     }
     return h;

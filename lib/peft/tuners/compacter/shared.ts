@@ -9,7 +9,7 @@ import { Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { rand, randn } from '../../../tensor/creation';
 import type { Tensor } from '../../../tensor/tensor';
-import { AdapterDict } from '../lora/layer';
+import { AdapterDict } from '../adapter_layer';
 import type { PhmRuleInit } from './config';
 
 export const SHARED_MODULE = 'compacter_shared';

@@ -15,7 +15,7 @@
 import type { GateOptions } from '../../../backend/types';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
-import { Module, parameter } from '../../../nn/module';
+import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, full, zeros } from '../../../tensor/creation';
 import { diffPrunedWeight } from '../../../tensor/diff_prune_op';
@@ -23,9 +23,8 @@ import { add, linear, mul, sub } from '../../../tensor/ops';
 import { keep } from '../../../tensor/scope';
 import { diffPrune, projectToDensity } from '../../../tensor/peft_ops';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
-import type { AdapterLayer } from '../../tuner';
+import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
-import { ParameterDict } from '../ia3/layer';
 
 export interface DiffPruningSpec {
   lambda: number;
@@ -38,17 +37,12 @@ export interface DiffPruningSpec {
 /** Each training forward draws fresh gates; the seed is kept by the autograd node for its backward. */
 let gateSeed = 1;
 
-export class DiffPrunedLinear extends Module implements AdapterLayer {
-  readonly isAdapterLayer = true;
+export class DiffPrunedLinear extends AdapterLayerBase<DiffPruningSpec> {
   readonly base_layer: Linear | Conv1D;
   readonly diff_delta: ParameterDict;
   readonly diff_log_alpha: ParameterDict;
-  readonly specs = new Map<string, DiffPruningSpec>();
   /** A finalized adapter's fixed gates (1 on the kept entries, 0 elsewhere). */
   private masks = new Map<string, Tensor>();
-  private active: string[] = [];
-  private merged: string[] = [];
-  disabled = false;
   /** The expected-L0 penalty (sum over the running, unfinalized adapters) of the last forward. */
   lastPenalty = 0;
 
@@ -66,28 +60,13 @@ export class DiffPrunedLinear extends Module implements AdapterLayer {
     this.specs.set(name, spec);
   }
 
-  adapterNames(): string[] {
-    return [...this.specs.keys()];
-  }
-
-  setActiveAdapters(names: string[]): void {
-    this.active = names.filter((n) => this.specs.has(n));
-  }
-
-  deleteAdapter(name: string): void {
-    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+  protected disposeAdapter(name: string): void {
     for (const dict of [this.diff_delta, this.diff_log_alpha]) {
       dict.get(name).dispose();
       dict.set(name, null);
     }
     this.masks.get(name)?.dispose();
     this.masks.delete(name);
-    this.specs.delete(name);
-    this.active = this.active.filter((n) => n !== name);
-  }
-
-  get mergedAdapters(): readonly string[] {
-    return this.merged;
   }
 
   isFinalized(name: string): boolean {

@@ -9,7 +9,7 @@
 import type { Ia3Mode } from '../../../backend/types';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
-import { Module, parameter } from '../../../nn/module';
+import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { ones, randn } from '../../../tensor/creation';
 import { ia3LinearAuto, ia3MixedOp } from '../../../tensor/ia3_op';
@@ -17,32 +17,20 @@ import { mul } from '../../../tensor/ops';
 import { NO_ADAPTER } from '../../../tensor/peft_mixed';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
 import { rowAdapterIndex } from '../../mixed_batch';
-import type { AdapterLayer } from '../../tuner';
-
-/** Parameters named by adapter (HF's ParameterDict): `ia3_l.default`. */
-export class ParameterDict extends Module {
-  get(name: string): Tensor {
-    const t = this.localParameters().find(([n]) => n === name);
-    if (!t) throw new Error(`ParameterDict: no parameter '${name}'`);
-    return t[1];
-  }
-  set(name: string, t: Tensor | null): void {
-    this.registerParameter(name, t);
-  }
-}
+import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
 
 /** HF's unmerge divides by l + 1e-8 (so a zero scale does not divide by zero). */
 const UNMERGE_EPS = 1e-8;
 
-export class Ia3Linear extends Module implements AdapterLayer {
-  readonly isAdapterLayer = true;
+/** An (IA)3 vector's setting: whether it started at ones (HF's init_ia3_weights) or random. */
+interface Ia3Spec {
+  initOnes: boolean;
+}
+
+export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
   readonly base_layer: Linear | Conv1D;
   readonly ia3_l: ParameterDict;
-  private names: string[] = [];
-  private active: string[] = [];
-  private merged: string[] = [];
   private sampleNames: readonly string[] | null = null;
-  disabled = false;
 
   constructor(base: Linear | Conv1D, readonly isFeedforward: boolean) {
     super();
@@ -67,27 +55,12 @@ export class Ia3Linear extends Module implements AdapterLayer {
   addAdapter(name: string, initOnes: boolean): void {
     const t = noGrad(() => (initOnes ? ones(this.vectorShape) : randn(this.vectorShape)));
     this.ia3_l.set(name, parameter(t));
-    this.names.push(name);
+    this.specs.set(name, { initOnes });
   }
 
-  adapterNames(): string[] {
-    return [...this.names];
-  }
-
-  setActiveAdapters(names: string[]): void {
-    this.active = names.filter((n) => this.names.includes(n));
-  }
-
-  deleteAdapter(name: string): void {
-    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+  protected disposeAdapter(name: string): void {
     this.ia3_l.get(name).dispose();
     this.ia3_l.set(name, null);
-    this.names = this.names.filter((n) => n !== name);
-    this.active = this.active.filter((n) => n !== name);
-  }
-
-  get mergedAdapters(): readonly string[] {
-    return this.merged;
   }
 
   /** Per-sample adapters for a mixed batch (see mixed_batch.ts); null: the active adapters again. */
@@ -113,7 +86,7 @@ export class Ia3Linear extends Module implements AdapterLayer {
 
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
     if (this.merged.length > 0) throw new Error('Ia3Linear: a mixed batch cannot run with merged adapters; unmerge() first');
-    const used = [...new Set(names)].filter((n) => this.names.includes(n));
+    const used = [...new Set(names)].filter((n) => this.specs.has(n));
     const rowTask = rowAdapterIndex(names, x.shape, (n) => (used.includes(n) ? used.indexOf(n) : NO_ADAPTER), 'Ia3Linear');
     if (used.length === 0) return this.base_layer.forward(x);
     return ia3MixedOp(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowTask, this.mode);
@@ -121,7 +94,7 @@ export class Ia3Linear extends Module implements AdapterLayer {
 
   merge(names: string[]): void {
     for (const n of names) {
-      if (this.merged.includes(n) || !this.names.includes(n)) continue;
+      if (this.merged.includes(n) || !this.specs.has(n)) continue;
       this.scaleWeights(this.ia3_l.get(n), (w, l) => w * l);
       this.merged.push(n);
     }

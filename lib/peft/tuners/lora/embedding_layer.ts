@@ -6,27 +6,21 @@
  * at zero while B already spreads it). No dropout (HF applies none to embeddings), no DoRA.
  */
 import type { Embedding } from '../../../nn/layers/embedding';
-import { Module, parameter } from '../../../nn/module';
+import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
 import { embedding } from '../../../tensor/embedding_ops';
 import type { IntTensor } from '../../../tensor/int_tensor';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
-import type { AdapterLayer } from '../../tuner';
+import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
-import { ParameterDict } from '../ia3/layer';
 import type { LoraAdapterSpec } from './layer';
 
-export class LoraEmbedding extends Module implements AdapterLayer {
-  readonly isAdapterLayer = true;
+export class LoraEmbedding extends AdapterLayerBase<LoraAdapterSpec> {
   readonly base_layer: Embedding;
   readonly lora_embedding_A: ParameterDict;
   readonly lora_embedding_B: ParameterDict;
-  readonly specs = new Map<string, LoraAdapterSpec>();
-  private active: string[] = [];
-  private merged: string[] = [];
-  disabled = false;
 
   constructor(base: Embedding) {
     super();
@@ -50,30 +44,11 @@ export class LoraEmbedding extends Module implements AdapterLayer {
     this.specs.set(name, { ...spec, dropout: 0, useDora: false });
   }
 
-  adapterNames(): string[] {
-    return [...this.specs.keys()];
-  }
-
-  get activeAdapters(): readonly string[] {
-    return this.active;
-  }
-
-  setActiveAdapters(names: string[]): void {
-    this.active = names.filter((n) => this.specs.has(n));
-  }
-
-  deleteAdapter(name: string): void {
-    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+  protected disposeAdapter(name: string): void {
     for (const dict of [this.lora_embedding_A, this.lora_embedding_B]) {
       dict.get(name).dispose();
       dict.set(name, null);
     }
-    this.specs.delete(name);
-    this.active = this.active.filter((n) => n !== name);
-  }
-
-  get mergedAdapters(): readonly string[] {
-    return this.merged;
   }
 
   forward(ids: IntTensor): Tensor {

@@ -1,6 +1,7 @@
 export { LoraConfig } from './config';
 export type { LoraBias, LoraConfigFields, LoraInit } from './config';
-export { LoraLinear, AdapterDict } from './layer';
+export { LoraLinear } from './layer';
+export { AdapterDict } from '../adapter_layer';
 export type { LoraAdapterSpec } from './layer';
 export { DoraMagnitude } from './dora';
 export { svd } from './svd';

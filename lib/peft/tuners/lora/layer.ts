@@ -14,23 +14,10 @@ import { seedCounter } from '../../../tensor/seed_counters';
 import { loraAdd, loraLinearAuto } from '../../../tensor/lora_op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
-import type { AdapterLayer } from '../../tuner';
+import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
 import { mixedBatchForward } from './mixed_batch';
-
-/** Children named by adapter (HF's ModuleDict). */
-export class AdapterDict<M extends Module> extends Module {
-  get(name: string): M {
-    return this.getSubmodule(name) as M;
-  }
-  has(name: string): boolean {
-    return this.namedChildren().some(([n]) => n === name);
-  }
-  names(): string[] {
-    return this.namedChildren().map(([n]) => n);
-  }
-}
 
 export interface LoraAdapterSpec {
   r: number;
@@ -45,20 +32,15 @@ export interface LoraAdapterSpec {
 /** Each training forward with dropout takes a fresh seed; registered so checkpoints can resume it. */
 const dropoutSeeds = seedCounter('lora.dropout', 1);
 
-export class LoraLinear extends Module implements AdapterLayer {
-  readonly isAdapterLayer = true;
+export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   readonly base_layer: Linear | Conv1D;
   readonly lora_A: AdapterDict<Linear>;
   readonly lora_B: AdapterDict<Linear>;
   readonly lora_magnitude_vector: AdapterDict<DoraMagnitude>;
-  readonly specs = new Map<string, LoraAdapterSpec>();
-  private active: string[] = [];
-  private merged: string[] = [];
   /** DoRA merges divide by the norm of the weights before merging; unmerging needs that same norm. */
   private readonly mergedNorms = new Map<string, Float32Array>();
   /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward), else null. */
   private mixedNames: readonly string[] | null = null;
-  disabled = false;
 
   constructor(base: Linear | Conv1D) {
     super();
@@ -102,31 +84,12 @@ export class LoraLinear extends Module implements AdapterLayer {
     return doraWeightNorm(this.weightOutIn(), this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.specs.get(name)!.scale);
   }
 
-  adapterNames(): string[] {
-    return [...this.specs.keys()];
-  }
-
-  get activeAdapters(): readonly string[] {
-    return this.active;
-  }
-
-  setActiveAdapters(names: string[]): void {
-    this.active = names.filter((n) => this.specs.has(n));
-  }
-
-  deleteAdapter(name: string): void {
-    if (this.merged.includes(name)) throw new Error(`deleteAdapter: adapter '${name}' is merged into the base weights; unmerge() first`);
+  protected disposeAdapter(name: string): void {
     for (const dict of [this.lora_A, this.lora_B, this.lora_magnitude_vector] as AdapterDict<Module>[]) {
       if (!dict.has(name)) continue;
       dict.get(name).dispose();
       dict.registerModule(name, null);
     }
-    this.specs.delete(name);
-    this.active = this.active.filter((n) => n !== name);
-  }
-
-  get mergedAdapters(): readonly string[] {
-    return this.merged;
   }
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
