@@ -50,12 +50,12 @@ DyPassFn dy_pass_for(int64_t r) {
   }
 }
 
-// dA = g^T xd as the dy pass's outer-product half (AVX-512, ranks 8/16/32/64): per-task partials of
-// dA^T [K, r], summed and transposed into dA [r, K]. At T=2048, K=768, r=16 the packed GEMM ran this
-// m = r shape at ~75 GFLOP/s. False (nothing written) where the pass does not apply.
+// dA = g^T xd as the dy pass's outer-product half (see outer_pass_*): per-task partials of dA^T [K, r],
+// summed and transposed into dA [r, K]. At T=2048, K=768, r=16 the packed GEMM ran this m = r shape at
+// ~75 GFLOP/s. False (nothing written) where the pass does not apply.
 bool da_outer_pass(const float* xd, const float* g, int64_t t, int64_t k, int64_t r, float* da) {
-  if (active_cpu_path() != CpuPath::Avx512) return false;
-  const DyPassRowsFn outer = outer_pass_avx512(r);
+  const CpuPath path = active_cpu_path();
+  const DyPassRowsFn outer = path == CpuPath::Avx512 ? outer_pass_avx512(r) : path == CpuPath::Avx2 ? outer_pass_avx2(r) : nullptr;
   if (outer == nullptr) return false;
   const int64_t rows = dy_rows_per_task(t);
   const int64_t tasks = std::max<int64_t>(1, (t + rows - 1) / rows);

@@ -13,7 +13,9 @@ DyPassRowsFn dy_pass_scalar(int64_t r);
 DyPassRowsFn dy_pass_avx2(int64_t r);
 DyPassRowsFn dy_pass_avx512(int64_t r);
 // The dB half alone, as out^T += a^T v over rows [t0, t1): fn(a, nullptr, v, t0, t1, cols, r, nullptr, out, nullptr)
-// with a [T, cols], v [T, r], out [cols, r]. LoRA's dA^T = x^T g. Ranks 8, 16, 32, 64; null otherwise.
+// with a [T, cols], v [T, r], out [cols, r]. LoRA's dA^T = x^T g. Ranks 8, 16 (and on AVX-512 32, 64);
+// null otherwise.
+DyPassRowsFn outer_pass_avx2(int64_t r);
 DyPassRowsFn outer_pass_avx512(int64_t r);
 
 }  // namespace peftjs
