@@ -48,20 +48,17 @@ GateBlockFn active_gate_block() {
   return active_cpu_path() == CpuPath::Scalar ? gate_block_scalar : gate_block_avx2;
 }
 
-// Runs body(i0, len, z, dz, pen) over [0, n) in chunks, across the pool, with the gates of each chunk.
+// Runs body(c, i0, len, bits) for the chunks c of [0, n) across the pool, with each chunk's random words
+// (zeros in eval mode, where gates draw nothing).
 template <typename Body>
-void for_gate_chunks(const DiffPruneArgs& p, Body body) {
-  const float shift = penalty_shift(p.gate);
-  const GateBlockFn block = active_gate_block();
+void for_chunks(const DiffPruneArgs& p, Body body) {
   const int64_t chunks = (p.n + kChunk - 1) / kChunk;
   parallel_for(chunks, 16, [&](int64_t c0, int64_t c1) {
-    uint32_t bits[kChunk];
-    float z[kChunk], dz[kChunk], pen[kChunk];
+    uint32_t bits[kChunk] = {};
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t i0 = c * kChunk, len = std::min(kChunk, p.n - i0);
       if (p.training) random_bits_fill(p.seed, i0, len, bits);
-      block(p.log_alpha + i0, bits, len, p.training, p.gate, shift, z, dz, pen);
-      body(c, i0, len, z, dz, pen);
+      body(c, i0, len, bits);
     }
   });
 }
@@ -94,14 +91,9 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
   const bool stream = p.n >= kStreamMin;
   const int64_t chunks = (p.n + kChunk - 1) / kChunk;
   std::vector<double> penalty(chunks, 0.0);  // per chunk, summed in order: the same total for any thread count
-  parallel_for(chunks, 16, [&](int64_t c0, int64_t c1) {
-    uint32_t bits[kChunk] = {};
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t i0 = c * kChunk, len = std::min(kChunk, p.n - i0);
-      if (p.training) random_bits_fill(p.seed, i0, len, bits);
-      const GateForwardBlock b{w + i0, p.delta + i0, p.log_alpha + i0, bits, w_out + i0, z_out ? z_out + i0 : nullptr};
-      penalty[c] = block(b, len, p.training, p.gate, shift, stream);
-    }
+  for_chunks(p, [&](int64_t c, int64_t i0, int64_t len, const uint32_t* bits) {
+    const GateForwardBlock b{w + i0, p.delta + i0, p.log_alpha + i0, bits, w_out + i0, z_out ? z_out + i0 : nullptr};
+    penalty[c] = block(b, len, p.training, p.gate, shift, stream);
   });
   double total = 0.0;
   for (double v : penalty) total += v;
@@ -166,7 +158,10 @@ void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, 
     d_log_alpha[0] = static_cast<float>(total * gt.dz) + lambda * s * (1.0f - s);
     return;
   }
-  for_gate_chunks(p, [&](int64_t, int64_t i0, int64_t len, const float* z, const float* dz, const float* pen) {
+  const GateBlockFn block = active_gate_block();
+  for_chunks(p, [&](int64_t, int64_t i0, int64_t len, const uint32_t* bits) {
+    float z[kChunk], dz[kChunk], pen[kChunk];
+    block(p.log_alpha + i0, bits, len, p.training, p.gate, shift, z, dz, pen);
     for (int64_t j = 0; j < len; ++j) {
       const int64_t i = i0 + j;
       d_delta[i] = dw[i] * z[j];
