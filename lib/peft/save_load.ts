@@ -13,6 +13,7 @@ import { copyInto, type Module } from '../nn/module';
 import { Tensor as TensorClass, type Tensor } from '../tensor/tensor';
 import { peftConfigFromJSON } from './config';
 import { installAdapterIo, PeftModel } from './peft_model';
+import { adapterFromHfLayout, adapterToHfLayout } from './rope_layout';
 import { type AdapterTensor, tunerFor } from './tuner';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -53,8 +54,14 @@ export function savePretrained(peft: PeftModel, dir: string, opts: { selectedAda
     fs.mkdirSync(out, { recursive: true });
     const tensors: Record<string, AdapterTensor> = {};
     const prefix = tunerFor(config.peftType, 'savePretrained').fileKeys ? '' : PREFIX;
-    for (const [k, t] of adapterStateDict(peft, name)) tensors[prefix + k] = t;
-    saveSafetensors(path.join(out, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
+    // On a llama2.c base, q/k tensors go to HF's rotate_half order, as saveModelFolder writes the base.
+    const hf = adapterToHfLayout(peft, name, adapterStateDict(peft, name));
+    try {
+      for (const [k, t] of hf.tensors) tensors[prefix + k] = t;
+      saveSafetensors(path.join(out, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
+    } finally {
+      for (const t of hf.made) t.dispose();
+    }
     const json = { ...config.toJSON(), inference_mode: true };
     writeFileAtomic(path.join(out, ADAPTER_CONFIG), (fd) => fs.writeSync(fd, `${JSON.stringify(json, null, 2)}\n`));
   }
@@ -93,6 +100,7 @@ export function loadAdapterWeights(peft: PeftModel, name: string, dir: string): 
       if (!isFloatDtype(info.dtype)) raw.set(local, st.loadRaw(key));
     }
     try {
+      adapterFromHfLayout(peft, name, loaded, raw);
       if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded, file, raw);
       else loadByKeys(floatOnly(adapterStateDict(peft, name)), loaded, file);
     } finally {
