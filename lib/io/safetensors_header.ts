@@ -92,9 +92,11 @@ export function parseHeader(file: string, json: Uint8Array, dataStart: number, d
   const fail = (problem: string): never => {
     throw new FileFormatError(FORMAT, file, problem);
   };
+  // TextDecoder would drop a byte order mark silently; Hugging Face's reader (serde_json) refuses one.
+  if (json[0] === 0xef && json[1] === 0xbb && json[2] === 0xbf) fail('header must start with "{", got a UTF-8 byte order mark (EF BB BF)');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(json);
   } catch {
     return fail('header is not valid UTF-8');
   }
