@@ -52,6 +52,24 @@ function tokenText(v: unknown): string | null {
   return null;
 }
 
+/** The models tokenizers.js implements. */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
+
+/**
+ * What tokenizers.js would accept and then get wrong. It guesses a model from the fields when "type" is
+ * not one it knows ("Foo" became a BPE): an unknown type is refused (a missing one is left to the
+ * guess, which is how the Rust library reads files written before the field existed). An empty
+ * vocabulary builds, and then every text encodes to no ids at all.
+ */
+function checkModel(model: Record<string, unknown>, fail: (problem: string) => never): void {
+  const { type, vocab } = model;
+  if (type !== undefined && !MODEL_TYPES.includes(type as string))
+    fail(`model "type" must be one of ${MODEL_TYPES.map((t) => JSON.stringify(t)).join(', ')}, got ${JSON.stringify(type)}`);
+  const size = Array.isArray(vocab) ? vocab.length : isObject(vocab) ? Object.keys(vocab).length : -1;
+  if (size < 0) fail(`model "vocab" must be an object (BPE, WordPiece) or a list (Unigram), got ${JSON.stringify(vocab) ?? 'nothing'}`);
+  if (size === 0) fail('model "vocab" is empty: it would encode every text to no ids');
+}
+
 function build(tokenizerJson: object, config: object, fail: (problem: string) => never): JsTokenizer {
   const Ctor = tokenizersJs();
   try {
@@ -80,6 +98,7 @@ export class HfTokenizer implements Tokenizer {
     if (!isObject(tokenizerJson)) fail('must hold a JSON object');
     const model = (tokenizerJson as Record<string, unknown>).model;
     if (!isObject(model)) fail('has no "model" object');
+    checkModel(model as Record<string, unknown>, fail);
     this.inner = build(tokenizerJson, config, fail);
     let maxId = -1;
     for (const id of this.inner.get_vocab(true).values()) if (id > maxId) maxId = id;

@@ -159,6 +159,8 @@ describe('loadTokenizer errors name the file and the problem', () => {
     fs.writeFileSync(bad, '{"decoder": null}');
     expect(() => loadTokenizer(bad)).toThrow(/bad\.json: has no "model" object/);
     fs.writeFileSync(bad, '{"model": {"type": "NoSuchModel", "vocab": {}}, "decoder": null, "added_tokens": []}');
+    expect(() => loadTokenizer(bad)).toThrow(/HF tokenizer file .*bad\.json: model "type" must be one of "BPE", "WordPiece", "Unigram", got "NoSuchModel"/);
+    fs.writeFileSync(bad, '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": "nope"}, "decoder": null, "added_tokens": []}');
     expect(() => loadTokenizer(bad)).toThrow(/HF tokenizer file .*bad\.json: cannot be built/);
   });
 
@@ -170,5 +172,39 @@ describe('loadTokenizer errors name the file and the problem', () => {
     expect(() => loadTokenizer(dir)).toThrow(/tokenizer_config's bos_token "<nope>" is not in the vocabulary/);
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), '"x"');
     expect(() => loadTokenizer(dir)).toThrow(/HF tokenizer config file .*tokenizer_config\.json: must hold a JSON object/);
+  });
+});
+
+describe('tokenizer.json models that would load and then tokenize nothing, or guess', () => {
+  const edited = (change: (json: { model: Record<string, unknown>; added_tokens: unknown[] }) => void): string => {
+    const json = JSON.parse(fs.readFileSync(path.join(TOKENIZERS, 'gpt2', 'tokenizer.json'), 'utf8'));
+    change(json);
+    const file = path.join(scratch, `edited-${Math.random().toString(36).slice(2)}.json`);
+    fs.writeFileSync(file, JSON.stringify(json));
+    return file;
+  };
+
+  test('an empty vocabulary is refused (it encoded every text to no ids), added tokens or not', () => {
+    for (const keepAdded of [true, false]) {
+      const file = edited((j) => {
+        j.model.vocab = {};
+        j.model.merges = [];
+        if (!keepAdded) j.added_tokens = [];
+      });
+      expect(() => loadTokenizer(file)).toThrow(FileFormatError);
+      expect(() => loadTokenizer(file)).toThrow(new RegExp(`HF tokenizer file ${file}: model "vocab" is empty`));
+    }
+  });
+
+  test('an unknown model type is refused, naming the supported ones (tokenizers.js guessed one from the fields)', () => {
+    const file = edited((j) => { j.model.type = 'Foo'; });
+    expect(() => loadTokenizer(file)).toThrow(FileFormatError);
+    expect(() => loadTokenizer(file)).toThrow(new RegExp(`${file}: model "type" must be one of "BPE", "WordPiece", "Unigram", got "Foo"`));
+    expect(() => loadTokenizer(edited((j) => { j.model.type = 42; }))).toThrow(/model "type" must be one of .*, got 42/);
+  });
+
+  test('a model without "type" (files older than the field) is still read: tokenizers.js infers it as the Rust library does', () => {
+    const t = loadTokenizer(edited((j) => { delete j.model.type; }));
+    expect(t.encode('hello world', { bos: false })).toEqual(gpt2.encode('hello world', { bos: false }));
   });
 });
