@@ -315,12 +315,23 @@ export const mean = (a: Tensor, dim = -1, keepDim = false): Tensor => reduce('me
 
 /** The sum of every element, as a one-element tensor [1]. */
 export function sumAll(a: Tensor): Tensor {
-  return sum(a.reshape([1, a.size]), -1);
+  return overFlatView(a, (flat) => sum(flat, -1));
 }
 
 /** The mean of every element, as a one-element tensor [1]. */
 export function meanAll(a: Tensor): Tensor {
-  return mean(a.reshape([1, a.size]), -1);
+  return overFlatView(a, (flat) => mean(flat, -1));
+}
+
+/**
+ * Runs fn on a [1, size] view of a. Outside autograd the view is released at once: left to the GC it
+ * would keep a's storage (gigabytes, for a large tensor) alive after a.dispose().
+ */
+function overFlatView(a: Tensor, fn: (flat: Tensor) => Tensor): Tensor {
+  const flat = a.reshape([1, a.size]);
+  const out = fn(flat);
+  if (out.gradFn === null && flat !== a) flat.dispose();
+  return out;
 }
 
 /** Softmax over the last dimension. */

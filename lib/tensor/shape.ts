@@ -1,10 +1,17 @@
 /** Shape arithmetic shared by tensors and ops. */
+import { kMaxLength } from 'buffer';
 
 export type Shape = readonly number[];
 
 export function formatShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
+
+/**
+ * The most elements one tensor holds: its storage is one Float32Array, which V8 caps at this length
+ * (2^32 on Node 20, 2^53 - 1 from Node 22; Node's buffer MAX_LENGTH is that same V8 limit).
+ */
+export const MAX_TENSOR_ELEMENTS: number = kMaxLength;
 
 /** Checks every dimension is a non-negative integer; `what` names the operation for the error. */
 export function checkShape(shape: Shape, what: string): void {
@@ -13,6 +20,15 @@ export function checkShape(shape: Shape, what: string): void {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
       throw new RangeError(`${what}: shape must hold non-negative integers, got ${formatShape(shape)}`);
   }
+  checkElementCount(sizeOf(shape), what, shape);
+}
+
+/** Throws when a tensor of `size` elements cannot exist in this Node; `what` names the operation. */
+export function checkElementCount(size: number, what: string, shape?: Shape): void {
+  if (size <= MAX_TENSOR_ELEMENTS) return;
+  const of = shape ? `shape ${formatShape(shape)} has ${size} elements` : `${size} elements requested`;
+  throw new RangeError(`${what}: ${of}, more than the ${MAX_TENSOR_ELEMENTS} one tensor holds in Node ${process.version} ` +
+    '(its storage is a single Float32Array)');
 }
 
 export function sizeOf(shape: Shape): number {

@@ -7,7 +7,7 @@ import { backend, getBackend } from '../backend';
 import type { Backend, BackendName, Buf, Device, Storage } from '../backend/types';
 import { backward as runBackward, type BackwardOptions, type GradNode, record } from './autograd';
 import { track } from './scope';
-import { contiguousStrides, formatShape, inferShape, normalizeDim, type Shape, sizeOf } from './shape';
+import { checkElementCount, contiguousStrides, formatShape, inferShape, normalizeDim, type Shape, sizeOf } from './shape';
 
 export type NestedArray = number | NestedArray[];
 
@@ -34,6 +34,7 @@ const collected = new FinalizationRegistry<Storage>((storage) => {
 
 /** Allocates storage on a backend and counts it. */
 export function allocStorage(size: number, on: Backend = getBackend()): Storage {
+  checkElementCount(size, `${on.name} backend: allocating a tensor`);
   const storage = on.alloc(size);
   live.storages++;
   live.bytes += size * 4;

@@ -46,7 +46,14 @@ export class JsBackend implements Backend {
   precision: 'float32' | 'float64' = 'float32';
 
   alloc(size: number): Storage {
-    const data = this.precision === 'float64' ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size);
+    let data: Float32Array;
+    try {
+      data = this.precision === 'float64' ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size);
+    } catch (e) {
+      // V8 says only "Array buffer allocation failed"; name what was asked for.
+      const bytes = size * (this.precision === 'float64' ? 8 : 4);
+      throw new RangeError(`js backend: out of memory allocating ${bytes} bytes (${size} elements): ${(e as Error).message}`);
+    }
     return { backend: 'js', device: 'cpu', size, data, refs: 0, disposed: false };
   }
 
