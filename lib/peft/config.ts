@@ -2,6 +2,7 @@
  * PEFT configs: HF peft's fields in camelCase here, written to adapter_config.json with HF's snake_case keys
  * (sorted, indent 2, as peft writes them). Unknown keys in a file are tolerated (kept and written back).
  */
+import { FileFormatError } from '../io/errors';
 import { camelToSnake, snakeToCamel } from '../nn/models/config_base';
 
 export type PeftType =
@@ -22,6 +23,35 @@ export interface PeftParamGroup {
   /** Overrides of the optimizer's defaults for this group. */
   lr?: number;
   weightDecay?: number;
+}
+
+const isNameList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The JSON an adapter_config.json key may hold, for the keys whose default (null, {}) does not say it.
+ * Keys with a number, boolean or string default must hold that type (see assignJSON). Checked when a
+ * file is read so that `"target_modules": 42` is an error naming the file, not `target.includes is not
+ * a function` later, deep in module matching. Ranges are each method's validate() business.
+ */
+const VALUE_SHAPES: Record<string, { expected: string; accepts: (v: unknown) => boolean }> = {};
+const shape = (keys: string[], expected: string, accepts: (v: unknown) => boolean) => {
+  for (const k of keys) VALUE_SHAPES[k] = { expected, accepts };
+};
+shape(['target_modules', 'exclude_modules', 'feedforward_modules', 'layers_pattern'], 'a string, a list of strings or null',
+  (v) => v === null || typeof v === 'string' || isNameList(v));
+shape(['modules_to_save'], 'a list of strings or null', (v) => v === null || isNameList(v));
+shape(['layers_to_transform'], 'an integer, a list of integers or null',
+  (v) => v === null || Number.isInteger(v) || (Array.isArray(v) && v.every((i) => Number.isInteger(i))));
+shape(['rank_pattern', 'alpha_pattern'], 'an object of numbers or null',
+  (v) => v === null || (isObject(v) && Object.values(v).every((n) => typeof n === 'number')));
+shape(['task_type', 'base_model_name_or_path', 'revision', 'prompt_tuning_init_text', 'tokenizer_name_or_path'], 'a string or null',
+  (v) => v === null || typeof v === 'string');
+shape(['tokenizer_kwargs'], 'an object or null', (v) => v === null || isObject(v));
+
+/** What the field's default says a file's value must be, or null when anything goes. */
+function expectedLike(current: unknown): string | null {
+  return typeof current === 'number' || typeof current === 'boolean' || typeof current === 'string' ? `a ${typeof current}` : null;
 }
 
 export abstract class PeftConfig {
@@ -55,14 +85,15 @@ export abstract class PeftConfig {
     for (const [key, value] of Object.entries(dict)) {
       if (key === 'peft_type') continue;
       const field = snakeToCamel(key);
-      if (field === 'extra' || !(field in self)) {
-        this.extra[key] = value;
+      // Only the config's own data fields are set from a file: not methods, getters or `extra` itself.
+      if (field === 'extra' || !Object.prototype.propertyIsEnumerable.call(self, field)) {
+        Object.defineProperty(this.extra, key, { value, enumerable: true, writable: true, configurable: true });  // "__proto__" too
         continue;
       }
-      const current = self[field];
-      const bad = (typeof current === 'number' && typeof value !== 'number' && value !== null) ||
-        (typeof current === 'boolean' && typeof value !== 'boolean');
-      if (bad) throw new TypeError(`${file}: '${key}' must be a ${typeof current}, got ${JSON.stringify(value)}`);
+      const declared = VALUE_SHAPES[key];
+      const expected = declared?.expected ?? expectedLike(self[field]);
+      const ok = declared ? declared.accepts(value) : expected === null || typeof value === typeof self[field];
+      if (!ok) throw new FileFormatError('adapter config', file, `'${key}' must be ${expected}, got ${JSON.stringify(value)}`);
       self[field] = value;
     }
     try {
@@ -93,7 +124,7 @@ export function registerPeftConfig(type: PeftType, cls: ConfigClass): void {
 
 /** The config of an adapter_config.json object, by its peft_type. */
 export function peftConfigFromJSON(dict: Record<string, unknown>, file = 'adapter_config.json'): PeftConfig {
-  if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) throw new TypeError(`${file}: expected a JSON object`);
+  if (!isObject(dict)) throw new FileFormatError('adapter config', file, `expected a JSON object, got ${JSON.stringify(dict)}`);
   const type = dict.peft_type as PeftType;
   const cls = registry.get(type);
   if (!cls) throw new Error(`${file}: peft_type ${JSON.stringify(type)} is not supported (known: ${[...registry.keys()].join(', ')})`);
