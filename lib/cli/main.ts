@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `peftjs` command. */
 import { info } from '../index';
+import { FileFormatError } from '../io/errors';
+import { DataError } from '../train/data/data_error';
 import { CliError } from './args';
 import { COMPARE_HELP, compareCommand, compareOneCommand } from './compare/compare_command';
 import { EVAL_HELP, evalCommand } from './eval_command';
@@ -30,6 +32,10 @@ commands:
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 
+environment:
+  PEFTJS_DEBUG=1            print an error's stack trace (errors are one line otherwise)
+  PEFTJS_BACKEND=NAME       js, native or cuda (default native; js, with a warning, when the addon did not load)
+
 examples:
   peftjs compare --quick
   peftjs train --model DIR --method lora --r 8 --lora-alpha 16 --data train.jsonl --out my-lora --epochs 1
@@ -39,8 +45,10 @@ examples:
   peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt
   peftjs bench --only gemm --json bench.json`;
 
-function run(argv: string[]): void {
-  const [command, ...rest] = argv;
+/** The verbs `peftjs help` lists (compare-one is compare's internal child). */
+const COMMANDS = ['compare', 'train', 'eval', 'info', 'generate', 'eval-loss', 'merge', 'bench'];
+
+async function run(command: string | undefined, rest: string[]): Promise<void> {
   switch (command) {
     case undefined:
     case '--help':
@@ -70,7 +78,7 @@ function run(argv: string[]): void {
       return;
     case 'compare':
       if (wantsHelp(rest)) return console.log(COMPARE_HELP);
-      compareCommand(rest);
+      await compareCommand(rest);
       return;
     case 'compare-one':
       compareOneCommand(rest);
@@ -81,14 +89,11 @@ function run(argv: string[]): void {
     case 'bench': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const bench = require('../../bench/main') as { main(argv: string[]): Promise<void> };
-      bench.main(rest).catch((e: Error) => {
-        console.error(e.message);
-        process.exit(1);
-      });
+      await bench.main(rest);
       return;
     }
     default:
-      throw new Error(`peftjs: unknown command '${command}' (try peftjs --help)`);
+      throw new CliError(`peftjs: unknown command '${command}' (commands: ${COMMANDS.join(', ')}; see peftjs --help)`);
   }
 }
 
@@ -96,10 +101,36 @@ function wantsHelp(argv: string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
-try {
-  run(process.argv.slice(2));
-} catch (e) {
-  // Usage errors are one line; anything else keeps its stack for a bug report.
-  console.error(e instanceof CliError || e instanceof RangeError || (e as NodeJS.ErrnoException).code === 'ENOENT' ? (e as Error).message : (e as Error).stack ?? String(e));
+/**
+ * Errors thrown on purpose, whose message says what to fix: peftjs's own (CliError, DataError,
+ * FileFormatError, and the plain Error or RangeError its checks throw, e.g. the Trainer's "no checkpoint
+ * to resume from") and Node's system errors on a path the user gave (ENOENT, EACCES, EISDIR, ...).
+ * Anything else (a TypeError, a ReferenceError, a thrown non-Error) is most likely a bug in peftjs.
+ */
+function isExpected(e: unknown): boolean {
+  if (e instanceof CliError || e instanceof DataError || e instanceof FileFormatError || e instanceof RangeError) return true;
+  if (!(e instanceof Error)) return false;
+  return e.constructor === Error || typeof (e as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/**
+ * A failed command ends with one line on stderr, `peftjs <command>: <message>`, and exit status 1: a stack
+ * trace only buries the message for someone who mistyped a flag. An unexpected error adds a second line
+ * saying how to get its stack for a bug report; PEFTJS_DEBUG=1 prints every error's stack.
+ */
+function fail(command: string | undefined, e: unknown): never {
+  if (process.env.PEFTJS_DEBUG === '1') {
+    console.error(e instanceof Error ? e.stack ?? e.message : e);
+  } else {
+    const expected = isExpected(e);
+    let message = e instanceof Error ? e.message : String(e);
+    if (!expected && e instanceof Error) message = `${e.name}: ${message}`;
+    // Most messages already name their command ('peftjs train: --data ... does not exist').
+    console.error(message.startsWith('peftjs') ? message : `peftjs${command ? ` ${command}` : ''}: ${message}`);
+    if (!expected) console.error('peftjs: this looks like a bug in peftjs; run again with PEFTJS_DEBUG=1 to see the stack trace, and please report it');
+  }
   process.exit(1);
 }
+
+const [command, ...rest] = process.argv.slice(2);
+run(command, rest).catch((e: unknown) => fail(command, e));

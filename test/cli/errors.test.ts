@@ -1,0 +1,70 @@
+/**
+ * A failed peftjs command prints one line on stderr and exits 1: usage errors, and errors thrown deep in
+ * library code on purpose (the Trainer's "no checkpoint to resume from"). An unexpected error (a
+ * TypeError) is one line plus a hint to set PEFTJS_DEBUG=1, which prints the stack. Runs dist/ (npm run build).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { baseConfig } from '../../lib/cli/compare/base_model';
+import { ByteTokenizer, BYTE_TOKENIZER_FILE } from '../../lib/io';
+import { LlamaForCausalLM } from '../../lib/nn/models/llama/model';
+import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
+
+const MAIN = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
+const haveDist = fs.existsSync(MAIN);
+if (!haveDist) console.warn(`CLI error specs skipped: ${MAIN} is missing (run npm run build first)`);
+
+const peftjs = (args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) =>
+  spawnSync(process.execPath, [...nodeArgs, MAIN, ...args], { encoding: 'utf8', env: { ...process.env, PEFTJS_DEBUG: '', ...env } });
+const STACK_FRAME = /^\s+at /m;
+
+(haveDist ? describe : describe.skip)('peftjs errors', () => {
+  jest.setTimeout(60_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peftjs-errors-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('an unknown command says so, lists the commands, and exits 1 without a stack', () => {
+    const r = peftjs(['frobnicate']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^peftjs: unknown command 'frobnicate' \(commands: compare, train, eval, info, generate, eval-loss, merge, bench;/);
+  });
+
+  describe('train --resume with no checkpoint (thrown by the Trainer)', () => {
+    const base = path.join(dir, 'base');
+    const data = path.join(dir, 'data.jsonl');
+    const args = () => ['train', '--model', base, '--method', 'lora', '--data', data, '--out', path.join(dir, 'out'), '--max-steps', '2', '--resume'];
+    beforeAll(() => {
+      const spec = { vocabSize: 259, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
+      saveModelFolder(new LlamaForCausalLM(baseConfig(spec, new ByteTokenizer())), base);
+      new ByteTokenizer().save(path.join(base, BYTE_TOKENIZER_FILE));
+      fs.writeFileSync(data, ['{"text": "cheap pills", "label": "spam"}', '{"text": "meeting notes", "label": "ham"}'].join('\n') + '\n');
+    });
+
+    it('is one line naming the command, exit 1', () => {
+      const r = peftjs(args());
+      expect(r.status).toBe(1);
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^peftjs train: Trainer: resumeFromCheckpoint: no checkpoint-<step> folder in /)]);
+    });
+
+    it('PEFTJS_DEBUG=1 prints the stack', () => {
+      const r = peftjs(args(), { PEFTJS_DEBUG: '1' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/no checkpoint-<step> folder/);
+      expect(r.stderr).toMatch(STACK_FRAME);
+    });
+  });
+
+  it('an unexpected error is one line plus the PEFTJS_DEBUG hint', () => {
+    // A bug stand-in: console.log throws a TypeError when `peftjs info` prints its result.
+    const preload = path.join(dir, 'bug.js');
+    fs.writeFileSync(preload, "console.log = () => { throw new TypeError('x.y is not a function'); };\n");
+    const r = peftjs(['info'], {}, ['--require', preload]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+    expect(r.stderr.trim().split('\n')).toEqual(['peftjs info: TypeError: x.y is not a function', expect.stringMatching(/PEFTJS_DEBUG=1/)]);
+  });
+});
