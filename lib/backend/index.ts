@@ -1,6 +1,7 @@
 /**
  * The backend registry: which implementations exist here, which one runs ops now. `native` is the
  * default where the addon loaded; `js` is always there; `cuda` where the addon has CUDA and sees a GPU.
+ * PEFTJS_BACKEND names the default instead.
  */
 import { CudaBackend } from './cuda';
 import { JsBackend } from './js';
@@ -12,10 +13,13 @@ export * from './types';
 
 const instances = new Map<BackendName, Backend>();
 
+/** How to get the addon back: npm's rebuild where peftjs is a dependency, node-gyp in its own checkout. */
+const REBUILD_HINT = '`npm rebuild peftjs` (in a checkout of peftjs: `npx node-gyp rebuild`)';
+
 function unavailableReason(name: BackendName): string | null {
   if (name === 'js') return null;
   const addon = loadAddon();
-  if (addon === null) return `the native addon did not load (${loadError()?.message ?? 'unknown error'}); run \`npm install\` or \`npm run build:native\``;
+  if (addon === null) return `the native addon did not load (${loadError()?.message ?? 'unknown error'}); rebuild it with ${REBUILD_HINT}`;
   if (name === 'native') return null;
   const { count, reason } = addon.cudaDeviceCount();
   return count > 0 ? null : `no CUDA device is usable: ${reason}`;
@@ -63,8 +67,31 @@ export function setBackend(name: BackendName): void {
 }
 
 export function getBackend(): Backend {
-  if (current === null) current = backend(unavailableReason('native') === null ? 'native' : 'js');
+  if (current === null) current = defaultBackend();
   return current;
+}
+
+/**
+ * The backend ops run on until setBackend picks one: PEFTJS_BACKEND where set (an explicit choice, so an
+ * unavailable one throws with the reason), else native, else js. Falling back to js without being asked
+ * says so once on stderr: every op then runs ~300x slower, and a silent fallback looks like a slow library
+ * rather than a broken build.
+ */
+function defaultBackend(): Backend {
+  const chosen = process.env.PEFTJS_BACKEND;
+  if (chosen) {
+    try {
+      return backend(chosen as BackendName);
+    } catch (e) {
+      throw new Error(`PEFTJS_BACKEND=${chosen}: ${(e as Error).message}`);
+    }
+  }
+  if (unavailableReason('native') === null) return backend('native');
+  // The first line: a failed require adds its "Require stack" below it.
+  const why = loadError()?.message.split('\n')[0] ?? 'unknown error';
+  process.stderr.write(`peftjs: the native addon did not load (${why}), so every op runs on the js reference backend, ` +
+    `~300x slower. Rebuild the addon with ${REBUILD_HINT}, or set PEFTJS_BACKEND=js to choose the js backend without this warning.\n`);
+  return backend('js');
 }
 
 /** Runs fn with another backend active, restoring the previous one after. */
