@@ -4,14 +4,17 @@
  * process (`peftjs compare-one`) so its peak RSS is its own, and writes the table as text, JSON, Markdown
  * and an SVG plot.
  */
-import { spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as readline from 'readline';
 import { loadTokenizer, type Tokenizer } from '../../io/tokenizer';
+import type { ProgressStream } from '../../train/progress';
 import { CliError, numberFlag, parseFlags, stringFlag } from '../args';
 import { type BaseModelSpec, cacheRoot, ensureBaseModel } from './base_model';
 import { loadSpamSplits, type SpamExample } from './datasets';
 import { METHOD_NAMES, methodAvailable, methodTable } from './methods';
+import { ChildProgressView } from './progress_view';
 import { compareSvg, markdownTable, textTable } from './report';
 import type { MethodJob, MethodResult } from './run_method';
 
@@ -22,7 +25,9 @@ export const COMPARE_HELP = `usage: peftjs compare [--quick] [--out DIR] [--meth
   each method, and prints
   method | trainable params | trainable % | test accuracy | F1 | train time | peak memory | adapter size.
   --steps: optimizer steps per method (default 640 of 8 examples; --quick: 200 of 16).
-  Writes results.json, results.md and results.svg (plus each adapter) into --out (default compare-results).
+  Writes results.json, results.md and results.svg (plus each adapter) into --out (default ./compare-results),
+  and says where before it starts. A progress bar (steps, loss, tokens/s, time left) shows each method's
+  training: redrawn on a terminal, a line every 10 s otherwise.
   Peak memory is each method's own process's maximum resident set size (maxRSS).
   About 15 minutes on 2 cores the first time (pretraining included), 12 after (Zen 4; 11 and 9 on Zen 5);
   --quick: about 1.5 minutes.
@@ -89,14 +94,35 @@ export interface CompareSummary {
   failed: { method: string; error: string }[];
 }
 
-/** A failed child's error line and where it was thrown (a thrown Error's stack ends in frames, not the message). */
+/** A failed child's error line and where it was thrown (children run with PEFTJS_DEBUG=1, so they print the stack). */
 function childError(stderr: string): string {
   const lines = stderr.trim().split('\n');
   const at = lines.findIndex((l) => /^([A-Za-z]*Error|CliError)\b/.test(l.trim()));
   return at >= 0 ? lines.slice(at, at + 2).map((l) => l.trim()).join(' ') : lines.slice(-3).join(' | ');
 }
 
-export function compareCommand(argv: string[], log: (s: string) => void = (s) => process.stderr.write(s + '\n')): CompareSummary {
+/**
+ * Runs one method's child (`peftjs compare-one JOB`), showing the progress lines it sends on stdout in
+ * `view`; resolves with its exit status and stderr.
+ */
+function runChild(jobFile: string, view: ChildProgressView): Promise<{ status: number | null; stderr: string }> {
+  const mainJs = path.join(__dirname, '..', 'main.js');
+  // PEFTJS_DEBUG: a failing child prints its stack, from which childError takes the line that threw.
+  const child = spawn(process.execPath, [mainJs, 'compare-one', jobFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEFTJS_DEBUG: '1' } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  readline.createInterface({ input: child.stdout }).on('line', (line) => view.update(line));
+  return new Promise((resolve) => {
+    child.on('error', (e) => { stderr += e.message; });
+    child.on('close', (status) => {
+      view.end();
+      resolve({ status, stderr });
+    });
+  });
+}
+
+export async function compareCommand(argv: string[], log: (s: string) => void = (s) => process.stderr.write(s + '\n'),
+                                     progress: ProgressStream = process.stderr): Promise<CompareSummary> {
   const flags = parseFlags('compare', argv, { values: ['out', 'methods', 'cache-dir', 'steps'], switches: ['quick'] });
   const preset = MODES[flags.has('quick') ? 'quick' : 'full'];
   const mode = { ...preset, steps: numberFlag('compare', flags, 'steps', preset.steps, (v) => Number.isInteger(v) && v > 0, 'a positive integer') };
@@ -113,6 +139,8 @@ export function compareCommand(argv: string[], log: (s: string) => void = (s) =>
   const missing = methods.filter((m) => !methodAvailable(m));
   if (missing.length > 0) log(`compare: this build lacks ${missing.map((m) => m.name).join(', ')}; skipping them`);
   methods = methods.filter(methodAvailable);
+  // Said first: the run takes minutes, and its files land in the current folder unless --out says otherwise.
+  log(`compare: writing results to ${out}`);
 
   const started = Date.now();
   const splits = loadSpamSplits();
@@ -131,7 +159,6 @@ export function compareCommand(argv: string[], log: (s: string) => void = (s) =>
 
   const results: MethodResult[] = [];
   const failed: { method: string; error: string }[] = [];
-  const mainJs = path.join(__dirname, '..', 'main.js');
   for (const m of methods) {
     const job: MethodJob = {
       method: m.name, baseDir, dataFile, adapterDir: path.join(out, 'adapters', m.name), resultFile: path.join(out, 'work', `${m.name}.json`),
@@ -141,9 +168,9 @@ export function compareCommand(argv: string[], log: (s: string) => void = (s) =>
     fs.writeFileSync(jobFile, JSON.stringify(job));
     fs.rmSync(job.resultFile, { force: true });
     const t0 = Date.now();
-    const child = spawnSync(process.execPath, [mainJs, 'compare-one', jobFile], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const child = await runChild(jobFile, new ChildProgressView(progress, `compare: ${m.name.padEnd(15)}`));
     if (child.status !== 0 || !fs.existsSync(job.resultFile)) {
-      const error = childError(child.stderr || child.error?.message || `exit ${child.status}`);
+      const error = childError(child.stderr || `exit ${child.status}`);
       log(`compare: ${m.name} failed: ${error}`);
       failed.push({ method: m.name, error });
       continue;

@@ -2,7 +2,8 @@
  * One method of `peftjs compare`, run in its own process (the hidden `compare-one` verb) so that its peak
  * resident memory (maxRSS) is its own: builds the classifier from the cached base, wraps it with the
  * method's PEFT config, trains on the prepared split, evaluates on test, saves the adapter (or, for full
- * fine-tuning, the whole model) and writes a MethodResult as JSON.
+ * fine-tuning, the whole model) and writes a MethodResult as JSON. Its stdout carries the progress bar's
+ * lines to the parent, which shows them (progress_view.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,6 +14,7 @@ import '../../peft/save_load';
 import { finalizeDiffPruning } from '../../peft/tuners/diff_pruning';
 import type { TokenizedExample } from '../../train/data/tokenize';
 import { evaluate } from '../../train/evaluate';
+import type { ProgressStream } from '../../train/progress';
 import { Trainer } from '../../train/trainer';
 import { classifierFromBase } from './base_model';
 import { SPAM_LABELS } from './datasets';
@@ -59,6 +61,21 @@ function dirBytes(dir: string): number {
   return n;
 }
 
+/**
+ * The Trainer's progress bar as lines for the parent: isTTY makes the bar redraw at every step, and each
+ * redraw, without its terminal controls, becomes one line on stdout (synchronous on a pipe, so it
+ * leaves during the training loop rather than after it).
+ */
+function progressToParent(): ProgressStream {
+  return {
+    isTTY: true,
+    write: (s: string) => {
+      const text = s.replace(/\r|\x1b\[K/g, '').trim();
+      if (text.length > 0) process.stdout.write(`${text}\n`);
+    },
+  };
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 export function runMethod(job: MethodJob): MethodResult {
@@ -71,7 +88,7 @@ export function runMethod(job: MethodJob): MethodResult {
   const counts = model instanceof PeftModel ? model.getNbTrainableParameters() : { trainable: base.numParameters(), all: base.numParameters() };
   const trainer = new Trainer(model, {
     trainDataset: data.train, task: 'seq_cls', padId: job.padId, batchSize: job.batchSize, maxSteps: job.steps, lr: spec.lr,
-    warmupSteps: Math.ceil(job.steps / 10), seed: job.seed, logFile: null, progress: false,
+    warmupSteps: Math.ceil(job.steps / 10), seed: job.seed, logFile: null, progress: progressToParent(),
     paramGroups: config ? [headParamGroup] : [],
   });
   const started = Date.now();
