@@ -24,13 +24,14 @@ import type { AdapterTensor } from './tuner';
 
 type Direction = 'toHf' | 'fromHf';
 
-/** q/k head counts of a model whose q/k rows are interleaved; null when the adapter needs no reordering. */
+/** The head counts of q_proj and k_proj (fewer for k under grouped-query attention). */
 interface InterleavedHeads {
   q: number;
   k: number;
   headDim: number;
 }
 
+/** The heads of a base model whose q/k rows are interleaved; null: its adapters need no reordering. */
 function interleavedHeads(peft: PeftModel): InterleavedHeads | null {
   const config = (peft.model as unknown as { config?: unknown }).config;
   if (!(config instanceof LlamaConfig) || !config.ropeInterleaved) return null;
@@ -55,11 +56,8 @@ function destinationRows(rows: number, heads: number, dir: Direction): Int32Arra
 
 /** Moves `dst.length` blocks of `width` values, `stride` apart from `start`, to their destinations (in place). */
 function moveBlocks(values: Float32Array, start: number, stride: number, width: number, dst: Int32Array): void {
-  const copy = values.slice();
-  for (let r = 0; r < dst.length; r++) {
-    const from = start + r * stride, to = start + dst[r] * stride;
-    values.set(copy.subarray(from, from + width), to);
-  }
+  const copy = values.slice(start, start + (dst.length - 1) * stride + width);
+  for (let r = 0; r < dst.length; r++) values.set(copy.subarray(r * stride, r * stride + width), start + dst[r] * stride);
 }
 
 /** Read and write access to an adapter's saved entries, whether being saved or just loaded. */
@@ -92,9 +90,10 @@ function relayout(entries: Entries, heads: InterleavedHeads, peftType: PeftType,
     const [, proj, rest] = m;
     const projHeads = proj === 'q_proj' ? heads.q : heads.k;
     const rows = projHeads * heads.headDim;
-    // A misshapen entry is left as it is: the loader's shape check names it.
     if (INPUT_ONLY.has(rest) || rest === DIFF.values || rest === DIFF.shape) continue;
-    if (OUTPUT_ROWS.has(rest) || rest === 'ia3_l') { // ia3_l is [out, 1] scaling outputs, or [1, in] scaling inputs
+    if (OUTPUT_ROWS.has(rest) || rest === 'ia3_l') {
+      // ia3_l is [out, 1] when it scales outputs, [1, in] when inputs; any other misshapen entry is left
+      // as it is, for the loader's shape check to name.
       if (entries.shape(key)[0] !== rows) continue;
       const values = entries.floats(key);
       const width = values.length / rows;
