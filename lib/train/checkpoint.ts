@@ -44,6 +44,10 @@ export interface TrainerState {
   earlyStopping: EarlyStoppingState | null;
   /** The run's planned total steps (checked on resume: a different plan changes the schedule). */
   totalSteps: number;
+  /** The run's first finite loss, so a resumed run can still report where the whole run started (null: none yet). */
+  firstLoss: number | null;
+  /** Steps skipped so far for a non-finite loss or gradient norm (TrainerOptions.skipNonFiniteSteps). */
+  skippedNonFiniteSteps: number;
 }
 
 /** Writes the model's weights into a checkpoint folder: adapters for a PeftModel, else every parameter. */
@@ -110,6 +114,10 @@ export function readTrainerState(dir: string): TrainerState {
   if (!sch || !Number.isInteger(sch.lastStep) || !Array.isArray(sch.baseLrs)) bad(`'scheduler' must be {lastStep, baseLrs}, got ${JSON.stringify(sch)}`);
   const es = raw.earlyStopping as EarlyStoppingState | null | undefined;
   if (es !== null && (typeof es !== 'object' || !Number.isInteger(es.badEvals))) bad(`'earlyStopping' must be null or {best, badEvals}`);
+  // firstLoss and skippedNonFiniteSteps came later: checkpoints written before them lack them (same version).
+  if (raw.firstLoss !== undefined && raw.firstLoss !== null && !Number.isFinite(raw.firstLoss)) bad(`'firstLoss' must be a finite number or null, got ${JSON.stringify(raw.firstLoss)}`);
+  if (raw.skippedNonFiniteSteps !== undefined && (!Number.isInteger(raw.skippedNonFiniteSteps) || (raw.skippedNonFiniteSteps as number) < 0))
+    bad(`'skippedNonFiniteSteps' must be a non-negative integer, got ${JSON.stringify(raw.skippedNonFiniteSteps)}`);
   const { format: _f, version: _v, ...state } = raw;
-  return state as unknown as TrainerState;
+  return { firstLoss: null, skippedNonFiniteSteps: 0, ...state } as unknown as TrainerState;
 }

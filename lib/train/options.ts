@@ -41,6 +41,13 @@ export interface TrainerOptions {
   /** Clip the gradients' global norm (default 1.0, HF's); 0 or Infinity: no clipping. */
   maxGradNorm?: number;
   /**
+   * A step whose loss (or, when clipping, gradient norm) is NaN or infinite: false (default) stops training
+   * with a NonFiniteLossError naming the step; true skips it (no optimizer update, its gradients dropped; the
+   * step still uses up its batches and moves the schedule on), counts it in the log's
+   * skipped_nonfinite_steps and TrainResult.skippedNonFiniteSteps, and carries on.
+   */
+  skipNonFiniteSteps?: boolean;
+  /**
    * Shuffle the training set every epoch (default true). `seed` (default 42) seeds the shuffling and, when a
    * fresh run starts, the dropout streams (manualSeed and the seed counters, as HF's set_seed).
    */
@@ -77,6 +84,7 @@ export function checkOptions(o: TrainerOptions): void {
   for (const k of ['batchSize', 'evalBatchSize', 'gradientAccumulationSteps', 'epochs', 'maxSteps', 'loggingSteps', 'evalSteps', 'saveSteps', 'saveTotalLimit'] as const) positiveInt(k, o[k]);
   if (o.lr !== undefined && !(o.lr >= 0)) throw new RangeError(`Trainer: lr must be >= 0, got ${String(o.lr)}`);
   if (o.maxGradNorm !== undefined && !(o.maxGradNorm >= 0)) throw new RangeError(`Trainer: maxGradNorm must be >= 0, got ${String(o.maxGradNorm)}`);
+  if (o.skipNonFiniteSteps !== undefined && typeof o.skipNonFiniteSteps !== 'boolean') throw new TypeError(`Trainer: skipNonFiniteSteps must be a boolean, got ${String(o.skipNonFiniteSteps)}`);
   if (o.saveSteps !== undefined && !o.outputDir) throw new Error('Trainer: saveSteps needs an outputDir');
   if (o.resumeFromCheckpoint === true && !o.outputDir) throw new Error('Trainer: resumeFromCheckpoint: true needs an outputDir');
   if (o.earlyStopping && (!o.evalDataset || o.evalDataset.length === 0)) throw new Error('Trainer: earlyStopping needs an evalDataset');

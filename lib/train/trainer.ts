@@ -9,6 +9,10 @@
  * and all three are saved in each checkpoint. Evaluation draws from
  * none of them. Micro-batches are weighted by their share of the loss terms of the whole accumulation
  * window, so accumulated gradients equal those of one large batch (padding or not).
+ *
+ * Non-finite values: a step whose loss (or, when clipping, gradient norm) is NaN or infinite stops the run
+ * with a NonFiniteLossError, or is skipped with opts.skipNonFiniteSteps; a checkpoint is never written from
+ * parameters holding NaN or Inf, so the last good one stays the newest.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -24,12 +28,13 @@ import { tidy } from '../tensor/scope';
 import { getSeedCounters, resetSeedCounters, setSeedCounters } from '../tensor/seed_counters';
 import type { Tensor } from '../tensor/tensor';
 import { OPTIMIZER_STATE, loadModelWeights, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
-import { latestCheckpoint, writeCheckpointFolder } from './checkpoint_folder';
+import { latestCheckpoint, removeStaleTemporaries, writeCheckpointFolder } from './checkpoint_folder';
 import { collate, type Batch, type TaskKind } from './data/collate';
 import { ShuffleRng } from './data/shuffle';
 import { EarlyStopping } from './early_stopping';
 import { evaluate } from './evaluate';
 import { numLabelsOf, padIdOf, runModel, taskOf, vocabSizeOf } from './model_kind';
+import { firstNonFiniteParameter, NonFiniteLossError } from './non_finite';
 import { checkOptions, type TrainerOptions } from './options';
 import { buildParamGroups } from './param_groups';
 import { plotLossSvg } from './plot_svg';
@@ -40,8 +45,12 @@ export interface TrainResult {
   globalStep: number;
   /** Epochs done, fractional mid-epoch. */
   epoch: number;
-  /** This run's loss at every optimizer step (a resumed run: from the checkpoint's step on). */
+  /** This run's loss at every step that updated the parameters (a resumed run: from the checkpoint's step on). */
   stepLosses: { step: number; loss: number }[];
+  /** The whole run's first finite loss (a resumed run: from its checkpoint; null for one of an older version). */
+  firstLoss: number | null;
+  /** Steps skipped for a non-finite loss or gradient norm, over the whole run (opts.skipNonFiniteSteps). */
+  skippedNonFiniteSteps: number;
   /** The last evaluation's metrics, if any. */
   lastEval: Record<string, number> | null;
   stoppedEarly: boolean;
@@ -66,6 +75,10 @@ export class Trainer {
   private batchInEpoch = 0;
   private order: number[] | null = null;
   private epochShuffleState = 0;
+  private firstLoss: number | null = null;
+  private skippedNonFiniteSteps = 0;
+  /** The last step updated from a finite loss (null: none yet), named when a non-finite one stops the run. */
+  private lastFiniteStep: number | null = null;
 
   constructor(readonly model: Module, options: TrainerOptions) {
     checkOptions(options);
@@ -111,12 +124,15 @@ export class Trainer {
   /** Runs training to totalSteps (or an early stop) from the start or from opts.resumeFromCheckpoint. */
   train(): TrainResult {
     const o = this.opts;
+    // Find the checkpoint before creating any folder: a failed resume leaves nothing behind.
+    const resumeDir = o.resumeFromCheckpoint === true ? latestCheckpoint(o.outputDir!)?.dir : o.resumeFromCheckpoint;
+    if (o.resumeFromCheckpoint !== undefined && !resumeDir) throw new Error(`Trainer: resumeFromCheckpoint: no checkpoint-<step> folder in ${o.outputDir}`);
     if (o.outputDir) fs.mkdirSync(o.outputDir, { recursive: true });
     if (o.logFile) fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
-    if (o.resumeFromCheckpoint !== undefined) {
-      const dir = o.resumeFromCheckpoint === true ? latestCheckpoint(o.outputDir!)?.dir : o.resumeFromCheckpoint;
-      if (!dir) throw new Error(`Trainer: resumeFromCheckpoint: no checkpoint-<step> folder in ${o.outputDir}`);
-      this.loadCheckpoint(dir);
+    if (resumeDir) {
+      // What a run killed mid-save left: gone before this run saves (and even if it never does).
+      if (o.outputDir) removeStaleTemporaries(o.outputDir);
+      this.loadCheckpoint(resumeDir);
       this.log.resumeAt(this.globalStep);
     } else if (this.globalStep === 0) {
       // HF's set_seed: a fresh run seeds the dropout streams too, so the same seed gives the same run.
@@ -138,12 +154,18 @@ export class Trainer {
       const r = this.trainStep();
       tokensThisRun += r.tokens;
       gradNorm = r.gradNorm;
-      stepLosses.push({ step: this.globalStep, loss: r.loss });
-      window.push(r.loss);
       const step = this.globalStep;
+      if (r.skipped) progress?.bar.message(`${r.skipped}: step skipped (skipNonFiniteSteps)`);
+      else {
+        // A skipped step's loss stays out of the logged mean (HF's logging_nan_inf_filter) and out of stepLosses.
+        stepLosses.push({ step, loss: r.loss });
+        window.push(r.loss);
+      }
       if (step % o.loggingSteps === 0 || step === this.totalSteps) {
         const mean = window.reduce((a, b) => a + b, 0) / window.length;
-        this.record({ step, epoch: this.epochProgress(), loss: Number.isFinite(mean) ? mean : null, lr, grad_norm: gradNorm });
+        const entry: LogEntry = { step, epoch: this.epochProgress(), loss: Number.isFinite(mean) ? mean : null, lr, grad_norm: gradNorm };
+        if (o.skipNonFiniteSteps) entry.skipped_nonfinite_steps = this.skippedNonFiniteSteps;
+        this.record(entry);
         window = [];
         if (progress && !progress.stream.isTTY) progress.bar.update({ step, loss: mean, tokens: tokensThisRun });
       }
@@ -158,7 +180,10 @@ export class Trainer {
     if (o.evalDataset && o.evalDataset.length > 0 && lastEvalStep !== this.globalStep) lastEval = this.runEval(progress?.bar);
     progress?.bar.finish();
     this.writeSvg();
-    return { globalStep: this.globalStep, epoch: this.epochProgress(), stepLosses, lastEval, stoppedEarly, log: [...this.log.entries] };
+    return {
+      globalStep: this.globalStep, epoch: this.epochProgress(), stepLosses, firstLoss: this.firstLoss, skippedNonFiniteSteps: this.skippedNonFiniteSteps,
+      lastEval, stoppedEarly, log: [...this.log.entries],
+    };
   }
 
   /** Evaluates on opts.evalDataset now. */
@@ -168,15 +193,31 @@ export class Trainer {
     return evaluate(this.model, o.evalDataset, { task: this.task, padId: this.padId, batchSize: o.evalBatchSize ?? o.batchSize, numLabels: numLabelsOf(this.model) });
   }
 
-  /** Writes checkpoint-<step> into outputDir (atomically; older ones beyond saveTotalLimit removed). */
+  /**
+   * Writes checkpoint-<step> into outputDir (atomically; older ones beyond saveTotalLimit removed). Refuses
+   * when a trainable parameter holds NaN or Inf: such a checkpoint would become the newest, the one a resume
+   * picks, and saveTotalLimit could remove the last good one to make room for it.
+   */
   saveCheckpoint(): string {
     const o = this.opts;
     if (!o.outputDir) throw new Error('Trainer.saveCheckpoint: no outputDir');
+    const bad = this.nonFiniteParameter();
+    if (bad !== null) {
+      const kept = latestCheckpoint(o.outputDir);
+      throw new Error(`Trainer: not saving checkpoint-${this.globalStep}: the trainable parameter ${bad} holds NaN or Inf values ` +
+        `(${kept ? `the newest checkpoint, ${path.basename(kept.dir)}, is kept` : 'there is no earlier checkpoint'})`);
+    }
     return writeCheckpointFolder(o.outputDir, this.globalStep, (dir) => {
       saveModelWeights(this.model, dir);
       this.optimizer.saveState(path.join(dir, OPTIMIZER_STATE));
       writeTrainerState(dir, this.state());
     }, o.saveTotalLimit);
+  }
+
+  /** The name of a trainable parameter holding NaN or Inf, or null when all are finite. */
+  nonFiniteParameter(): string | null {
+    const trainable = new Set(this.params);
+    return firstNonFiniteParameter(this.model.namedParameters().filter(([, t]) => trainable.has(t)));
   }
 
   /** Restores a checkpoint of this same run (same model, data and plan). */
@@ -196,6 +237,10 @@ export class Trainer {
     this.globalStep = s.globalStep;
     this.epoch = s.epoch;
     this.batchInEpoch = s.batchInEpoch;
+    this.firstLoss = s.firstLoss;
+    this.skippedNonFiniteSteps = s.skippedNonFiniteSteps;
+    // Checkpoints are only written from finite parameters, so the run was sound at least up to here.
+    this.lastFiniteStep = s.globalStep > 0 ? s.globalStep : null;
     if (this.early && s.earlyStopping) this.early.state = s.earlyStopping;
   }
 
@@ -210,6 +255,8 @@ export class Trainer {
       scheduler: this.scheduler.stateDict(),
       earlyStopping: this.early ? this.early.state : null,
       totalSteps: this.totalSteps,
+      firstLoss: this.firstLoss,
+      skippedNonFiniteSteps: this.skippedNonFiniteSteps,
     };
   }
 
@@ -240,26 +287,56 @@ export class Trainer {
     return batches;
   }
 
-  /** One optimizer step over an accumulation window; returns the window's mean loss over its loss terms. */
-  private trainStep(): { loss: number; tokens: number; gradNorm: number | null } {
+  /**
+   * One optimizer step over an accumulation window; returns the window's mean loss over its loss terms, and
+   * what was non-finite when the step was skipped (opts.skipNonFiniteSteps) instead of applied.
+   */
+  private trainStep(): { loss: number; tokens: number; gradNorm: number | null; skipped: string | null } {
+    const windowStart = this.batchInEpoch;
     const batches = this.nextWindow();
     const total = batches.reduce((a, b) => a + b.targets, 0);
-    let loss = 0, tokens = 0;
+    const tokens = batches.reduce((a, b) => a + b.tokens, 0);
+    let loss = 0;
     this.optimizer.zeroGrad();
     for (const b of batches) {
-      tokens += b.tokens;
       if (b.targets === 0) continue;  // nothing to predict (one-token examples): no loss term, no gradient
       const w = b.targets / total;
-      tidy(() => {
+      const value = tidy(() => {
         const out = runModel(this.model, { inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels });
         if (!out.loss) throw new Error('Trainer: the model returned no loss for labelled inputs');
-        loss += out.loss.item() * w;
-        (w === 1 ? out.loss : scale(out.loss, w)).backward();
+        const v = out.loss.item();
+        // Checked before backward: a non-finite loss teaches nothing, and its backward would only fill the gradients with NaN.
+        if (Number.isFinite(v)) (w === 1 ? out.loss : scale(out.loss, w)).backward();
+        return v;
       });
+      loss += value * w;
+      if (!Number.isFinite(value)) break;  // the window's loss is non-finite whatever its other batches give
     }
+    // A window without loss terms has no loss (NaN, logged as null) but nothing went wrong: it steps as before.
+    let bad: NonFiniteLossError | null = null;
+    let gradNorm: number | null = null;
+    if (total > 0 && !Number.isFinite(loss)) bad = new NonFiniteLossError(this.globalStep + 1, 'loss', loss, this.lastFiniteStep);
     const clip = this.opts.maxGradNorm;
-    const gradNorm = clip > 0 && Number.isFinite(clip) ? clipGradNorm(this.params, clip) : null;
-    this.optimizer.step();
+    if (bad === null && clip > 0 && Number.isFinite(clip)) {
+      gradNorm = clipGradNorm(this.params, clip);
+      if (!Number.isFinite(gradNorm)) bad = new NonFiniteLossError(this.globalStep + 1, 'gradient norm', gradNorm, this.lastFiniteStep);
+    }
+    if (bad !== null && !this.opts.skipNonFiniteSteps) {
+      // Leave the Trainer at its last good step (the window's batches not used up), so a checkpoint saved
+      // after catching this error resumes just before the bad window.
+      this.batchInEpoch = windowStart;
+      this.optimizer.zeroGrad();
+      throw bad;
+    }
+    if (bad === null) {
+      this.optimizer.step();
+      if (total > 0) {
+        this.lastFiniteStep = this.globalStep + 1;
+        this.firstLoss ??= loss;
+      }
+    } else this.skippedNonFiniteSteps++;
+    // A skipped step still uses up its window and its place in the schedule, so the run keeps its plan
+    // (totalSteps, epochs, the learning rate at each step) and resumes as any other.
     this.scheduler.step();
     this.optimizer.zeroGrad();
     this.globalStep++;
@@ -268,7 +345,7 @@ export class Trainer {
       this.batchInEpoch = 0;
       this.order = null;
     }
-    return { loss: total === 0 ? NaN : loss, tokens, gradNorm };
+    return { loss: total === 0 ? NaN : loss, tokens, gradNorm, skipped: bad?.headline ?? null };
   }
 
   private runEval(bar: ProgressBar | undefined): Record<string, number> {

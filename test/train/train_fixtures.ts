@@ -2,7 +2,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { GPT2Config, GPT2LMHeadModel, loadHfModel, manualSeed, type Module, type TokenizedExample } from '../../lib';
+import {
+  fromArray, GPT2Config, GPT2LMHeadModel, type IntTensor, loadHfModel, manualSeed, meanAll, Module, mul, parameter, sqrt, type Tensor, type TokenizedExample,
+} from '../../lib';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -31,4 +33,37 @@ export function tempDir(tag: string): string {
 /** Every parameter's values by path. */
 export function weightsOf(model: Module): Map<string, Float32Array> {
   return new Map(model.namedParameters().map(([p, t]) => [p, t.toFloat32Array()]));
+}
+
+/** The token that makes AbsModel's loss NaN: a bad value in the data. */
+export const POISON_TOKEN = 88;
+
+/**
+ * A model of one vector w whose loss is mean |w| (as sqrt(w * w)), times NaN for a batch holding
+ * POISON_TOKEN. Its NaN and Inf come from elementwise ops and a mean alone, so they reach the Trainer on
+ * every backend (the real models' cross-entropy on native throws on NaN logits today instead). At w = 0 the
+ * loss is finite (0) but its gradient is NaN: sqrt's infinite slope at 0 times 2w.
+ */
+export class AbsModel extends Module {
+  readonly w: Tensor;
+
+  constructor(values: number[]) {
+    super();
+    this.w = this.registerParameter('w', parameter(fromArray(values)))!;
+  }
+
+  forward(inputs: { inputIds: IntTensor }): { logits: Tensor; loss: Tensor } {
+    const abs = meanAll(sqrt(mul(this.w, this.w)));
+    return { logits: this.w, loss: inputs.inputIds.data.includes(POISON_TOKEN) ? mul(abs, fromArray([NaN])) : abs };
+  }
+
+  /** Overwrites w (a NaN written between steps: a parameter gone bad). */
+  set(values: number[]): void {
+    this.loadStateDict({ w: fromArray(values) });
+  }
+}
+
+/** n three-token examples for AbsModel, the ones at `poisoned` holding POISON_TOKEN. */
+export function absData(n: number, poisoned: number[] = []): TokenizedExample[] {
+  return Array.from({ length: n }, (_, k) => ({ inputIds: poisoned.includes(k) ? [1, POISON_TOKEN, 3] : [1, 2, 3] }));
 }
