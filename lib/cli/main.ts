@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 /** The `peftjs` command. */
 import { info } from '../index';
-import { FileFormatError } from '../io/errors';
-import { DataError } from '../train/data/data_error';
 import { CliError } from './args';
 import { COMPARE_HELP, compareCommand, compareOneCommand } from './compare/compare_command';
 import { EVAL_HELP, evalCommand } from './eval_command';
@@ -45,7 +43,7 @@ examples:
   peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt
   peftjs bench --only gemm --json bench.json`;
 
-/** The verbs `peftjs help` lists (compare-one is compare's internal child). */
+/** The commands, as an unknown one is told (compare-one, compare's internal child, is left out). */
 const COMMANDS = ['compare', 'train', 'eval', 'info', 'generate', 'eval-loss', 'merge', 'bench'];
 
 async function run(command: string | undefined, rest: string[]): Promise<void> {
@@ -102,15 +100,14 @@ function wantsHelp(argv: string[]): boolean {
 }
 
 /**
- * Errors thrown on purpose, whose message says what to fix: peftjs's own (CliError, DataError,
- * FileFormatError, and the plain Error or RangeError its checks throw, e.g. the Trainer's "no checkpoint
- * to resume from") and Node's system errors on a path the user gave (ENOENT, EACCES, EISDIR, ...).
- * Anything else (a TypeError, a ReferenceError, a thrown non-Error) is most likely a bug in peftjs.
+ * Whether an error was thrown on purpose, with a message that says what to fix: peftjs's checks throw
+ * Error, RangeError or their own classes (CliError, DataError, FileFormatError, ...; e.g. the Trainer's
+ * "no checkpoint to resume from"), Node throws system errors on a path the user gave (ENOENT, EACCES),
+ * JSON.parse a SyntaxError on a malformed file. A TypeError or ReferenceError reaching the top means the
+ * CLI handed library code something it should not have, or a plain bug; so does a thrown non-Error.
  */
 function isExpected(e: unknown): boolean {
-  if (e instanceof CliError || e instanceof DataError || e instanceof FileFormatError || e instanceof RangeError) return true;
-  if (!(e instanceof Error)) return false;
-  return e.constructor === Error || typeof (e as NodeJS.ErrnoException).syscall === 'string';
+  return e instanceof Error && !(e instanceof TypeError || e instanceof ReferenceError);
 }
 
 /**
