@@ -113,11 +113,12 @@ function runChild(jobFile: string, view: ChildProgressView): Promise<{ status: n
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   readline.createInterface({ input: child.stdout }).on('line', (line) => view.update(line));
   return new Promise((resolve) => {
-    child.on('error', (e) => { stderr += e.message; });
-    child.on('close', (status) => {
+    const done = (status: number | null, extra = '') => {
       view.end();
-      resolve({ status, stderr });
-    });
+      resolve({ status, stderr: stderr + extra });
+    };
+    child.on('error', (e) => done(null, e.message));  // it could not start: 'close' may never come
+    child.on('close', (status) => done(status));
   });
 }
 
