@@ -78,7 +78,7 @@ __device__ __forceinline__ float apply_unary(float x) {
   } else if constexpr (OP == UnaryOp::Silu) {
     return __fdiv_rn(x, __fadd_rn(1.0f, expf(-x)));
   } else if constexpr (OP == UnaryOp::Relu) {
-    return x > 0.0f ? x : 0.0f;  // NaN -> 0, as on the CPU
+    return x <= 0.0f ? 0.0f : x;  // NaN stays NaN, as on the CPU and in PyTorch
   } else if constexpr (OP == UnaryOp::Neg) {
     return -x;
   } else if constexpr (OP == UnaryOp::Sqrt) {

@@ -49,8 +49,17 @@ class Args {
     return d;
   }
 
-  // A float32 scalar; infinities are allowed (fill with -inf is a real use), NaN is not.
+  // A float32 setting (eps, a rate, a scale factor of a method); infinities are allowed (fill with -inf is a
+  // real use), NaN is not.
   float f32(size_t i, const char* name) const { return static_cast<float>(number(i, name)); }
+
+  // A float32 data value (what fill writes, a factor computed from data such as a gradient norm): NaN and
+  // infinities pass through to the result, as they do in PyTorch.
+  float f32_value(size_t i, const char* name) const {
+    const Napi::Value v = info_[i];
+    if (!v.IsNumber()) fail_type(std::string("argument '") + name + "' must be a number, got " + type_of(v));
+    return static_cast<float>(v.As<Napi::Number>().DoubleValue());
+  }
 
   bool boolean(size_t i, const char* name) const {
     const Napi::Value v = info_[i];

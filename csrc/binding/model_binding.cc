@@ -222,7 +222,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   Args args(info, "crossEntropyBackward", 8);
   const int64_t rows = args.dim(0, "rows"), vocab = args.dim(1, "vocab");
   const int32_t ignore_index = int32_value(args, 4, "ignoreIndex");
-  const float grad_scale = args.f32(6, "gradScale");
+  const float grad_scale = args.f32_value(6, "gradScale");
   const int64_t n = args.checked_mul(rows, vocab);
   const float* logits = args.floats(2, "logits", n).data;
   const int32_t* targets = checked_targets(args, 3, rows, vocab, ignore_index);

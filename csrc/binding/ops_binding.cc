@@ -102,10 +102,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   g.m = args.dim(2, "m");
   g.n = args.dim(3, "n");
   g.k = args.dim(4, "k");
-  g.alpha = args.f32(5, "alpha");
+  g.alpha = args.f32_value(5, "alpha");
   g.lda = args.dim(7, "lda");
   g.ldb = args.dim(9, "ldb");
-  g.beta = args.f32(10, "beta");
+  g.beta = args.f32_value(10, "beta");
   g.ldc = args.dim(12, "ldc");
   // Stored shapes: A is [m, k] or [k, m] (transA); B is [k, n] or [n, k] (transB); C is [m, n].
   const int64_t a_need = g.trans_a ? args.matrix_span("a", g.k, g.m, g.lda) : args.matrix_span("a", g.m, g.k, g.lda);
@@ -156,8 +156,8 @@ template <class D>
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args args(info, "scale", 5);
   const int64_t n = args.dim(2, "n");
-  const float alpha = args.f32(3, "alpha");
-  const float beta = args.f32(4, "beta");
+  const float alpha = args.f32_value(3, "alpha");
+  const float beta = args.f32_value(4, "beta");
   const float* a = D::view(args, 0, "a", n);
   float* out = D::view(args, 1, "out", n);
   D::scale(args, a, out, n, alpha, beta);
@@ -227,7 +227,7 @@ template <class D>
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   Args args(info, "fill", 3);
   const int64_t n = args.dim(1, "n");
-  const float value = args.f32(2, "value");
+  const float value = args.f32_value(2, "value");
   float* out = D::view(args, 0, "out", n);
   D::fill(args, out, n, value);
   return info.Env().Undefined();

@@ -209,10 +209,19 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
   }
 }
 
+// Whether q, k and v hold only finite values: the tiled kernels are exact only then (see attention_exact.cc).
+bool inputs_finite(const AttentionArgs& a) {
+  const int64_t D = a.head_dim;
+  return attention_rows_finite(a.q, a.batch * a.tq, a.q_stride, a.q_heads * D) &&
+         attention_rows_finite(a.k, a.batch * a.tk, a.k_stride, a.kv_heads * D) &&
+         attention_rows_finite(a.v, a.batch * a.tk, a.v_stride, a.kv_heads * D);
+}
+
 }  // namespace
 
 void attention_forward(const AttentionArgs& a, float* out, float* lse) {
   if (a.batch == 0 || a.tq == 0 || a.q_heads == 0) return;
+  if (!inputs_finite(a)) return attention_forward_exact(a, out, lse);
   const AttentionBlockOps ops = block_ops();
   // A task is a run of query blocks of one head, sharing one K^T; runs are cut only as far as needed to
   // give every thread a few tasks.
@@ -230,6 +239,8 @@ void attention_forward(const AttentionArgs& a, float* out, float* lse) {
 void attention_backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
                         int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride) {
   if (a.batch == 0 || a.kv_heads == 0) return;
+  if (!inputs_finite(a) || !attention_rows_finite(dout, a.batch * a.tq, a.q_heads * a.head_dim, a.q_heads * a.head_dim))
+    return attention_backward_exact(a, out, lse, dout, dq, dq_stride, dk, dk_stride, dv, dv_stride);
   const AttentionBlockOps ops = block_ops();
   const BackwardOut g{out, lse, dout, dq, dk, dv, dq_stride, dk_stride, dv_stride};
   const int64_t groups = a.batch * a.kv_heads, group_width = (a.q_heads / a.kv_heads) * a.head_dim;

@@ -27,4 +27,12 @@ void attention_forward(const AttentionArgs& a, float* out, float* lse);
 void attention_backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
                         int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride);
 
+// The same results by plain loops over visible keys only (attention_exact.cc): what attention_forward and
+// attention_backward run when an input holds NaN or Inf, so that hidden keys never contribute 0 * NaN.
+void attention_forward_exact(const AttentionArgs& a, float* out, float* lse);
+void attention_backward_exact(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
+                              int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride);
+// Whether every element of rows x width (rows `stride` apart) is finite.
+bool attention_rows_finite(const float* x, int64_t rows, int64_t stride, int64_t width);
+
 }  // namespace peftjs

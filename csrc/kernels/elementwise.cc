@@ -71,7 +71,7 @@ void unary(UnaryOp op, const float* a, float* out, int64_t n) {
         return 0.5f * x * (1.0f + std::tanh(inner));
       });
     case UnaryOp::Silu: return unary_loop(a, out, n, [](float x) { return x / (1.0f + std::exp(-x)); });
-    case UnaryOp::Relu: return unary_loop(a, out, n, [](float x) { return x > 0.0f ? x : 0.0f; });
+    case UnaryOp::Relu: return unary_loop(a, out, n, [](float x) { return x <= 0.0f ? 0.0f : x; });  // NaN stays NaN
     case UnaryOp::Neg: return unary_loop(a, out, n, [](float x) { return -x; });
     case UnaryOp::Sqrt: return unary_loop(a, out, n, [](float x) { return std::sqrt(x); });
     case UnaryOp::Sigmoid: return unary_loop(a, out, n, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });

@@ -259,7 +259,7 @@ void gemm_narrow(const Plan& plan, int threads) {
 
 float apply_activation(Activation act, float v) {
   switch (act) {
-    case Activation::Relu: return v > 0.0f ? v : 0.0f;
+    case Activation::Relu: return v <= 0.0f ? 0.0f : v;  // NaN stays NaN
     case Activation::Gelu: return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
     case Activation::GeluTanh: {
       const float inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);

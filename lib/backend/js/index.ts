@@ -22,7 +22,7 @@ const UNARY: Record<UnaryOpName, (x: number) => number> = {
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
   silu: (x) => x / (1 + Math.exp(-x)),
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => (x <= 0 ? 0 : x), // NaN stays NaN, as in PyTorch
   neg: (x) => -x,
   sqrt: Math.sqrt,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
