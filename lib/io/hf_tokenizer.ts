@@ -65,8 +65,10 @@ function checkModel(model: Record<string, unknown>, fail: (problem: string) => n
   const { type, vocab } = model;
   if (type !== undefined && !MODEL_TYPES.includes(type as string))
     fail(`model "type" must be one of ${MODEL_TYPES.map((t) => JSON.stringify(t)).join(', ')}, got ${JSON.stringify(type)}`);
-  const size = Array.isArray(vocab) ? vocab.length : isObject(vocab) ? Object.keys(vocab).length : -1;
-  if (size < 0) fail(`model "vocab" must be an object (BPE, WordPiece) or a list (Unigram), got ${JSON.stringify(vocab) ?? 'nothing'}`);
+  // Unigram's vocab is a list of [piece, score]; the others' an object of piece -> id. A missing type: either.
+  const listed = type === 'Unigram' || (type === undefined && Array.isArray(vocab));
+  const size = listed && Array.isArray(vocab) ? vocab.length : !listed && isObject(vocab) ? Object.keys(vocab).length : -1;
+  if (size < 0) fail(`model "vocab" must be ${listed ? 'a list of [piece, score] (Unigram)' : 'an object of piece -> id'}, got ${JSON.stringify(vocab)?.slice(0, 80) ?? 'nothing'}`);
   if (size === 0) fail('model "vocab" is empty: it would encode every text to no ids');
 }
 
@@ -91,7 +93,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly specialIds: Set<number>;
 
   /** From the parsed tokenizer.json and tokenizer_config.json ({} when there is none). */
-  constructor(tokenizerJson: object, config: Record<string, unknown> = {}, source = '<object>') {
+  constructor(tokenizerJson: object, config: Record<string, unknown> = {}, source = '<object>', configSource = '<config object>') {
     const fail = (problem: string): never => {
       throw new FileFormatError(FORMAT, source, problem);
     };
@@ -108,7 +110,7 @@ export class HfTokenizer implements Tokenizer {
       const text = tokenText(config[key]);
       if (text === null) return null;
       const id = this.inner.token_to_id(text);
-      if (id === undefined) fail(`tokenizer_config's ${key} ${JSON.stringify(text)} is not in the vocabulary`);
+      if (id === undefined) throw new FileFormatError('HF tokenizer config', configSource, `${key} ${JSON.stringify(text)} is not in the vocabulary of ${source}`);
       return id ?? null;
     };
     // Without a config, BOS/EOS are what the post-processor wraps a text in (Llama's template adds <s>).
@@ -133,7 +135,7 @@ export class HfTokenizer implements Tokenizer {
       if (!isObject(parsed)) throw new FileFormatError('HF tokenizer config', configFile, 'must hold a JSON object');
       config = parsed;
     }
-    return new HfTokenizer(json as object, config, file);
+    return new HfTokenizer(json as object, config, file, configFile);
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Tensor } from '../tensor/tensor';
 import { assertLittleEndianHost, bytesOf, readExact, setOwn, withOpenFile } from './binary';
 import { FileFormatError } from './errors';
 import { hostTensor } from './host_tensor';
-import { LLAMA2C_FORMAT, type Llama2cConfig, llama2cLayout, type Llama2cLayout, parseLlama2cHeader, type WeightSlot } from './llama2c_config';
+import { LLAMA2C_FORMAT, type Llama2cConfig, llama2cExpectedBytes, llama2cLayout, type Llama2cLayout, parseLlama2cHeader, type WeightSlot } from './llama2c_config';
 
 export interface Llama2cCheckpoint {
   config: Llama2cConfig;
@@ -20,15 +20,15 @@ export interface Llama2cCheckpoint {
 function readLayout(fd: number, file: string, size: number): Llama2cLayout {
   const head = new Uint8Array(Math.min(256, size));
   readExact(fd, head, 0, LLAMA2C_FORMAT, file);
-  const layout = llama2cLayout(file, parseLlama2cHeader(file, head, size));
-  if (size !== layout.expectedBytes) {
-    const c = layout.config;
+  const c = parseLlama2cHeader(file, head, size);
+  const expected = llama2cExpectedBytes(file, c);
+  if (size !== expected) {
     throw new FileFormatError(LLAMA2C_FORMAT, file,
-      `${size < layout.expectedBytes ? 'truncated' : 'has trailing bytes'}: the header (version ${c.version}, dim=${c.dim}, hidden_dim=${c.hiddenDim}, ` +
+      `${size < expected ? 'truncated' : 'has trailing bytes'}: the header (version ${c.version}, dim=${c.dim}, hidden_dim=${c.hiddenDim}, ` +
       `n_layers=${c.nLayers}, n_heads=${c.nHeads}, n_kv_heads=${c.nKvHeads}, vocab_size=${c.vocabSize}, seq_len=${c.seqLen}` +
-      `${c.groupSize !== null ? `, group_size=${c.groupSize}` : ''}) implies ${layout.expectedBytes} bytes but the file has ${size}`);
+      `${c.groupSize !== null ? `, group_size=${c.groupSize}` : ''}) implies ${expected} bytes but the file has ${size}`);
   }
-  return layout;
+  return llama2cLayout(file, c);
 }
 
 function loadSlot(fd: number, file: string, slot: WeightSlot, groupSize: number): Tensor {

@@ -101,6 +101,16 @@ export function parseLlama2cHeader(file: string, head: Uint8Array, fileSize: num
   return config;
 }
 
+/**
+ * The file size the header implies, without listing the weights: every layer adds the same bytes, so
+ * two layouts of 0 and 1 layers give it. Checked before llama2cLayout, which lists every layer's
+ * slots: a header of a billion layers would take minutes and gigabytes to be found too big.
+ */
+export function llama2cExpectedBytes(file: string, c: Llama2cConfig): number {
+  const bytes = (nLayers: number) => llama2cLayout(file, { ...c, nLayers }).expectedBytes;
+  return bytes(0) + (bytes(1) - bytes(0)) * c.nLayers;
+}
+
 /** Where each weight lies in the file, and the file size the header implies. */
 export function llama2cLayout(file: string, c: Llama2cConfig): Llama2cLayout {
   const { dim: D, hiddenDim: H, nLayers: L, kvDim: KV, vocabSize: V } = c;

@@ -80,6 +80,8 @@ export class Llama2cTokenizer implements Tokenizer {
       pos += 8 + len;
     }
     if (pos !== buf.byteLength) fail(`${buf.byteLength - pos} bytes follow the ${vocabSize} tokens`);
+    // No tokens at all (a file cut after max_token_length): nothing could be encoded or decoded.
+    if (pieces.length === 0) fail('has no tokens (expected at least <unk>, <s>, </s>)');
     return new Llama2cTokenizer(pieces, scores, maxTokenLength);
   }
 

@@ -217,7 +217,14 @@ export abstract class Optimizer<H extends { lr: number }> {
 
   /** Reads a saveState() file and loadStateDict()s it. */
   loadState(file: string): void {
-    this.loadStateDict(loadOptimizerState(file, this.name));
+    const state = loadOptimizerState(file, this.name);
+    try {
+      this.loadStateDict(state);
+    } catch (e) {
+      // The file read as a state file but its steps or shapes do not fit this optimizer: name the file.
+      if (e instanceof Error && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+      throw e;
+    }
   }
 
   /** Frees every state buffer (the optimizer can still step: buffers are recreated as zeros). */

@@ -67,6 +67,21 @@ export function savePretrained(peft: PeftModel, dir: string, opts: { selectedAda
   }
 }
 
+/**
+ * Runs fn, which fits the config read from `file` to a model; an error it throws (a reduction factor
+ * that leaves no bottleneck, targets the model lacks) gets the file's path in front, as the config's
+ * own checks have it: the file is what has to change.
+ */
+function blamingConfig<T>(dir: string, fn: () => T): T {
+  const file = path.join(dir, ADAPTER_CONFIG);
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Error && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+}
+
 function readAdapterConfig(dir: string) {
   const file = path.join(dir, ADAPTER_CONFIG);
   if (!fs.existsSync(file)) throw new Error(`loading an adapter: ${file} does not exist (is ${dir} an adapter folder?)`);
@@ -139,7 +154,7 @@ export function fromPretrained<M extends Module>(model: M, dir: string, opts: { 
   const config = readAdapterConfig(dir);
   config.inferenceMode = !(opts.isTrainable ?? false);
   const name = opts.adapterName ?? 'default';
-  const peft = new PeftModel(model, config, name);
+  const peft = blamingConfig(dir, () => new PeftModel(model, config, name));
   loadAdapterWeights(peft, name, dir);
   return peft;
 }
@@ -148,7 +163,7 @@ export function fromPretrained<M extends Module>(model: M, dir: string, opts: { 
 export function loadAdapter(peft: PeftModel, dir: string, name: string, opts: { isTrainable?: boolean } = {}): void {
   const config = readAdapterConfig(dir);
   config.inferenceMode = !(opts.isTrainable ?? false);
-  peft.addAdapter(name, config);
+  blamingConfig(dir, () => peft.addAdapter(name, config));
   loadAdapterWeights(peft, name, dir);
 }
 

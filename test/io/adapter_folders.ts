@@ -14,7 +14,7 @@ export const tinyGpt2 = (): Module => loadHfModel(GPT2_FIXTURE);
 
 /** Every method's config, small enough that saving and loading each takes milliseconds. */
 export const METHOD_CONFIGS: Record<string, () => PeftConfig> = {
-  LORA: () => new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['c_attn'], modulesToSave: ['lm_head'] }),
+  LORA: () => new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['c_attn'], fanInFanOut: true, modulesToSave: ['lm_head'] }),
   IA3: () => new IA3Config({ targetModules: ['c_attn', 'mlp.c_proj'], feedforwardModules: ['mlp.c_proj'] }),
   PROMPT_TUNING: () => new PromptTuningConfig({ numVirtualTokens: 2, taskType: 'CAUSAL_LM' }),
   PREFIX_TUNING: () => new PrefixTuningConfig({ numVirtualTokens: 2, taskType: 'CAUSAL_LM' }),

@@ -169,7 +169,8 @@ describe('loadTokenizer errors name the file and the problem', () => {
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(TOKENIZERS, 'gpt2', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), '{"bos_token": {"content": "<nope>"}}');
-    expect(() => loadTokenizer(dir)).toThrow(/tokenizer_config's bos_token "<nope>" is not in the vocabulary/);
+    expect(() => loadTokenizer(dir)).toThrow(new FileFormatError('HF tokenizer config', path.join(dir, 'tokenizer_config.json'),
+      `bos_token "<nope>" is not in the vocabulary of ${path.join(dir, 'tokenizer.json')}`));
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), '"x"');
     expect(() => loadTokenizer(dir)).toThrow(/HF tokenizer config file .*tokenizer_config\.json: must hold a JSON object/);
   });
