@@ -1,8 +1,9 @@
 /**
  * A `peftjs train` process SIGKILLed while it writes a checkpoint (inside the weights file, or with the
  * temporary folder complete but not yet renamed) leaves the previous checkpoint loadable, and `--resume`
- * from it reproduces the uninterrupted run's losses exactly. The kill comes from a preload
- * (helpers/kill_in_checkpoint.js) that patches fs in the child, so it lands at the same point every time.
+ * from it reproduces the uninterrupted run's losses exactly and removes the killed save's temporary. The
+ * kill comes from a preload (helpers/kill_in_checkpoint.js) that patches fs in the child, so it lands at
+ * the same point every time.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -65,6 +66,8 @@ describe('killing peftjs train during a checkpoint write', () => {
       expect(resumed.status).toBe(0);
       expect(losses(out)).toEqual(reference);
       expect(fs.readdirSync(out)).toContain('checkpoint-8');
+      expect(resumed.stderr).toContain('peftjs train: resuming from checkpoint-4 (step 4)');
+      expect(fs.readdirSync(out).filter((n) => n.startsWith('.checkpoint-'))).toEqual([]);  // the killed save's temporary is gone
     });
   });
 });
