@@ -87,11 +87,11 @@ describe('peftjs train: resume, argument errors, non-finite losses', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  // The js backend: native cross-entropy throws on NaN logits today instead of returning a NaN loss.
-  const fullOnJs = { method: ['--method', 'full'], env: { PEFTJS_BACKEND: 'js' } };
-  maybe('lr 1e30: the loss goes non-finite and the run stops with one line naming the flags to try; no checkpoint is written from it', () => {
-    const out = path.join(dir, 'nan-stop');
-    const r = train(out, ['--lr', '1e30', '--save-steps', '1'], fullOnJs);
+  const backends = [['js'], ['native']];
+  const full = (backend: string) => ({ method: ['--method', 'full'], env: { PEFTJS_BACKEND: backend } });
+  (haveDist ? it.each(backends) : it.skip.each(backends))('%s: lr 1e30 makes the loss non-finite; the run stops with one line naming the flags to try, no checkpoint written from it', (backend) => {
+    const out = path.join(dir, `nan-stop-${backend}`);
+    const r = train(out, ['--lr', '1e30', '--save-steps', '1'], full(backend));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^peftjs train: loss is (NaN|Inf) at step \d+ \(the last finite step was \d+\)\. Try a lower --lr, gradient clipping \(--max-grad-norm above 0\), checking --data for bad values, or --skip-nonfinite-steps to skip such steps$/m);
     expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('['))).toHaveLength(1);  // one line besides the progress
@@ -99,9 +99,9 @@ describe('peftjs train: resume, argument errors, non-finite losses', () => {
     expect(fs.readdirSync(out).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(Array.from({ length: step - 1 }, (_, i) => `checkpoint-${i + 1}`).sort());
   });
 
-  maybe('--skip-nonfinite-steps: the run goes on, and the final JSON and the log count the skipped steps', () => {
-    const out = path.join(dir, 'nan-skip');
-    const r = train(out, ['--lr', '1e30', '--skip-nonfinite-steps'], fullOnJs);
+  (haveDist ? it.each(backends) : it.skip.each(backends))('%s: --skip-nonfinite-steps goes on, and the final JSON and the log count the skipped steps', (backend) => {
+    const out = path.join(dir, `nan-skip-${backend}`);
+    const r = train(out, ['--lr', '1e30', '--skip-nonfinite-steps'], full(backend));
     expect(r.status).toBe(0);
     const result = json(r.stdout);
     expect(result.steps).toBe(8);

@@ -2,9 +2,8 @@
  * NaN and Inf in training: a non-finite loss (or, when clipping, gradient norm) stops the run with an error
  * naming the step, the last finite step and what to try; skipNonFiniteSteps skips such steps instead (no
  * update, gradients dropped, counted in the log and the result, across a resume); a checkpoint is never
- * written from non-finite parameters. AbsModel makes its NaN and Inf from elementwise ops and a mean, so
- * every spec runs on both backends; the ones that go through a NaN gradient norm or a real model's
- * cross-entropy wait on native NaN propagation (marked below).
+ * written from non-finite parameters. Every spec runs on both backends; most use AbsModel, whose NaN and Inf
+ * come from elementwise ops and a mean, and one a real model (NaN through attention and cross-entropy).
  */
 import * as fs from 'fs';
 import {
@@ -28,10 +27,6 @@ const sgd = (): Partial<TrainerOptions> => ({ optimizer: (groups) => new SGD(gro
 
 describe.each(['js', 'native'] as BackendName[])('non-finite steps on the %s backend', (backendName) => {
   beforeAll(() => setBackend(backendName));
-  // Native ops throw on NaN inputs today (clipGradNorm's scale: "argument 'alpha' must not be NaN", the
-  // cross-entropy's fill: "argument 'value' must not be NaN") before the Trainer sees the NaN. These specs
-  // fail there until native ops propagate NaN; `it.failing` turns red the day they do: drop it then.
-  const onceNativePropagatesNaN = backendName === 'native' ? it.failing : it;
 
   it('a parameter gone NaN makes the next loss NaN: training stops there, naming the last finite step and what to try', () => {
     const model = new AbsModel(W0);
@@ -120,7 +115,7 @@ describe.each(['js', 'native'] as BackendName[])('non-finite steps on the %s bac
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('checkpoint') || n.startsWith('.'))).toEqual([]);
   });
 
-  onceNativePropagatesNaN('with clipping, a NaN gradient norm stops the run before the update (or is skipped)', () => {
+  it('with clipping, a NaN gradient norm stops the run before the update (or is skipped)', () => {
     const model = new AbsModel([0, 0, 0, 0]);
     const t = new Trainer(model, { trainDataset: absData(4), batchSize: 2, maxSteps: 2, lr: 0.01, maxGradNorm: 1, progress: false });
     expect(trainError(t)).toMatchObject({ step: 1, quantity: 'gradient norm', message: expect.stringMatching(/^Trainer: gradient norm is NaN at step 1 /) });
@@ -130,7 +125,7 @@ describe.each(['js', 'native'] as BackendName[])('non-finite steps on the %s bac
     expect([...model.w.toFloat32Array()]).toEqual([0, 0, 0, 0]);
   });
 
-  onceNativePropagatesNaN('a real model (the golden GPT-2) with a NaN weight: the loss is NaN at the next step', () => {
+  it('a real model (the golden GPT-2) with a NaN weight: the loss is NaN at the next step', () => {
     const model = goldenGpt2();
     const lnF = new Map(model.namedParameters()).get('transformer.ln_f.weight')!;
     const poison = () => model.loadStateDict({ 'transformer.ln_f.weight': fromArray(new Float32Array(lnF.size).fill(NaN), lnF.shape) }, { strict: false });

@@ -40,9 +40,8 @@ export const POISON_TOKEN = 88;
 
 /**
  * A model of one vector w whose loss is mean |w| (as sqrt(w * w)), times NaN for a batch holding
- * POISON_TOKEN. Its NaN and Inf come from elementwise ops and a mean alone, so they reach the Trainer on
- * every backend (the real models' cross-entropy on native throws on NaN logits today instead). At w = 0 the
- * loss is finite (0) but its gradient is NaN: sqrt's infinite slope at 0 times 2w.
+ * POISON_TOKEN: NaN and Inf from elementwise ops and a mean alone, where a spec controls exactly which step
+ * gets them. At w = 0 the loss is finite (0) but its gradient is NaN: sqrt's infinite slope at 0 times 2w.
  */
 export class AbsModel extends Module {
   readonly w: Tensor;
