@@ -4,6 +4,7 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,7 @@ namespace peftjs {
 namespace {
 
 constexpr float kHidden = -std::numeric_limits<float>::infinity();
+constexpr float kInf = std::numeric_limits<float>::infinity();
 // Tile sizes: a [BQ, BK] score tile (8 KiB) against [D, BK] panels of K^T and V (32 KiB at D = 128):
 // the working set of one tile stays in L1/L2.
 constexpr int64_t BQ = 32;
@@ -32,6 +34,18 @@ float* thread_scratch(size_t floats) {
   thread_local std::vector<float> buf;
   if (buf.size() < floats) buf.resize(floats);
   return buf.data();
+}
+
+// Whether n rows of d floats, `stride` apart, are all finite.
+bool rows_finite(const float* x, int64_t n, int64_t stride, int64_t d) {
+  uint32_t bad = 0;  // integer tests vectorize without -ffast-math: exponent all ones is Inf or NaN
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < d; ++c) {
+      uint32_t bits;
+      std::memcpy(&bits, x + r * stride + c, sizeof bits);
+      bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+  return bad == 0;
 }
 
 // n rows of d floats, `stride` apart, copied to contiguous rows.
@@ -66,7 +80,12 @@ int64_t key_end(const AttentionArgs& a, int64_t i1) {
 // tile) and V (rows packed at D apart) of every key they can see are made once, then each query block
 // runs an online softmax over key tiles. Packing matters beyond the transpose: rows of a fused qkv are
 // kilobytes apart, and a tile's 64 rows at such a stride fall into a few L1 sets and evict each other.
-void forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t b, int64_t h, int64_t qb0,
+//
+// Returns false when a score is NaN or +inf or an output is not finite: the tiles let hidden keys add
+// 0 * x and the vector exp clamps its input, exact only for finite values, so the caller reruns the
+// call on the exact path. Where everything stays finite the tiles' results are the exact path's (a
+// non-finite input either meets a visible score, or meets a zero probability and leaves a NaN).
+bool forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t b, int64_t h, int64_t qb0,
                    int64_t qb1, float* out, float* lse) {
   const int64_t D = a.head_dim, H = a.q_heads;
   const int64_t kvh = h / (a.q_heads / a.kv_heads);
@@ -79,9 +98,10 @@ void forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
   float* m = o + BQ * D;
   float* l = m + BQ;
   const float* k = a.k + b * a.tk * a.k_stride + kvh * D;
+  const float* v = a.v + b * a.tk * a.v_stride + kvh * D;
   for (int64_t j0 = 0; j0 < kend_all; j0 += BK)
     ops.transpose(k + j0 * a.k_stride, a.k_stride, std::min(BK, kend_all - j0), D, a.scale, kt + j0 * D, BK);
-  pack_rows(a.v + b * a.tk * a.v_stride + kvh * D, a.v_stride, kend_all, D, vp);
+  pack_rows(v, a.v_stride, kend_all, D, vp);
   for (int64_t qb = qb0; qb < qb1; ++qb) {
     const int64_t i0 = qb * BQ, i1 = std::min(a.tq, i0 + BQ), n = i1 - i0;
     std::fill(o, o + n * D, 0.0f);
@@ -95,7 +115,9 @@ void forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
       mask_tile(a, b, i0, n, j0, nk, s);
       for (int64_t r = 0; r < n; ++r) {
         float* row = s + r * BK;
-        const float m_new = std::max(m[r], ops.row_max(row, nk));
+        const float row_max = ops.row_max(row, nk);
+        if (!(row_max < kInf)) return false;  // NaN or +inf
+        const float m_new = std::max(m[r], row_max);
         if (m_new == kHidden) {  // nothing visible yet: this row adds nothing
           std::fill(row, row + nk, 0.0f);
           continue;
@@ -115,9 +137,11 @@ void forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
       const bool seen = l[r] > 0.0f;
       const float inv = seen ? 1.0f / l[r] : 0.0f;
       for (int64_t e = 0; e < D; ++e) dst[e] = o[r * D + e] * inv;
+      if (!rows_finite(dst, 1, D, D)) return false;
       lse[(b * H + h) * a.tq + i0 + r] = seen ? m[r] + std::log(l[r]) : kHidden;
     }
   }
+  return true;
 }
 
 struct BackwardOut {
@@ -136,7 +160,9 @@ struct DqTarget {
 // One (sequence, kv head) and its keys [kbegin, kend): every query head of the group against every key
 // tile. dk and dv of the keys gather in per-tile accumulators and are written once; dq of the group's
 // heads accumulates into the target (zeroed first).
-void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
+// Returns false when a saved lse is NaN or +inf or a gradient is not finite (see forward_chunk): the
+// caller then reruns the call on the exact path.
+bool backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
                     int64_t kvh, int64_t kbegin, int64_t kend, DqTarget dq) {
   const int64_t D = a.head_dim, H = a.q_heads, group = a.q_heads / a.kv_heads, offset = a.tk - a.tq;
   const size_t tiles = static_cast<size_t>(3 * D * BK + 4 * BQ * BK + 2 * BK * D + 2 * BQ * D);
@@ -188,6 +214,7 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
           float* row = p + r * BK;
           const float L = g.lse[(b * H + h) * a.tq + i0 + r];
           if (L == kHidden) std::fill(row, row + nk, 0.0f);  // sees nothing: passes no gradient
+          else if (!(L < kInf)) return false;              // NaN or +inf
           else ops.exp_shifted(row, nk, L, row);
         }
         ops.matmul(n, nk, D, dop, D, vt, BK, ds, BK, false);
@@ -202,45 +229,40 @@ void backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
         ops.matmul(n, D, nk, ds, BK, kp, D, dq.base + i0 * dq.stride + gi * D, dq.stride, true);
       }
     }
+    if (!rows_finite(dk_acc, nk, D, D) || !rows_finite(dv_acc, nk, D, D)) return false;
     for (int64_t c = 0; c < nk; ++c) {
       std::memcpy(g.dk + (b * a.tk + j0 + c) * g.dk_stride + kvh * D, dk_acc + c * D, sizeof(float) * D);
       std::memcpy(g.dv + (b * a.tk + j0 + c) * g.dv_stride + kvh * D, dv_acc + c * D, sizeof(float) * D);
     }
   }
-}
-
-// Whether q, k and v hold only finite values: the tiled kernels are exact only then (see attention_exact.cc).
-bool inputs_finite(const AttentionArgs& a) {
-  const int64_t D = a.head_dim;
-  return attention_rows_finite(a.q, a.batch * a.tq, a.q_stride, a.q_heads * D) &&
-         attention_rows_finite(a.k, a.batch * a.tk, a.k_stride, a.kv_heads * D) &&
-         attention_rows_finite(a.v, a.batch * a.tk, a.v_stride, a.kv_heads * D);
+  return rows_finite(dq.base, a.tq, dq.stride, group * D);
 }
 
 }  // namespace
 
 void attention_forward(const AttentionArgs& a, float* out, float* lse) {
   if (a.batch == 0 || a.tq == 0 || a.q_heads == 0) return;
-  if (!inputs_finite(a)) return attention_forward_exact(a, out, lse);
   const AttentionBlockOps ops = block_ops();
   // A task is a run of query blocks of one head, sharing one K^T; runs are cut only as far as needed to
   // give every thread a few tasks.
   const int64_t qblocks = (a.tq + BQ - 1) / BQ, heads = a.batch * a.q_heads;
   const int64_t chunks = std::min(qblocks, (4 * num_threads() + heads - 1) / heads);
   const int64_t per_chunk = (qblocks + chunks - 1) / chunks;
+  std::atomic<bool> finite{true};
   parallel_tasks(heads * chunks, [&](int64_t t) {
+    if (!finite.load(std::memory_order_relaxed)) return;
     // Last chunks first: under a causal mask they see the most keys.
     const int64_t c = chunks - 1 - t % chunks, bh = t / chunks;
     const int64_t qb0 = c * per_chunk, qb1 = std::min(qblocks, qb0 + per_chunk);
-    if (qb0 < qb1) forward_chunk(a, ops, bh / a.q_heads, bh % a.q_heads, qb0, qb1, out, lse);
+    if (qb0 < qb1 && !forward_chunk(a, ops, bh / a.q_heads, bh % a.q_heads, qb0, qb1, out, lse))
+      finite.store(false, std::memory_order_relaxed);
   });
+  if (!finite.load()) attention_forward_exact(a, out, lse);
 }
 
 void attention_backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
                         int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride) {
   if (a.batch == 0 || a.kv_heads == 0) return;
-  if (!inputs_finite(a) || !attention_rows_finite(dout, a.batch * a.tq, a.q_heads * a.head_dim, a.q_heads * a.head_dim))
-    return attention_backward_exact(a, out, lse, dout, dq, dq_stride, dk, dk_stride, dv, dv_stride);
   const AttentionBlockOps ops = block_ops();
   const BackwardOut g{out, lse, dout, dq, dk, dv, dq_stride, dk_stride, dv_stride};
   const int64_t groups = a.batch * a.kv_heads, group_width = (a.q_heads / a.kv_heads) * a.head_dim;
@@ -254,11 +276,15 @@ void attention_backward(const AttentionArgs& a, const float* out, const float* l
     if (split == 0) return {dq + (grp / a.kv_heads) * a.tq * dq_stride + (grp % a.kv_heads) * group_width, dq_stride};
     return {partial.data() + (grp * (splits - 1) + split - 1) * a.tq * group_width, group_width};
   };
+  std::atomic<bool> finite{true};
   parallel_tasks(groups * splits, [&](int64_t t) {
+    if (!finite.load(std::memory_order_relaxed)) return;
     const int64_t grp = t / splits, split = t % splits;
     const int64_t k0 = std::min(a.tk, split * per_split), k1 = std::min(a.tk, k0 + per_split);
-    backward_group(a, ops, g, grp / a.kv_heads, grp % a.kv_heads, k0, k1, target(grp, split));
+    if (!backward_group(a, ops, g, grp / a.kv_heads, grp % a.kv_heads, k0, k1, target(grp, split)))
+      finite.store(false, std::memory_order_relaxed);
   });
+  if (!finite.load()) return attention_backward_exact(a, out, lse, dout, dq, dq_stride, dk, dk_stride, dv, dv_stride);
   if (splits == 1) return;
   parallel_tasks(groups, [&](int64_t grp) {
     const DqTarget to = target(grp, 0);

@@ -32,7 +32,5 @@ void attention_backward(const AttentionArgs& a, const float* out, const float* l
 void attention_forward_exact(const AttentionArgs& a, float* out, float* lse);
 void attention_backward_exact(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq,
                               int64_t dq_stride, float* dk, int64_t dk_stride, float* dv, int64_t dv_stride);
-// Whether every element of rows x width (rows `stride` apart) is finite.
-bool attention_rows_finite(const float* x, int64_t rows, int64_t stride, int64_t width);
 
 }  // namespace peftjs

@@ -16,7 +16,7 @@ struct AttentionBlockOps {
   float (*exp_shifted)(const float* s, int64_t n, float shift, float* p);
   // dst[c * ld + r] = mul * src[r * stride + c] for r < rows, c < cols: K^T (and V^T) panels.
   void (*transpose)(const float* src, int64_t stride, int64_t rows, int64_t cols, float mul, float* dst, int64_t ld);
-  // max of s[0, n) (-inf for a row of hidden keys); n >= 1.
+  // max of s[0, n) (-inf for a row of hidden keys; NaN when any s[j] is NaN); n >= 1.
   float (*row_max)(const float* s, int64_t n);
 };
 

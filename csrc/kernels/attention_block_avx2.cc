@@ -112,17 +112,27 @@ float exp_shifted_avx2(const float* s, int64_t n, float shift, float* p) {
 
 float row_max_avx2(const float* s, int64_t n) {
   float m = s[0];
+  bool nan = false;
   int64_t j = 0;
   if (n >= 8) {
     __m256 v = _mm256_loadu_ps(s);
-    for (j = 8; j + 8 <= n; j += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(s + j));
+    __m256 unordered = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);  // max_ps drops a NaN; remember it apart
+    for (j = 8; j + 8 <= n; j += 8) {
+      const __m256 x = _mm256_loadu_ps(s + j);
+      v = _mm256_max_ps(v, x);
+      unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    }
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     m = _mm_cvtss_f32(h);
+    nan = _mm256_movemask_ps(unordered) != 0;
   }
-  for (; j < n; ++j) m = s[j] > m ? s[j] : m;
-  return m;
+  for (; j < n; ++j) {
+    m = s[j] > m ? s[j] : m;
+    nan |= std::isnan(s[j]);
+  }
+  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
 }
 
 // 8x8 blocks transposed in registers (a scalar transpose stores each element to its own cache line and

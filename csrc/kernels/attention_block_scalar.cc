@@ -34,8 +34,12 @@ float exp_shifted_scalar(const float* s, int64_t n, float shift, float* p) {
 
 float row_max_scalar(const float* s, int64_t n) {
   float m = s[0];
-  for (int64_t j = 1; j < n; ++j) m = s[j] > m ? s[j] : m;
-  return m;
+  bool nan = std::isnan(s[0]);
+  for (int64_t j = 1; j < n; ++j) {
+    m = s[j] > m ? s[j] : m;
+    nan |= std::isnan(s[j]);
+  }
+  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
 }
 
 void transpose_scalar(const float* src, int64_t stride, int64_t rows, int64_t cols, float mul, float* dst, int64_t ld) {

@@ -4,9 +4,7 @@
 // skipped, as in the js reference (lib/backend/js/attention_reference.ts), whose order of operations and
 // double-precision sums this follows, so both backends agree on where NaN and Inf land.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -45,24 +43,6 @@ void scores_row(const AttentionArgs& a, int64_t b, int64_t h, int64_t i, std::ve
 double js_max(double m, double x) { return std::isnan(m) || std::isnan(x) ? std::nan("") : std::max(m, x); }
 
 }  // namespace
-
-bool attention_rows_finite(const float* x, int64_t rows, int64_t stride, int64_t width) {
-  if (rows == 0 || width == 0) return true;
-  std::atomic<bool> finite{true};
-  parallel_for(rows, std::max<int64_t>(1, 16384 / width), [&](int64_t r0, int64_t r1) {
-    uint32_t bad = 0;  // integer tests vectorize without -ffast-math: exponent all ones is Inf or NaN
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * stride;
-      for (int64_t c = 0; c < width; ++c) {
-        uint32_t bits;
-        std::memcpy(&bits, row + c, sizeof bits);
-        bad |= (bits & 0x7f800000u) == 0x7f800000u;
-      }
-    }
-    if (bad) finite.store(false, std::memory_order_relaxed);
-  });
-  return finite.load();
-}
 
 void attention_forward_exact(const AttentionArgs& a, float* out, float* lse) {
   const int64_t D = a.head_dim, H = a.q_heads;

@@ -10,7 +10,7 @@ import {
   setBackend, SGD, sigmoid, silu, softmax, sqrt, sub, sum, sumAll, tanh, type Tensor, withBackend, clipGradNorm, zeros,
 } from '../../lib';
 import { bitfitBackward, diffPrune, ia3Linear, loraLinear, loraLinearBackward } from '../../lib/tensor/peft_ops';
-import { backendsUnderTest, hostRandom } from '../helpers/backends';
+import { backendsUnderTest, cpuPaths, hostRandom, withCpuPath } from '../helpers/backends';
 
 /** Values in [-1, 1) from a seed with some entries replaced: {index: value}. */
 function poisoned(n: number, seed: number, marks: Record<number, number> = {}): Float32Array {
@@ -76,6 +76,16 @@ const CASES: Case[] = [
       [poisoned(2 * 5 * 8, 23 + i, n === which ? marks : {}), [2, 5, 8]]),
     run: ([q, k, v]) => [attention(q, k, v, { qHeads: 2, causal: true })],
   })),
+  { name: 'attention with a key mask hiding a key whose v is NaN, grouped-query heads',
+    inputs: [[poisoned(2 * 5 * 8, 60), [2, 5, 8]], [poisoned(2 * 5 * 4, 61), [2, 5, 4]], [poisoned(2 * 5 * 4, 62, { 9: I, 30: P }), [2, 5, 4]]],
+    run: ([q, k, v]) => [attention(q, k, v, { qHeads: 2, kvHeads: 1, causal: false, keyMask: new Int32Array([1, 1, 0, 1, 1, 1, 1, 1, 0, 1]) })] },
+  { name: 'causal attention over two key tiles, NaN in a late v and Inf in an early k',
+    inputs: [[poisoned(70 * 8, 67), [1, 70, 8]], [poisoned(70 * 8, 68, { 83: P }), [1, 70, 8]], [poisoned(70 * 8, 69, { [66 * 8 + 1]: I }), [1, 70, 8]]],
+    run: ([q, k, v]) => [attention(q, k, v, { qHeads: 2, causal: true })] },
+  { name: 'attention whose output gradient holds NaN and Inf', noGrad: [3],
+    inputs: [...[63, 64, 65].map((seed): [Float32Array, number[]] => [poisoned(2 * 5 * 8, seed), [2, 5, 8]]),
+      [poisoned(2 * 5 * 8, 66, { 12: I, 50: P }), [2, 5, 8]]],
+    run: ([q, k, v, w]) => [mul(attention(q, k, v, { qHeads: 2, causal: true }), w)] },
   { name: 'crossEntropy on NaN and Inf logits', inputs: [[poisoned(4 * 11, 26, { 3: I, 15: P }), [4, 11]]],
     run: ([l]) => [crossEntropy(l, intTensor([2, 3, IGNORE_INDEX, 7], [4]))] },
   { name: 'crossEntropy with every label ignored', inputs: [[poisoned(3 * 11, 27), [3, 11]]],
@@ -168,6 +178,24 @@ describe.each(backendsUnderTest())('non-finite values on %s match the js referen
       expect(firstMismatch(step(), expected)).toBe(-1);
       expect(expected[3]).toBeNaN();
     });
+});
+
+const ATTENTION_CASES = CASES.filter((c) => c.name.includes('attention'));
+const NATIVE_PATHS = backendsUnderTest().includes('native') ? cpuPaths() : [];
+if (NATIVE_PATHS.length === 0) console.log('skipping non-finite attention per CPU path: the native backend is absent');
+
+describe.each(NATIVE_PATHS)('non-finite attention on the native %s path matches the js reference', (path) => {
+  beforeAll(() => setBackend('native'));
+  afterAll(() => setBackend('js'));
+
+  it.each(ATTENTION_CASES.map((c) => [c.name, c] as const))('%s', (_, c) => {
+    const expected = withBackend('js', () => runCase(c));
+    const actual = withCpuPath(path, () => runCase(c));
+    actual.forEach((a, k) => {
+      const i = firstMismatch(a, expected[k]);
+      if (i >= 0) throw new Error(`${c.name}: array ${k} differs at ${i}: ${path} ${a[i]}, js ${expected[k][i]}`);
+    });
+  });
 });
 
 describe.each(backendsUnderTest())('PyTorch semantics of NaN and Inf on %s', (name) => {
