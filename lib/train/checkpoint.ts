@@ -107,9 +107,14 @@ export function readTrainerState(dir: string): TrainerState {
   if (raw.version !== VERSION) bad(`version ${JSON.stringify(raw.version)} is not supported (expected ${VERSION})`);
   for (const k of ['globalStep', 'epoch', 'batchInEpoch', 'shuffleState', 'totalSteps'])
     if (!Number.isInteger(raw[k]) || (raw[k] as number) < 0) bad(`'${k}' must be a non-negative integer, got ${JSON.stringify(raw[k])}`);
+  // Ranges as the setters that take these values check them, so a bad file is refused here, by name.
+  if ((raw.shuffleState as number) >= 2 ** 32) bad(`'shuffleState' must be below 2^32, got ${raw.shuffleState}`);
   const rs = raw.randomState as RandomState | undefined;
-  if (!rs || !Number.isInteger(rs.seed) || !Number.isInteger(rs.offset)) bad(`'randomState' must be {seed, offset}, got ${JSON.stringify(rs)}`);
-  if (typeof raw.seedCounters !== 'object' || raw.seedCounters === null) bad("'seedCounters' must be an object");
+  if (!rs || !Number.isInteger(rs.seed) || rs.seed < 0 || rs.seed >= 2 ** 48 || !Number.isSafeInteger(rs.offset) || rs.offset < 0 || rs.offset % 4 !== 0)
+    bad(`'randomState' must be {seed: an integer in [0, 2^48), offset: a non-negative multiple of 4}, got ${JSON.stringify(rs)}`);
+  if (typeof raw.seedCounters !== 'object' || raw.seedCounters === null || Array.isArray(raw.seedCounters)) bad("'seedCounters' must be an object");
+  for (const [name, value] of Object.entries(raw.seedCounters as Record<string, unknown>))
+    if (!Number.isSafeInteger(value) || (value as number) < 0) bad(`seed counter '${name}' must be a non-negative integer, got ${JSON.stringify(value)}`);
   const sch = raw.scheduler as LRSchedulerState | undefined;
   if (!sch || !Number.isInteger(sch.lastStep) || !Array.isArray(sch.baseLrs)) bad(`'scheduler' must be {lastStep, baseLrs}, got ${JSON.stringify(sch)}`);
   const es = raw.earlyStopping as EarlyStoppingState | null | undefined;

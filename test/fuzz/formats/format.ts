@@ -19,8 +19,6 @@ export interface FuzzFormat {
    * name the folder, or the other file of a mismatch, rather than the file that was broken.
    */
   folder?: boolean;
-  /** Errors that do not name the file, found in code outside lib/io and left to its owners: logged, not failed. */
-  known?: { message: RegExp; where: string }[];
   /**
    * Writes the valid samples into dir (in the test process, once a run). Returns notes for the log,
    * such as a sample skipped because ../shared is absent.
