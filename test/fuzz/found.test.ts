@@ -4,6 +4,7 @@ import * as path from 'path';
 import { AdamW, FileFormatError, fromArray, Llama2cTokenizer, loadLlama2c, loadTokenizer, PeftModel, setBackend, SafetensorsFile, saveSafetensors } from '../../lib';
 import { tinyGpt2, writeAdapterFolder } from '../io/adapter_folders';
 import { scratchDir } from '../io/helpers';
+import { readTrainerState, type TrainerState, writeTrainerState } from '../../lib/train/checkpoint';
 
 const { dir: scratch, cleanup } = scratchDir('fuzz-found');
 afterAll(cleanup);
@@ -51,4 +52,31 @@ test('an optimizer state whose steps do not fit the optimizer names the file', (
   st.close();
   saveSafetensors(file, tensors, metadata);
   expect(() => opt.loadState(file)).toThrow(`${file}: AdamW.loadStateDict: parameter 0: step must be a non-negative integer, got true`);
+});
+
+describe('trainer_state.json: values out of range are refused where the file is read, naming it', () => {
+  const valid = {
+    globalStep: 2, epoch: 0, batchInEpoch: 2, shuffleState: 7, randomState: { seed: 1, offset: 8 }, seedCounters: { dropout: 3 },
+    scheduler: { lastStep: 2, baseLrs: [0.1] }, earlyStopping: null, totalSteps: 4, firstLoss: 1.5, skippedNonFiniteSteps: 0,
+  };
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['a negative seed counter', { seedCounters: { dropout: -1 } }, /seed counter 'dropout' must be a non-negative integer, got -1/],
+    ['a shuffle state past 32 bits', { shuffleState: 2 ** 32 }, /'shuffleState' must be below 2\^32, got 4294967296/],
+    ['a random offset off the Philox blocks', { randomState: { seed: 1, offset: 6 } }, /'randomState' must be \{seed: .*\}, got \{"seed":1,"offset":6\}/],
+  ];
+  it.each(cases)('%s', (_, change, message) => {
+    const dir = path.join(scratch, `state-${Object.keys(change)[0]}`);
+    fs.mkdirSync(dir, { recursive: true });
+    writeTrainerState(dir, { ...valid, ...change } as unknown as TrainerState);
+    expect(() => readTrainerState(dir)).toThrow(FileFormatError);
+    expect(() => readTrainerState(dir)).toThrow(path.join(dir, 'trainer_state.json'));
+    expect(() => readTrainerState(dir)).toThrow(message);
+  });
+
+  it('accepts the valid state these cases start from', () => {
+    const dir = path.join(scratch, 'state-valid');
+    fs.mkdirSync(dir, { recursive: true });
+    writeTrainerState(dir, valid as unknown as TrainerState);
+    expect(readTrainerState(dir).seedCounters).toEqual({ dropout: 3 });
+  });
 });
