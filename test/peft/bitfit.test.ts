@@ -137,7 +137,7 @@ describe('BitFit: the fused backward and errors', () => {
     fs.copyFileSync(path.join(dir2, 'adapter_model.safetensors'), weights);
     expect(() => PeftModel.fromPretrained(loadFamily('bert'), dir)).toThrow(/missing \d+ key\(s\): 'bert\.embeddings\.LayerNorm\.bias'/);
     fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'BITFIT', target_modules: 7 }));
-    expect(() => PeftModel.fromPretrained(loadFamily('bert'), dir)).toThrow(/targetModules/);
+    expect(() => PeftModel.fromPretrained(loadFamily('bert'), dir)).toThrow(/adapter_config\.json: 'target_modules' must be a string, a list of strings or null, got 7/);
   });
 });
 
