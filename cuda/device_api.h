@@ -28,6 +28,8 @@ bool copy_on_device(void* dev_dst, const void* dev_src, size_t bytes, std::strin
 bool synchronize(std::string* error);
 
 // Kernels on device pointers (asynchronous on the default stream; errors of the launch are reported).
+// gemm implements C = alpha op(A) op(B) + beta C + bias; arguments that set the second K segment,
+// col_scale, act or pre_out are refused with an error naming each field (gemm_support.h).
 bool gemm(const GemmArgs& args, std::string* error);
 bool binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, int64_t b_len, std::string* error);
 bool scale(const float* a, float* out, int64_t n, float alpha, float beta, std::string* error);

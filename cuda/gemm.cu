@@ -1,6 +1,8 @@
 // Single-precision GEMM on row-major matrices with the semantics of csrc/kernels/gemm.cc:
 //   C[m, n] = alpha * sum_k op(A)[m, k] * op(B)[k, n] + beta * C[m, n] + bias[n]
 // beta == 0 leaves C unread (it may hold NaN); k == 0 or alpha == 0 gives beta * C + bias.
+// The rest of GemmArgs (the second K segment, col_scale, act, pre_out) is not implemented: gemm() refuses
+// arguments that set it, naming the fields (gemm_support.h).
 //
 // A classic shared-memory tiled SGEMM: a block of 256 threads (a 16 x 16 grid) computes a BM x BN tile
 // of C (128 x 128, or 64 x 64 when the big tiles would leave the GPU idle), stepping through k in slices
@@ -18,6 +20,7 @@
 
 #include "common.cuh"
 #include "device_api.h"
+#include "gemm_support.h"
 
 namespace peftjs {
 namespace cuda {
@@ -218,6 +221,9 @@ bool launch_tiles(const GemmArgs& g, std::string* error) {
 }  // namespace
 
 bool gemm(const GemmArgs& g, std::string* error) {
+  // The second K segment and the col_scale / act / pre_out epilogue are not implemented here: refused,
+  // whatever the sizes, rather than ignored.
+  if (!gemm_args_supported(g, error)) return false;
   if (g.m < 0 || g.n < 0 || g.k < 0) {
     if (error) *error = "gemm: negative dimension";
     return false;

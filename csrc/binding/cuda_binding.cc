@@ -1,6 +1,7 @@
 // CUDA device memory for JS: allocation, free, and copies between host Float32Arrays and the device.
 // Present in every build; without CUDA (or without a GPU) each call throws an error saying why.
 #include "../../cuda/device_api.h"
+#include "../../cuda/gemm_support.h"
 #include "args.h"
 #include "bindings.h"
 #include "device_handle.h"
@@ -116,6 +117,31 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudaGemmUnsupported(k2, a2, b2, colScale, act, preOut): the error cuda::gemm gives for a GemmArgs with
+// those fields set (a2, b2, colScale, preOut: whether the pointer is non-null; act: none, relu, gelu,
+// gelu_tanh or silu), or null when it implements them all. The check itself runs without a GPU, so the
+// specs test it in every build; no pointer is dereferenced.
+Napi::Value CudaGemmUnsupported(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaGemmUnsupported", 6);
+  static float placeholder = 0.0f;  // stands for a non-null device pointer
+  GemmArgs g;
+  g.k2 = args.dim(0, "k2");
+  if (args.boolean(1, "a2")) g.a2 = &placeholder;
+  if (args.boolean(2, "b2")) g.b2 = &placeholder;
+  if (args.boolean(3, "colScale")) g.col_scale = &placeholder;
+  const std::string act = args.string(4, "act");
+  if (act == "none") g.act = Activation::None;
+  else if (act == "relu") g.act = Activation::Relu;
+  else if (act == "gelu") g.act = Activation::Gelu;
+  else if (act == "gelu_tanh") g.act = Activation::GeluTanh;
+  else if (act == "silu") g.act = Activation::Silu;
+  else args.fail_range("unknown activation '" + act + "' (expected none, relu, gelu, gelu_tanh or silu)");
+  if (args.boolean(5, "preOut")) g.pre_out = &placeholder;
+  std::string error;
+  if (cuda::gemm_args_supported(g, &error)) return info.Env().Null();
+  return Napi::String::New(info.Env(), error);
+}
+
 }  // namespace
 
 void register_cuda(Napi::Env env, Napi::Object exports) {
@@ -126,6 +152,7 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDownload", Napi::Function::New(env, CudaDownload, "cudaDownload"));
   exports.Set("cudaCopy", Napi::Function::New(env, CudaCopy, "cudaCopy"));
   exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
+  exports.Set("cudaGemmUnsupported", Napi::Function::New(env, CudaGemmUnsupported, "cudaGemmUnsupported"));
 }
 
 }  // namespace peftjs
