@@ -5,16 +5,16 @@
 
 #include "activations.h"
 #include "simd_target.h"
-#include "vec_act_avx2.h"
+#include "simd/act_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
 
-using avx2::normal_cdf8;
-using avx2::sigmoid8_parts;
-using avx2::tanh8_parts;
+using simd::normal_cdf8;
+using simd::sigmoid8_parts;
+using simd::tanh8_parts;
 
 constexpr float kSqrt2OverPi = 0.79788456080286536f, kInvSqrt2Pi = 0.39894228040143268f, kC = 0.044715f;
 
@@ -23,7 +23,7 @@ inline __m256 gelu_tanh_v(__m256 x, __m256 x2) {
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f * kSqrt2OverPi), x), _mm256_fmadd_ps(_mm256_set1_ps(kC), x2, _mm256_set1_ps(1.0f)));
 }
 
-inline __m256 f_exp(__m256 x) { return avx2::exp8_ieee(x); }
+inline __m256 f_exp(__m256 x) { return simd::exp8_ieee(x); }
 inline __m256 f_tanh(__m256 x) { return tanh8_parts(x).t; }
 inline __m256 f_sigmoid(__m256 x) { return sigmoid8_parts(x).s; }
 inline __m256 f_silu(__m256 x) { return _mm256_mul_ps(x, sigmoid8_parts(x).s); }

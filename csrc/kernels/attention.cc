@@ -10,9 +10,9 @@
 #include <limits>
 #include <vector>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "attention_block.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
@@ -25,7 +25,7 @@ constexpr int64_t BQ = 32;
 constexpr int64_t BK = 64;
 
 AttentionBlockOps block_ops() {
-  return active_cpu_path() == CpuPath::Scalar ? attention_block_ops_scalar() : attention_block_ops_avx2();
+  return for_cpu_path(attention_block_ops_scalar, attention_block_ops_avx2)();
 }
 
 // Per-thread scratch, grown on demand and kept for the next call: tiles, plus the forward's packed K^T

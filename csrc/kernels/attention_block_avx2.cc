@@ -8,20 +8,14 @@
 
 #include "attention_block.h"
 #include "simd_target.h"
-#include "vec_math_avx2.h"
+#include "simd/math_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
 
-using avx2::exp8;
-
-// Lanes [0, count) on, for a masked tail of 1..8 columns.
-__m256i tail_mask(int64_t count) {
-  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes);
-}
+using simd::exp8;
 
 // C[MR, 8 NV] (+)= A[MR, k] B[k, 8 NV]; with MASKED the last vector of columns is cut to `mask`.
 // GCC keeps acc in registers only when these loops are unrolled before it splits the array up, hence
@@ -71,7 +65,7 @@ void band(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int
     tile<MR, 1, false>(k, a, lda, b + j, ldb, c + j, ldc, accumulate, all);
     j += 8;
   }
-  if (j < n) tile<MR, 1, true>(k, a, lda, b + j, ldb, c + j, ldc, accumulate, tail_mask(n - j));
+  if (j < n) tile<MR, 1, true>(k, a, lda, b + j, ldb, c + j, ldc, accumulate, simd::lane_mask8(n - j));
 }
 
 void matmul_avx2(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
@@ -99,10 +93,7 @@ float exp_shifted_avx2(const float* s, int64_t n, float shift, float* p) {
     _mm256_storeu_ps(p + j, e);
     sum = _mm256_add_ps(sum, e);
   }
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  float total = _mm_cvtss_f32(h);
+  float total = simd::hsum8(sum);
   for (; j < n; ++j) {
     p[j] = s[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(s[j] - shift);
     total += p[j];
@@ -122,10 +113,7 @@ float row_max_avx2(const float* s, int64_t n) {
       v = _mm256_max_ps(v, x);
       unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
     }
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    m = _mm_cvtss_f32(h);
+    m = simd::hmax8(v);
     nan = _mm256_movemask_ps(unordered) != 0;
   }
   for (; j < n; ++j) {
@@ -144,20 +132,8 @@ void transpose_avx2(const float* src, int64_t stride, int64_t rows, int64_t cols
     for (int64_t c = 0; c < c8; c += 8) {
       __m256 x[8];
       for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(src + (r + i) * stride + c);
-      const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
-      const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
-      const __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
-      const __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
-      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      const __m256 y[8] = {
-          _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-          _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-          _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-          _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
-      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (c + i) * ld + r, _mm256_mul_ps(m, y[i]));
+      simd::transpose8x8(x);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (c + i) * ld + r, _mm256_mul_ps(m, x[i]));
     }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = (r < r8 ? c8 : 0); c < cols; ++c) dst[c * ld + r] = mul * src[r * stride + c];

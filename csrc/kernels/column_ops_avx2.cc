@@ -47,8 +47,7 @@ void column_sums_rows_avx2(const float* a, int64_t rows, int64_t cols, float* ac
       acc[c] += s;
     }
   }
-  for (; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) acc[c] += a[r * cols + c];
+  column_sums_rows_scalar(a + r * cols, rows - r, cols, acc);
 }
 
 void column_dot_rows_avx2(const float* a, const float* b, int64_t rows, int64_t cols, float* acc) {
@@ -64,8 +63,7 @@ void column_dot_rows_avx2(const float* a, const float* b, int64_t rows, int64_t 
       acc[c] += s;
     }
   }
-  for (; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) acc[c] += a[r * cols + c] * b[r * cols + c];
+  column_dot_rows_scalar(a + r * cols, b + r * cols, rows - r, cols, acc);
 }
 
 }  // namespace peftjs

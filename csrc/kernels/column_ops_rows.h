@@ -6,6 +6,8 @@
 
 namespace peftjs {
 
+void column_sums_rows_scalar(const float* a, int64_t rows, int64_t cols, float* acc);
+void column_dot_rows_scalar(const float* a, const float* b, int64_t rows, int64_t cols, float* acc);
 void column_sums_rows_avx2(const float* a, int64_t rows, int64_t cols, float* acc);
 void column_dot_rows_avx2(const float* a, const float* b, int64_t rows, int64_t cols, float* acc);
 

@@ -4,15 +4,13 @@
 #include <cmath>
 #include <limits>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
 
 int64_t rows_grain(int64_t vocab) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(vocab, 1)); }
-
-bool use_avx2() { return active_cpu_path() != CpuPath::Scalar; }
 
 }  // namespace
 
@@ -30,7 +28,7 @@ void row_softmax_scaled_scalar(const float* x, int64_t n, float lse, float scale
 
 int64_t cross_entropy_forward(const float* logits, const int32_t* targets, int64_t rows, int64_t vocab,
                               int32_t ignore_index, float* losses, float* lse) {
-  const auto row_lse = use_avx2() ? row_lse_avx2 : row_lse_scalar;
+  const auto row_lse = for_cpu_path(row_lse_scalar, row_lse_avx2);
   parallel_for(rows, rows_grain(vocab), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = logits + r * vocab;
@@ -45,7 +43,7 @@ int64_t cross_entropy_forward(const float* logits, const int32_t* targets, int64
 
 void cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, int64_t rows,
                             int64_t vocab, int32_t ignore_index, float grad_scale, float* dlogits) {
-  const auto row_grad = use_avx2() ? row_softmax_scaled_avx2 : row_softmax_scaled_scalar;
+  const auto row_grad = for_cpu_path(row_softmax_scaled_scalar, row_softmax_scaled_avx2);
   parallel_for(rows, rows_grain(vocab), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* out = dlogits + r * vocab;

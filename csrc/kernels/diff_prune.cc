@@ -4,10 +4,10 @@
 #include <cmath>
 #include <vector>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "diff_prune_gates.h"
 #include "random.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
@@ -45,7 +45,7 @@ constexpr int64_t kChunk = 1024;  // gates per call: the random words (and the g
 constexpr int64_t kStreamMin = int64_t{1} << 22;
 
 GateBlockFn active_gate_block() {
-  return active_cpu_path() == CpuPath::Scalar ? gate_block_scalar : gate_block_avx2;
+  return for_cpu_path(gate_block_scalar, gate_block_avx2);
 }
 
 // Runs body(c, i0, len, bits) for the chunks c of [0, n) across the pool, with each chunk's random words
@@ -87,7 +87,7 @@ double diff_prune_forward(const DiffPruneArgs& p, const float* w, float* w_out, 
     });
     return sigmoid(p.log_alpha[0] - shift);
   }
-  const GateForwardFn block = active_cpu_path() == CpuPath::Scalar ? gate_forward_scalar : gate_forward_avx2;
+  const GateForwardFn block = for_cpu_path(gate_forward_scalar, gate_forward_avx2);
   const bool stream = p.n >= kStreamMin;
   const int64_t chunks = (p.n + kChunk - 1) / kChunk;
   std::vector<double> penalty(chunks, 0.0);  // per chunk, summed in order: the same total for any thread count
@@ -131,7 +131,7 @@ void gate_backward_scalar(const GateBackwardBlock& b, int64_t n, bool training, 
 void diff_prune_backward(const DiffPruneArgs& p, const float* dw, float lambda, const float* gates, float* d_delta, float* d_log_alpha) {
   const float shift = penalty_shift(p.gate);
   if (gates != nullptr && !p.structured) {
-    const GateBackwardFn fn = active_cpu_path() == CpuPath::Scalar ? gate_backward_scalar : gate_backward_avx2;
+    const GateBackwardFn fn = for_cpu_path(gate_backward_scalar, gate_backward_avx2);
     const bool stream = p.n >= kStreamMin;
     parallel_for(p.n, 1 << 14, [&](int64_t i0, int64_t i1) {
       fn({dw + i0, p.delta + i0, p.log_alpha + i0, gates + i0, d_delta + i0, d_log_alpha + i0}, i1 - i0, p.training, p.gate,

@@ -1,4 +1,4 @@
-// AVX2 gates: eight at a time, with the Cephes-style exp and log of vec_math_avx2.h (relative error ~1e-7,
+// AVX2 gates: eight at a time, with the Cephes-style exp and log of simd/math_avx2.h (relative error ~1e-7,
 // far inside what a stochastic gate needs) instead of eight scalar libm calls.
 #include <immintrin.h>
 
@@ -7,15 +7,15 @@
 
 #include "diff_prune_gates.h"
 #include "simd_target.h"
-#include "vec_math_avx2.h"
+#include "simd/math_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
 
-using avx2::exp8;
-using avx2::log8;
+using simd::exp8;
+using simd::log8;
 
 __m256 sigmoid8(__m256 v) {
   const __m256 one = _mm256_set1_ps(1.0f);

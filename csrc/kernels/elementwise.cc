@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "activations.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
@@ -54,7 +54,7 @@ void scale(const float* a, float* out, int64_t n, float alpha, float beta) {
 }
 
 void unary(UnaryOp op, const float* a, float* out, int64_t n) {
-  if (active_cpu_path() != CpuPath::Scalar && has_activation_avx2(op)) {
+  if (cpu_path_has(CpuPath::Avx2) && has_activation_avx2(op)) {
     parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_avx2(op, a + s, out + s, e - s); });
     return;
   }

@@ -19,21 +19,17 @@
 #include <vector>
 
 #include "../runtime/allocator.h"
-#include "../runtime/cpu_features.h"
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
 #include "gemm_microkernel.h"
 #include "gemm_skinny.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
 
 const MicroKernelSpec& active_microkernel() {
-  switch (active_cpu_path()) {
-    case CpuPath::Avx512: return microkernel_avx512();
-    case CpuPath::Avx2: return microkernel_avx2();
-    default: return microkernel_scalar();
-  }
+  return for_cpu_path(microkernel_scalar, microkernel_avx2, microkernel_avx512)();
 }
 
 // One K segment: the operands and how to read op(A)[i, p] and op(B)[p, j].

@@ -3,27 +3,16 @@
 
 #include <algorithm>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "gemm_skinny.h"
+#include "simd/avx2.h"
+#include "simd/dispatch.h"
 #include "simd_target.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
 namespace {
-
-// Lanes [0, count) set: masks a partial vector's loads and stores.
-inline __m256i lane_mask(int64_t count) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), idx);
-}
-
-inline float hsum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
 
 inline float finish(const GemmArgs& g, float acc, int64_t i, int64_t j) {
   float v = g.alpha * acc + (g.bias ? g.bias[j] : 0.0f);
@@ -35,7 +24,7 @@ inline float finish(const GemmArgs& g, float acc, int64_t i, int64_t j) {
 // Eight accumulators, six loads per eight FMAs. Missing rows repeat a real one and are not stored.
 void nt_rows(const GemmArgs& g, int64_t i0, int64_t i1) {
   const int64_t k8 = g.k / 8 * 8;
-  const __m256i tail = lane_mask(g.k - k8);
+  const __m256i tail = simd::lane_mask8(g.k - k8);
   for (int64_t i = i0; i < i1; i += 2) {
     const int rows = i + 1 < i1 ? 2 : 1;
     const float* a0 = g.a + i * g.lda;
@@ -59,7 +48,7 @@ void nt_rows(const GemmArgs& g, int64_t i0, int64_t i1) {
       }
       for (int r = 0; r < rows; ++r)
         for (int q = 0; q < cols; ++q) {
-          const float v = finish(g, hsum(acc[r][q]), i + r, j + q);
+          const float v = finish(g, simd::hsum8(acc[r][q]), i + r, j + q);
           g.c[(i + r) * g.ldc + j + q] = v;
         }
     }
@@ -69,7 +58,7 @@ void nt_rows(const GemmArgs& g, int64_t i0, int64_t i1) {
 }  // namespace
 
 bool gemm_skinny(const GemmArgs& g) {
-  if (active_cpu_path() == CpuPath::Scalar) return false;
+  if (!cpu_path_has(CpuPath::Avx2)) return false;
   if (g.k2 > 0 || g.col_scale != nullptr || g.act != Activation::None || g.pre_out != nullptr || g.k == 0) return false;
   if (!g.trans_a && g.trans_b && g.n <= kSkinnyMax) {
     // Rows in pairs; a grain of rows that keeps each task's work well above the pool's overhead.

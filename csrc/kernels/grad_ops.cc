@@ -5,12 +5,12 @@
 #include <cstring>
 #include <vector>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
 #include "activations.h"
 #include "column_ops.h"
 #include "row_math.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 namespace {
@@ -29,7 +29,7 @@ inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 }  // namespace
 
 void unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int64_t n) {
-  if (active_cpu_path() != CpuPath::Scalar && has_activation_avx2(op)) {
+  if (cpu_path_has(CpuPath::Avx2) && has_activation_avx2(op)) {
     parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_backward_avx2(op, x + s, dy + s, dx + s, e - s); });
     return;
   }

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
+#include "partial_sums.h"
 #include "row_math.h"
 
 namespace peftjs {
@@ -16,31 +16,13 @@ namespace {
 
 int64_t rows_grain(int64_t cols) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1)); }
 
-// Runs row_fn(r, dw_partial, db_partial) over all rows in `tasks` contiguous blocks, then writes the
-// summed partials to dweight / dbias (either may be null: then no partials are kept for it).
+// Runs row_fn(r, dw_partial, db_partial) over all rows, then writes the summed partials to dweight /
+// dbias (either may be null: then row_fn gets null for it).
 template <typename RowFn>
 void rows_with_column_grads(int64_t rows, int64_t cols, float* dweight, float* dbias, RowFn row_fn) {
-  const bool want = dweight != nullptr || dbias != nullptr;
-  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), rows / 4));
-  const int64_t per = (rows + tasks - 1) / tasks;
-  // Per task: [cols] for dweight then [cols] for dbias.
-  Scratch partial(want ? static_cast<size_t>(std::max<int64_t>(1, tasks * 2 * cols)) : 1);
-  parallel_tasks(tasks, [&](int64_t t) {
-    float* dw = want ? partial.data() + t * 2 * cols : nullptr;
-    float* db = want ? dw + cols : nullptr;
-    if (want) std::fill(dw, dw + 2 * cols, 0.0f);
-    for (int64_t r = t * per; r < std::min(rows, (t + 1) * per); ++r) row_fn(r, dw, db);
+  sum_row_partials<2>(rows, 4, {{{dweight, cols}, {dbias, cols}}}, [&](int64_t r0, int64_t r1, float* const* parts) {
+    for (int64_t r = r0; r < r1; ++r) row_fn(r, parts[0], parts[1]);
   });
-  if (!want) return;
-  for (int64_t c = 0; c < cols; ++c) {
-    float w = 0.0f, b = 0.0f;
-    for (int64_t t = 0; t < tasks; ++t) {
-      w += partial.data()[t * 2 * cols + c];
-      b += partial.data()[t * 2 * cols + cols + c];
-    }
-    if (dweight) dweight[c] = w;
-    if (dbias) dbias[c] = b;
-  }
 }
 
 // The weight, or ones when there is none: the inner loops then have no branch and vectorize.

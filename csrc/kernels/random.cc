@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
+#include "simd/dispatch.h"
 
 namespace peftjs {
 
@@ -35,8 +35,7 @@ void random_bits_fill_scalar(uint64_t seed, uint64_t offset, int64_t n, uint32_t
 }
 
 void random_bits_fill(uint64_t seed, uint64_t offset, int64_t n, uint32_t* out) {
-  if (active_cpu_path() != CpuPath::Scalar) return random_bits_fill_avx2(seed, offset, n, out);
-  random_bits_fill_scalar(seed, offset, n, out);
+  for_cpu_path(random_bits_fill_scalar, random_bits_fill_avx2)(seed, offset, n, out);
 }
 
 void random_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {

@@ -4,18 +4,18 @@
 // 1 + tanh(u) is never formed (it cancels for u << 0) and why each function computes both sigma(v) and
 // 1 - sigma(v) without subtracting. Edges are libm's: tanh saturates to exactly +-1, exp overflows to
 // +inf and underflows through subnormals to 0, NaN in gives NaN out, -0 keeps its sign where f(-0) = -0.
-// Only for *_avx2.cc files (see vec_math_avx2.h).
+// Only for *_avx2.cc files (see math_avx2.h).
 #pragma once
 
 #include <immintrin.h>
 
-#include "simd_target.h"
-#include "vec_math_avx2.h"
+#include "../simd_target.h"
+#include "math_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
-namespace avx2 {
+namespace simd {
 
 inline __m256 abs8(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
 inline __m256 signbit8(__m256 x) { return _mm256_and_ps(_mm256_set1_ps(-0.0f), x); }
@@ -124,7 +124,7 @@ inline Phi8 normal_cdf8(__m256 x) {
   return {keep_nan8(cdf, x), keep_nan8(gauss, x)};
 }
 
-}  // namespace avx2
+}  // namespace simd
 }  // namespace peftjs
 
 PEFTJS_TARGET_END

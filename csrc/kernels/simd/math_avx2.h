@@ -1,16 +1,17 @@
-// Eight-wide float exp and log for AVX2+FMA (Cephes polynomials, relative error ~1e-7), shared by the
-// kernels whose inner loops would otherwise be scalar libm calls. Only for *_avx2.cc files: the functions
+// The SIMD vocabulary's eight-wide float exp and log for AVX2+FMA (Cephes polynomials, relative error ~1e-7), shared by the
+// kernels whose inner loops would otherwise be scalar libm calls. Only for files that dispatch on cpu_features: the functions
 // are compiled for avx2,fma whatever the build flags, and callers dispatch on cpu_features at run time.
 #pragma once
 
 #include <immintrin.h>
 
-#include "simd_target.h"
+#include "../simd_target.h"
+#include "avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 
 namespace peftjs {
-namespace avx2 {
+namespace simd {
 
 // exp(r) for the reduced argument: returns p = exp(x - n ln2) in ~[0.7, 1.42] and n = round(x / ln2), so
 // exp(x) = p * 2^n. x must be finite (the callers clamp it).
@@ -70,21 +71,7 @@ inline __m256 log8(__m256 x) {
   return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
 }
 
-// Sum and max of the eight lanes.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float hmax8(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-}  // namespace avx2
+}  // namespace simd
 }  // namespace peftjs
 
 PEFTJS_TARGET_END
