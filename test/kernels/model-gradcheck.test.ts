@@ -7,6 +7,7 @@ import * as ref from '../../lib/backend/js/model_reference';
 import { erf } from '../../lib/backend/js/math';
 import type { UnaryOpName } from '../../lib/backend/types';
 import { hostRandom } from '../helpers/backends';
+import { expectGradClose, numericGrad } from '../helpers/gradcheck';
 
 type Arr = ref.Arr;
 const f64 = (n: number, seed: number, scale = 1, shift = 0) => Float64Array.from(hostRandom(n, seed), (v) => v * scale + shift);
@@ -15,27 +16,6 @@ function dot(a: Arr, b: Arr): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
-}
-
-function numericGrad(param: Arr, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(param.length);
-  for (let i = 0; i < param.length; i++) {
-    const keep = param[i];
-    param[i] = keep + eps;
-    const up = loss();
-    param[i] = keep - eps;
-    const down = loss();
-    param[i] = keep;
-    g[i] = (up - down) / (2 * eps);
-  }
-  return g;
-}
-
-function expectGradClose(analytic: Arr, numeric: Arr, what: string): void {
-  let worst = 0;
-  for (let i = 0; i < numeric.length; i++) worst = Math.max(worst, Math.abs(analytic[i] - numeric[i]) / Math.max(1e-3, Math.abs(numeric[i])));
-  if (worst > 1e-5) throw new Error(`${what}: worst relative error ${worst}`);
-  expect(worst).toBeLessThanOrEqual(1e-5);
 }
 
 const FORWARD: Record<UnaryOpName, (x: number) => number> = {
