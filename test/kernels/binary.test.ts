@@ -2,6 +2,10 @@ import { add, div, fromArray, mul, setBackend, sub, type Tensor } from '../../li
 import { backendsUnderTest, ODD_SIZES, oracle, randomTensor } from '../helpers/backends';
 
 const ops = { add, sub, mul, div } as const;
+/** Each op as float32 arithmetic on one element pair, independent of every backend. */
+const scalarOps: Record<keyof typeof ops, (x: number, y: number) => number> = {
+  add: (x, y) => Math.fround(x + y), sub: (x, y) => Math.fround(x - y), mul: (x, y) => Math.fround(x * y), div: (x, y) => Math.fround(x / y),
+};
 
 describe.each(backendsUnderTest())('binary ops on %s', (name) => {
   beforeAll(() => setBackend(name));
@@ -22,9 +26,14 @@ describe.each(backendsUnderTest())('binary ops on %s', (name) => {
       const b = randomTensor([3, cols], cols + 1);
       const row = randomTensor([1, cols], cols + 2);
       const f = (x: Tensor, y: Tensor) => op(x, y);
-      expect(op(a, b)).toAllClose(oracle([a, b], f), { rtol: 1e-6 });
-      expect(op(a, row)).toAllClose(oracle([a, row], f), { rtol: 1e-6 });
-      expect(opName).toBeTruthy();
+      const same = op(a, b), broadcast = op(a, row);
+      expect(same).toAllClose(oracle([a, b], f), { rtol: 1e-6 });
+      expect(broadcast).toAllClose(oracle([a, row], f), { rtol: 1e-6 });
+      // The arithmetic named opName on the host, element by element: the oracle runs the same op on js.
+      const av = a.toFloat32Array(), bv = b.toFloat32Array(), rv = row.toFloat32Array();
+      const scalar = scalarOps[opName as keyof typeof ops];
+      expect(same).toAllClose(av.map((x, i) => scalar(x, bv[i])), { rtol: 1e-6 });
+      expect(broadcast).toAllClose(av.map((x, i) => scalar(x, rv[i % cols])), { rtol: 1e-6 });
     }
   });
 
