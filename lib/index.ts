@@ -4,8 +4,8 @@ import * as path from 'path';
 import { loadAddon, loadError, type NativeInfo, packageRoot } from './backend/native/addon';
 import { availableBackends, getBackend } from './backend';
 
-export { availableBackends, backend, backendStatus, getBackend, setBackend, withBackend } from './backend';
-export type { Backend, BackendName, Buf, Device, GemmParams, Storage } from './backend/types';
+export { availableBackends, backend, backendStatus, getBackend, listKernels, setBackend, withBackend } from './backend';
+export type { Backend, BackendName, Buf, Device, GemmParams, KernelName, Storage } from './backend/types';
 export { Tensor, memory } from './tensor/tensor';
 export type { NestedArray } from './tensor/tensor';
 export { tidy, keep, dispose } from './tensor/scope';

@@ -5,8 +5,8 @@
  */
 import { backend } from '../lib';
 import { loadAddon, type NativeAddon } from '../lib/backend/native/addon';
-import { backendsUnderTest } from './helpers/backends';
-import { bufOf, modelBackends, zerosBuf } from './helpers/bufs';
+import { backendsUnderTest, backendsWithKernels } from './helpers/backends';
+import { bufOf, zerosBuf } from './helpers/bufs';
 
 const addon = loadAddon();
 const f = (n: number) => new Float32Array(n);
@@ -109,7 +109,7 @@ function call(fn: keyof NativeAddon, args: unknown[]): () => unknown {
   });
 });
 
-describe.each(modelBackends(backendsUnderTest()))('out-of-range ids and targets on %s', (name) => {
+describe.each(backendsWithKernels('embeddingForward', 'embeddingBackward', 'crossEntropyForward', 'crossEntropyBackward', 'rope'))('out-of-range ids and targets on %s', (name) => {
   const be = backend(name);
 
   it('embeddingForward / embeddingBackward name the position, the id and the vocab, and write nothing', () => {
@@ -118,28 +118,28 @@ describe.each(modelBackends(backendsUnderTest()))('out-of-range ids and targets 
       [i32(0, 4, 1), 'embeddingForward: ids[1] = 4 is out of range [0, 4) (vocab 4)'],
       [i32(0, 1, -1), 'embeddingForward: ids[2] = -1 is out of range [0, 4) (vocab 4)'],
     ] as const) {
-      expect(() => be.embeddingForward!({ n: 3, dim: 2, vocab: 4, ids, table, out })).toThrow(msg);
+      expect(() => be.kernels.get('embeddingForward', 'test')({ n: 3, dim: 2, vocab: 4, ids, table, out })).toThrow(msg);
       expect(be.read(out, 6)).toEqual(Float32Array.from([9, 9, 9, 9, 9, 9]));
     }
     const dtable = zerosBuf(be, 8);
-    expect(() => be.embeddingBackward!({ n: 3, dim: 2, vocab: 4, ids: i32(3, 2, 70), dy: bufOf(be, [1, 1, 1, 1, 1, 1]), dtable }))
+    expect(() => be.kernels.get('embeddingBackward', 'test')({ n: 3, dim: 2, vocab: 4, ids: i32(3, 2, 70), dy: bufOf(be, [1, 1, 1, 1, 1, 1]), dtable }))
       .toThrow('embeddingBackward: ids[2] = 70 is out of range [0, 4) (vocab 4)');
     expect(be.read(dtable, 8)).toEqual(new Float32Array(8));
   });
 
   it('crossEntropyForward / crossEntropyBackward name the row, the target and the vocab', () => {
     const logits = zerosBuf(be, 10), losses = zerosBuf(be, 2), lse = zerosBuf(be, 2);
-    expect(() => be.crossEntropyForward!({ rows: 2, vocab: 5, logits, targets: i32(4, 5), ignoreIndex: -100, losses, lse }))
+    expect(() => be.kernels.get('crossEntropyForward', 'test')({ rows: 2, vocab: 5, logits, targets: i32(4, 5), ignoreIndex: -100, losses, lse }))
       .toThrow('crossEntropyForward: row 1 has target 5, outside [0, 5) (vocab 5) and not ignoreIndex -100');
-    expect(() => be.crossEntropyForward!({ rows: 2, vocab: 5, logits, targets: i32(-1, 0), ignoreIndex: -100, losses, lse }))
+    expect(() => be.kernels.get('crossEntropyForward', 'test')({ rows: 2, vocab: 5, logits, targets: i32(-1, 0), ignoreIndex: -100, losses, lse }))
       .toThrow('crossEntropyForward: row 0 has target -1, outside [0, 5) (vocab 5) and not ignoreIndex -100');
-    expect(be.crossEntropyForward!({ rows: 2, vocab: 5, logits, targets: i32(-1, 0), ignoreIndex: -1, losses, lse })).toBe(1);
-    expect(() => be.crossEntropyBackward!({ rows: 2, vocab: 5, logits, targets: i32(0, 9), ignoreIndex: -100, lse, gradScale: 1, dlogits: zerosBuf(be, 10) }))
+    expect(be.kernels.get('crossEntropyForward', 'test')({ rows: 2, vocab: 5, logits, targets: i32(-1, 0), ignoreIndex: -1, losses, lse })).toBe(1);
+    expect(() => be.kernels.get('crossEntropyBackward', 'test')({ rows: 2, vocab: 5, logits, targets: i32(0, 9), ignoreIndex: -100, lse, gradScale: 1, dlogits: zerosBuf(be, 10) }))
       .toThrow('crossEntropyBackward: row 1 has target 9, outside [0, 5) (vocab 5) and not ignoreIndex -100');
   });
 
   it('rope rejects an odd or too large rotaryDim', () => {
     const p = { rows: 1, heads: 1, headDim: 4, rotaryDim: 3, rowStride: 4, x: zerosBuf(be, 4), positions: i32(0), theta: 10000, interleaved: false, inverse: false };
-    expect(() => be.rope!(p)).toThrow(/^rope: rotaryDim must be even and at most headDim 4, got 3/);
+    expect(() => be.kernels.get('rope', 'test')(p)).toThrow(/^rope: rotaryDim must be even and at most headDim 4, got 3/);
   });
 });

@@ -94,6 +94,14 @@ function defaultBackend(): Backend {
   return backend('js');
 }
 
+/**
+ * The kernels a backend runs, by name, sorted (default: the active backend). An op whose kernel a backend
+ * lacks fails there with an error naming the op and the backend.
+ */
+export function listKernels(name?: BackendName): string[] {
+  return (name === undefined ? getBackend() : backend(name)).kernels.names();
+}
+
 /** Runs fn with another backend active, restoring the previous one after. */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   const previous = getBackend();

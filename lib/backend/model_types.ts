@@ -78,6 +78,17 @@ export interface ModelKernels {
   }): void;
 
   /**
+   * Softmax cross-entropy per row of logits [rows, vocab]: losses[r] = lse[r] - logits[r, t] with
+   * t = targets[r]; rows whose target equals ignoreIndex get losses[r] = 0. Returns the number of counted rows.
+   */
+  crossEntropyForward(p: { rows: number; vocab: number; logits: Buf; targets: Int32Array; ignoreIndex: number; losses: Buf; lse: Buf }): number;
+  /** dlogits[r] = (softmax(logits[r]) - onehot(t)) * gradScale, 0 for ignored rows. */
+  crossEntropyBackward(p: { rows: number; vocab: number; logits: Buf; targets: Int32Array; ignoreIndex: number; lse: Buf; gradScale: number; dlogits: Buf }): void;
+}
+
+/** Fused attention (its own group: a backend may have the model kernels without it). */
+export interface AttentionKernels {
+  /**
    * Fused scaled-dot-product attention without a [tq, tk] matrix per head held in memory:
    * out [B, tq, qHeads, headDim] (packed), lse [B, qHeads, tq] = log-sum-exp of each query's scores
    * (kept for the backward). A query that sees no key gets out = 0 and lse = -Infinity.
@@ -85,14 +96,6 @@ export interface ModelKernels {
   attentionForward(p: AttentionParams & { out: Buf; lse: Buf }): void;
   /** dq, dk, dv in the layouts of q, k, v (written, not accumulated; dk/dv sum over the query heads of a group). */
   attentionBackward(p: AttentionParams & { out: Buf; lse: Buf; dout: Buf; dq: HeadsView; dk: HeadsView; dv: HeadsView }): void;
-
-  /**
-   * Softmax cross-entropy per row of logits [rows, vocab]: losses[r] = lse[r] - logits[r, t] with
-   * t = targets[r]; rows whose target equals ignoreIndex get losses[r] = 0. Returns the number of counted rows.
-   */
-  crossEntropyForward(p: { rows: number; vocab: number; logits: Buf; targets: Int32Array; ignoreIndex: number; losses: Buf; lse: Buf }): number;
-  /** dlogits[r] = (softmax(logits[r]) - onehot(t)) * gradScale, 0 for ignored rows. */
-  crossEntropyBackward(p: { rows: number; vocab: number; logits: Buf; targets: Int32Array; ignoreIndex: number; lse: Buf; gradScale: number; dlogits: Buf }): void;
 }
 
 /** Fused optimizer updates over one flat parameter (PyTorch's semantics exactly). */

@@ -1,7 +1,8 @@
 /** The Backend interface: the primitive kernels every implementation (js, native, cuda) provides. */
-import type { ModelKernels, OptimKernels } from './model_types';
+import type { KernelTable } from './registry';
 
-export type { AttentionParams, HeadsView, ModelKernels, NormParams, OptimKernels } from './model_types';
+export type { AttentionKernels, AttentionParams, HeadsView, ModelKernels, NormParams, OptimKernels } from './model_types';
+export type { KernelName, Kernels } from './registry';
 
 export type Device = 'cpu' | 'cuda';
 export type BackendName = 'js' | 'native' | 'cuda';
@@ -52,9 +53,14 @@ export interface GemmParams {
   bias?: Buf | null;
 }
 
-export interface Backend extends Partial<PeftKernels>, Partial<ModelKernels>, Partial<OptimKernels> {
+/**
+ * A backend: memory, the primitive kernels as methods (every backend has them), and its registry of every
+ * kernel it runs by name (the primitives again, and the optional groups: PEFT, model, attention, optim).
+ */
+export interface Backend extends PrimitiveKernels {
   readonly name: BackendName;
   readonly device: Device;
+  readonly kernels: KernelTable;
 
   alloc(size: number): Storage;
   free(storage: Storage): void;
@@ -62,7 +68,12 @@ export interface Backend extends Partial<PeftKernels>, Partial<ModelKernels>, Pa
   write(dst: Buf, values: Float32Array): void;
   /** Copies `size` values out of the storage into a new host array. */
   read(src: Buf, size: number): Float32Array;
+  /** Waits for queued device work (a no-op on the CPU). */
+  synchronize(): void;
+}
 
+/** The kernels every backend has; ops call them as the backend's methods. */
+export interface PrimitiveKernels {
   gemm(p: GemmParams): void;
   /** out = a op b, with b the same length as a or a row of width bLength broadcast over a. */
   binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void;
@@ -77,8 +88,6 @@ export interface Backend extends Partial<PeftKernels>, Partial<ModelKernels>, Pa
   fill(out: Buf, n: number, value: number): void;
   /** Counter-based random numbers: element i is a function of (seed, offset + i) only. */
   randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void;
-  /** Waits for queued device work (a no-op on the CPU). */
-  synchronize(): void;
 }
 
 /** Shapes and options of a LoRA linear layer: x [T, K], W [N, K], bias [N], A [r, K], B [N, r]. */

@@ -17,7 +17,7 @@ function gradsOf(params: Tensor | Tensor[]): Tensor[] {
 /** Sum of squares on the gradient's backend (host fallback where the backend has no kernel). */
 function sumSquares(g: Tensor): number {
   const b = getBackend();
-  if (b.sumSquares !== undefined && g.device === b.device) return b.sumSquares(g.buf('clipGradNorm'), g.size);
+  if (b.kernels.has('sumSquares') && g.device === b.device) return b.kernels.get('sumSquares', 'clipGradNorm')(g.buf('clipGradNorm'), g.size);
   let s = 0;
   for (const x of g.toFloat32Array()) s += x * x;
   return s;

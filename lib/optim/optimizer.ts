@@ -7,7 +7,7 @@
 import { zeros } from '../tensor/creation';
 import { keep } from '../tensor/scope';
 import { backendFor, Tensor } from '../tensor/tensor';
-import type { Backend } from '../backend/types';
+import type { Backend, Kernels } from '../backend/types';
 import { formatShape, type OptimizerStateDict, type ParamGroupStateDict, type ParamStateDict } from './state_dict';
 import { loadOptimizerState, saveOptimizerState } from './state_file';
 
@@ -108,10 +108,8 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 
   /** A kernel of backend b, or an error saying the backend lacks it. */
-  protected kernel<K extends 'adamwStep' | 'sgdStep'>(b: Backend, k: K): NonNullable<Backend[K]> {
-    const fn = b[k];
-    if (fn === undefined) throw new Error(`${this.name}.step: the '${b.name}' backend has no ${k} kernel; use the 'native' or 'js' backend`);
-    return fn.bind(b) as NonNullable<Backend[K]>;
+  protected kernel<K extends 'adamwStep' | 'sgdStep'>(b: Backend, k: K): Kernels[K] {
+    return b.kernels.get(k, `${this.name}.step`);
   }
 
   /** Every parameter in the flat order of the groups (the indices of stateDict). */

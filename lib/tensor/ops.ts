@@ -122,9 +122,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     let db: Tensor | null = null;
     withViews([[g, rows, n]], ([g2]) => {
       // BitFit's case (W frozen, x and b need gradients): dx = g W and db = column sums of g in one pass.
-      if (dx && !dw && needs[2] && rows > 0 && be.bitfitBackward && ws.isContiguous()) {
+      if (dx && !dw && needs[2] && rows > 0 && be.kernels.has('bitfitBackward') && ws.isContiguous()) {
         db = empty([n]);
-        withViews([[dx, rows, k]], ([dx2]) => be.bitfitBackward!({ T: rows, K: k, N: n, dy: g2.buf(), w: ws.buf(), dx: dx2.buf(), dbias: db!.buf() }));
+        withViews([[dx, rows, k]], ([dx2]) => kernel(be, 'bitfitBackward', 'linear')({ T: rows, K: k, N: n, dy: g2.buf(), w: ws.buf(), dx: dx2.buf(), dbias: db!.buf() }));
         return;
       }
       if (dx) withViews([[dx, rows, k]], ([dx2]) => gemmInto(be, g2, ws, dx2, 1, 0, null));
@@ -162,7 +162,7 @@ export function columnSum(a: Tensor): Tensor {
   const rows = cols === 0 ? 0 : a.size / cols;
   const out = empty([cols]);
   withContiguous([a], ([ac]) => {
-    if (be.columnSum) be.columnSum(ac.buf(), out.buf(), rows, cols, 0);
+    if (be.kernels.has('columnSum')) kernel(be, 'columnSum', 'columnSum')(ac.buf(), out.buf(), rows, cols, 0);
     else {
       const ones_ = full([1, rows], 1);
       withViews([[ac, rows, cols], [out, 1, cols]], ([a2, o2]) => gemmInto(be, ones_, a2, o2, 1, 0, null));

@@ -4,17 +4,11 @@
  * Inputs must be contiguous 2-D tensors on the active backend; every shape is checked here with the
  * operation's name.
  */
-import type { Backend, GateOptions, Ia3Mode, PeftKernels } from '../backend/types';
+import type { GateOptions, Ia3Mode } from '../backend/types';
 import { empty } from './creation';
+import { kernel } from './kernel_lookup';
 import { formatShape } from './shape';
 import { backendFor, type Tensor } from './tensor';
-
-function kernels(t: Tensor, op: string): Backend & PeftKernels {
-  const be = backendFor(t, op);
-  if (typeof (be as Partial<PeftKernels>)[op as keyof PeftKernels] !== 'function')
-    throw new Error(`${op}: the ${be.name} backend has no PEFT kernels; use the native or js backend`);
-  return be as Backend & PeftKernels;
-}
 
 /** Checks t is a contiguous tensor of exactly `shape` on the active backend. */
 function expectShape(op: string, name: string, t: Tensor, shape: number[]): void {
@@ -63,14 +57,14 @@ function loraCommon(opts: LoraOptions, op: string) {
 export function loraLinear(x: Tensor, w: Tensor | null, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraOptions,
                            into?: Tensor): { y: Tensor; u: Tensor } {
   const op = 'loraForward';
-  const be = kernels(x, op);
+  const be = backendFor(x, op);
   const { T, K, N, r } = loraShapes(op, x, a, b, w);
   if (bias) expectShape(op, 'bias', bias, [N]);
   if (w === null && into === undefined) throw new Error(`${op}: without W, pass the base output to add to as 'into'`);
   if (into) expectShape(op, 'into', into, [T, N]);
   const u = empty([T, r]);
   const y = into ?? empty([T, N]);
-  be.loraForward({ T, K, N, r, x: x.buf(), w: w ? w.buf() : null, bias: bias ? bias.buf() : null, a: a.buf(), b: b.buf(),
+  kernel(be, 'loraForward', op)({ T, K, N, r, x: x.buf(), w: w ? w.buf() : null, bias: bias ? bias.buf() : null, a: a.buf(), b: b.buf(),
     ...loraCommon(opts, op), u: u.buf(), y: y.buf() });
   return { y, u };
 }
@@ -90,7 +84,7 @@ export function loraLinearBackward(x: Tensor, w: Tensor | null, a: Tensor, b: Te
   inputGrad?: boolean; biasGrad?: boolean; intoDx?: Tensor;
 }): LoraGradients {
   const op = 'loraBackward';
-  const be = kernels(x, op);
+  const be = backendFor(x, op);
   const { T, K, N, r } = loraShapes(op, x, a, b, w);
   expectShape(op, 'u', u, [T, r]);
   expectShape(op, 'dy', dy, [T, N]);
@@ -100,7 +94,7 @@ export function loraLinearBackward(x: Tensor, w: Tensor | null, a: Tensor, b: Te
   const dx = wantDx ? opts.intoDx ?? empty([T, K]) : null;
   const da = empty([r, K]), db = empty([N, r]);
   const dbias = opts.biasGrad ? empty([N]) : null;
-  be.loraBackward({ T, K, N, r, x: x.buf(), w: w ? w.buf() : null, a: a.buf(), b: b.buf(), u: u.buf(), dy: dy.buf(),
+  kernel(be, 'loraBackward', op)({ T, K, N, r, x: x.buf(), w: w ? w.buf() : null, a: a.buf(), b: b.buf(), u: u.buf(), dy: dy.buf(),
     ...loraCommon(opts, op), dx: dx ? dx.buf() : null, da: da.buf(), db: db.buf(), dbias: dbias ? dbias.buf() : null });
   return { dx, da, db, dbias };
 }
@@ -118,18 +112,18 @@ function ia3Shapes(op: string, x: Tensor, w: Tensor, l: Tensor, mode: Ia3Mode) {
 /** (IA)3 linear: 'output' y = (x W^T + b) * l; 'input' y = (x * l) W^T + b. yPre is kept for the backward. */
 export function ia3Linear(x: Tensor, w: Tensor, bias: Tensor | null, l: Tensor, mode: Ia3Mode, opts: { keepPre?: boolean } = {}): { y: Tensor; yPre: Tensor | null } {
   const op = 'ia3Forward';
-  const be = kernels(x, op);
+  const be = backendFor(x, op);
   const { T, K, N } = ia3Shapes(op, x, w, l, mode);
   if (bias) expectShape(op, 'bias', bias, [N]);
   const y = empty([T, N]);
   const yPre = mode === 'output' && (opts.keepPre ?? true) ? empty([T, N]) : null;
-  be.ia3Forward({ mode, T, K, N, x: x.buf(), w: w.buf(), bias: bias ? bias.buf() : null, l: l.buf(), y: y.buf(), yPre: yPre ? yPre.buf() : null });
+  kernel(be, 'ia3Forward', op)({ mode, T, K, N, x: x.buf(), w: w.buf(), bias: bias ? bias.buf() : null, l: l.buf(), y: y.buf(), yPre: yPre ? yPre.buf() : null });
   return { y, yPre };
 }
 
 export function ia3LinearBackward(x: Tensor, w: Tensor, l: Tensor, mode: Ia3Mode, dy: Tensor, yPre: Tensor | null, opts: { inputGrad?: boolean } = {}): { dx: Tensor | null; dl: Tensor } {
   const op = 'ia3Backward';
-  const be = kernels(x, op);
+  const be = backendFor(x, op);
   const { T, K, N } = ia3Shapes(op, x, w, l, mode);
   expectShape(op, 'dy', dy, [T, N]);
   if (mode === 'output') {
@@ -138,7 +132,7 @@ export function ia3LinearBackward(x: Tensor, w: Tensor, l: Tensor, mode: Ia3Mode
   }
   const dx = opts.inputGrad ?? true ? empty([T, K]) : null;
   const dl = empty([mode === 'output' ? N : K]);
-  be.ia3Backward({ mode, T, K, N, x: x.buf(), w: w.buf(), l: l.buf(), dy: dy.buf(), yPre: yPre ? yPre.buf() : null, dx: dx ? dx.buf() : null, dl: dl.buf() });
+  kernel(be, 'ia3Backward', op)({ mode, T, K, N, x: x.buf(), w: w.buf(), l: l.buf(), dy: dy.buf(), yPre: yPre ? yPre.buf() : null, dx: dx ? dx.buf() : null, dl: dl.buf() });
   return { dx, dl };
 }
 
@@ -162,10 +156,10 @@ function gateParams(op: string, w: Tensor, delta: Tensor, logAlpha: Tensor) {
 /** W' = W + z * delta with hard-concrete gates z; also the gates and the expected-L0 penalty. */
 export function diffPrune(w: Tensor, delta: Tensor, logAlpha: Tensor, opts: GateRunOptions): { w: Tensor; z: Tensor; penalty: number } {
   const op = 'diffPruneForward';
-  const be = kernels(w, op);
+  const be = backendFor(w, op);
   const { n, logAlphaLength } = gateParams(op, w, delta, logAlpha);
   const wOut = empty(w.shape), z = empty(w.shape);
-  const penalty = be.diffPruneForward({ n, logAlphaLength, delta: delta.buf(), logAlpha: logAlpha.buf(), training: opts.training,
+  const penalty = kernel(be, 'diffPruneForward', op)({ n, logAlphaLength, delta: delta.buf(), logAlpha: logAlpha.buf(), training: opts.training,
     seed: opts.seed ?? 0, gate: opts.gate ?? DEFAULT_GATE, w: w.buf(), wOut: wOut.buf(), z: z.buf() });
   return { w: wOut, z, penalty };
 }
@@ -177,12 +171,12 @@ export function diffPrune(w: Tensor, delta: Tensor, logAlpha: Tensor, opts: Gate
  */
 export function diffPruneBackward(dw: Tensor, delta: Tensor, logAlpha: Tensor, opts: GateRunOptions & { lambda: number; gates?: Tensor | null }): { dDelta: Tensor; dLogAlpha: Tensor } {
   const op = 'diffPruneBackward';
-  const be = kernels(dw, op);
+  const be = backendFor(dw, op);
   const { n, logAlphaLength } = gateParams(op, dw, delta, logAlpha);
   const gates = opts.gates ?? null;
   if (gates) expectShape(op, 'gates', gates, [...dw.shape]);
   const dDelta = empty(dw.shape), dLogAlpha = empty(logAlpha.shape);
-  be.diffPruneBackward({ n, logAlphaLength, delta: delta.buf(), logAlpha: logAlpha.buf(), training: opts.training, seed: opts.seed ?? 0,
+  kernel(be, 'diffPruneBackward', op)({ n, logAlphaLength, delta: delta.buf(), logAlpha: logAlpha.buf(), training: opts.training, seed: opts.seed ?? 0,
     gate: opts.gate ?? DEFAULT_GATE, dw: dw.buf(), lambda: opts.lambda, dDelta: dDelta.buf(), dLogAlpha: dLogAlpha.buf(), gates: gates ? gates.buf() : null });
   return { dDelta, dLogAlpha };
 }
@@ -190,10 +184,10 @@ export function diffPruneBackward(dw: Tensor, delta: Tensor, logAlpha: Tensor, o
 /** Keeps the round(density * n) largest-magnitude entries of v (in place); returns the threshold. */
 export function projectToDensity(v: Tensor, density: number): number {
   const op = 'projectTopK';
-  const be = kernels(v, op);
+  const be = backendFor(v, op);
   if (!(density >= 0 && density <= 1)) throw new RangeError(`${op}: density must be in [0, 1], got ${density}`);
   if (!v.isContiguous()) throw new RangeError(`${op}: tensor must be contiguous`);
-  return be.projectTopK(v.buf(), v.size, Math.round(density * v.size));
+  return kernel(be, 'projectTopK', op)(v.buf(), v.size, Math.round(density * v.size));
 }
 
 /** The sparse form of a mostly-zero tensor: flat indices and their values. */
@@ -225,13 +219,13 @@ export function fromSparse(s: { shape: number[]; indices: ArrayLike<number>; val
 /** BitFit's backward of a frozen linear layer: dbias = column sums of dy, dx = dy W (unless inputGrad is false). */
 export function bitfitBackward(dy: Tensor, w: Tensor, opts: { inputGrad?: boolean } = {}): { dx: Tensor | null; dbias: Tensor } {
   const op = 'bitfitBackward';
-  const be = kernels(dy, op);
+  const be = backendFor(dy, op);
   const [T, N] = matrixDims(op, 'dy', dy);
   const [, K] = matrixDims(op, 'W', w);
   expectShape(op, 'dy', dy, [T, N]);
   expectShape(op, 'W', w, [N, K]);
   const dx = opts.inputGrad ?? true ? empty([T, K]) : null;
   const dbias = empty([N]);
-  be.bitfitBackward({ T, K, N, dy: dy.buf(), w: w.buf(), dx: dx ? dx.buf() : null, dbias: dbias.buf() });
+  kernel(be, 'bitfitBackward', op)({ T, K, N, dy: dy.buf(), w: w.buf(), dx: dx ? dx.buf() : null, dbias: dbias.buf() });
   return { dx, dbias };
 }

@@ -1,5 +1,5 @@
 /** Helpers for specs that run one kernel on every backend present and compare with the js oracle. */
-import { type BackendName, backendStatus, fromArray, type Tensor, withBackend } from '../../lib';
+import { backend, type BackendName, backendStatus, fromArray, type KernelName, type Tensor, withBackend } from '../../lib';
 import { loadAddon } from '../../lib/backend/native/addon';
 
 /** Every backend present here, for describe.each; says once which ones are missing and why. */
@@ -7,6 +7,18 @@ export function backendsUnderTest(): BackendName[] {
   const status = backendStatus();
   for (const s of status) if (!s.available) console.log(`skipping the ${s.name} backend here: ${s.reason}`);
   return status.filter((s) => s.available).map((s) => s.name);
+}
+
+/**
+ * The backends present here that register every named kernel (their registries say so, see listKernels),
+ * for describe.each over the backends that run an op; says which ones are left out and why.
+ */
+export function backendsWithKernels(...names: KernelName[]): BackendName[] {
+  return backendsUnderTest().filter((b) => {
+    const missing = names.filter((n) => !backend(b).kernels.has(n));
+    if (missing.length > 0) console.log(`skipping the ${b} backend for ${names.join(', ')}: it has no ${missing.join(', ')} kernel`);
+    return missing.length === 0;
+  });
 }
 
 /** Computes fn on the js backend with copies of the inputs and returns the host values. */

@@ -1,5 +1,5 @@
 /** Raw backend buffers for kernel specs that call Backend methods directly (no tensors, no autograd). */
-import { backend, type Backend, type BackendName, type Buf } from '../../lib';
+import type { Backend, Buf } from '../../lib';
 
 /** A buffer holding values, placed at `offset` inside a larger storage so offsets are exercised too. */
 export function bufOf(be: Backend, values: ArrayLike<number>, offset = 0): Buf {
@@ -17,7 +17,4 @@ export function readBuf(be: Backend, buf: Buf, n: number): Float32Array {
   return be.read(buf, n);
 }
 
-/** The CPU backends here that provide the model kernels (js always; native where the addon loaded). */
-export function modelBackends(names: BackendName[]): BackendName[] {
-  return names.filter((n) => n !== 'cuda' && typeof backend(n).rmsNormForward === 'function');
-}
+

@@ -7,7 +7,7 @@
 import { backend, type BackendName, type Buf } from '../../lib';
 import * as ref from '../../lib/backend/js/attention_reference';
 import type { AttentionParams, Backend } from '../../lib/backend/types';
-import { backendsUnderTest, cpuPaths, hostRandom, withCpuPath } from '../helpers/backends';
+import { backendsUnderTest, backendsWithKernels, cpuPaths, hostRandom, withCpuPath } from '../helpers/backends';
 
 interface Case {
   B: number; tq: number; tk: number; Hq: number; Hkv: number; D: number; causal: boolean;
@@ -67,13 +67,13 @@ function run(name: BackendName, c: Case, seed: number): Results {
     k: { buf: { ...k, offset: L.kOff }, rowStride: L.kStride },
     v: { buf: { ...v, offset: L.vOff }, rowStride: L.vStride },
   };
-  be.attentionForward!({ ...p, out, lse });
+  be.kernels.get('attentionForward', 'test')({ ...p, out, lse });
   const dout = buf(hostRandom(outLen, seed + 3));
   // Gradients start as garbage (they must be written, not accumulated) with sentinels in the pads.
   const garbage = (len: number) => new Float32Array(len).fill(SENTINEL);
   const dqkv = c.fused ? buf(garbage(L.qLen)) : null;
   const dq = dqkv ?? buf(garbage(L.qLen)), dk = dqkv ?? buf(garbage(L.kLen)), dv = dqkv ?? buf(garbage(L.vLen));
-  be.attentionBackward!({
+  be.kernels.get('attentionBackward', 'test')({
     ...p, out, lse, dout,
     dq: { buf: { ...dq, offset: L.qOff }, rowStride: L.qStride },
     dk: { buf: { ...dk, offset: L.kOff }, rowStride: L.kStride },
@@ -106,7 +106,7 @@ function expectOwnColumnsOnly(c: Case, r: Results): void {
   }
 }
 
-const others = backendsUnderTest().filter((b) => b !== 'js' && backend(b).attentionForward !== undefined);
+const others = backendsWithKernels('attentionForward', 'attentionBackward').filter((b) => b !== 'js');
 
 const CASES: [string, Case][] = [
   ['single query and key', { B: 1, tq: 1, tk: 1, Hq: 1, Hkv: 1, D: 1, causal: false, mask: 'none', fused: false }],

@@ -1,8 +1,8 @@
 import { bitfitBackward, fromArray, setBackend, type Tensor } from '../../lib';
-import { backendsUnderTest, randomTensor } from '../helpers/backends';
+import { backendsUnderTest, backendsWithKernels, randomTensor } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
-const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
+const peftBackends = backendsWithKernels('bitfitBackward');
 
 describe.each(peftBackends)('BitFit bias gradient on %s', (name) => {
   beforeAll(() => setBackend(name));

@@ -1,8 +1,8 @@
 import { diffPrune, diffPruneBackward, fromArray, fromSparse, full, projectToDensity, setBackend, type Tensor, toSparse, zeros } from '../../lib';
-import { backendsUnderTest, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
+import { backendsUnderTest, backendsWithKernels, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
-const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
+const peftBackends = backendsWithKernels('diffPruneForward', 'diffPruneBackward', 'projectTopK');
 
 describe.each(peftBackends)('diff pruning on %s', (name) => {
   beforeAll(() => setBackend(name));

@@ -1,8 +1,8 @@
 import { fromArray, ia3Linear, ia3LinearBackward, ones, setBackend, type Tensor } from '../../lib';
-import { backendsUnderTest, randomTensor } from '../helpers/backends';
+import { backendsUnderTest, backendsWithKernels, randomTensor } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
-const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
+const peftBackends = backendsWithKernels('ia3Forward', 'ia3Backward');
 const shapes: [number, number, number][] = [[1, 1, 1], [3, 17, 1000], [17, 3, 17], [1000, 17, 3], [65, 130, 33]];
 
 describe.each(peftBackends)('(IA)3 on %s', (name) => {

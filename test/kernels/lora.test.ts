@@ -1,8 +1,8 @@
 import { add, fromArray, loraLinear, loraLinearBackward, setBackend, type Tensor, zeros } from '../../lib';
-import { backendsUnderTest, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
+import { backendsUnderTest, backendsWithKernels, cpuPaths, randomTensor, withCpuPath } from '../helpers/backends';
 import { oracleMany } from '../helpers/oracle';
 
-const peftBackends = backendsUnderTest().filter((b) => b !== 'cuda');
+const peftBackends = backendsWithKernels('loraForward', 'loraBackward');
 
 // [T, K, N, r]: odd sizes, a rank bigger than the specialised ones, and sizes past the GEMM blocks.
 const shapes: [number, number, number, number][] = [

@@ -33,7 +33,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
       const dy = rand(n, 2);
       expectAllClose(both((be) => {
         const dx = zerosBuf(be, n, 3);
-        be.unaryBackward!(op, bufOf(be, x, 1), bufOf(be, dy), dx, n);
+        be.kernels.get('unaryBackward', 'test')(op, bufOf(be, x, 1), bufOf(be, dy), dx, n);
         return [readBuf(be, dx, n)];
       }, path), 1e-6, 1e-5);
     }
@@ -45,7 +45,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
       const y = zerosBuf(be, rows * cols);
       be.softmax(bufOf(be, x), y, rows, cols);
       const dx = zerosBuf(be, rows * cols, 2);
-      be.softmaxBackward!(y, bufOf(be, dy, 1), dx, rows, cols);
+      be.kernels.get('softmaxBackward', 'test')(y, bufOf(be, dy, 1), dx, rows, cols);
       return [readBuf(be, dx, rows * cols)];
     }, path), 1e-6);
   });
@@ -54,9 +54,9 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const a = rand(rows * cols, 6), prior = rand(cols, 7);
     expectAllClose(both((be) => {
       const out0 = bufOf(be, new Float32Array(cols).fill(NaN), 2);
-      be.columnSum!(bufOf(be, a, 1), out0, rows, cols, 0);
+      be.kernels.get('columnSum', 'test')(bufOf(be, a, 1), out0, rows, cols, 0);
       const out1 = bufOf(be, prior, 3);
-      be.columnSum!(bufOf(be, a, 1), out1, rows, cols, 1);
+      be.kernels.get('columnSum', 'test')(bufOf(be, a, 1), out1, rows, cols, 1);
       return [readBuf(be, out0, cols), readBuf(be, out1, cols)];
     }, path), 2e-5 * Math.sqrt(rows));
   });
@@ -69,7 +69,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const src = rand(total, 8), base = rand(span, 9);
     expectAllClose(both((be) => {
       const dst = bufOf(be, base, 5);
-      be.stridedScatter!(bufOf(be, src, 2), dst, shape, strides);
+      be.kernels.get('stridedScatter', 'test')(bufOf(be, src, 2), dst, shape, strides);
       return [readBuf(be, dst, span)];
     }, path), 0, 0);
   });
@@ -81,9 +81,9 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
         const weight = withWeight ? bufOf(be, w, 1) : null;
         const common = { rows, cols, x: bufOf(be, x, 2), weight, eps: 1e-6 };
         const y = zerosBuf(be, rows * cols), rstd = zerosBuf(be, rows, 1);
-        be.rmsNormForward!({ ...common, y, rstd });
+        be.kernels.get('rmsNormForward', 'test')({ ...common, y, rstd });
         const dx = zerosBuf(be, rows * cols), dweight = withWeight ? bufOf(be, new Float32Array(cols).fill(NaN)) : null;
-        be.rmsNormBackward!({ ...common, rstd, dy: bufOf(be, dy), dx, dweight });
+        be.kernels.get('rmsNormBackward', 'test')({ ...common, rstd, dy: bufOf(be, dy), dx, dweight });
         const outs = [readBuf(be, y, rows * cols), readBuf(be, rstd, rows), readBuf(be, dx, rows * cols)];
         return dweight ? [...outs, readBuf(be, dweight, cols)] : outs;
       }, path), 2e-5 * Math.sqrt(rows), 1e-4);
@@ -97,10 +97,10 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
         const weight = affine ? bufOf(be, w, 1) : null, bias = affine ? bufOf(be, b, 2) : null;
         const common = { rows, cols, x: bufOf(be, x, 3), weight, eps: 1e-5 };
         const y = zerosBuf(be, rows * cols), mean = zerosBuf(be, rows), rstd = zerosBuf(be, rows, 1);
-        be.layerNormForward!({ ...common, bias, y, mean, rstd });
+        be.kernels.get('layerNormForward', 'test')({ ...common, bias, y, mean, rstd });
         const dx = zerosBuf(be, rows * cols);
         const dweight = affine ? zerosBuf(be, cols) : null, dbias = affine ? zerosBuf(be, cols, 1) : null;
-        be.layerNormBackward!({ ...common, mean, rstd, dy: bufOf(be, dy), dx, dweight, dbias });
+        be.kernels.get('layerNormBackward', 'test')({ ...common, mean, rstd, dy: bufOf(be, dy), dx, dweight, dbias });
         const outs = [readBuf(be, y, rows * cols), readBuf(be, mean, rows), readBuf(be, rstd, rows), readBuf(be, dx, rows * cols)];
         return dweight && dbias ? [...outs, readBuf(be, dweight, cols), readBuf(be, dbias, cols)] : outs;
       }, path), 2e-5 * Math.sqrt(rows), 1e-4);
@@ -112,9 +112,9 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const table = rand(vocab * dim, 18), dy = rand(n * dim, 19);
     expectAllClose(both((be) => {
       const t = bufOf(be, table, 2), out = zerosBuf(be, n * dim, 1);
-      be.embeddingForward!({ n, dim, vocab, ids, table: t, out });
+      be.kernels.get('embeddingForward', 'test')({ n, dim, vocab, ids, table: t, out });
       const dtable = bufOf(be, table, 3);  // accumulates onto what is there
-      be.embeddingBackward!({ n, dim, vocab, ids, dy: bufOf(be, dy), dtable });
+      be.kernels.get('embeddingBackward', 'test')({ n, dim, vocab, ids, dy: bufOf(be, dy), dtable });
       return [readBuf(be, out, n * dim), readBuf(be, dtable, vocab * dim)];
     }, path), 1e-5);
   });
@@ -128,7 +128,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     for (const interleaved of [false, true]) for (const inverse of [false, true]) {
       expectAllClose(both((be) => {
         const xb = bufOf(be, x, 3);
-        be.rope!({ rows, heads, headDim, rotaryDim, rowStride, x: xb, positions, theta: 10000, interleaved, inverse });
+        be.kernels.get('rope', 'test')({ rows, heads, headDim, rotaryDim, rowStride, x: xb, positions, theta: 10000, interleaved, inverse });
         return [readBuf(be, xb, span)];
       }, path), 2e-6, 0);
     }
@@ -140,8 +140,8 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const targets = Int32Array.of(3, 5);
     const [actual, expected] = both((be: Backend) => {
       const l = bufOf(be, logits), losses = zerosBuf(be, rows), lse = zerosBuf(be, rows), dlogits = zerosBuf(be, rows * vocab);
-      be.crossEntropyForward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, losses, lse });
-      be.crossEntropyBackward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, lse, gradScale: 1, dlogits });
+      be.kernels.get('crossEntropyForward', 'test')({ rows, vocab, logits: l, targets, ignoreIndex: -100, losses, lse });
+      be.kernels.get('crossEntropyBackward', 'test')({ rows, vocab, logits: l, targets, ignoreIndex: -100, lse, gradScale: 1, dlogits });
       return [readBuf(be, losses, rows), readBuf(be, dlogits, rows * vocab)];
     }, path);
     expect(Number.isNaN(expected[0][1]) && !Number.isNaN(expected[0][0])).toBe(true);
@@ -155,9 +155,9 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const targets = Int32Array.from({ length: rows }, (_, r) => (r === 1 ? -100 : (r * 7919) % vocab));
     expectAllClose(both((be: Backend) => {
       const l: Buf = bufOf(be, logits, 1), losses = zerosBuf(be, rows), lse = zerosBuf(be, rows, 2);
-      const counted = be.crossEntropyForward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, losses, lse });
+      const counted = be.kernels.get('crossEntropyForward', 'test')({ rows, vocab, logits: l, targets, ignoreIndex: -100, losses, lse });
       const dlogits = bufOf(be, new Float32Array(rows * vocab).fill(NaN), 1);
-      be.crossEntropyBackward!({ rows, vocab, logits: l, targets, ignoreIndex: -100, lse, gradScale: 0.25, dlogits });
+      be.kernels.get('crossEntropyBackward', 'test')({ rows, vocab, logits: l, targets, ignoreIndex: -100, lse, gradScale: 0.25, dlogits });
       return [Float32Array.of(counted), readBuf(be, losses, rows), readBuf(be, lse, rows), readBuf(be, dlogits, rows * vocab)];
     }, path), 1e-5, 1e-5);
   });

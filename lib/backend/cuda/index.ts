@@ -2,6 +2,7 @@
  * The CUDA backend: the addon's CUDA kernels on device memory. Storage holds an opaque device handle;
  * kernels receive [handle, offset] views and the addon checks them against the shapes.
  */
+import { KernelTable, pick, PRIMITIVE_KERNELS } from '../registry';
 import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import type { DeviceView, NativeAddon } from '../native/addon';
 
@@ -13,8 +14,12 @@ function dev(b: Buf): DeviceView {
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
   readonly device = 'cuda' as const;
+  /** The primitives only so far: ops that need another kernel say so, naming it and this backend. */
+  readonly kernels: KernelTable;
 
-  constructor(readonly addon: NativeAddon) {}
+  constructor(readonly addon: NativeAddon) {
+    this.kernels = new KernelTable(this.name).register(pick(this, PRIMITIVE_KERNELS), this);
+  }
 
   alloc(size: number): Storage {
     return { backend: 'cuda', device: 'cuda', size, handle: this.addon.cudaAlloc(size), refs: 0, disposed: false };

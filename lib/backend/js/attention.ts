@@ -1,5 +1,5 @@
 /** The js backend's fused attention: the reference loops of attention_reference.ts on float32 storage. */
-import type { AttentionParams, Buf, ModelKernels } from '../types';
+import type { AttentionKernels, AttentionParams, Buf } from '../types';
 import * as ref from './attention_reference';
 
 /** The storage's host memory from the buffer's offset on (a view, no copy). */
@@ -16,7 +16,7 @@ function inputs(p: AttentionParams): ref.AttentionInputs {
   };
 }
 
-export const jsAttentionKernels: Pick<ModelKernels, 'attentionForward' | 'attentionBackward'> = {
+export const jsAttentionKernels: AttentionKernels = {
   attentionForward(p) {
     ref.attentionForward(inputs(p), at(p.out), at(p.lse));
   },

@@ -2,9 +2,10 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import type { Backend, BinaryOpName, Buf, GemmParams, OptimKernels, PeftKernels, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import { KernelTable, pick, PRIMITIVE_KERNELS } from '../registry';
+import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
-import { jsModelKernels, type ModelPart1Kernels } from './model';
+import { jsModelKernels } from './model';
 import { jsAttentionKernels } from './attention';
 import { jsOptimKernels } from './optim';
 import { jsPeftKernels } from './peft';
@@ -38,6 +39,10 @@ const BINARY: Record<BinaryOpName, (x: number, y: number) => number> = {
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly device = 'cpu' as const;
+  /** Every kernel: the primitives (methods below) and the reference PEFT, model, attention and optimizer kernels. */
+  readonly kernels: KernelTable = new KernelTable(this.name)
+    .register(pick(this, PRIMITIVE_KERNELS), this)
+    .register({ ...jsPeftKernels, ...jsModelKernels, ...jsAttentionKernels, ...jsOptimKernels }, this);
 
   /**
    * 'float64' stores every tensor in a Float64Array (typed as Float32Array: the loops are the same), so
@@ -154,7 +159,3 @@ export class JsBackend implements Backend {
   synchronize(): void {}
 }
 
-// The PEFT kernels live in their own file; they are part of the js backend all the same.
-Object.assign(JsBackend.prototype, jsPeftKernels, jsModelKernels, jsAttentionKernels, jsOptimKernels);
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface JsBackend extends PeftKernels, ModelPart1Kernels, OptimKernels {}

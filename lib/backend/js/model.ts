@@ -3,12 +3,6 @@ import type { ModelKernels } from '../model_types';
 import type { Buf } from '../types';
 import * as ref from './model_reference';
 
-/** The kernels of ModelKernels this file provides (attention lives elsewhere). */
-export type ModelPart1Kernels = Pick<ModelKernels,
-  'unaryBackward' | 'softmaxBackward' | 'columnSum' | 'stridedScatter' | 'rmsNormForward' | 'rmsNormBackward' |
-  'layerNormForward' | 'layerNormBackward' | 'embeddingForward' | 'embeddingBackward' | 'rope' |
-  'crossEntropyForward' | 'crossEntropyBackward'>;
-
 /** The storage's host memory from the buffer's offset on (a view, no copy). */
 function at(b: Buf): Float32Array {
   if (b.storage.data === undefined) throw new Error(`js backend: storage on '${b.storage.device}' is not host memory`);
@@ -19,7 +13,7 @@ function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : at(b);
 }
 
-export const jsModelKernels: ModelPart1Kernels = {
+export const jsModelKernels: ModelKernels = {
   unaryBackward(op, x, dy, dx, n) {
     ref.unaryBackward(op, at(x), at(dy), at(dx), n);
   },

@@ -1,12 +1,7 @@
 /** The native backend's fused attention: argument marshalling for csrc/binding/attention_binding.cc. */
-import type { AttentionParams, Buf, HeadsView, ModelKernels } from '../types';
+import type { AttentionKernels, AttentionParams, Buf, HeadsView } from '../types';
 import type { NativeAddon } from './addon';
-
-function view(b: Buf): Float32Array {
-  const data = b.storage.data;
-  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
-  return b.offset === 0 ? data : data.subarray(b.offset);
-}
+import { view } from './views';
 
 /** The 15 leading arguments both entry points share. */
 type SharedArgs = [
@@ -23,7 +18,7 @@ function heads(h: HeadsView): [Float32Array, number] {
   return [view(h.buf), h.rowStride];
 }
 
-export const nativeAttentionKernels: Pick<ModelKernels, 'attentionForward' | 'attentionBackward'> & ThisType<{ addon: NativeAddon }> = {
+export const nativeAttentionKernels: AttentionKernels & ThisType<{ addon: NativeAddon }> = {
   attentionForward(p) {
     this.addon.attentionForward(...shared(p), view(p.out), view(p.lse));
   },

@@ -1,20 +1,12 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
-import type {
-  Backend, BinaryOpName, Buf, DiffPruneParams, GemmParams, Ia3Params, LoraBackwardParams, LoraForwardParams, RandomKind,
-  OptimKernels, ReduceOpName, Storage, UnaryOpName,
-} from '../types';
-import type { ModelPart1Kernels } from '../js/model';
+import { KernelTable, pick, PRIMITIVE_KERNELS } from '../registry';
+import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
 import type { NativeAddon } from './addon';
-import { nativeModelKernels } from './model';
 import { nativeAttentionKernels } from './attention';
+import { nativeModelKernels } from './model';
 import { nativeOptimKernels } from './optim';
-
-/** The Float32Array of a CPU buffer from its offset on (the addon checks lengths against shapes). */
-function view(b: Buf): Float32Array {
-  const data = b.storage.data;
-  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
-  return b.offset === 0 ? data : data.subarray(b.offset);
-}
+import { nativePeftKernels } from './peft';
+import { view } from './views';
 
 const EMPTY = new Float32Array(0);
 
@@ -30,8 +22,14 @@ export class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly device = 'cpu' as const;
   private readonly buffers = new WeakMap<Storage, ArrayBuffer>();
+  /** Every kernel: the primitives (methods below) and the C++ PEFT, model, attention and optimizer kernels. */
+  readonly kernels: KernelTable;
 
-  constructor(readonly addon: NativeAddon) {}
+  constructor(readonly addon: NativeAddon) {
+    this.kernels = new KernelTable(this.name)
+      .register(pick(this, PRIMITIVE_KERNELS), this)
+      .register({ ...nativePeftKernels, ...nativeModelKernels, ...nativeAttentionKernels, ...nativeOptimKernels }, this);
+  }
 
   /**
    * Freed buffers are kept by size class and handed out again. Creating an external ArrayBuffer costs an
@@ -123,49 +121,5 @@ export class NativeBackend implements Backend {
   }
 
   synchronize(): void {}
-
-  loraForward(p: LoraForwardParams): void {
-    this.addon.loraForward(p.T, p.K, p.N, p.r, view(p.x), opt(p.w), opt(p.bias), view(p.a), view(p.b), p.scale, p.dropout,
-      p.seed, p.rowOffset, view(p.u), view(p.y));
-  }
-
-  loraBackward(p: LoraBackwardParams): void {
-    this.addon.loraBackward(p.T, p.K, p.N, p.r, view(p.x), opt(p.w), view(p.a), view(p.b), view(p.u), view(p.dy), p.scale,
-      p.dropout, p.seed, p.rowOffset, opt(p.dx), view(p.da), view(p.db), opt(p.dbias));
-  }
-
-  ia3Forward(p: Ia3Params & { bias: Buf | null; y: Buf; yPre: Buf | null }): void {
-    this.addon.ia3Forward(p.mode, p.T, p.K, p.N, view(p.x), view(p.w), opt(p.bias), view(p.l), view(p.y), opt(p.yPre));
-  }
-
-  ia3Backward(p: Ia3Params & { dy: Buf; yPre: Buf | null; dx: Buf | null; dl: Buf }): void {
-    this.addon.ia3Backward(p.mode, p.T, p.K, p.N, view(p.x), view(p.w), view(p.l), view(p.dy), opt(p.yPre), opt(p.dx), view(p.dl));
-  }
-
-  diffPruneForward(p: DiffPruneParams & { w: Buf; wOut: Buf; z: Buf | null }): number {
-    return this.addon.diffPruneForward(p.n, view(p.w), view(p.delta), view(p.logAlpha), p.logAlphaLength, p.training, p.seed,
-      p.gate.gamma, p.gate.zeta, p.gate.beta, view(p.wOut), opt(p.z));
-  }
-
-  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf; gates?: Buf | null }): void {
-    this.addon.diffPruneBackward(p.n, view(p.dw), view(p.delta), view(p.logAlpha), p.logAlphaLength, p.training, p.seed,
-      p.gate.gamma, p.gate.zeta, p.gate.beta, p.lambda, view(p.dDelta), view(p.dLogAlpha), opt(p.gates ?? null));
-  }
-
-  projectTopK(v: Buf, n: number, keep: number): number {
-    return this.addon.projectTopK(view(v), n, keep);
-  }
-
-  bitfitBackward(p: { T: number; K: number; N: number; dy: Buf; w: Buf; dx: Buf | null; dbias: Buf }): void {
-    this.addon.bitfitBackward(p.T, p.K, p.N, view(p.dy), view(p.w), opt(p.dx), view(p.dbias));
-  }
 }
 
-function opt(b: Buf | null): Float32Array | null {
-  return b === null ? null : view(b);
-}
-
-// The model, attention and optimizer kernels live in their own files; they are part of the native backend all the same.
-Object.assign(NativeBackend.prototype, nativeModelKernels, nativeAttentionKernels, nativeOptimKernels);
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface NativeBackend extends ModelPart1Kernels, OptimKernels {}

@@ -1,22 +1,12 @@
 /** The native backend's model kernels: thin calls into the addon, which checks every argument. */
-import type { ModelPart1Kernels } from '../js/model';
-import type { Buf } from '../types';
+import type { Buf, ModelKernels } from '../types';
 import type { NativeAddon } from './addon';
-
-function view(b: Buf): Float32Array {
-  const data = b.storage.data;
-  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
-  return b.offset === 0 ? data : data.subarray(b.offset);
-}
-
-function opt(b: Buf | null): Float32Array | null {
-  return b === null ? null : view(b);
-}
+import { opt, view } from './views';
 
 type WithAddon = { readonly addon: NativeAddon };
 
 /** Methods for NativeBackend.prototype (`this` is the backend, which holds the addon). */
-export const nativeModelKernels: ModelPart1Kernels & ThisType<WithAddon> = {
+export const nativeModelKernels: ModelKernels & ThisType<WithAddon> = {
   unaryBackward(op, x, dy, dx, n) {
     this.addon.unaryBackward(op, view(x), view(dy), view(dx), n);
   },

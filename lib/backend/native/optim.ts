@@ -1,13 +1,9 @@
 /** The native backend's optimizer updates: thin calls into the addon (csrc/kernels/optim.cc). */
 import type { Buf, OptimKernels } from '../types';
 import type { NativeAddon } from './addon';
+import { view } from './views';
 
 /** The CPU memory of a buffer from its offset on (the addon checks lengths). */
-function view(b: Buf): Float32Array {
-  const data = b.storage.data;
-  if (data === undefined) throw new Error(`native backend: storage on '${b.storage.device}' is not host memory`);
-  return b.offset === 0 ? data : data.subarray(b.offset);
-}
 
 export const nativeOptimKernels: OptimKernels & ThisType<{ addon: NativeAddon }> = {
   adamwStep(p) {

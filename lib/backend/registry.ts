@@ -1,0 +1,60 @@
+/**
+ * The kernel registry: every kernel a backend runs, registered by name when the backend is made. Ops find
+ * kernels here (kernel(be, name, op)), so a kernel a backend lacks fails with one error naming the op and
+ * the backend, and listKernels() answers which backend runs what.
+ */
+import type { AttentionKernels, ModelKernels, OptimKernels } from './model_types';
+import type { PeftKernels, PrimitiveKernels } from './types';
+
+/** Every kernel by name: the primitives each backend has, then the groups a backend may leave out. */
+export interface Kernels extends PrimitiveKernels, PeftKernels, ModelKernels, AttentionKernels, OptimKernels {}
+export type KernelName = keyof Kernels;
+
+/** The primitives, which every backend must register (the rest are optional). */
+export const PRIMITIVE_KERNELS = [
+  'gemm', 'binary', 'scale', 'unary', 'rowReduce', 'softmax', 'stridedCopy', 'fill', 'randomFill',
+] as const satisfies readonly (keyof PrimitiveKernels)[];
+
+// Compile-time check that the list names every primitive: adding one to PrimitiveKernels without listing it fails here.
+type Unlisted = Exclude<keyof PrimitiveKernels, (typeof PRIMITIVE_KERNELS)[number]>;
+const primitivesListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void primitivesListed;
+
+export class KernelTable {
+  private readonly table = new Map<KernelName, (...args: never[]) => unknown>();
+
+  constructor(readonly backend: string) {}
+
+  /** Registers each kernel of the object under its key, bound to `self` (the kernels may use `this`). */
+  register(kernels: Partial<Kernels>, self: object): this {
+    for (const [name, fn] of Object.entries(kernels) as [KernelName, (...args: never[]) => unknown][]) {
+      if (typeof fn !== 'function') throw new TypeError(`${this.backend} backend: kernel '${name}' is not a function`);
+      if (this.table.has(name)) throw new Error(`${this.backend} backend: kernel '${name}' is registered twice`);
+      this.table.set(name, fn.bind(self));
+    }
+    return this;
+  }
+
+  has(name: KernelName): boolean {
+    return this.table.has(name);
+  }
+
+  /** The kernel, or an error naming the op, this backend and where the kernel does run. */
+  get<K extends KernelName>(name: K, op: string): Kernels[K] {
+    const fn = this.table.get(name);
+    if (fn === undefined) throw new Error(`${op}: the ${this.backend} backend has no ${name} kernel; use the native or js backend`);
+    return fn as unknown as Kernels[K];
+  }
+
+  /** The registered names, sorted. */
+  names(): KernelName[] {
+    return [...this.table.keys()].sort();
+  }
+}
+
+/** The named kernels of an object (a backend's own methods), for register(). */
+export function pick<K extends KernelName>(from: Pick<Kernels, K>, names: readonly K[]): Partial<Kernels> {
+  const out: Partial<Kernels> = {};
+  for (const name of names) (out as Record<K, unknown>)[name] = from[name];
+  return out;
+}
