@@ -2,54 +2,39 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
+#include <type_traits>
 
 #include "../runtime/scratch.h"
 #include "../runtime/thread_pool.h"
 #include "lora_project.h"
+#include "simd/avx512.h"
 #include "simd_target.h"
 
-PEFTJS_TARGET_BEGIN("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+PEFTJS_TARGET_BEGIN(PEFTJS_AVX512_ISA)
 
 namespace peftjs {
 namespace {
 
 // Vector type per rank: one ymm row for r = 8, one zmm row for r = 16.
 template <int R>
-struct Row;
-template <>
-struct Row<8> {
-  using V = __m256;
-  static V zero() { return _mm256_setzero_ps(); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V fma(float a, V b, V c) { return _mm256_fmadd_ps(_mm256_set1_ps(a), b, c); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-};
-template <>
-struct Row<16> {
-  using V = __m512;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static V fma(float a, V b, V c) { return _mm512_fmadd_ps(_mm512_set1_ps(a), b, c); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-};
+using Row = std::conditional_t<R == 8, simd::F32x8, simd::F32x16>;
 
 // Rows [t, t + 8) of u: eight accumulator rows, one A^T row load and eight broadcasts per step of K.
 template <int R>
 void eight_rows(const float* x, int64_t ldx, const float* at, int64_t k, float* u) {
   using O = Row<R>;
-  typename O::V c0 = O::zero(), c1 = O::zero(), c2 = O::zero(), c3 = O::zero();
-  typename O::V c4 = O::zero(), c5 = O::zero(), c6 = O::zero(), c7 = O::zero();
+  typename O::T c0 = O::zero(), c1 = O::zero(), c2 = O::zero(), c3 = O::zero();
+  typename O::T c4 = O::zero(), c5 = O::zero(), c6 = O::zero(), c7 = O::zero();
   for (int64_t p = 0; p < k; ++p) {
-    const typename O::V ap = O::load(at + p * R);
-    c0 = O::fma(x[p], ap, c0);
-    c1 = O::fma(x[ldx + p], ap, c1);
-    c2 = O::fma(x[2 * ldx + p], ap, c2);
-    c3 = O::fma(x[3 * ldx + p], ap, c3);
-    c4 = O::fma(x[4 * ldx + p], ap, c4);
-    c5 = O::fma(x[5 * ldx + p], ap, c5);
-    c6 = O::fma(x[6 * ldx + p], ap, c6);
-    c7 = O::fma(x[7 * ldx + p], ap, c7);
+    const typename O::T ap = O::load(at + p * R);
+    c0 = O::fma(O::set1(x[p]), ap, c0);
+    c1 = O::fma(O::set1(x[ldx + p]), ap, c1);
+    c2 = O::fma(O::set1(x[2 * ldx + p]), ap, c2);
+    c3 = O::fma(O::set1(x[3 * ldx + p]), ap, c3);
+    c4 = O::fma(O::set1(x[4 * ldx + p]), ap, c4);
+    c5 = O::fma(O::set1(x[5 * ldx + p]), ap, c5);
+    c6 = O::fma(O::set1(x[6 * ldx + p]), ap, c6);
+    c7 = O::fma(O::set1(x[7 * ldx + p]), ap, c7);
   }
   O::store(u, c0), O::store(u + R, c1), O::store(u + 2 * R, c2), O::store(u + 3 * R, c3);
   O::store(u + 4 * R, c4), O::store(u + 5 * R, c5), O::store(u + 6 * R, c6), O::store(u + 7 * R, c7);
@@ -58,8 +43,8 @@ void eight_rows(const float* x, int64_t ldx, const float* at, int64_t k, float* 
 template <int R>
 void one_row(const float* x, const float* at, int64_t k, float* u) {
   using O = Row<R>;
-  typename O::V c = O::zero();
-  for (int64_t p = 0; p < k; ++p) c = O::fma(x[p], O::load(at + p * R), c);
+  typename O::T c = O::zero();
+  for (int64_t p = 0; p < k; ++p) c = O::fma(O::set1(x[p]), O::load(at + p * R), c);
   O::store(u, c);
 }
 
