@@ -16,7 +16,7 @@ export * from './tuners/p_tuning';
 export * from './tuners/bottleneck';
 export * from './tuners/compacter';
 export * from './tuners/ia3';
-export { BASE_ADAPTER_NAME, forwardWithAdapterNames, setSampleAdapters, withSampleAdapters } from './mixed_batch';
+export { BASE_ADAPTER_NAME, forwardWithAdapterNames } from './mixed_batch';
 export * from './tuners/bitfit';
 export * from './tuners/layer_freezing';
 export * from './tuners/diff_pruning';

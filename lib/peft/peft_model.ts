@@ -6,11 +6,9 @@
 import { Module } from '../nn/module';
 import type { Tensor } from '../tensor/tensor';
 import type { PeftConfig } from './config';
+import { BASE_ADAPTER_NAME, mixedBatchUnsupported } from './mixed_batch';
 import { isModulesToSave, ModulesToSaveWrapper } from './modules_to_save';
 import { isAdapterLayer, tunerFor, type WeightedAdapterOptions } from './tuner';
-
-/** HF's name, in `adapterNames`, for the samples of a mixed batch that run without an adapter. */
-const BASE_IN_MIXED_BATCH = '__base__';
 
 /** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
 class TunerModel extends Module {
@@ -168,8 +166,8 @@ export class PeftModel<M extends Module = Module> extends Module {
 
   /**
    * Calls the model (prompt-learning methods put their virtual tokens or prefixes in first). With
-   * `adapterNames` (one per sample, '__base__' for none) each sample runs its own adapter: HF's mixed
-   * batch, for inference (eval mode) only.
+   * `adapterNames` (one per sample, BASE_ADAPTER_NAME '__base__' for none) each sample runs its own
+   * adapter: HF's mixed batch (LoRA and IA3; see mixed_batch.ts), in training as in eval mode.
    */
   forward(inputs: unknown): unknown {
     const mixed = (inputs as { adapterNames?: unknown } | null)?.adapterNames;
@@ -180,25 +178,33 @@ export class PeftModel<M extends Module = Module> extends Module {
     return (this.model as unknown as { forward(i: unknown): unknown }).forward(inputs);
   }
 
+  /**
+   * HF's _enable_peft_forward_hooks: checks the names, hands them to every adapter layer for this one
+   * call (HF's pre-forward hook) and takes them back after. Unlike HF, training mode is allowed: the
+   * mixed kernels give each adapter the gradient of its own samples.
+   */
   private mixedBatchForward(inputs: Record<string, unknown>, names: unknown): unknown {
     const op = 'forward with adapterNames';
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new TypeError(`${op}: adapterNames must be an array of adapter names, one per sample`);
-    if (this.training) throw new Error(`${op}: cannot pass adapterNames when the model is in training mode (call eval() first), as HF peft`);
-    const unknown = [...new Set(names as string[])].filter((n) => n !== BASE_IN_MIXED_BATCH && !this.peftConfig.has(n));
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string'))
+      throw new TypeError(`${op}: adapterNames must be a non-empty array of adapter names, one per sample`);
+    const unknown = [...new Set(names as string[])].filter((n) => n !== BASE_ADAPTER_NAME && !this.peftConfig.has(n));
     if (unknown.length) throw new Error(`${op}: trying to infer with non-existing adapter(s): ${unknown.sort().join(', ')}`);
     const ids = inputs.inputIds as { shape?: readonly number[] } | undefined;
     const batch = ids?.shape?.[0] ?? (inputs.inputsEmbeds as { shape?: readonly number[] } | undefined)?.shape?.[0];
     if (batch !== undefined && batch !== names.length)
       throw new RangeError(`${op}: length of adapterNames should be the same as the number of inputs, but got ${names.length} and ${batch} respectively`);
-    const config = this.peftConfig.get(this.activeAdapter);
-    if (config && tunerFor(config.peftType, op).forward) throw new Error(`${op}: ${config.peftType} adapters do not run mixed batches`);
+    const config = this.peftConfig.get(this.activeAdapter) ?? this.peftConfig.values().next().value;
+    if (!config) throw new Error(`${op}: this model holds no adapters`);
+    const peftType = config.peftType;
     const layers = this.model.namedModules().map(([, m]) => m);
-    if (layers.some(isModulesToSave)) throw new Error(`${op}: mixed batches with modulesToSave are not supported`);
     const adapted = layers.filter(isAdapterLayer);
+    if (tunerFor(peftType, op).forward || adapted.length === 0) throw mixedBatchUnsupported(peftType);
     const unable = adapted.find((m) => !m.setMixedBatch);
-    if (unable) throw new Error(`${op}: ${unable.constructor.name} layers cannot run a mixed batch`);
+    if (unable) throw mixedBatchUnsupported(peftType, unable.constructor.name);
+    if (layers.some(isModulesToSave)) throw new Error(`${op}: mixed batches with modulesToSave are not supported`);
     const { adapterNames: _, ...rest } = inputs;
-    for (const m of adapted) m.setMixedBatch!(names as string[]);
+    const frozen = Object.freeze([...(names as string[])]);
+    for (const m of adapted) m.setMixedBatch!(frozen);
     try {
       return (this.model as unknown as { forward(i: unknown): unknown }).forward(rest);
     } finally {

@@ -29,8 +29,9 @@ export interface AdapterLayer extends Module {
   unmerge(): void;
   readonly mergedAdapters: readonly string[];
   /**
-   * A mixed batch (HF's `adapter_names`): the adapter of each sample, set for the duration of one forward
-   * (null after). Absent: the method cannot run mixed batches.
+   * A mixed batch (HF's `adapter_names` pre-forward hook): the adapter of each sample ('__base__' for
+   * none), set by PeftModel.forward for the duration of one call (null after). Absent: the layer cannot
+   * run mixed batches (see mixed_batch.ts).
    */
   setMixedBatch?(names: readonly string[] | null): void;
 }

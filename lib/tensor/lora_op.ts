@@ -2,15 +2,16 @@
  * LoRA on autograd, over the fused kernels: y = x W^T + b + s (drop(x) A^T) B^T in one pass, and a backward
  * giving dx, dA, dB (and db) without ever forming dW. Where W cannot take the fused path (it trains, or it
  * is a transposed view such as GPT-2's Conv1D weight), the base output is computed apart and the adapter's
- * term is added to it by the same kernel (`loraAdd`).
+ * term is added to it by the same kernel (`loraAdd`). A mixed batch (one adapter per row) runs the mixed
+ * kernels (`loraMixedOp`).
  */
-import { record } from './autograd';
+import { noGrad, record } from './autograd';
 import { zeros } from './creation';
-import { linear } from './ops';
+import { columnSum, linear, matmul } from './ops';
+import { type LoraAdapterWeights, loraMixedBackward, loraMixedForward } from './peft_mixed';
 import { type LoraOptions, loraLinear, loraLinearBackward } from './peft_ops';
 import { rows2d } from './raw_views';
 import { Tensor } from './tensor';
-
 
 function reshaped(t: Tensor, shape: readonly number[]): Tensor {
   return new Tensor(t.storage, shape, undefined, t.offset);
@@ -47,10 +48,11 @@ export function loraLinearOp(x: Tensor, w: Tensor, bias: Tensor | null, a: Tenso
 
 /** base + s (drop(x) A^T) B^T, where base = x W^T + b was computed by any means (its gradient passes through). */
 export function loraAdd(base: Tensor, x: Tensor, a: Tensor, b: Tensor, opts: LoraOptions): Tensor {
-  const n = base.shape[base.rank - 1];
   const x2 = rows2d(x);
-  // The kernel adds into its `into` argument: a private copy, so `base` itself is never changed.
-  const into = rows2d(base.isContiguous() ? base.copyPacked() : base);
+  // The kernel adds into its `into` argument: a private packed copy, so `base` itself is never changed.
+  const packed = base.copyPacked();
+  const into = rows2d(packed);
+  packed.dispose();
   const { u } = loraLinear(x2, null, null, a, b, opts, into);
   const out = reshaped(into, base.shape);
   into.dispose();
@@ -69,7 +71,6 @@ export function loraAdd(base: Tensor, x: Tensor, a: Tensor, b: Tensor, opts: Lor
   }, [x, a, b, u]);
   x2.dispose();
   u.dispose();
-  if (n === 0) return result;
   return result;
 }
 
@@ -77,4 +78,39 @@ export function loraAdd(base: Tensor, x: Tensor, a: Tensor, b: Tensor, opts: Lor
 export function loraLinearAuto(x: Tensor, w: Tensor, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraOptions): Tensor {
   if (fusedLoraApplies(w)) return loraLinearOp(x, w, bias, a, b, opts);
   return loraAdd(linear(x, w, bias), x, a, b, opts);
+}
+
+/**
+ * A mixed batch: x [..., K] with row t running adapters[rowAdapter[t]] (NO_ADAPTER: the base only), through
+ * the mixed kernels (peft_mixed): one base GEMM, each adapter's fused term on its own runs of rows. The
+ * backward gives each adapter the gradient of its own rows only (loraMixedBackward), dx, and dW and db
+ * where they train. Any W layout (a transposed Conv1D view too).
+ */
+export function loraMixedOp(x: Tensor, w: Tensor, bias: Tensor | null, adapters: LoraAdapterWeights[], rowAdapter: Int32Array): Tensor {
+  const n = w.shape[0];
+  const count = adapters.length;
+  const x2 = rows2d(x);
+  const { y, saved } = noGrad(() => loraMixedForward(x2, w, bias, adapters, rowAdapter));
+  const out = reshaped(y, [...x.shape.slice(0, -1), n]);
+  y.dispose();
+  const as = adapters.map((ad) => ad.a), bs = adapters.map((ad) => ad.b), us = saved.runs.map((run) => run.u);
+  const result = record(out, 'loraMixed', [x, w, bias, ...as, ...bs], (g, [xs, ws, ...rest], needs) => {
+    const g2 = rows2d(g);
+    const xm = rows2d(xs);
+    const weights = adapters.map((ad, i) => ({ ...ad, a: rest[i], b: rest[count + i] }));
+    const runs = saved.runs.map((run, i) => ({ ...run, u: rest[2 * count + i] }));
+    const { dx, grads } = loraMixedBackward(xm, ws, weights, { runs }, g2, { inputGrad: needs[0] });
+    const dw = needs[1] ? matmul(g2.T, xm) : null;
+    const dbias = needs[2] ? columnSum(g2) : null;
+    g2.dispose();
+    xm.dispose();
+    const dxOut = dx ? reshaped(dx, x.shape) : null;
+    dx?.dispose();
+    const keepIf = (t: Tensor | undefined, need: boolean) => (need && t ? t : (t?.dispose(), null));
+    return [dxOut, dw, dbias,
+      ...grads.map((gr, i) => keepIf(gr?.da, needs[3 + i])), ...grads.map((gr, i) => keepIf(gr?.db, needs[3 + count + i]))];
+  }, [x, w, ...as, ...bs, ...us]);
+  x2.dispose();
+  us.forEach((u) => u.dispose());
+  return result;
 }

@@ -7,7 +7,7 @@
 import { formatShape } from './shape';
 import { ia3LinearBackward, type LoraOptions, loraLinear, loraLinearBackward } from './peft_ops';
 import { zeros } from './creation';
-import { matmul, mul } from './ops';
+import { add, matmul, mul } from './ops';
 import type { Tensor } from './tensor';
 
 /** The sentinel in a per-row adapter index for rows that use no adapter. */
@@ -86,10 +86,8 @@ export function loraMixedBackward(x: Tensor, w: Tensor, adapters: LoraAdapterWei
     if (acc === null) grads[run.adapter] = { da: g.da, db: g.db };
     else {
       // Another run of the same adapter: its parameter gradients add up.
-      acc.da.data.forEach((_, i, arr) => { arr[i] += g.da.data[i]; });
-      acc.db.data.forEach((_, i, arr) => { arr[i] += g.db.data[i]; });
-      g.da.dispose();
-      g.db.dispose();
+      grads[run.adapter] = { da: add(acc.da, g.da), db: add(acc.db, g.db) };
+      [acc.da, acc.db, g.da, g.db].forEach((t) => t.dispose());
     }
     if (!whole) { xr.dispose(); dyr.dispose(); dxr?.dispose(); }
   }

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   AdamW, fromArray, Linear, Module, GPT2Config, GPT2LMHeadModel, getPeftModel, IA3Config, loadHfModel, noGrad, PeftModel, randn, setBackend,
-  SafetensorsFile, saveSafetensors, type Tensor, tidy, withSampleAdapters, forwardWithAdapterNames, Ia3Linear,
+  SafetensorsFile, saveSafetensors, type Tensor, tidy, Ia3Linear,
 } from '../../lib';
 import { ia3LinearComposed, ia3LinearOp, ia3MixedOp } from '../../lib/tensor/ia3_op';
 import { forward, inputsOf, openGolden } from '../helpers/golden';
@@ -101,7 +101,7 @@ describe.each(['js', 'native'] as const)('(IA)3 on %s', (backendName) => {
       };
       const names = ['b', '__base__'];
       expect(B).toBe(2);
-      const mixed = noGrad(() => (forwardWithAdapterNames(peft, inputs, names) as { logits: Tensor }).logits);
+      const mixed = noGrad(() => (peft.forward({ ...inputs, adapterNames: names }) as { logits: Tensor }).logits);
       peft.setAdapter('b');
       const first = noGrad(() => forward(peft.model as never, sample(0) as never).logits);
       const second = noGrad(() => peft.disableAdapter(() => forward(peft.model as never, sample(1) as never).logits));
@@ -109,12 +109,12 @@ describe.each(['js', 'native'] as const)('(IA)3 on %s', (backendName) => {
       expect(mixed.slice(0, 1, 2)).toAllClose(second, { atol: 1e-5, rtol: 1e-5 });
       // Gradients reach the vector each sample used, and only that one.
       for (const t of peft.parameters()) t.grad = null;
-      tidy(() => withSampleAdapters(peft, ['b', 'b'], () => forward(peft.model as never, inputs as never).loss.backward()));
+      tidy(() => (peft.forward({ ...inputs, adapterNames: ['b', 'b'] }) as { loss: Tensor }).loss.backward());
       const layer = peft.model.namedModules().find(([, m]) => m instanceof Ia3Linear)![1] as Ia3Linear;
       expect(layer.ia3_l.get('b').grad).not.toBeNull();
       expect(layer.ia3_l.get('a').grad).toBeNull();
-      expect(() => forwardWithAdapterNames(peft, inputs, ['b'])).toThrow(/adapterNames has 1 names but the batch has 2 samples/);
-      expect(() => forwardWithAdapterNames(peft, inputs, ['b', 'zzz'])).toThrow(/does not hold/);
+      expect(() => peft.forward({ ...inputs, adapterNames: ['b'] })).toThrow(/length of adapterNames should be the same as the number of inputs, but got 1 and 2/);
+      expect(() => peft.forward({ ...inputs, adapterNames: ['b', 'zzz'] })).toThrow(/non-existing adapter\(s\): zzz/);
       // The names never stick: the next plain forward runs the active adapter for every sample.
       const after = noGrad(() => forward(peft.model as never, inputs as never).logits);
       expect(after.slice(0, 0, 1)).toAllClose(first, { atol: 1e-5, rtol: 1e-5 });

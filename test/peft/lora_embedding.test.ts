@@ -115,7 +115,7 @@ describe.each(['js', 'native'] as const)('LoRA on embed_tokens, %s backend', (ba
     expect(() => peft.addWeightedAdapter(['default', 'other'], [0.5, 0.5], 'mix', 'linear'))
       .toThrow(/addWeightedAdapter: adapters on embedding layers cannot be combined yet \(model\.embed_tokens\)/);
     peft.eval();
-    expect(() => peft.forward({ inputIds: intTensor([[1, 2]]), adapterNames: ['default'] })).toThrow(/LoraEmbedding layers cannot run a mixed batch/);
+    expect(() => peft.forward({ inputIds: intTensor([[1, 2]]), adapterNames: ['default'] })).toThrow(/LORA adapters on LoraEmbedding layers cannot run a mixed batch/);
     peft.dispose();
   });
 });

@@ -14,9 +14,8 @@ import { noGrad } from '../../../tensor/autograd';
 import { ones, randn } from '../../../tensor/creation';
 import { ia3LinearAuto, ia3MixedOp } from '../../../tensor/ia3_op';
 import { mul } from '../../../tensor/ops';
-import { NO_ADAPTER } from '../../../tensor/peft_mixed';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
-import { rowAdapterIndex } from '../../mixed_batch';
+import { mixedBatchRows } from '../../mixed_batch';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
 
 /** HF's unmerge divides by l + 1e-8 (so a zero scale does not divide by zero). */
@@ -30,7 +29,8 @@ interface Ia3Spec {
 export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
   readonly base_layer: Linear | Conv1D;
   readonly ia3_l: ParameterDict;
-  private sampleNames: readonly string[] | null = null;
+  /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward; see mixed_batch.ts), else null. */
+  private mixedNames: readonly string[] | null = null;
 
   constructor(base: Linear | Conv1D, readonly isFeedforward: boolean) {
     super();
@@ -63,9 +63,8 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
     this.ia3_l.set(name, null);
   }
 
-  /** Per-sample adapters for a mixed batch (see mixed_batch.ts); null: the active adapters again. */
-  setSampleAdapters(names: readonly string[] | null): void {
-    this.sampleNames = names === null ? null : [...names];
+  setMixedBatch(names: readonly string[] | null): void {
+    this.mixedNames = names;
   }
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
@@ -76,7 +75,7 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
   forward(x: Tensor): Tensor {
     if (this.disabled && this.merged.length > 0) throw new Error('Ia3Linear: adapters are merged into the weights; unmerge() before disabling them');
     if (this.disabled) return this.base_layer.forward(x);
-    if (this.sampleNames !== null) return this.mixedForward(x, this.sampleNames);
+    if (this.mixedNames !== null) return this.mixedForward(x, this.mixedNames);
     const running = this.active.filter((n) => !this.merged.includes(n));
     if (running.length === 0) return this.base_layer.forward(x);
     let l = this.ia3_l.get(running[0]);
@@ -84,12 +83,12 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
     return ia3LinearAuto(x, this.weightOutIn(), this.base_layer.bias, l, this.mode);
   }
 
+  /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
-    if (this.merged.length > 0) throw new Error('Ia3Linear: a mixed batch cannot run with merged adapters; unmerge() first');
-    const used = [...new Set(names)].filter((n) => this.specs.has(n));
-    const rowTask = rowAdapterIndex(names, x.shape, (n) => (used.includes(n) ? used.indexOf(n) : NO_ADAPTER), 'Ia3Linear');
+    if (this.merged.length > 0) throw new Error('Ia3Linear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
+    const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'Ia3Linear');
     if (used.length === 0) return this.base_layer.forward(x);
-    return ia3MixedOp(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowTask, this.mode);
+    return ia3MixedOp(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowAdapter, this.mode);
   }
 
   merge(names: string[]): void {

@@ -71,8 +71,3 @@ export function doraAdd(inp: DoraTermInputs): Tensor {
   const term = add(mul(base, baseFactor), mul(loraResult, loraFactor));
   return add(result, term);
 }
-
-/** The factor m / ||W + delta||_row that merging multiplies each output row of W + delta by. */
-export function doraMergeFactor(magnitude: Float32Array, norm: Float32Array): Float32Array {
-  return magnitude.map((m, i) => m / norm[i]);
-}

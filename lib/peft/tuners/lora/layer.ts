@@ -3,7 +3,7 @@
  * `lora_A.<name>` [r, in] and `lora_B.<name>` [out, r] per adapter (and `lora_magnitude_vector.<name>`
  * [out] with DoRA), y = base(x) + s B A drop(x), run by the fused LoRA kernels. Merging folds s B A into
  * the base weight (for DoRA: W <- m / ||W + s B A||_row * (W + s B A)); unmerging takes it out again. A
- * mixed batch (one adapter per sample, HF's `adapter_names`) runs the mixed-batch kernels.
+ * mixed batch (one adapter per sample, HF's `adapter_names`; see mixed_batch.ts) runs the mixed-batch kernels.
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
@@ -11,13 +11,13 @@ import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
 import { seedCounter } from '../../../tensor/seed_counters';
-import { loraAdd, loraLinearAuto } from '../../../tensor/lora_op';
+import { loraAdd, loraLinearAuto, loraMixedOp } from '../../../tensor/lora_op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
+import { mixedBatchRows } from '../../mixed_batch';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
-import { mixedBatchForward } from './mixed_batch';
 
 export interface LoraAdapterSpec {
   r: number;
@@ -39,7 +39,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   readonly lora_magnitude_vector: AdapterDict<DoraMagnitude>;
   /** DoRA merges divide by the norm of the weights before merging; unmerging needs that same norm. */
   private readonly mergedNorms = new Map<string, Float32Array>();
-  /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward), else null. */
+  /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward; see mixed_batch.ts), else null. */
   private mixedNames: readonly string[] | null = null;
 
   constructor(base: Linear | Conv1D) {
@@ -101,15 +101,18 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     this.mixedNames = names;
   }
 
+  /** Adapter n's scale, and its dropout with a fresh seed while training. */
+  private runOptions(n: string) {
+    const s = this.specs.get(n)!;
+    return { scale: s.scale, dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeeds.next() : 0 };
+  }
+
   forward(x: Tensor): Tensor {
     if (this.disabled && this.merged.length > 0) throw new Error('LoraLinear: adapters are merged into the weights; unmerge() before disabling them');
     if (this.mixedNames !== null && !this.disabled) return this.mixedForward(x, this.mixedNames);
     const running = this.disabled ? [] : this.active.filter((n) => !this.merged.includes(n));
     if (running.length === 0) return this.base_layer.forward(x);
-    const opts = (n: string) => {
-      const s = this.specs.get(n)!;
-      return { scale: s.scale, dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeeds.next() : 0 };
-    };
+    const opts = (n: string) => this.runOptions(n);
     // As HF: each adapter adds to the running result in order; the first plain one fuses with the base GEMM.
     let y: Tensor | null = null;
     for (const n of running) {
@@ -125,14 +128,15 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     return y!;
   }
 
-  /** One adapter per sample (HF's _mixed_batch_forward); inference only, so it is never recorded. */
+  /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
     if (this.merged.length > 0) throw new Error('LoraLinear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
-    for (const n of new Set(names)) {
-      if (this.specs.get(n)?.useDora) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${n}', as HF peft`);
-    }
-    const adapters = this.adapterNames().map((n) => ({ name: n, a: this.lora_A.get(n).weight, b: this.lora_B.get(n).weight, scale: this.specs.get(n)!.scale }));
-    return mixedBatchForward(x, this.weightOutIn(), this.base_layer.bias, adapters, names);
+    const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'LoraLinear');
+    const dora = used.find((n) => this.specs.get(n)!.useDora);
+    if (dora !== undefined) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${dora}', as HF peft`);
+    if (used.length === 0) return this.base_layer.forward(x);
+    const adapters = used.map((n) => ({ a: this.lora_A.get(n).weight, b: this.lora_B.get(n).weight, ...this.runOptions(n) }));
+    return loraMixedOp(x, this.weightOutIn(), this.base_layer.bias, adapters, rowAdapter);
   }
 
   /** s B A as the base weight's layout ([out, in], or [in, out] for Conv1D). */
