@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -12,26 +13,13 @@ namespace peftjs {
 namespace avx2_impl {
 constexpr int kPortableRows = 4;
 #include "lora_dy_pass.inc"
-}  // namespace avx2_impl
 
 // 16 ymm registers: ROWS * NV accumulators + ROWS * NV u vectors + a few more stay within them.
-template <bool kG>
-DyPassRowsFn regs_avx2(int64_t r) {
-  using avx2_impl::dy_rows_regs;
-  using simd::F32x8;
-  switch (r) {
-    case 8: return dy_rows_regs<F32x8, 1, 4, kG>;
-    case 16: return dy_rows_regs<F32x8, 2, 2, kG>;
-    default: return nullptr;
-  }
-}
+constexpr RegsForRank kRegs[] = {regs_entry<simd::F32x8, 1, 4>(8), regs_entry<simd::F32x8, 2, 2>(16)};
+}  // namespace avx2_impl
 
-DyPassRowsFn dy_pass_avx2(int64_t r) {
-  const DyPassRowsFn regs = regs_avx2<true>(r);
-  return regs ? regs : avx2_impl::dy_pass_portable(r);
-}
-
-DyPassRowsFn outer_pass_avx2(int64_t r) { return regs_avx2<false>(r); }
+DyPassRowsFn dy_pass_avx2(int64_t r) { return avx2_impl::dy_pass_for_rank(avx2_impl::kRegs, r); }
+DyPassRowsFn outer_pass_avx2(int64_t r) { return avx2_impl::outer_pass_for_rank(avx2_impl::kRegs, r); }
 
 }  // namespace peftjs
 

@@ -1,5 +1,6 @@
 // The portable dy pass at the baseline instruction set (SSE2 on x86-64).
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 

@@ -16,18 +16,23 @@ PEFTJS_TARGET_BEGIN("avx2,fma")
 namespace peftjs {
 namespace simd {
 
-struct F32x8 {
-  using T = __m256;
-  static constexpr int L = 8;
-  static T zero() { return _mm256_setzero_ps(); }
-  static T load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
-  static T set1(float v) { return _mm256_set1_ps(v); }
-  static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
-  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
-  static T add(T a, T b) { return _mm256_add_ps(a, b); }
-  static T max(T a, T b) { return _mm256_max_ps(a, b); }
-};
+// A vector type of the vocabulary, from its intrinsics' prefix (_mm256_, _mm512_): one definition for
+// every width, so the types cannot drift apart.
+#define PEFTJS_SIMD_F32_VEC(NAME, TYPE, LANES, P)                \
+  struct NAME {                                                  \
+    using T = TYPE;                                              \
+    static constexpr int L = LANES;                              \
+    static T zero() { return P##setzero_ps(); }                  \
+    static T load(const float* p) { return P##loadu_ps(p); }     \
+    static void store(float* p, T v) { P##storeu_ps(p, v); }     \
+    static T set1(float v) { return P##set1_ps(v); }             \
+    static T fma(T a, T b, T c) { return P##fmadd_ps(a, b, c); } \
+    static T mul(T a, T b) { return P##mul_ps(a, b); }           \
+    static T add(T a, T b) { return P##add_ps(a, b); }           \
+    static T max(T a, T b) { return P##max_ps(a, b); }           \
+  }
+
+PEFTJS_SIMD_F32_VEC(F32x8, __m256, 8, _mm256_);
 
 // Sum and max of the eight lanes.
 inline float hsum8(__m256 v) {

@@ -15,18 +15,7 @@ PEFTJS_TARGET_BEGIN(PEFTJS_AVX512_ISA)
 namespace peftjs {
 namespace simd {
 
-struct F32x16 {
-  using T = __m512;
-  static constexpr int L = 16;
-  static T zero() { return _mm512_setzero_ps(); }
-  static T load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
-  static T set1(float v) { return _mm512_set1_ps(v); }
-  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
-  static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  static T max(T a, T b) { return _mm512_max_ps(a, b); }
-};
+PEFTJS_SIMD_F32_VEC(F32x16, __m512, 16, _mm512_);
 
 }  // namespace simd
 }  // namespace peftjs
