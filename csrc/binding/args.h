@@ -15,69 +15,56 @@ struct FloatView {
   int64_t length;
 };
 
-class Args {
+// The checks every reader shares: each takes the value and its name, and throws a JS error naming the
+// operation, the argument, what was expected and what came.
+class ValueChecks {
  public:
-  Args(const Napi::CallbackInfo& info, const char* op, size_t expected_count) : info_(info), op_(op) {
-    if (info.Length() != expected_count)
-      fail_type("expected " + std::to_string(expected_count) + " arguments, got " + std::to_string(info.Length()));
-  }
+  ValueChecks(Napi::Env env, const char* op) : env_(env), op_(op) {}
 
-  Napi::Env env() const { return info_.Env(); }
-  Napi::Value value(size_t i) const { return info_[i]; }
+  Napi::Env env() const { return env_; }
   const char* op() const { return op_; }
 
   [[noreturn]] void fail_type(const std::string& what) const {
-    throw Napi::TypeError::New(info_.Env(), std::string(op_) + ": " + what);
+    throw Napi::TypeError::New(env_, std::string(op_) + ": " + what);
   }
   [[noreturn]] void fail_range(const std::string& what) const {
-    throw Napi::RangeError::New(info_.Env(), std::string(op_) + ": " + what);
+    throw Napi::RangeError::New(env_, std::string(op_) + ": " + what);
   }
 
   // A size or index: a finite, non-negative integer below 2^48.
-  int64_t dim(size_t i, const char* name) const {
-    const double v = number(i, name);
-    if (v < 0 || v != std::floor(v) || v >= 281474976710656.0)
-      fail_range(std::string("argument '") + name + "' must be a non-negative integer, got " + show(v));
-    return static_cast<int64_t>(v);
+  int64_t dim_of(const Napi::Value& v, const char* name) const {
+    const double d = number_of(v, name);
+    if (d < 0 || d != std::floor(d) || d >= 281474976710656.0)
+      fail_range(std::string("argument '") + name + "' must be a non-negative integer, got " + show(d));
+    return static_cast<int64_t>(d);
   }
 
-  double number(size_t i, const char* name) const {
-    const Napi::Value v = info_[i];
+  double number_of(const Napi::Value& v, const char* name) const {
     if (!v.IsNumber()) fail_type(std::string("argument '") + name + "' must be a number, got " + type_of(v));
     const double d = v.As<Napi::Number>().DoubleValue();
     if (std::isnan(d)) fail_range(std::string("argument '") + name + "' must not be NaN");
     return d;
   }
 
-  // A float32 setting (eps, a rate, a scale factor of a method); infinities are allowed (fill with -inf is a
-  // real use), NaN is not.
-  float f32(size_t i, const char* name) const { return static_cast<float>(number(i, name)); }
-
   // A float32 data value (what fill writes, a factor computed from data such as a gradient norm): NaN and
   // infinities pass through to the result, as they do in PyTorch.
-  float f32_value(size_t i, const char* name) const {
-    const Napi::Value v = info_[i];
+  float f32_value_of(const Napi::Value& v, const char* name) const {
     if (!v.IsNumber()) fail_type(std::string("argument '") + name + "' must be a number, got " + type_of(v));
     return static_cast<float>(v.As<Napi::Number>().DoubleValue());
   }
 
-  bool boolean(size_t i, const char* name) const {
-    const Napi::Value v = info_[i];
+  bool boolean_of(const Napi::Value& v, const char* name) const {
     if (!v.IsBoolean()) fail_type(std::string("argument '") + name + "' must be a boolean, got " + type_of(v));
     return v.As<Napi::Boolean>().Value();
   }
 
-  std::string string(size_t i, const char* name) const {
-    const Napi::Value v = info_[i];
+  std::string string_of(const Napi::Value& v, const char* name) const {
     if (!v.IsString()) fail_type(std::string("argument '") + name + "' must be a string, got " + type_of(v));
     return v.As<Napi::String>().Utf8Value();
   }
 
-  bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
-
   // A Float32Array holding at least `needed` elements. A disposed tensor's array is detached (length 0).
-  FloatView floats(size_t i, const char* name, int64_t needed) const {
-    const Napi::Value v = info_[i];
+  FloatView floats_of(const Napi::Value& v, const char* name, int64_t needed) const {
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       fail_type(std::string("argument '") + name + "' must be a Float32Array, got " + type_of(v));
     Napi::Float32Array arr = v.As<Napi::Float32Array>();
@@ -141,8 +128,73 @@ class Args {
   }
 
  private:
-  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
   const char* op_;
+};
+
+// Positional arguments: the reader of the entry points that take a list.
+class Args : public ValueChecks {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, size_t expected_count) : ValueChecks(info.Env(), op), info_(info) {
+    if (info.Length() != expected_count)
+      fail_type("expected " + std::to_string(expected_count) + " arguments, got " + std::to_string(info.Length()));
+  }
+
+  Napi::Value value(size_t i) const { return info_[i]; }
+  bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
+
+  int64_t dim(size_t i, const char* name) const { return dim_of(info_[i], name); }
+  double number(size_t i, const char* name) const { return number_of(info_[i], name); }
+  // A float32 setting (eps, a rate, a scale factor of a method); infinities are allowed (fill with -inf is a
+  // real use), NaN is not.
+  float f32(size_t i, const char* name) const { return static_cast<float>(number_of(info_[i], name)); }
+  float f32_value(size_t i, const char* name) const { return f32_value_of(info_[i], name); }
+  bool boolean(size_t i, const char* name) const { return boolean_of(info_[i], name); }
+  std::string string(size_t i, const char* name) const { return string_of(info_[i], name); }
+  FloatView floats(size_t i, const char* name, int64_t needed) const { return floats_of(info_[i], name, needed); }
+
+ private:
+  const Napi::CallbackInfo& info_;
+};
+
+// One params object: the reader of the entry points that take their arguments by name, as the TypeScript
+// kernels' params objects hold them (lib/backend/types.ts), with buffers as Float32Arrays.
+class Params : public ValueChecks {
+ public:
+  Params(const Napi::CallbackInfo& info, const char* op) : ValueChecks(info.Env(), op) {
+    if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
+      fail_type("expected one params object, got " +
+                (info.Length() == 1 ? type_of(info[0]) : std::to_string(info.Length()) + " arguments"));
+    obj_ = info[0].As<Napi::Object>();
+  }
+
+  Napi::Value value(const char* name) const { return obj_.Get(name); }
+  bool is_null(const char* name) const {
+    const Napi::Value v = obj_.Get(name);
+    return v.IsNull() || v.IsUndefined();
+  }
+
+  int64_t dim(const char* name) const { return dim_of(value(name), name); }
+  double number(const char* name) const { return number_of(value(name), name); }
+  float f32(const char* name) const { return static_cast<float>(number_of(value(name), name)); }
+  float f32_value(const char* name) const { return f32_value_of(value(name), name); }
+  bool boolean(const char* name) const { return boolean_of(value(name), name); }
+  std::string string(const char* name) const { return string_of(value(name), name); }
+  float* floats(const char* name, int64_t needed) const { return floats_of(value(name), name, needed).data; }
+  // null when the field is null or absent.
+  float* opt_floats(const char* name, int64_t needed) const {
+    return is_null(name) ? nullptr : floats_of(value(name), name, needed).data;
+  }
+  // A field holding an object (a nested group of fields, such as a view's buffer and stride).
+  Napi::Object object(const char* name) const {
+    const Napi::Value v = value(name);
+    if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+      fail_type(std::string("argument '") + name + "' must be an object, got " + type_of(v));
+    return v.As<Napi::Object>();
+  }
+
+ private:
+  Napi::Object obj_;
 };
 
 }  // namespace peftjs

@@ -3,7 +3,9 @@
  * kernels here (kernel(be, name, op)), so a kernel a backend lacks fails with one error naming the op and
  * the backend, and listKernels() answers which backend runs what.
  */
+import { ArgChecks, type KernelCheck } from './checks';
 import type { AttentionKernels, ModelKernels, OptimKernels } from './model_types';
+import { peftChecks } from './peft_checks';
 import type { PeftKernels, PrimitiveKernels } from './types';
 
 /** Every kernel by name: the primitives each backend has, then the groups a backend may leave out. */
@@ -20,17 +22,29 @@ type Unlisted = Exclude<keyof PrimitiveKernels, (typeof PRIMITIVE_KERNELS)[numbe
 const primitivesListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void primitivesListed;
 
+/** Each kernel's argument checks, run before the kernel on every backend (see checks.ts). */
+const KERNEL_CHECKS: { [K in KernelName]?: KernelCheck<Parameters<Kernels[K]>[0]> } = { ...peftChecks };
+
 export class KernelTable {
   private readonly table = new Map<KernelName, (...args: never[]) => unknown>();
 
   constructor(readonly backend: string) {}
 
-  /** Registers each kernel of the object under its key, bound to `self` (the kernels may use `this`). */
+  /**
+   * Registers each kernel of the object under its key, bound to `self` (the kernels may use `this`), behind
+   * its argument checks where it has them.
+   */
   register(kernels: Partial<Kernels>, self: object): this {
     for (const [name, fn] of Object.entries(kernels) as [KernelName, (...args: never[]) => unknown][]) {
       if (typeof fn !== 'function') throw new TypeError(`${this.backend} backend: kernel '${name}' is not a function`);
       if (this.table.has(name)) throw new Error(`${this.backend} backend: kernel '${name}' is registered twice`);
-      this.table.set(name, fn.bind(self));
+      const bound = fn.bind(self) as (p: unknown) => unknown;
+      const check = KERNEL_CHECKS[name] as KernelCheck<unknown> | undefined;
+      this.table.set(name, check === undefined ? bound : (p: unknown) => {
+        if (typeof p !== 'object' || p === null) throw new TypeError(`${name}: expected one params object, got ${p === null ? 'null' : typeof p}`);
+        check(p, new ArgChecks(name));
+        return bound(p);
+      });
     }
     return this;
   }

@@ -158,7 +158,7 @@ export interface PeftKernels {
   /** gates: the forward's z for the same arguments, when kept (the backward then regenerates nothing). */
   diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf; gates?: Buf | null }): void;
   /** Zeroes all but the `keep` largest-magnitude entries; returns the threshold. */
-  projectTopK(v: Buf, n: number, keep: number): number;
+  projectTopK(p: { v: Buf; n: number; keep: number }): number;
   /** dx = dy W (dx may be null), dbias = column sums of dy. */
   bitfitBackward(p: { T: number; K: number; N: number; dy: Buf; w: Buf; dx: Buf | null; dbias: Buf }): void;
 }

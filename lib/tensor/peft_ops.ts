@@ -187,7 +187,7 @@ export function projectToDensity(v: Tensor, density: number): number {
   const be = backendFor(v, op);
   if (!(density >= 0 && density <= 1)) throw new RangeError(`${op}: density must be in [0, 1], got ${density}`);
   if (!v.isContiguous()) throw new RangeError(`${op}: tensor must be contiguous`);
-  return kernel(be, 'projectTopK', op)(v.buf(), v.size, Math.round(density * v.size));
+  return kernel(be, 'projectTopK', op)({ v: v.buf(), n: v.size, keep: Math.round(density * v.size) });
 }
 
 /** The sparse form of a mostly-zero tensor: flat indices and their values. */

@@ -82,7 +82,7 @@ export const jsPeftKernels: PeftKernels = {
     put(p.dLogAlpha, g.dLogAlpha);
   },
 
-  projectTopK(v, n, keep) {
+  projectTopK({ v, n, keep }) {
     const values = at(v).subarray(0, n);
     if (keep >= n) return 0;
     const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => Math.abs(values[j]) - Math.abs(values[i]) || i - j);

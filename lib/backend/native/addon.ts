@@ -5,6 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { LoraBackwardParams, LoraForwardParams, PeftKernels } from '../types';
+import type { HostParams } from './views';
 
 export interface NativeInfo {
   version: string;
@@ -40,24 +42,15 @@ export interface NativeAddon {
 
   probe(seconds: number): { fmaPeakGflops: number; memoryBandwidthGbps: number };
 
-  loraForward(t: number, k: number, n: number, r: number, x: Float32Array, w: Float32Array | null, bias: Float32Array | null,
-              a: Float32Array, b: Float32Array, scale: number, dropout: number, seed: number, rowOffset: number,
-              u: Float32Array, y: Float32Array): void;
-  loraBackward(t: number, k: number, n: number, r: number, x: Float32Array, w: Float32Array | null, a: Float32Array,
-               b: Float32Array, u: Float32Array, dy: Float32Array, scale: number, dropout: number, seed: number,
-               rowOffset: number, dx: Float32Array | null, da: Float32Array, db: Float32Array, dbias: Float32Array | null): void;
-  ia3Forward(mode: string, t: number, k: number, n: number, x: Float32Array, w: Float32Array, bias: Float32Array | null,
-             l: Float32Array, y: Float32Array, yPre: Float32Array | null): void;
-  ia3Backward(mode: string, t: number, k: number, n: number, x: Float32Array, w: Float32Array, l: Float32Array,
-              dy: Float32Array, yPre: Float32Array | null, dx: Float32Array | null, dl: Float32Array): void;
-  diffPruneForward(n: number, w: Float32Array, delta: Float32Array, logAlpha: Float32Array, logAlphaLength: number,
-                   training: boolean, seed: number, gamma: number, zeta: number, beta: number, wOut: Float32Array,
-                   z: Float32Array | null): number;
-  diffPruneBackward(n: number, dw: Float32Array, delta: Float32Array, logAlpha: Float32Array, logAlphaLength: number,
-                    training: boolean, seed: number, gamma: number, zeta: number, beta: number, lambda: number,
-                    dDelta: Float32Array, dLogAlpha: Float32Array, gates: Float32Array | null): void;
-  projectTopK(v: Float32Array, n: number, keep: number): number;
-  bitfitBackward(t: number, k: number, n: number, dy: Float32Array, w: Float32Array, dx: Float32Array | null, dbias: Float32Array): void;
+  // The PEFT kernels take their TypeScript params object, buffers as Float32Arrays (see views.ts, hostParams).
+  loraForward(p: HostParams<LoraForwardParams>): void;
+  loraBackward(p: HostParams<LoraBackwardParams>): void;
+  ia3Forward(p: HostParams<Parameters<PeftKernels['ia3Forward']>[0]>): void;
+  ia3Backward(p: HostParams<Parameters<PeftKernels['ia3Backward']>[0]>): void;
+  diffPruneForward(p: HostParams<Parameters<PeftKernels['diffPruneForward']>[0]>): number;
+  diffPruneBackward(p: HostParams<Parameters<PeftKernels['diffPruneBackward']>[0]>): void;
+  projectTopK(p: HostParams<Parameters<PeftKernels['projectTopK']>[0]>): number;
+  bitfitBackward(p: HostParams<Parameters<PeftKernels['bitfitBackward']>[0]>): void;
   attentionForward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,
                    causal: boolean, keyMask: Int32Array | null, q: Float32Array, qStride: number, k: Float32Array, kStride: number,
                    v: Float32Array, vStride: number, out: Float32Array, lse: Float32Array): void;

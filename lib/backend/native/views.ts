@@ -11,3 +11,19 @@ export function view(b: Buf): Float32Array {
 export function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
+
+/** A kernel's params as the addon reads them: every buffer a Float32Array, everything else as it is. */
+export type HostParams<P> = {
+  [K in keyof P]: P[K] extends Buf ? Float32Array : P[K] extends Buf | null | undefined ? Float32Array | null : P[K];
+};
+
+function isBuf(v: unknown): v is Buf {
+  return typeof v === 'object' && v !== null && 'storage' in v && 'offset' in v;
+}
+
+/** The params object with each buffer replaced by its view (one call shape across N-API for every kernel). */
+export function hostParams<P extends object>(p: P): HostParams<P> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) out[k] = isBuf(v) ? view(v) : v;
+  return out as HostParams<P>;
+}

@@ -1,0 +1,90 @@
+/**
+ * Argument checks of the kernels, written once and run by the registry before every backend's kernel
+ * (KernelTable.register wraps each kernel that has checks), so js, native and cuda reject the same bad
+ * input with the same message: `<kernel>: argument '<name>' ...`. The addon still checks what memory
+ * safety needs (its messages read the same), for callers that reach it without the registry.
+ */
+import type { Buf } from './types';
+
+const MAX_DIM = 2 ** 48;
+
+function show(v: unknown): string {
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (v instanceof Float32Array) return 'Float32Array';
+  if (Array.isArray(v)) return 'Array';
+  return typeof v === 'object' ? 'object' : `${typeof v}`;
+}
+
+function isBuf(v: unknown): v is Buf {
+  return typeof v === 'object' && v !== null && 'storage' in v && 'offset' in v;
+}
+
+/** The elements a buffer holds from its offset on (0 once its storage was freed). */
+export function bufLength(b: Buf): number {
+  return b.storage.disposed ? 0 : b.storage.size - b.offset;
+}
+
+/** Reads one kernel's params, each reader failing with the kernel's name, the argument and what came. */
+export class ArgChecks {
+  constructor(readonly op: string) {}
+
+  fail(what: string): never {
+    throw new RangeError(`${this.op}: ${what}`);
+  }
+
+  failType(what: string): never {
+    throw new TypeError(`${this.op}: ${what}`);
+  }
+
+  number(name: string, v: unknown): number {
+    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${show(v)}`);
+    if (Number.isNaN(v)) this.fail(`argument '${name}' must not be NaN`);
+    return v;
+  }
+
+  /** A size or index: a non-negative integer below 2^48. */
+  dim(name: string, v: unknown): number {
+    const d = this.number(name, v);
+    if (d < 0 || !Number.isInteger(d) || d >= MAX_DIM) this.fail(`argument '${name}' must be a non-negative integer, got ${show(d)}`);
+    return d;
+  }
+
+  boolean(name: string, v: unknown): boolean {
+    if (typeof v !== 'boolean') this.failType(`argument '${name}' must be a boolean, got ${show(v)}`);
+    return v;
+  }
+
+  oneOf<T extends string>(name: string, v: unknown, values: readonly T[]): T {
+    if (typeof v !== 'string') this.failType(`argument '${name}' must be a string, got ${show(v)}`);
+    if (!values.includes(v as T)) this.fail(`${name} must be ${values.map((x) => `'${x}'`).join(' or ')}, got '${v}'`);
+    return v as T;
+  }
+
+  /** A buffer holding at least `needed` elements from its offset. */
+  buf(name: string, v: unknown, needed: number): Buf {
+    if (!isBuf(v)) this.failType(`argument '${name}' must be a buffer, got ${show(v)}`);
+    const length = bufLength(v);
+    if (length < needed) {
+      this.fail(`argument '${name}' has ${length} elements, expected at least ${needed}` +
+        (length === 0 ? " (a disposed tensor's storage is empty)" : ''));
+    }
+    return v;
+  }
+
+  /** buf(), or null when the argument is null or absent. */
+  optBuf(name: string, v: unknown, needed: number): Buf | null {
+    return v === null || v === undefined ? null : this.buf(name, v, needed);
+  }
+
+  /** a * b for sizes, refused past 2^48 (as the addon does). */
+  mul(a: number, b: number): number {
+    const r = a * b;
+    if (r >= MAX_DIM) this.fail(`size ${a} x ${b} is too large`);
+    return r;
+  }
+}
+
+/** A kernel's check: reads every argument of its params through an ArgChecks. */
+export type KernelCheck<P> = (p: P, c: ArgChecks) => void;
