@@ -5,7 +5,11 @@
  */
 import { ArgChecks, type KernelCheck } from './checks';
 import type { AttentionKernels, ModelKernels, OptimKernels } from './model_types';
+import { attentionChecks } from './attention_checks';
+import { modelChecks } from './model_checks';
+import { optimChecks } from './optim_checks';
 import { peftChecks } from './peft_checks';
+import { primitiveChecks } from './primitive_checks';
 import type { PeftKernels, PrimitiveKernels } from './types';
 
 /** Every kernel by name: the primitives each backend has, then the groups a backend may leave out. */
@@ -23,7 +27,9 @@ const primitivesListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void primitivesListed;
 
 /** Each kernel's argument checks, run before the kernel on every backend (see checks.ts). */
-const KERNEL_CHECKS: { [K in KernelName]?: KernelCheck<Parameters<Kernels[K]>[0]> } = { ...peftChecks };
+const KERNEL_CHECKS: { [K in KernelName]?: KernelCheck<Parameters<Kernels[K]>[0]> } = {
+  ...primitiveChecks, ...peftChecks, ...modelChecks, ...attentionChecks, ...optimChecks,
+};
 
 export class KernelTable {
   private readonly table = new Map<KernelName, (...args: never[]) => unknown>();

@@ -27,3 +27,14 @@ export const nativeAttentionKernels: AttentionKernels & ThisType<{ addon: Native
     this.addon.attentionBackward(...shared(p), view(p.out), view(p.lse), view(p.dout), ...heads(p.dq), ...heads(p.dk), ...heads(p.dv));
   },
 };
+
+/** The addon entries of fused attention (csrc/binding/attention_binding.cc), positional. */
+export interface NativeAttentionEntries {
+  attentionForward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,
+                   causal: boolean, keyMask: Int32Array | null, q: Float32Array, qStride: number, k: Float32Array, kStride: number,
+                   v: Float32Array, vStride: number, out: Float32Array, lse: Float32Array): void;
+  attentionBackward(batch: number, tq: number, tk: number, qHeads: number, kvHeads: number, headDim: number, scale: number,
+                    causal: boolean, keyMask: Int32Array | null, q: Float32Array, qStride: number, k: Float32Array, kStride: number,
+                    v: Float32Array, vStride: number, out: Float32Array, lse: Float32Array, dout: Float32Array,
+                    dq: Float32Array, dqStride: number, dk: Float32Array, dkStride: number, dv: Float32Array, dvStride: number): void;
+}

@@ -60,3 +60,28 @@ export const nativeModelKernels: ModelKernels & ThisType<WithAddon> = {
     this.addon.crossEntropyBackward(p.rows, p.vocab, view(p.logits), p.targets, p.ignoreIndex, view(p.lse), p.gradScale, view(p.dlogits));
   },
 };
+
+/** The addon entries of the model kernels (csrc/binding/model_binding.cc), positional. */
+export interface NativeModelEntries {
+  unaryBackward(op: string, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  columnSum(a: Float32Array, out: Float32Array, rows: number, cols: number, beta: number): void;
+  stridedScatter(src: Float32Array, dst: Float32Array, shape: number[], strides: number[]): void;
+  rmsNormForward(rows: number, cols: number, x: Float32Array, weight: Float32Array | null, eps: number, y: Float32Array,
+                 rstd: Float32Array): void;
+  rmsNormBackward(rows: number, cols: number, x: Float32Array, weight: Float32Array | null, eps: number, rstd: Float32Array,
+                  dy: Float32Array, dx: Float32Array, dweight: Float32Array | null): void;
+  layerNormForward(rows: number, cols: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null,
+                   eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  layerNormBackward(rows: number, cols: number, x: Float32Array, weight: Float32Array | null, eps: number, mean: Float32Array,
+                    rstd: Float32Array, dy: Float32Array, dx: Float32Array, dweight: Float32Array | null,
+                    dbias: Float32Array | null): void;
+  embeddingForward(n: number, dim: number, vocab: number, ids: Int32Array, table: Float32Array, out: Float32Array): void;
+  embeddingBackward(n: number, dim: number, vocab: number, ids: Int32Array, dy: Float32Array, dtable: Float32Array): void;
+  rope(rows: number, heads: number, headDim: number, rotaryDim: number, rowStride: number, x: Float32Array,
+       positions: Int32Array, theta: number, interleaved: boolean, inverse: boolean): void;
+  crossEntropyForward(rows: number, vocab: number, logits: Float32Array, targets: Int32Array, ignoreIndex: number,
+                      losses: Float32Array, lse: Float32Array): number;
+  crossEntropyBackward(rows: number, vocab: number, logits: Float32Array, targets: Int32Array, ignoreIndex: number,
+                       lse: Float32Array, gradScale: number, dlogits: Float32Array): void;
+}

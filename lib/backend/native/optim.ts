@@ -19,3 +19,12 @@ export const nativeOptimKernels: OptimKernels & ThisType<{ addon: NativeAddon }>
     return this.addon.sumSquares(view(x), n);
   },
 };
+
+/** The addon entries of the optimizer kernels (csrc/binding/optim_binding.cc), positional. */
+export interface NativeOptimEntries {
+  adamwStep(n: number, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
+            beta2: number, eps: number, weightDecay: number, step: number): void;
+  sgdStep(n: number, param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, lr: number, momentum: number,
+          dampening: number, nesterov: boolean, weightDecay: number, firstStep: boolean): void;
+  sumSquares(x: Float32Array, n: number): number;
+}

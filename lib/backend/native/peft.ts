@@ -1,6 +1,6 @@
 /** The native backend's PEFT kernels: each passes its params object to the addon, buffers as views. */
 import type { PeftKernels } from '../types';
-import type { NativeAddon } from './addon';
+import type { NativeAddon, ParamsEntries } from './addon';
 import { hostParams } from './views';
 
 /** Bound to the backend, which holds the addon. */
@@ -14,3 +14,6 @@ export const nativePeftKernels: PeftKernels & ThisType<{ addon: NativeAddon }> =
   projectTopK(p) { return this.addon.projectTopK(hostParams(p)); },
   bitfitBackward(p) { this.addon.bitfitBackward(hostParams(p)); },
 };
+
+/** The addon entries of the PEFT kernels: each takes its params object. */
+export type NativePeftEntries = ParamsEntries<keyof PeftKernels>;

@@ -1,0 +1,4 @@
+/** The model kernels in the bad-input harness (none take a params object across N-API yet). */
+import type { KernelCase } from './case';
+
+export const MODEL_CASES: KernelCase[] = [];
