@@ -1,4 +1,4 @@
-// Diff pruning with L0-masked (hard-concrete) gates (DESIGN.md). For n parameters: W' = W + z * delta,
+// Diff pruning with L0-masked (hard-concrete) gates (docs/DESIGN.md). For n parameters: W' = W + z * delta,
 //   u ~ U(0,1) from (seed, i) (training) | s = sigmoid((log u - log(1-u) + log_alpha) / beta), or
 //   s = sigmoid(log_alpha) (eval);  z = clamp(s (zeta - gamma) + gamma, 0, 1);
 //   penalty = sum sigmoid(log_alpha - beta log(-gamma / zeta)).

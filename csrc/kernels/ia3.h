@@ -1,4 +1,4 @@
-// (IA)3 on a frozen linear layer x [T, K], W [N, K], bias [N] (DESIGN.md):
+// (IA)3 on a frozen linear layer x [T, K], W [N, K], bias [N] (docs/DESIGN.md):
 //   output scaling (k_proj, v_proj):  y = (x W^T + bias) * l,  l [N];  dl = colsum(dy * y_pre), dx = (dy * l) W
 //   input scaling (FFN down_proj):    y = (x * l) W^T + bias,  l [K];  h = dy W, dl = colsum(h * x), dx = h * l
 // Whichever operand is smaller is scaled (W or the activations), so the extra pass is over min(N K, T K).

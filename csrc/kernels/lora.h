@@ -1,4 +1,4 @@
-// Fused LoRA linear layer (DESIGN.md): x [T, K], W [N, K] frozen, bias [N], A [r, K], B [N, r], s = scale.
+// Fused LoRA linear layer (docs/DESIGN.md): x [T, K], W [N, K] frozen, bias [N], A [r, K], B [N, r], s = scale.
 //   forward:  u = drop(x) A^T [T, r] (kept for the backward);  y = x W^T + bias + s u B^T
 //   backward: g = s dy B [T, r] and dB = s dy^T u [N, r] and dbias = colsum(dy), in one pass over dy;
 //             dA = g^T drop(x) [r, K];  dx = dy W + mask * (g A).  No gradient is ever formed for W.

@@ -72,22 +72,39 @@ export interface Backend extends PrimitiveKernels {
   synchronize(): void;
 }
 
-/** The kernels every backend has; ops call them as the backend's methods. */
+/** out = a op b, with b the same length as a or a row of width bLength broadcast over a. */
+export interface BinaryParams { op: BinaryOpName; a: Buf; b: Buf; out: Buf; n: number; bLength: number }
+/** out = alpha * a + beta */
+export interface ScaleParams { a: Buf; out: Buf; n: number; alpha: number; beta: number }
+export interface UnaryParams { op: UnaryOpName; a: Buf; out: Buf; n: number }
+/** out[r] = reduce(a[r, :]) over a contiguous [rows, cols] matrix. */
+export interface RowReduceParams { op: ReduceOpName; a: Buf; out: Buf; rows: number; cols: number }
+/** Softmax of each row of a contiguous [rows, cols] matrix. */
+export interface SoftmaxParams { a: Buf; out: Buf; rows: number; cols: number }
+/** Gathers the view (shape, strides from src.offset) into contiguous dst. */
+export interface StridedCopyParams { src: Buf; dst: Buf; shape: number[]; strides: number[] }
+export interface FillParams { out: Buf; n: number; value: number }
+/**
+ * Counter-based random numbers: element i is a function of (seed, offset + i) only. Uniform draws lie in
+ * [low, high); normal draws have mean `mean` and standard deviation `std`.
+ */
+export type RandomFillParams = { out: Buf; n: number; seed: number; offset: number } &
+  ({ kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; std: number });
+
+/**
+ * The kernels every backend has, each taking one params object. Ops call them as the backend's methods,
+ * which are the registry's checked kernels (primitive_checks.ts, checkedPrimitives).
+ */
 export interface PrimitiveKernels {
   gemm(p: GemmParams): void;
-  /** out = a op b, with b the same length as a or a row of width bLength broadcast over a. */
-  binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void;
-  /** out = alpha * a + beta */
-  scale(a: Buf, out: Buf, n: number, alpha: number, beta: number): void;
-  unary(op: UnaryOpName, a: Buf, out: Buf, n: number): void;
-  /** out[r] = reduce(a[r, :]) over a contiguous [rows, cols] matrix. */
-  rowReduce(op: ReduceOpName, a: Buf, out: Buf, rows: number, cols: number): void;
-  softmax(a: Buf, out: Buf, rows: number, cols: number): void;
-  /** Gathers the view (shape, strides from src.offset) into contiguous dst. */
-  stridedCopy(src: Buf, dst: Buf, shape: number[], strides: number[]): void;
-  fill(out: Buf, n: number, value: number): void;
-  /** Counter-based random numbers: element i is a function of (seed, offset + i) only. */
-  randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void;
+  binary(p: BinaryParams): void;
+  scale(p: ScaleParams): void;
+  unary(p: UnaryParams): void;
+  rowReduce(p: RowReduceParams): void;
+  softmax(p: SoftmaxParams): void;
+  stridedCopy(p: StridedCopyParams): void;
+  fill(p: FillParams): void;
+  randomFill(p: RandomFillParams): void;
 }
 
 /** Shapes and options of a LoRA linear layer: x [T, K], W [N, K], bias [N], A [r, K], B [N, r]. */
@@ -147,7 +164,7 @@ export interface DiffPruneParams {
   gate: GateOptions;
 }
 
-/** The PEFT kernels (DESIGN.md, "The four PEFT kernels"); backends without them leave them out. */
+/** The PEFT kernels (docs/DESIGN.md, "The four PEFT kernels"); backends without them leave them out. */
 export interface PeftKernels {
   loraForward(p: LoraForwardParams): void;
   loraBackward(p: LoraBackwardParams): void;

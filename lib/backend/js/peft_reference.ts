@@ -1,5 +1,5 @@
 /**
- * Reference math of the four PEFT kernels (DESIGN.md, "The four PEFT kernels"), written as plain loops
+ * Reference math of the four PEFT kernels (docs/DESIGN.md, "The four PEFT kernels"), written as plain loops
  * over any float array so that the same code runs in float32 (the js backend) and float64 (the
  * finite-difference gradient checks). Shapes: x [T, K], W [N, K], b [N], A [r, K], B [N, r], dy [T, N].
  */
