@@ -6,6 +6,7 @@
  *   npx tsc -p . && node dist/bench/activations.js [op ...]      (default: gelu_tanh)
  */
 import { loadAddon } from '../lib/backend/native/addon';
+import type { UnaryOpName } from '../lib/backend/types';
 import { timeIt } from './timing';
 
 const addon = loadAddon();
@@ -23,7 +24,7 @@ console.log(`n = ${n}, threads ${addon.info().threads}, medians of up to 15 runs
 for (const op of ops) {
   for (const path of paths) {
     addon.setCpuPath(path);
-    const fwd = timeIt(() => addon.unary(op, x, out, n), { warmup: 2, maxRuns: 15 });
+    const fwd = timeIt(() => addon.unary({ op: op as UnaryOpName, a: x, out, n }), { warmup: 2, maxRuns: 15 });
     const bwd = timeIt(() => addon.unaryBackward(op, x, dy, out, n), { warmup: 2, maxRuns: 15 });
     console.log(`${op.padEnd(10)} ${path.padEnd(7)} forward ${fwd.medianMs.toFixed(2).padStart(7)} ms  backward ${bwd.medianMs.toFixed(2).padStart(7)} ms  sum ${(fwd.medianMs + bwd.medianMs).toFixed(2).padStart(7)} ms`);
   }

@@ -97,7 +97,7 @@ describe('native storage', () => {
       // (through a stale Buf) sees 0 elements and the addon refuses it.
       expect(storage.data!.length).toBe(0);
       expect(() => t.data).toThrow(/was disposed/);
-      expect(() => getBackend().fill({ storage, offset: 0 }, n, 1)).toThrow(/fill/);
+      expect(() => getBackend().fill({ out: { storage, offset: 0 }, n, value: 1 })).toThrow(/fill/);
     }
   });
 

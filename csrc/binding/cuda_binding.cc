@@ -10,29 +10,28 @@ namespace peftjs {
 
 const napi_type_tag kDeviceBlockTag = {0x7065667466734355ULL, 0x4441424c4f434b31ULL};
 
-DeviceBlock* device_block(const Args& args, const Napi::Value& v, const char* name) {
+DeviceBlock* device_block(const ValueChecks& checks, const Napi::Value& v, const char* name) {
   if (!v.IsExternal() || !v.As<Napi::Object>().CheckTypeTag(&kDeviceBlockTag))
-    args.fail_type(std::string("argument '") + name + "' must be a CUDA buffer handle, got " + Args::type_of(v));
+    checks.fail_type(std::string("argument '") + name + "' must be a CUDA buffer handle, got " + ValueChecks::type_of(v));
   DeviceBlock* block = v.As<Napi::External<DeviceBlock>>().Data();
-  if (block->freed) args.fail_range(std::string("argument '") + name + "' is a freed CUDA buffer (disposed tensor)");
+  if (block->freed) checks.fail_range(std::string("argument '") + name + "' is a freed CUDA buffer (disposed tensor)");
   return block;
 }
 
-float* device_view(const Args& args, size_t i, const char* name, int64_t needed) {
-  const Napi::Value v = args.value(i);
+float* device_view_of(const ValueChecks& checks, const Napi::Value& v, const char* name, int64_t needed) {
   if (!v.IsArray() || v.As<Napi::Array>().Length() != 2)
-    args.fail_type(std::string("argument '") + name + "' must be a CUDA view [handle, offset], got " + Args::type_of(v));
+    checks.fail_type(std::string("argument '") + name + "' must be a CUDA view [handle, offset], got " + ValueChecks::type_of(v));
   Napi::Array pair = v.As<Napi::Array>();
-  DeviceBlock* block = device_block(args, pair.Get(0u), name);
+  DeviceBlock* block = device_block(checks, pair.Get(0u), name);
   const Napi::Value off = pair.Get(1u);
   const double o = off.IsNumber() ? off.As<Napi::Number>().DoubleValue() : -1;
   if (!(o >= 0) || o != std::floor(o))
-    args.fail_range(std::string("offset of '") + name + "' must be a non-negative integer, got " + Args::type_of(off));
+    checks.fail_range(std::string("offset of '") + name + "' must be a non-negative integer, got " + ValueChecks::type_of(off));
   const int64_t offset = static_cast<int64_t>(o);
   const int64_t capacity = static_cast<int64_t>(block->bytes / sizeof(float));
   if (offset + needed > capacity)
-    args.fail_range(std::string("argument '") + name + "' has " + std::to_string(capacity - std::min(offset, capacity)) +
-                    " elements from offset " + std::to_string(offset) + ", expected at least " + std::to_string(needed));
+    checks.fail_range(std::string("argument '") + name + "' has " + std::to_string(capacity - std::min(offset, capacity)) +
+                      " elements from offset " + std::to_string(offset) + ", expected at least " + std::to_string(needed));
   return static_cast<float*>(block->ptr) + offset;
 }
 

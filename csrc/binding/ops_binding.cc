@@ -1,5 +1,9 @@
-// The CPU kernels as N-API functions. Each checks every argument (types, integer sizes, buffer lengths
-// against the shapes) before calling into csrc/kernels, which trust their arguments.
+// The CPU and CUDA primitive kernels as N-API functions. Each takes one params object, the TypeScript
+// kernel's own (lib/backend/types.ts) with buffers as Float32Arrays (CPU) or [handle, offset] views (CUDA),
+// and checks every field (types, integer sizes, buffer lengths against the shapes) before calling into
+// csrc/kernels, which trust their arguments. The checks and messages are those of
+// lib/backend/primitive_checks.ts, which the registry runs first on every backend.
+#include <utility>
 #include <vector>
 
 #include "../kernels/copy.h"
@@ -9,7 +13,6 @@
 #include "../kernels/reduce.h"
 #include "../../cuda/device_api.h"
 #include "args.h"
-#include "typed_args.h"
 #include "device_handle.h"
 #include "bindings.h"
 
@@ -18,240 +21,258 @@ namespace {
 
 // Where the data lives. CPU: Float32Arrays over host memory. CUDA: [handle, offset] views of device memory.
 struct CpuDevice {
-  static float* view(const Args& args, size_t i, const char* name, int64_t needed) {
-    return args.floats(i, name, needed).data;
-  }
-  static void gemm(const Args&, const GemmArgs& g) { peftjs::gemm(g); }
-  static void binary(const Args&, BinaryOp op, const float* a, const float* b, float* o, int64_t n, int64_t bl) {
+  static float* view(const Params& p, const char* name, int64_t needed) { return p.floats(name, needed); }
+  static float* opt_view(const Params& p, const char* name, int64_t needed) { return p.opt_floats(name, needed); }
+  static void gemm(const ValueChecks&, const GemmArgs& g) { peftjs::gemm(g); }
+  static void binary(const ValueChecks&, BinaryOp op, const float* a, const float* b, float* o, int64_t n, int64_t bl) {
     peftjs::binary(op, a, b, o, n, bl);
   }
-  static void scale(const Args&, const float* a, float* o, int64_t n, float al, float be) { peftjs::scale(a, o, n, al, be); }
-  static void unary(const Args&, UnaryOp op, const float* a, float* o, int64_t n) { peftjs::unary(op, a, o, n); }
-  static void row_reduce(const Args&, ReduceOp op, const float* a, float* o, int64_t r, int64_t c) {
+  static void scale(const ValueChecks&, const float* a, float* o, int64_t n, float al, float be) { peftjs::scale(a, o, n, al, be); }
+  static void unary(const ValueChecks&, UnaryOp op, const float* a, float* o, int64_t n) { peftjs::unary(op, a, o, n); }
+  static void row_reduce(const ValueChecks&, ReduceOp op, const float* a, float* o, int64_t r, int64_t c) {
     peftjs::row_reduce(op, a, o, r, c);
   }
-  static void softmax_rows(const Args&, const float* a, float* o, int64_t r, int64_t c) { peftjs::softmax_rows(a, o, r, c); }
-  static void strided_copy(const Args&, const float* s, float* d, const int64_t* sh, const int64_t* st, int nd) {
+  static void softmax_rows(const ValueChecks&, const float* a, float* o, int64_t r, int64_t c) { peftjs::softmax_rows(a, o, r, c); }
+  static void strided_copy(const ValueChecks&, const float* s, float* d, const int64_t* sh, const int64_t* st, int nd) {
     peftjs::strided_copy(s, d, sh, st, nd);
   }
-  static void fill(const Args&, float* o, int64_t n, float v) { peftjs::fill(o, n, v); }
-  static void random_uniform(const Args&, float* o, int64_t n, uint64_t s, uint64_t off, float lo, float hi) {
+  static void fill(const ValueChecks&, float* o, int64_t n, float v) { peftjs::fill(o, n, v); }
+  static void random_uniform(const ValueChecks&, float* o, int64_t n, uint64_t s, uint64_t off, float lo, float hi) {
     peftjs::random_uniform(o, n, s, off, lo, hi);
   }
-  static void random_normal(const Args&, float* o, int64_t n, uint64_t s, uint64_t off, float m, float sd) {
+  static void random_normal(const ValueChecks&, float* o, int64_t n, uint64_t s, uint64_t off, float m, float sd) {
     peftjs::random_normal(o, n, s, off, m, sd);
   }
 };
 
 struct CudaDevice {
-  static float* view(const Args& args, size_t i, const char* name, int64_t needed) {
-    return device_view(args, i, name, needed);
+  static float* view(const Params& p, const char* name, int64_t needed) { return device_view(p, name, needed); }
+  static float* opt_view(const Params& p, const char* name, int64_t needed) {
+    return p.is_null(name) ? nullptr : device_view(p, name, needed);
   }
-  static void check(const Args& args, bool ok, const std::string& error) {
-    if (!ok) args.fail_range(error);
+  static void check(const ValueChecks& c, bool ok, const std::string& error) {
+    if (!ok) c.fail_range(error);
   }
-  static void gemm(const Args& args, const GemmArgs& g) {
+  static void gemm(const ValueChecks& c, const GemmArgs& g) {
     std::string e;
-    check(args, cuda::gemm(g, &e), e);
+    check(c, cuda::gemm(g, &e), e);
   }
-  static void binary(const Args& args, BinaryOp op, const float* a, const float* b, float* o, int64_t n, int64_t bl) {
+  static void binary(const ValueChecks& c, BinaryOp op, const float* a, const float* b, float* o, int64_t n, int64_t bl) {
     std::string e;
-    check(args, cuda::binary(op, a, b, o, n, bl, &e), e);
+    check(c, cuda::binary(op, a, b, o, n, bl, &e), e);
   }
-  static void scale(const Args& args, const float* a, float* o, int64_t n, float al, float be) {
+  static void scale(const ValueChecks& c, const float* a, float* o, int64_t n, float al, float be) {
     std::string e;
-    check(args, cuda::scale(a, o, n, al, be, &e), e);
+    check(c, cuda::scale(a, o, n, al, be, &e), e);
   }
-  static void unary(const Args& args, UnaryOp op, const float* a, float* o, int64_t n) {
+  static void unary(const ValueChecks& c, UnaryOp op, const float* a, float* o, int64_t n) {
     std::string e;
-    check(args, cuda::unary(op, a, o, n, &e), e);
+    check(c, cuda::unary(op, a, o, n, &e), e);
   }
-  static void row_reduce(const Args& args, ReduceOp op, const float* a, float* o, int64_t r, int64_t c) {
+  static void row_reduce(const ValueChecks& c, ReduceOp op, const float* a, float* o, int64_t r, int64_t cols) {
     std::string e;
-    check(args, cuda::row_reduce(op, a, o, r, c, &e), e);
+    check(c, cuda::row_reduce(op, a, o, r, cols, &e), e);
   }
-  static void softmax_rows(const Args& args, const float* a, float* o, int64_t r, int64_t c) {
+  static void softmax_rows(const ValueChecks& c, const float* a, float* o, int64_t r, int64_t cols) {
     std::string e;
-    check(args, cuda::softmax_rows(a, o, r, c, &e), e);
+    check(c, cuda::softmax_rows(a, o, r, cols, &e), e);
   }
-  static void strided_copy(const Args& args, const float* s, float* d, const int64_t* sh, const int64_t* st, int nd) {
+  static void strided_copy(const ValueChecks& c, const float* s, float* d, const int64_t* sh, const int64_t* st, int nd) {
     std::string e;
-    check(args, cuda::strided_copy(s, d, sh, st, nd, &e), e);
+    check(c, cuda::strided_copy(s, d, sh, st, nd, &e), e);
   }
-  static void fill(const Args& args, float* o, int64_t n, float v) {
+  static void fill(const ValueChecks& c, float* o, int64_t n, float v) {
     std::string e;
-    check(args, cuda::fill(o, n, v, &e), e);
+    check(c, cuda::fill(o, n, v, &e), e);
   }
-  static void random_uniform(const Args& args, float* o, int64_t n, uint64_t s, uint64_t off, float lo, float hi) {
+  static void random_uniform(const ValueChecks& c, float* o, int64_t n, uint64_t s, uint64_t off, float lo, float hi) {
     std::string e;
-    check(args, cuda::random_uniform(o, n, s, off, lo, hi, &e), e);
+    check(c, cuda::random_uniform(o, n, s, off, lo, hi, &e), e);
   }
-  static void random_normal(const Args& args, float* o, int64_t n, uint64_t s, uint64_t off, float m, float sd) {
+  static void random_normal(const ValueChecks& c, float* o, int64_t n, uint64_t s, uint64_t off, float m, float sd) {
     std::string e;
-    check(args, cuda::random_normal(o, n, s, off, m, sd, &e), e);
+    check(c, cuda::random_normal(o, n, s, off, m, sd, &e), e);
   }
 };
 
-// gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias|null)
+// The op names of binary, unary and rowReduce. A non-string is refused by Params::string; an unknown name
+// with the message primitive_checks.ts gives.
+template <class Op, size_t N>
+Op op_named(const Params& p, const std::pair<const char*, Op> (&ops)[N], const char* unknown, const char* expected) {
+  const std::string name = p.string("op");
+  for (const auto& [n, op] : ops) if (name == n) return op;
+  p.fail_range(std::string("unknown ") + unknown + " '" + name + "'" + expected);
+}
+
+constexpr std::pair<const char*, BinaryOp> kBinaryOps[] = {
+    {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div}};
+constexpr std::pair<const char*, UnaryOp> kUnaryOps[] = {
+    {"exp", UnaryOp::Exp},   {"log", UnaryOp::Log},   {"tanh", UnaryOp::Tanh}, {"gelu", UnaryOp::Gelu},
+    {"gelu_tanh", UnaryOp::GeluTanh}, {"silu", UnaryOp::Silu}, {"relu", UnaryOp::Relu}, {"neg", UnaryOp::Neg},
+    {"sqrt", UnaryOp::Sqrt}, {"sigmoid", UnaryOp::Sigmoid}};
+constexpr std::pair<const char*, ReduceOp> kReduceOps[] = {
+    {"sum", ReduceOp::Sum}, {"max", ReduceOp::Max}, {"mean", ReduceOp::Mean}};
+
+// An Array of at most 16 non-negative integers (a shape or strides), read from the field `name`.
+std::vector<int64_t> dim_list(const Params& p, const char* name) {
+  const Napi::Value v = p.value(name);
+  if (!v.IsArray()) p.fail_type(std::string("argument '") + name + "' must be an Array, got " + Params::type_of(v));
+  Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() > 16) p.fail_range(std::string("'") + name + "' has more than 16 dimensions");
+  std::vector<int64_t> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsNumber()) p.fail_type(std::string("'") + name + "' must hold numbers, got " + Params::type_of(e));
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != std::floor(d) || d >= 281474976710656.0)
+      p.fail_range(std::string("'") + name + "[" + std::to_string(i) + "]' must be a non-negative integer, got " +
+                   Params::show(d));
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
+}
+
+// gemm({transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias?})
 template <class D>
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args args(info, "gemm", 14);
+  const Params p(info, "gemm");
   GemmArgs g;
-  g.trans_a = args.boolean(0, "transA");
-  g.trans_b = args.boolean(1, "transB");
-  g.m = args.dim(2, "m");
-  g.n = args.dim(3, "n");
-  g.k = args.dim(4, "k");
-  g.alpha = args.f32_value(5, "alpha");
-  g.lda = args.dim(7, "lda");
-  g.ldb = args.dim(9, "ldb");
-  g.beta = args.f32_value(10, "beta");
-  g.ldc = args.dim(12, "ldc");
+  g.trans_a = p.boolean("transA");
+  g.trans_b = p.boolean("transB");
+  g.m = p.dim("m");
+  g.n = p.dim("n");
+  g.k = p.dim("k");
+  g.alpha = p.f32_value("alpha");
+  g.lda = p.dim("lda");
+  g.ldb = p.dim("ldb");
+  g.beta = p.f32_value("beta");
+  g.ldc = p.dim("ldc");
   // Stored shapes: A is [m, k] or [k, m] (transA); B is [k, n] or [n, k] (transB); C is [m, n].
-  const int64_t a_need = g.trans_a ? args.matrix_span("a", g.k, g.m, g.lda) : args.matrix_span("a", g.m, g.k, g.lda);
-  const int64_t b_need = g.trans_b ? args.matrix_span("b", g.n, g.k, g.ldb) : args.matrix_span("b", g.k, g.n, g.ldb);
-  const int64_t c_need = args.matrix_span("c", g.m, g.n, g.ldc);
-  g.a = D::view(args, 6, "a", a_need);
-  g.b = D::view(args, 8, "b", b_need);
-  g.c = D::view(args, 11, "c", c_need);
-  if (!args.is_null(13)) g.bias = D::view(args, 13, "bias", g.n);
-  D::gemm(args, g);
+  const int64_t a_need = g.trans_a ? p.matrix_span("a", g.k, g.m, g.lda) : p.matrix_span("a", g.m, g.k, g.lda);
+  const int64_t b_need = g.trans_b ? p.matrix_span("b", g.n, g.k, g.ldb) : p.matrix_span("b", g.k, g.n, g.ldb);
+  const int64_t c_need = p.matrix_span("c", g.m, g.n, g.ldc);
+  g.a = D::view(p, "a", a_need);
+  g.b = D::view(p, "b", b_need);
+  g.c = D::view(p, "c", c_need);
+  g.bias = D::opt_view(p, "bias", g.n);
+  D::gemm(p, g);
   return info.Env().Undefined();
 }
 
-BinaryOp binary_op(const Args& args, const std::string& name) {
-  if (name == "add") return BinaryOp::Add;
-  if (name == "sub") return BinaryOp::Sub;
-  if (name == "mul") return BinaryOp::Mul;
-  if (name == "div") return BinaryOp::Div;
-  args.fail_range("unknown binary op '" + name + "' (expected add, sub, mul or div)");
-}
-
-ReduceOp reduce_op(const Args& args, const std::string& name) {
-  if (name == "sum") return ReduceOp::Sum;
-  if (name == "max") return ReduceOp::Max;
-  if (name == "mean") return ReduceOp::Mean;
-  args.fail_range("unknown reduction '" + name + "' (expected sum, max or mean)");
-}
-
-// binary(op, a, b, out, n, bLength): bLength == n, or a row of width bLength broadcast over a.
+// binary({op, a, b, out, n, bLength}): bLength == n, or a row of width bLength broadcast over a.
 template <class D>
 Napi::Value Binary(const Napi::CallbackInfo& info) {
-  Args args(info, "binary", 6);
-  const BinaryOp op = binary_op(args, args.string(0, "op"));
-  const int64_t n = args.dim(4, "n");
-  const int64_t b_len = args.dim(5, "bLength");
+  const Params p(info, "binary");
+  const BinaryOp op = op_named(p, kBinaryOps, "binary op", " (expected add, sub, mul or div)");
+  const int64_t n = p.dim("n");
+  const int64_t b_len = p.dim("bLength");
   if (n > 0 && (b_len == 0 || n % b_len != 0))
-    args.fail_range("b of length " + std::to_string(b_len) + " does not broadcast over a of length " +
-                    std::to_string(n) + " (expected the same length or a row width that divides it)");
-  const float* a = D::view(args, 1, "a", n);
-  const float* b = D::view(args, 2, "b", b_len);
-  float* out = D::view(args, 3, "out", n);
-  D::binary(args, op, a, b, out, n, b_len);
+    p.fail_range("b of length " + std::to_string(b_len) + " does not broadcast over a of length " + std::to_string(n) +
+                 " (expected the same length or a row width that divides it)");
+  const float* a = D::view(p, "a", n);
+  const float* b = D::view(p, "b", b_len);
+  float* out = D::view(p, "out", n);
+  D::binary(p, op, a, b, out, n, b_len);
   return info.Env().Undefined();
 }
 
-// scale(a, out, n, alpha, beta): out = alpha * a + beta
+// scale({a, out, n, alpha, beta}): out = alpha * a + beta
 template <class D>
 Napi::Value Scale(const Napi::CallbackInfo& info) {
-  Args args(info, "scale", 5);
-  const int64_t n = args.dim(2, "n");
-  const float alpha = args.f32_value(3, "alpha");
-  const float beta = args.f32_value(4, "beta");
-  const float* a = D::view(args, 0, "a", n);
-  float* out = D::view(args, 1, "out", n);
-  D::scale(args, a, out, n, alpha, beta);
+  const Params p(info, "scale");
+  const int64_t n = p.dim("n");
+  const float alpha = p.f32_value("alpha");
+  const float beta = p.f32_value("beta");
+  const float* a = D::view(p, "a", n);
+  float* out = D::view(p, "out", n);
+  D::scale(p, a, out, n, alpha, beta);
   return info.Env().Undefined();
 }
 
-// unary(op, a, out, n)
+// unary({op, a, out, n})
 template <class D>
 Napi::Value Unary(const Napi::CallbackInfo& info) {
-  Args args(info, "unary", 4);
-  const UnaryOp op = unary_op(args, args.string(0, "op"));
-  const int64_t n = args.dim(3, "n");
-  const float* a = D::view(args, 1, "a", n);
-  float* out = D::view(args, 2, "out", n);
-  D::unary(args, op, a, out, n);
+  const Params p(info, "unary");
+  const UnaryOp op = op_named(p, kUnaryOps, "unary op", "");
+  const int64_t n = p.dim("n");
+  const float* a = D::view(p, "a", n);
+  float* out = D::view(p, "out", n);
+  D::unary(p, op, a, out, n);
   return info.Env().Undefined();
 }
 
-// rowReduce(op, a, out, rows, cols)
+// rowReduce({op, a, out, rows, cols})
 template <class D>
 Napi::Value RowReduce(const Napi::CallbackInfo& info) {
-  Args args(info, "rowReduce", 5);
-  const ReduceOp op = reduce_op(args, args.string(0, "op"));
-  const int64_t rows = args.dim(3, "rows");
-  const int64_t cols = args.dim(4, "cols");
-  const float* a = D::view(args, 1, "a", args.checked_mul(rows, cols));
-  float* out = D::view(args, 2, "out", rows);
-  D::row_reduce(args, op, a, out, rows, cols);
+  const Params p(info, "rowReduce");
+  const ReduceOp op = op_named(p, kReduceOps, "reduction", " (expected sum, max or mean)");
+  const int64_t rows = p.dim("rows");
+  const int64_t cols = p.dim("cols");
+  const float* a = D::view(p, "a", p.checked_mul(rows, cols));
+  float* out = D::view(p, "out", rows);
+  D::row_reduce(p, op, a, out, rows, cols);
   return info.Env().Undefined();
 }
 
-// softmax(a, out, rows, cols)
+// softmax({a, out, rows, cols})
 template <class D>
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  Args args(info, "softmax", 4);
-  const int64_t rows = args.dim(2, "rows");
-  const int64_t cols = args.dim(3, "cols");
-  const int64_t n = args.checked_mul(rows, cols);
-  const float* a = D::view(args, 0, "a", n);
-  float* out = D::view(args, 1, "out", n);
-  D::softmax_rows(args, a, out, rows, cols);
+  const Params p(info, "softmax");
+  const int64_t rows = p.dim("rows");
+  const int64_t cols = p.dim("cols");
+  const int64_t n = p.checked_mul(rows, cols);
+  const float* a = D::view(p, "a", n);
+  float* out = D::view(p, "out", n);
+  D::softmax_rows(p, a, out, rows, cols);
   return info.Env().Undefined();
 }
 
-// stridedCopy(src, dst, shape, strides): src is the view's storage from its offset on.
+// stridedCopy({src, dst, shape, strides}): src is the view's storage from its offset on.
 template <class D>
 Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
-  Args args(info, "stridedCopy", 4);
-  const std::vector<int64_t> shape = dim_list(args, info[2], "shape");
-  const std::vector<int64_t> strides = dim_list(args, info[3], "strides");
+  const Params p(info, "stridedCopy");
+  const std::vector<int64_t> shape = dim_list(p, "shape");
+  const std::vector<int64_t> strides = dim_list(p, "strides");
   if (shape.size() != strides.size())
-    args.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " +
-                    std::to_string(strides.size()));
+    p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
   int64_t total = 1, last = 0;
   for (size_t d = 0; d < shape.size(); ++d) {
-    total = args.checked_mul(total, shape[d]);
-    if (shape[d] > 0) last = args.checked_add(last, args.checked_mul(shape[d] - 1, strides[d]));
+    total = p.checked_mul(total, shape[d]);
+    if (shape[d] > 0) last = p.checked_add(last, p.checked_mul(shape[d] - 1, strides[d]));
   }
-  const float* src = D::view(args, 0, "src", total == 0 ? 0 : last + 1);
-  float* dst = D::view(args, 1, "dst", total);
-  D::strided_copy(args, src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
+  const float* src = D::view(p, "src", total == 0 ? 0 : last + 1);
+  float* dst = D::view(p, "dst", total);
+  D::strided_copy(p, src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
   return info.Env().Undefined();
 }
 
-// fill(out, n, value)
+// fill({out, n, value})
 template <class D>
 Napi::Value Fill(const Napi::CallbackInfo& info) {
-  Args args(info, "fill", 3);
-  const int64_t n = args.dim(1, "n");
-  const float value = args.f32_value(2, "value");
-  float* out = D::view(args, 0, "out", n);
-  D::fill(args, out, n, value);
+  const Params p(info, "fill");
+  const int64_t n = p.dim("n");
+  const float value = p.f32_value("value");
+  float* out = D::view(p, "out", n);
+  D::fill(p, out, n, value);
   return info.Env().Undefined();
 }
 
-uint64_t seed_arg(const Args& args, size_t i) {
-  const int64_t s = args.dim(i, "seed");  // below 2^48: exact in a JS number
-  return static_cast<uint64_t>(s);
-}
-
-// randomFill(kind, out, n, seed, offset, p0, p1): uniform [p0, p1) or normal (mean p0, std p1).
+// randomFill({kind: 'uniform', low, high, ...} | {kind: 'normal', mean, std, ...} and out, n, seed, offset):
+// uniform in [low, high) or normal (mean, std).
 template <class D>
 Napi::Value RandomFill(const Napi::CallbackInfo& info) {
-  Args args(info, "randomFill", 7);
-  const std::string kind = args.string(0, "kind");
-  if (kind != "uniform" && kind != "normal") args.fail_range("kind must be 'uniform' or 'normal', got '" + kind + "'");
-  const int64_t n = args.dim(2, "n");
-  const uint64_t seed = seed_arg(args, 3);
-  const uint64_t offset = static_cast<uint64_t>(args.dim(4, "offset"));
-  const float p0 = args.f32(5, "p0");
-  const float p1 = args.f32(6, "p1");
-  float* out = D::view(args, 1, "out", n);
-  if (kind == "uniform") D::random_uniform(args, out, n, seed, offset, p0, p1);
-  else if (kind == "normal") D::random_normal(args, out, n, seed, offset, p0, p1);
+  const Params p(info, "randomFill");
+  const std::string kind = p.string("kind");
+  if (kind != "uniform" && kind != "normal") p.fail_range("kind must be 'uniform' or 'normal', got '" + kind + "'");
+  const bool uniform = kind == "uniform";
+  const int64_t n = p.dim("n");
+  const uint64_t seed = static_cast<uint64_t>(p.dim("seed"));  // below 2^48: exact in a JS number
+  const uint64_t offset = static_cast<uint64_t>(p.dim("offset"));
+  const float first = p.f32(uniform ? "low" : "mean");
+  const float second = p.f32(uniform ? "high" : "std");
+  float* out = D::view(p, "out", n);
+  if (uniform) D::random_uniform(p, out, n, seed, offset, first, second);
+  else D::random_normal(p, out, n, seed, offset, first, second);
   return info.Env().Undefined();
 }
 

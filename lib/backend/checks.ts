@@ -84,6 +84,24 @@ export class ArgChecks {
     if (r >= MAX_DIM) this.fail(`size ${a} x ${b} is too large`);
     return r;
   }
+
+  /** A data value (fill's value, a scale factor, gemm's alpha/beta): any number, NaN and infinities included. */
+  value(name: string, v: unknown): number {
+    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${show(v)}`);
+    return v;
+  }
+
+  /** An Array of at most 16 sizes (a shape or strides). */
+  dimList(name: string, v: unknown): number[] {
+    if (!Array.isArray(v)) this.failType(`argument '${name}' must be an Array, got ${show(v)}`);
+    if (v.length > 16) this.fail(`'${name}' has more than 16 dimensions`);
+    for (let i = 0; i < v.length; i++) {
+      const d: unknown = v[i];
+      if (typeof d !== 'number') this.failType(`'${name}' must hold numbers, got ${show(d)}`);
+      if (!(d >= 0) || !Number.isInteger(d) || d >= MAX_DIM) this.fail(`'${name}[${i}]' must be a non-negative integer, got ${show(d)}`);
+    }
+    return v as number[];
+  }
 }
 
 /** A kernel's check: reads every argument of its params through an ArgChecks. */

@@ -17,7 +17,7 @@ function gradsOf(params: Tensor | Tensor[]): Tensor[] {
 /** Sum of squares on the gradient's backend (host fallback where the backend has no kernel). */
 function sumSquares(g: Tensor): number {
   const b = getBackend();
-  if (b.kernels.has('sumSquares') && g.device === b.device) return b.kernels.get('sumSquares', 'clipGradNorm')(g.buf('clipGradNorm'), g.size);
+  if (b.kernels.has('sumSquares') && g.device === b.device) return b.kernels.get('sumSquares', 'clipGradNorm')({ x: g.buf('clipGradNorm'), n: g.size });
   let s = 0;
   for (const x of g.toFloat32Array()) s += x * x;
   return s;
@@ -50,7 +50,7 @@ export function clipGradNorm(params: Tensor | Tensor[], maxNorm: number, normTyp
   // torch multiplies by min(coef, 1) always; skipping the multiply by 1 changes no value. A NaN or
   // infinite norm still scales (to NaN or 0), as torch does without error_if_nonfinite.
   if (!(coef >= 1)) {
-    for (const g of grads) backendFor(g, 'clipGradNorm').scale(g.buf('clipGradNorm'), g.buf('clipGradNorm'), g.size, coef, 0);
+    for (const g of grads) backendFor(g, 'clipGradNorm').scale({ a: g.buf('clipGradNorm'), out: g.buf('clipGradNorm'), n: g.size, alpha: coef, beta: 0 });
   }
   return total;
 }

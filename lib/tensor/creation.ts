@@ -13,7 +13,7 @@ export function full(shape: Shape, value: number): Tensor {
   checkShape(shape, 'full');
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
   const t = empty(shape);
-  getBackend().fill(t.buf(), t.size, value);
+  getBackend().fill({ out: t.buf(), n: t.size, value });
   return t;
 }
 
@@ -120,7 +120,10 @@ export interface RandomOptions {
   seed?: number;
 }
 
-function draw(shape: Shape, kind: 'uniform' | 'normal', p0: number, p1: number, opts: RandomOptions, op: string): Tensor {
+/** The distribution of a draw, as randomFill takes it. */
+type Distribution = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; std: number };
+
+function draw(shape: Shape, dist: Distribution, opts: RandomOptions, op: string): Tensor {
   checkShape(shape, op);
   const t = empty(shape);
   let seed: number, offset: number;
@@ -133,16 +136,16 @@ function draw(shape: Shape, kind: 'uniform' | 'normal', p0: number, p1: number, 
     offset = stream.offset;
     stream.offset += Math.ceil(t.size / 4) * 4;  // whole Philox blocks, so draws never share one
   }
-  getBackend().randomFill(kind, t.buf(), t.size, seed, offset, p0, p1);
+  getBackend().randomFill({ ...dist, out: t.buf(), n: t.size, seed, offset });
   return t;
 }
 
 /** Uniform in [low, high). */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  return draw(shape, 'uniform', opts.low ?? 0, opts.high ?? 1, opts, 'rand');
+  return draw(shape, { kind: 'uniform', low: opts.low ?? 0, high: opts.high ?? 1 }, opts, 'rand');
 }
 
 /** Normal with the given mean and standard deviation. */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  return draw(shape, 'normal', opts.mean ?? 0, opts.std ?? 1, opts, 'randn');
+  return draw(shape, { kind: 'normal', mean: opts.mean ?? 0, std: opts.std ?? 1 }, opts, 'randn');
 }

@@ -34,7 +34,7 @@ export function crossEntropy(logits: Tensor, targets: IntTensor, opts: { ignoreI
   for (const v of losses.toFloat32Array()) total += v;
   losses.dispose();
   const out = empty([1]);
-  be.fill(out.buf(), 1, count === 0 ? NaN : total / count);
+  be.fill({ out: out.buf(), n: 1, value: count === 0 ? NaN : total / count });
   const result = record(out, op, [logits], (g, [ls, lses]) => {
     const dlogits = empty(logits.shape);
     kernel(be, 'crossEntropyBackward', op)({ rows, vocab, logits: ls.buf(), targets: targets.data, ignoreIndex, lse: lses.buf(),

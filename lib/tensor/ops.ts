@@ -208,7 +208,7 @@ function elementwise(op: BinaryOpName, a: Tensor, b: Tensor | number): Tensor {
     throw new RangeError(`${op}: shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast (b must have a's shape or be a row of ${cols})`);
   const out = withContiguous([a, b], ([ac, bc]) => {
     const o = empty(a.shape);
-    be.binary(op, ac.buf(), bc.buf(), o.buf(), a.size, sameShape ? a.size : cols);
+    be.binary({ op, a: ac.buf(), b: bc.buf(), out: o.buf(), n: a.size, bLength: sameShape ? a.size : cols });
     return o;
   });
   // The gradient of a broadcast row is the column sum of the full-shape gradient.
@@ -247,7 +247,7 @@ export function scale(a: Tensor, alpha: number, beta = 0): Tensor {
     throw new TypeError(`scale: alpha and beta must be numbers, got ${typeof alpha} and ${typeof beta}`);
   const out = withContiguous([a], ([ac]) => {
     const o = empty(a.shape);
-    be.scale(ac.buf(), o.buf(), a.size, alpha, beta);
+    be.scale({ a: ac.buf(), out: o.buf(), n: a.size, alpha, beta });
     return o;
   });
   return record(out, 'scale', [a], (g) => [scale(g, alpha, 0)]);
@@ -257,7 +257,7 @@ function unaryOp(op: UnaryOpName, a: Tensor): Tensor {
   const be = backendFor(a, op);
   const out = withContiguous([a], ([ac]) => {
     const o = empty(a.shape);
-    be.unary(op, ac.buf(), o.buf(), a.size);
+    be.unary({ op, a: ac.buf(), out: o.buf(), n: a.size });
     return o;
   });
   return record(out, op, [a], (g, [as]) => {
@@ -294,7 +294,7 @@ function reduce(op: ReduceOpName, a: Tensor, dim: number, keepDim: boolean): Ten
   const lead = a.shape.slice(0, -1);
   const out = withContiguous([a], ([ac]) => {
     const o = empty(keepDim ? [...lead, 1] : lead);
-    be.rowReduce(op, ac.buf(), o.buf(), cols === 0 ? sizeOf(lead) : rows, cols);
+    be.rowReduce({ op, a: ac.buf(), out: o.buf(), rows: cols === 0 ? sizeOf(lead) : rows, cols });
     return o;
   });
   if (op === 'max') return out;
@@ -342,7 +342,7 @@ export function softmax(a: Tensor, dim = -1): Tensor {
   const rows = cols === 0 ? 0 : a.size / cols;
   const out = withContiguous([a], ([ac]) => {
     const o = empty(a.shape);
-    be.softmax(ac.buf(), o.buf(), rows, cols);
+    be.softmax({ a: ac.buf(), out: o.buf(), rows, cols });
     return o;
   });
   return record(out, 'softmax', [a], (g, [y]) => {
@@ -357,7 +357,7 @@ export function fill_(a: Tensor, value: number): Tensor {
   const be = backendFor(a, 'fill_');
   if (!a.isContiguous()) throw new Error('fill_: tensor is not contiguous');
   if (a.requiresGrad) throw new Error(`fill_: tensor ${formatShape(a.shape)} requires a gradient; an in-place write would corrupt it (detach() it or run in noGrad)`);
-  be.fill(a.buf(), a.size, value);
+  be.fill({ out: a.buf(), n: a.size, value });
   return a;
 }
 
@@ -365,7 +365,7 @@ export function fill_(a: Tensor, value: number): Tensor {
 function addInto(acc: Tensor, g: Tensor): Tensor {
   const be = backendFor(acc, 'backward');
   if (acc.isContiguous() && acc.storage.refs === 1 && g.isContiguous()) {
-    be.binary('add', acc.buf(), g.buf(), acc.buf(), acc.size, acc.size);
+    be.binary({ op: 'add', a: acc.buf(), b: g.buf(), out: acc.buf(), n: acc.size, bLength: acc.size });
     return acc;
   }
   const out = add(acc, g);

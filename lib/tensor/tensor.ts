@@ -198,7 +198,7 @@ export class Tensor {
   copyPacked(): Tensor {
     const b = backendFor(this, 'clone');
     const out = new Tensor(allocStorage(this.size, b), this.shape);
-    b.stridedCopy(this.buf(), out.buf(), [...this.shape], [...this.strides]);
+    b.stridedCopy({ src: this.buf(), dst: out.buf(), shape: [...this.shape], strides: [...this.strides] });
     return out;
   }
 
@@ -220,7 +220,7 @@ export class Tensor {
     if (this.isContiguous()) return owner.read(this.buf(), this.size);
     const packed = new Tensor(allocStorage(this.size, owner), this.shape);
     try {
-      owner.stridedCopy(this.buf(), packed.buf(), [...this.shape], [...this.strides]);
+      owner.stridedCopy({ src: this.buf(), dst: packed.buf(), shape: [...this.shape], strides: [...this.strides] });
       return owner.read(packed.buf(), this.size);
     } finally {
       packed.dispose();
@@ -286,7 +286,7 @@ export function backendFor(t: Tensor, op: string): Backend {
 function sliceBackward(g: Tensor, full: readonly number[], dim: number, start: number): Tensor {
   const b = backendFor(g, 'slice backward');
   const out = new Tensor(allocStorage(sizeOf(full), b), full);
-  b.fill(out.buf(), out.size, 0);
+  b.fill({ out: out.buf(), n: out.size, value: 0 });
   const strides = contiguousStrides(full);
   scatterInto(g, out, start * strides[dim], strides);
   return out;

@@ -35,7 +35,7 @@ const FLOAT_EDGES = sweep([88.5, 88.7, 88.8, 89, 100, -87.5, -95, -100, -103.9, 
 
 function forward(be: Backend, op: UnaryOpName, x: Float32Array): Float32Array {
   const out = zerosBuf(be, x.length, 2);
-  be.unary(op, bufOf(be, x, 1), out, x.length);
+  be.unary({ op, a: bufOf(be, x, 1), out, n: x.length });
   return readBuf(be, out, x.length);
 }
 

@@ -43,7 +43,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const x = rand(rows * cols, 4, 3), dy = rand(rows * cols, 5);
     expectAllClose(both((be) => {
       const y = zerosBuf(be, rows * cols);
-      be.softmax(bufOf(be, x), y, rows, cols);
+      be.softmax({ a: bufOf(be, x), out: y, rows, cols });
       const dx = zerosBuf(be, rows * cols, 2);
       be.kernels.get('softmaxBackward', 'test')(y, bufOf(be, dy, 1), dx, rows, cols);
       return [readBuf(be, dx, rows * cols)];

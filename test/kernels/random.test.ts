@@ -46,7 +46,7 @@ describe.each(backendsUnderTest())('random fill on %s', (name) => {
     'gives the js backend\'s numbers at stream offset %i for %i elements', (offset, n) => {
       const fill = (b: BackendName) => withBackend(b, () => {
         const out = zeros([n]);
-        backend(b).randomFill('uniform', out.buf(), n, 12345, offset, 0, 1);
+        backend(b).randomFill({ kind: 'uniform', out: out.buf(), n, seed: 12345, offset, low: 0, high: 1 });
         return out.toFloat32Array();
       });
       expect(fill(name)).toEqual(fill('js'));

@@ -2,8 +2,9 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
-import { KernelTable, pick, PRIMITIVE_KERNELS } from '../registry';
-import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import { checkedPrimitives } from '../primitive_checks';
+import { KernelTable } from '../registry';
+import type { Backend, BinaryOpName, Buf, PrimitiveKernels, Storage, UnaryOpName } from '../types';
 import { erf } from './math';
 import { jsModelKernels } from './model';
 import { jsAttentionKernels } from './attention';
@@ -36,13 +37,104 @@ const BINARY: Record<BinaryOpName, (x: number, y: number) => number> = {
   div: (x, y) => x / y,
 };
 
+/** The primitives, as plain loops. */
+const jsPrimitiveKernels: PrimitiveKernels = {
+  gemm(p) {
+    const A = host(p.a), B = host(p.b), C = host(p.c);
+    const bias = p.bias ? host(p.bias) : null;
+    for (let i = 0; i < p.m; i++) {
+      for (let j = 0; j < p.n; j++) {
+        let acc = 0;
+        for (let q = 0; q < p.k; q++) {
+          const a = p.transA ? A[p.a.offset + q * p.lda + i] : A[p.a.offset + i * p.lda + q];
+          const b = p.transB ? B[p.b.offset + j * p.ldb + q] : B[p.b.offset + q * p.ldb + j];
+          acc += a * b;
+        }
+        const ci = p.c.offset + i * p.ldc + j;
+        const prior = p.beta === 0 ? 0 : p.beta * C[ci];
+        C[ci] = p.alpha * acc + prior + (bias ? bias[p.bias!.offset + j] : 0);
+      }
+    }
+  },
+
+  binary({ op, a, b, out, n, bLength }) {
+    const A = host(a), B = host(b), O = host(out), f = BINARY[op];
+    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i], B[b.offset + (i % bLength)]);
+  },
+
+  scale({ a, out, n, alpha, beta }) {
+    const A = host(a), O = host(out);
+    for (let i = 0; i < n; i++) O[out.offset + i] = alpha * A[a.offset + i] + beta;
+  },
+
+  unary({ op, a, out, n }) {
+    const A = host(a), O = host(out), f = UNARY[op];
+    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i]);
+  },
+
+  rowReduce({ op, a, out, rows, cols }) {
+    const A = host(a), O = host(out);
+    for (let r = 0; r < rows; r++) {
+      const base = a.offset + r * cols;
+      let acc = op === 'max' ? -Infinity : 0;
+      for (let j = 0; j < cols; j++) {
+        const x = A[base + j];
+        acc = op === 'max' ? (x > acc || Number.isNaN(x) ? x : acc) : acc + x;
+      }
+      O[out.offset + r] = op === 'mean' ? (cols === 0 ? 0 : acc / cols) : acc;
+    }
+  },
+
+  softmax({ a, out, rows, cols }) {
+    const A = host(a), O = host(out);
+    for (let r = 0; r < rows; r++) {
+      const ib = a.offset + r * cols, ob = out.offset + r * cols;
+      let m = -Infinity;
+      for (let j = 0; j < cols; j++) m = Math.max(m, A[ib + j]);
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += Math.exp(A[ib + j] - m);
+      for (let j = 0; j < cols; j++) O[ob + j] = Math.exp(A[ib + j] - m) / s;
+    }
+  },
+
+  stridedCopy({ src, dst, shape, strides }) {
+    const S = host(src), D = host(dst);
+    const total = shape.reduce((x, y) => x * y, 1);
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let flat = 0; flat < total; flat++) {
+      let at = src.offset;
+      for (let d = 0; d < shape.length; d++) at += idx[d] * strides[d];
+      D[dst.offset + flat] = S[at];
+      for (let d = shape.length - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  },
+
+  fill({ out, n, value }) {
+    host(out).fill(value, out.offset, out.offset + n);
+  },
+
+  randomFill(p) {
+    const [p0, p1] = p.kind === 'uniform' ? [p.low, p.high] : [p.mean, p.std];
+    philoxFill(p.kind, host(p.out), p.out.offset, p.n, p.seed, p.offset, p0, p1);
+  },
+};
+
+/** The primitive methods are the registry's checked kernels (checkedPrimitives), set in the constructor. */
+export interface JsBackend extends PrimitiveKernels {}
+
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly device = 'cpu' as const;
-  /** Every kernel: the primitives (methods below) and the reference PEFT, model, attention and optimizer kernels. */
+  /** Every kernel: the primitives (also this backend's methods) and the reference PEFT, model, attention and optimizer kernels. */
   readonly kernels: KernelTable = new KernelTable(this.name)
-    .register(pick(this, PRIMITIVE_KERNELS), this)
-    .register({ ...jsPeftKernels, ...jsModelKernels, ...jsAttentionKernels, ...jsOptimKernels }, this);
+    .register({ ...jsPrimitiveKernels, ...jsPeftKernels, ...jsModelKernels, ...jsAttentionKernels, ...jsOptimKernels }, this);
+
+  constructor() {
+    Object.assign(this, checkedPrimitives(this.kernels));
+  }
 
   /**
    * 'float64' stores every tensor in a Float64Array (typed as Float32Array: the loops are the same), so
@@ -73,87 +165,6 @@ export class JsBackend implements Backend {
 
   read(src: Buf, size: number): Float32Array {
     return host(src).slice(src.offset, src.offset + size);
-  }
-
-  gemm(p: GemmParams): void {
-    const A = host(p.a), B = host(p.b), C = host(p.c);
-    const bias = p.bias ? host(p.bias) : null;
-    for (let i = 0; i < p.m; i++) {
-      for (let j = 0; j < p.n; j++) {
-        let acc = 0;
-        for (let q = 0; q < p.k; q++) {
-          const a = p.transA ? A[p.a.offset + q * p.lda + i] : A[p.a.offset + i * p.lda + q];
-          const b = p.transB ? B[p.b.offset + j * p.ldb + q] : B[p.b.offset + q * p.ldb + j];
-          acc += a * b;
-        }
-        const ci = p.c.offset + i * p.ldc + j;
-        const prior = p.beta === 0 ? 0 : p.beta * C[ci];
-        C[ci] = p.alpha * acc + prior + (bias ? bias[p.bias!.offset + j] : 0);
-      }
-    }
-  }
-
-  binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void {
-    const A = host(a), B = host(b), O = host(out), f = BINARY[op];
-    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i], B[b.offset + (i % bLength)]);
-  }
-
-  scale(a: Buf, out: Buf, n: number, alpha: number, beta: number): void {
-    const A = host(a), O = host(out);
-    for (let i = 0; i < n; i++) O[out.offset + i] = alpha * A[a.offset + i] + beta;
-  }
-
-  unary(op: UnaryOpName, a: Buf, out: Buf, n: number): void {
-    const A = host(a), O = host(out), f = UNARY[op];
-    for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i]);
-  }
-
-  rowReduce(op: ReduceOpName, a: Buf, out: Buf, rows: number, cols: number): void {
-    const A = host(a), O = host(out);
-    for (let r = 0; r < rows; r++) {
-      const base = a.offset + r * cols;
-      let acc = op === 'max' ? -Infinity : 0;
-      for (let j = 0; j < cols; j++) {
-        const x = A[base + j];
-        acc = op === 'max' ? (x > acc || Number.isNaN(x) ? x : acc) : acc + x;
-      }
-      O[out.offset + r] = op === 'mean' ? (cols === 0 ? 0 : acc / cols) : acc;
-    }
-  }
-
-  softmax(a: Buf, out: Buf, rows: number, cols: number): void {
-    const A = host(a), O = host(out);
-    for (let r = 0; r < rows; r++) {
-      const ib = a.offset + r * cols, ob = out.offset + r * cols;
-      let m = -Infinity;
-      for (let j = 0; j < cols; j++) m = Math.max(m, A[ib + j]);
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += Math.exp(A[ib + j] - m);
-      for (let j = 0; j < cols; j++) O[ob + j] = Math.exp(A[ib + j] - m) / s;
-    }
-  }
-
-  stridedCopy(src: Buf, dst: Buf, shape: number[], strides: number[]): void {
-    const S = host(src), D = host(dst);
-    const total = shape.reduce((x, y) => x * y, 1);
-    const idx = new Array<number>(shape.length).fill(0);
-    for (let flat = 0; flat < total; flat++) {
-      let at = src.offset;
-      for (let d = 0; d < shape.length; d++) at += idx[d] * strides[d];
-      D[dst.offset + flat] = S[at];
-      for (let d = shape.length - 1; d >= 0; d--) {
-        if (++idx[d] < shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-  }
-
-  fill(out: Buf, n: number, value: number): void {
-    host(out).fill(value, out.offset, out.offset + n);
-  }
-
-  randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void {
-    philoxFill(kind, host(out), out.offset, n, seed, offset, p0, p1);
   }
 
   synchronize(): void {}

@@ -1,12 +1,13 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
-import { KernelTable, pick, PRIMITIVE_KERNELS } from '../registry';
-import type { Backend, BinaryOpName, Buf, GemmParams, RandomKind, ReduceOpName, Storage, UnaryOpName } from '../types';
+import { checkedPrimitives } from '../primitive_checks';
+import { KernelTable } from '../registry';
+import type { Backend, Buf, PrimitiveKernels, Storage } from '../types';
 import type { NativeAddon } from './addon';
 import { nativeAttentionKernels } from './attention';
 import { nativeModelKernels } from './model';
 import { nativeOptimKernels } from './optim';
 import { nativePeftKernels } from './peft';
-import { view } from './views';
+import { hostParams, view } from './views';
 
 const EMPTY = new Float32Array(0);
 
@@ -18,17 +19,33 @@ export function sizeClass(floats: number): number {
   return Math.ceil(floats / step) * step;
 }
 
+/** The primitives: each passes its params object to the addon, buffers as views (the addon checks them too). */
+const nativePrimitiveKernels: PrimitiveKernels & ThisType<{ addon: NativeAddon }> = {
+  gemm(p) { this.addon.gemm(hostParams(p)); },
+  binary(p) { this.addon.binary(hostParams(p)); },
+  scale(p) { this.addon.scale(hostParams(p)); },
+  unary(p) { this.addon.unary(hostParams(p)); },
+  rowReduce(p) { this.addon.rowReduce(hostParams(p)); },
+  softmax(p) { this.addon.softmax(hostParams(p)); },
+  stridedCopy(p) { this.addon.stridedCopy(hostParams(p)); },
+  fill(p) { this.addon.fill(hostParams(p)); },
+  randomFill(p) { this.addon.randomFill(hostParams(p)); },
+};
+
+/** The primitive methods are the registry's checked kernels (checkedPrimitives), set in the constructor. */
+export interface NativeBackend extends PrimitiveKernels {}
+
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly device = 'cpu' as const;
   private readonly buffers = new WeakMap<Storage, ArrayBuffer>();
-  /** Every kernel: the primitives (methods below) and the C++ PEFT, model, attention and optimizer kernels. */
+  /** Every kernel: the primitives (also this backend's methods) and the C++ PEFT, model, attention and optimizer kernels. */
   readonly kernels: KernelTable;
 
   constructor(readonly addon: NativeAddon) {
     this.kernels = new KernelTable(this.name)
-      .register(pick(this, PRIMITIVE_KERNELS), this)
-      .register({ ...nativePeftKernels, ...nativeModelKernels, ...nativeAttentionKernels, ...nativeOptimKernels }, this);
+      .register({ ...nativePrimitiveKernels, ...nativePeftKernels, ...nativeModelKernels, ...nativeAttentionKernels, ...nativeOptimKernels }, this);
+    Object.assign(this, checkedPrimitives(this.kernels));
   }
 
   /**
@@ -81,43 +98,6 @@ export class NativeBackend implements Backend {
 
   read(src: Buf, size: number): Float32Array {
     return view(src).slice(0, size);
-  }
-
-  gemm(p: GemmParams): void {
-    this.addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, view(p.a), p.lda, view(p.b), p.ldb, p.beta,
-      view(p.c), p.ldc, p.bias ? view(p.bias) : null);
-  }
-
-  binary(op: BinaryOpName, a: Buf, b: Buf, out: Buf, n: number, bLength: number): void {
-    this.addon.binary(op, view(a), view(b), view(out), n, bLength);
-  }
-
-  scale(a: Buf, out: Buf, n: number, alpha: number, beta: number): void {
-    this.addon.scale(view(a), view(out), n, alpha, beta);
-  }
-
-  unary(op: UnaryOpName, a: Buf, out: Buf, n: number): void {
-    this.addon.unary(op, view(a), view(out), n);
-  }
-
-  rowReduce(op: ReduceOpName, a: Buf, out: Buf, rows: number, cols: number): void {
-    this.addon.rowReduce(op, view(a), view(out), rows, cols);
-  }
-
-  softmax(a: Buf, out: Buf, rows: number, cols: number): void {
-    this.addon.softmax(view(a), view(out), rows, cols);
-  }
-
-  stridedCopy(src: Buf, dst: Buf, shape: number[], strides: number[]): void {
-    this.addon.stridedCopy(view(src), view(dst), shape, strides);
-  }
-
-  fill(out: Buf, n: number, value: number): void {
-    this.addon.fill(view(out), n, value);
-  }
-
-  randomFill(kind: RandomKind, out: Buf, n: number, seed: number, offset: number, p0: number, p1: number): void {
-    this.addon.randomFill(kind, view(out), n, seed, offset, p0, p1);
   }
 
   synchronize(): void {}
