@@ -192,6 +192,25 @@ class Params : public ValueChecks {
       fail_type(std::string("argument '") + name + "' must be an object, got " + type_of(v));
     return v.As<Napi::Object>();
   }
+  // An Int32Array field holding at least `needed` elements (token ids, targets, positions).
+  const int32_t* int32s(const char* name, int64_t needed) const {
+    const Napi::Value v = value(name);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      fail_type(std::string("argument '") + name + "' must be an Int32Array, got " + type_of(v));
+    Napi::Int32Array arr = v.As<Napi::Int32Array>();
+    const int64_t length = static_cast<int64_t>(arr.ElementLength());
+    if (length < needed)
+      fail_range(std::string("argument '") + name + "' has " + std::to_string(length) + " elements, expected at least " +
+                 std::to_string(needed));
+    return arr.Data();
+  }
+  // An integer field that fits int32 (may be negative: ignore indices are often -100).
+  int32_t int32(const char* name) const {
+    const double d = number(name);
+    if (d != std::floor(d) || d < -2147483648.0 || d > 2147483647.0)
+      fail_range(std::string("argument '") + name + "' must be a 32-bit integer, got " + show(d));
+    return static_cast<int32_t>(d);
+  }
 
  private:
   Napi::Object obj_;

@@ -1,6 +1,7 @@
 // The model kernels (gradients of elementwise ops, norms, embeddings, RoPE, cross-entropy) as N-API
-// functions, CPU only. Every size, buffer and integer input (ids, targets, positions) is checked here,
-// before the kernel runs: the kernels in csrc/kernels trust their arguments.
+// functions, CPU only. Each takes one params object, the TypeScript kernel's own (lib/backend/model_types.ts)
+// with buffers as Float32Arrays, and every size, buffer and integer input (ids, targets, positions) is
+// checked here, before the kernel runs: the kernels in csrc/kernels trust their arguments.
 #include "../kernels/copy.h"
 #include "../kernels/cross_entropy.h"
 #include "../kernels/embedding.h"
@@ -14,220 +15,221 @@
 namespace peftjs {
 namespace {
 
-float* opt_floats(const Args& args, size_t i, const char* name, int64_t needed) {
-  return args.is_null(i) ? nullptr : args.floats(i, name, needed).data;
-}
-
-float non_negative(const Args& args, size_t i, const char* name) {
-  const float v = args.f32(i, name);
-  if (!(v >= 0.0f) || std::isinf(v)) args.fail_range(std::string(name) + " must be finite and >= 0, got " + Args::show(v));
+float non_negative(const Params& p, const char* name) {
+  const float v = p.f32(name);
+  if (!(v >= 0.0f) || std::isinf(v)) p.fail_range(std::string(name) + " must be finite and >= 0, got " + Params::show(v));
   return v;
 }
 
-// unaryBackward(op, x, dy, dx, n)
+// unaryBackward({op, x, dy, dx, n})
 Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "unaryBackward", 5);
-  const UnaryOp op = unary_op(args, args.string(0, "op"));
-  const int64_t n = args.dim(4, "n");
-  const float* x = args.floats(1, "x", n).data;
-  const float* dy = args.floats(2, "dy", n).data;
-  float* dx = args.floats(3, "dx", n).data;
+  const Params p(info, "unaryBackward");
+  // typed_args.h's readers take the positional Args; they only use it to fail with the op's name, so they read
+  // through one over this call (its single argument, the params object).
+  const Args named(info, "unaryBackward", 1);
+  const UnaryOp op = unary_op(named, p.string("op"));
+  const int64_t n = p.dim("n");
+  const float* x = p.floats("x", n);
+  const float* dy = p.floats("dy", n);
+  float* dx = p.floats("dx", n);
   unary_backward(op, x, dy, dx, n);
   return info.Env().Undefined();
 }
 
-// softmaxBackward(y, dy, dx, rows, cols)
+// softmaxBackward({y, dy, dx, rows, cols})
 Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxBackward", 5);
-  const int64_t rows = args.dim(3, "rows"), cols = args.dim(4, "cols");
-  const int64_t n = args.checked_mul(rows, cols);
-  const float* y = args.floats(0, "y", n).data;
-  const float* dy = args.floats(1, "dy", n).data;
-  float* dx = args.floats(2, "dx", n).data;
+  const Params p(info, "softmaxBackward");
+  const int64_t rows = p.dim("rows"), cols = p.dim("cols");
+  const int64_t n = p.checked_mul(rows, cols);
+  const float* y = p.floats("y", n);
+  const float* dy = p.floats("dy", n);
+  float* dx = p.floats("dx", n);
   softmax_backward(y, dy, dx, rows, cols);
   return info.Env().Undefined();
 }
 
-// columnSum(a, out, rows, cols, beta)
+// columnSum({a, out, rows, cols, beta})
 Napi::Value ColumnSum(const Napi::CallbackInfo& info) {
-  Args args(info, "columnSum", 5);
-  const int64_t rows = args.dim(2, "rows"), cols = args.dim(3, "cols");
-  const float beta = args.f32(4, "beta");
-  const float* a = args.floats(0, "a", args.checked_mul(rows, cols)).data;
-  float* out = args.floats(1, "out", cols).data;
+  const Params p(info, "columnSum");
+  const int64_t rows = p.dim("rows"), cols = p.dim("cols");
+  const float beta = p.f32("beta");
+  const float* a = p.floats("a", p.checked_mul(rows, cols));
+  float* out = p.floats("out", cols);
   column_sum(a, out, rows, cols, beta);
   return info.Env().Undefined();
 }
 
-// stridedScatter(src, dst, shape, strides): dst is the view's storage from its offset on.
+// stridedScatter({src, dst, shape, strides}): dst is the view's storage from its offset on.
 Napi::Value StridedScatter(const Napi::CallbackInfo& info) {
-  Args args(info, "stridedScatter", 4);
-  const std::vector<int64_t> shape = dim_list(args, info[2], "shape");
-  const std::vector<int64_t> strides = dim_list(args, info[3], "strides");
+  const Params p(info, "stridedScatter");
+  const Args named(info, "stridedScatter", 1);  // for dim_list (typed_args.h), as in UnaryBackward
+  const std::vector<int64_t> shape = dim_list(named, p.value("shape"), "shape");
+  const std::vector<int64_t> strides = dim_list(named, p.value("strides"), "strides");
   if (shape.size() != strides.size())
-    args.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
+    p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
   int64_t total = 1, last = 0;
   for (size_t d = 0; d < shape.size(); ++d) {
-    total = args.checked_mul(total, shape[d]);
-    if (shape[d] > 0) last = args.checked_add(last, args.checked_mul(shape[d] - 1, strides[d]));
+    total = p.checked_mul(total, shape[d]);
+    if (shape[d] > 0) last = p.checked_add(last, p.checked_mul(shape[d] - 1, strides[d]));
   }
-  const float* src = args.floats(0, "src", total).data;
-  float* dst = args.floats(1, "dst", total == 0 ? 0 : last + 1).data;
+  const float* src = p.floats("src", total);
+  float* dst = p.floats("dst", total == 0 ? 0 : last + 1);
   strided_scatter(src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
   return info.Env().Undefined();
 }
 
-NormArgs norm_args(const Args& args, size_t weight_at, size_t eps_at) {
-  NormArgs p;
-  p.rows = args.dim(0, "rows");
-  p.cols = args.dim(1, "cols");
-  if (p.cols == 0) args.fail_range("cols must be at least 1");
-  p.eps = non_negative(args, eps_at, "eps");
-  p.x = args.floats(2, "x", args.checked_mul(p.rows, p.cols)).data;
-  p.weight = opt_floats(args, weight_at, "weight", p.cols);
-  return p;
+// What every norm shares: rows, cols >= 1, eps, x [rows, cols], weight [cols] | null.
+NormArgs norm_args(const Params& p) {
+  NormArgs a;
+  a.rows = p.dim("rows");
+  a.cols = p.dim("cols");
+  if (a.cols == 0) p.fail_range("cols must be at least 1");
+  a.eps = non_negative(p, "eps");
+  a.x = p.floats("x", p.checked_mul(a.rows, a.cols));
+  a.weight = p.opt_floats("weight", a.cols);
+  return a;
 }
 
-// rmsNormForward(rows, cols, x, weight|null, eps, y, rstd)
+// rmsNormForward({rows, cols, x, weight|null, eps, y, rstd})
 Napi::Value RmsNormForward(const Napi::CallbackInfo& info) {
-  Args args(info, "rmsNormForward", 7);
-  const NormArgs p = norm_args(args, 3, 4);
-  float* y = args.floats(5, "y", p.rows * p.cols).data;
-  float* rstd = args.floats(6, "rstd", p.rows).data;
-  rms_norm_forward(p, y, rstd);
+  const Params p(info, "rmsNormForward");
+  const NormArgs a = norm_args(p);
+  float* y = p.floats("y", a.rows * a.cols);
+  float* rstd = p.floats("rstd", a.rows);
+  rms_norm_forward(a, y, rstd);
   return info.Env().Undefined();
 }
 
-// rmsNormBackward(rows, cols, x, weight|null, eps, rstd, dy, dx, dweight|null)
+// rmsNormBackward({rows, cols, x, weight|null, eps, rstd, dy, dx, dweight|null})
 Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "rmsNormBackward", 9);
-  const NormArgs p = norm_args(args, 3, 4);
-  const float* rstd = args.floats(5, "rstd", p.rows).data;
-  const float* dy = args.floats(6, "dy", p.rows * p.cols).data;
-  float* dx = args.floats(7, "dx", p.rows * p.cols).data;
-  float* dweight = opt_floats(args, 8, "dweight", p.cols);
-  rms_norm_backward(p, rstd, dy, dx, dweight);
+  const Params p(info, "rmsNormBackward");
+  const NormArgs a = norm_args(p);
+  const float* rstd = p.floats("rstd", a.rows);
+  const float* dy = p.floats("dy", a.rows * a.cols);
+  float* dx = p.floats("dx", a.rows * a.cols);
+  float* dweight = p.opt_floats("dweight", a.cols);
+  rms_norm_backward(a, rstd, dy, dx, dweight);
   return info.Env().Undefined();
 }
 
-// layerNormForward(rows, cols, x, weight|null, bias|null, eps, y, mean, rstd)
+// layerNormForward({rows, cols, x, weight|null, bias|null, eps, y, mean, rstd})
 Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormForward", 9);
-  const NormArgs p = norm_args(args, 3, 5);
-  const float* bias = opt_floats(args, 4, "bias", p.cols);
-  float* y = args.floats(6, "y", p.rows * p.cols).data;
-  float* mean = args.floats(7, "mean", p.rows).data;
-  float* rstd = args.floats(8, "rstd", p.rows).data;
-  layer_norm_forward(p, bias, y, mean, rstd);
+  const Params p(info, "layerNormForward");
+  const NormArgs a = norm_args(p);
+  const float* bias = p.opt_floats("bias", a.cols);
+  float* y = p.floats("y", a.rows * a.cols);
+  float* mean = p.floats("mean", a.rows);
+  float* rstd = p.floats("rstd", a.rows);
+  layer_norm_forward(a, bias, y, mean, rstd);
   return info.Env().Undefined();
 }
 
-// layerNormBackward(rows, cols, x, weight|null, eps, mean, rstd, dy, dx, dweight|null, dbias|null)
+// layerNormBackward({rows, cols, x, weight|null, eps, mean, rstd, dy, dx, dweight|null, dbias|null})
 Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormBackward", 11);
-  const NormArgs p = norm_args(args, 3, 4);
-  const float* mean = args.floats(5, "mean", p.rows).data;
-  const float* rstd = args.floats(6, "rstd", p.rows).data;
-  const float* dy = args.floats(7, "dy", p.rows * p.cols).data;
-  float* dx = args.floats(8, "dx", p.rows * p.cols).data;
-  float* dweight = opt_floats(args, 9, "dweight", p.cols);
-  float* dbias = opt_floats(args, 10, "dbias", p.cols);
-  layer_norm_backward(p, mean, rstd, dy, dx, dweight, dbias);
+  const Params p(info, "layerNormBackward");
+  const NormArgs a = norm_args(p);
+  const float* mean = p.floats("mean", a.rows);
+  const float* rstd = p.floats("rstd", a.rows);
+  const float* dy = p.floats("dy", a.rows * a.cols);
+  float* dx = p.floats("dx", a.rows * a.cols);
+  float* dweight = p.opt_floats("dweight", a.cols);
+  float* dbias = p.opt_floats("dbias", a.cols);
+  layer_norm_backward(a, mean, rstd, dy, dx, dweight, dbias);
   return info.Env().Undefined();
 }
 
 // Every id in [0, vocab), checked before any row is read or written.
-const int32_t* checked_ids(const Args& args, size_t i, int64_t n, int64_t vocab) {
-  const int32_t* ids = int32s(args, i, "ids", n);
+const int32_t* checked_ids(const Params& p, int64_t n, int64_t vocab) {
+  const int32_t* ids = p.int32s("ids", n);
   for (int64_t k = 0; k < n; ++k)
     if (ids[k] < 0 || ids[k] >= vocab)
-      args.fail_range("ids[" + std::to_string(k) + "] = " + std::to_string(ids[k]) + " is out of range [0, " +
-                      std::to_string(vocab) + ") (vocab " + std::to_string(vocab) + ")");
+      p.fail_range("ids[" + std::to_string(k) + "] = " + std::to_string(ids[k]) + " is out of range [0, " +
+                   std::to_string(vocab) + ") (vocab " + std::to_string(vocab) + ")");
   return ids;
 }
 
-// embeddingForward(n, dim, vocab, ids, table, out)
+// embeddingForward({n, dim, vocab, ids, table, out})
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
-  Args args(info, "embeddingForward", 6);
-  const int64_t n = args.dim(0, "n"), dim = args.dim(1, "dim"), vocab = args.dim(2, "vocab");
-  const int32_t* ids = checked_ids(args, 3, n, vocab);
-  const float* table = args.floats(4, "table", args.checked_mul(vocab, dim)).data;
-  float* out = args.floats(5, "out", args.checked_mul(n, dim)).data;
+  const Params p(info, "embeddingForward");
+  const int64_t n = p.dim("n"), dim = p.dim("dim"), vocab = p.dim("vocab");
+  const int32_t* ids = checked_ids(p, n, vocab);
+  const float* table = p.floats("table", p.checked_mul(vocab, dim));
+  float* out = p.floats("out", p.checked_mul(n, dim));
   embedding_forward(ids, n, dim, table, out);
   return info.Env().Undefined();
 }
 
-// embeddingBackward(n, dim, vocab, ids, dy, dtable)
+// embeddingBackward({n, dim, vocab, ids, dy, dtable})
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "embeddingBackward", 6);
-  const int64_t n = args.dim(0, "n"), dim = args.dim(1, "dim"), vocab = args.dim(2, "vocab");
-  const int32_t* ids = checked_ids(args, 3, n, vocab);
-  const float* dy = args.floats(4, "dy", args.checked_mul(n, dim)).data;
-  float* dtable = args.floats(5, "dtable", args.checked_mul(vocab, dim)).data;
+  const Params p(info, "embeddingBackward");
+  const int64_t n = p.dim("n"), dim = p.dim("dim"), vocab = p.dim("vocab");
+  const int32_t* ids = checked_ids(p, n, vocab);
+  const float* dy = p.floats("dy", p.checked_mul(n, dim));
+  float* dtable = p.floats("dtable", p.checked_mul(vocab, dim));
   embedding_backward(ids, n, dim, dy, dtable);
   return info.Env().Undefined();
 }
 
-// rope(rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse)
+// rope({rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse})
 Napi::Value Rope(const Napi::CallbackInfo& info) {
-  Args args(info, "rope", 10);
-  RopeArgs p;
-  p.rows = args.dim(0, "rows"), p.heads = args.dim(1, "heads"), p.head_dim = args.dim(2, "headDim");
-  p.rotary_dim = args.dim(3, "rotaryDim"), p.row_stride = args.dim(4, "rowStride");
-  if (p.rotary_dim % 2 != 0 || p.rotary_dim > p.head_dim)
-    args.fail_range("rotaryDim must be even and at most headDim " + std::to_string(p.head_dim) + ", got " +
-                    std::to_string(p.rotary_dim));
-  const int64_t row_width = args.checked_mul(p.heads, p.head_dim);
-  if (p.rows > 1 && p.row_stride < row_width)
-    args.fail_range("rowStride must be at least heads * headDim = " + std::to_string(row_width) + ", got " +
-                    std::to_string(p.row_stride));
-  const float theta = args.f32(7, "theta");
-  if (!(theta > 0.0f) || std::isinf(theta)) args.fail_range("theta must be finite and > 0, got " + Args::show(theta));
-  p.theta = theta;
-  p.interleaved = args.boolean(8, "interleaved");
-  p.inverse = args.boolean(9, "inverse");
-  const int64_t span = p.rows == 0 ? 0 : args.checked_add(args.checked_mul(p.rows - 1, p.row_stride), row_width);
-  p.x = args.floats(5, "x", span).data;
-  p.positions = int32s(args, 6, "positions", p.rows);
-  rope(p);
+  const Params p(info, "rope");
+  RopeArgs a;
+  a.rows = p.dim("rows"), a.heads = p.dim("heads"), a.head_dim = p.dim("headDim");
+  a.rotary_dim = p.dim("rotaryDim"), a.row_stride = p.dim("rowStride");
+  if (a.rotary_dim % 2 != 0 || a.rotary_dim > a.head_dim)
+    p.fail_range("rotaryDim must be even and at most headDim " + std::to_string(a.head_dim) + ", got " +
+                 std::to_string(a.rotary_dim));
+  const int64_t row_width = p.checked_mul(a.heads, a.head_dim);
+  if (a.rows > 1 && a.row_stride < row_width)
+    p.fail_range("rowStride must be at least heads * headDim = " + std::to_string(row_width) + ", got " +
+                 std::to_string(a.row_stride));
+  const float theta = p.f32("theta");
+  if (!(theta > 0.0f) || std::isinf(theta)) p.fail_range("theta must be finite and > 0, got " + Params::show(theta));
+  a.theta = theta;
+  a.interleaved = p.boolean("interleaved");
+  a.inverse = p.boolean("inverse");
+  const int64_t span = a.rows == 0 ? 0 : p.checked_add(p.checked_mul(a.rows - 1, a.row_stride), row_width);
+  a.x = p.floats("x", span);
+  a.positions = p.int32s("positions", a.rows);
+  rope(a);
   return info.Env().Undefined();
 }
 
 // Every target in [0, vocab) or equal to ignoreIndex, checked before the kernel runs.
-const int32_t* checked_targets(const Args& args, size_t i, int64_t rows, int64_t vocab, int32_t ignore_index) {
-  const int32_t* t = int32s(args, i, "targets", rows);
+const int32_t* checked_targets(const Params& p, int64_t rows, int64_t vocab, int32_t ignore_index) {
+  const int32_t* t = p.int32s("targets", rows);
   for (int64_t r = 0; r < rows; ++r)
     if (t[r] != ignore_index && (t[r] < 0 || t[r] >= vocab))
-      args.fail_range("row " + std::to_string(r) + " has target " + std::to_string(t[r]) + ", outside [0, " +
-                      std::to_string(vocab) + ") (vocab " + std::to_string(vocab) + ") and not ignoreIndex " +
-                      std::to_string(ignore_index));
+      p.fail_range("row " + std::to_string(r) + " has target " + std::to_string(t[r]) + ", outside [0, " +
+                   std::to_string(vocab) + ") (vocab " + std::to_string(vocab) + ") and not ignoreIndex " +
+                   std::to_string(ignore_index));
   return t;
 }
 
-// crossEntropyForward(rows, vocab, logits, targets, ignoreIndex, losses, lse) -> counted rows
+// crossEntropyForward({rows, vocab, logits, targets, ignoreIndex, losses, lse}) -> counted rows
 Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
-  Args args(info, "crossEntropyForward", 7);
-  const int64_t rows = args.dim(0, "rows"), vocab = args.dim(1, "vocab");
-  const int32_t ignore_index = int32_value(args, 4, "ignoreIndex");
-  const float* logits = args.floats(2, "logits", args.checked_mul(rows, vocab)).data;
-  const int32_t* targets = checked_targets(args, 3, rows, vocab, ignore_index);
-  float* losses = args.floats(5, "losses", rows).data;
-  float* lse = args.floats(6, "lse", rows).data;
+  const Params p(info, "crossEntropyForward");
+  const int64_t rows = p.dim("rows"), vocab = p.dim("vocab");
+  const int32_t ignore_index = p.int32("ignoreIndex");
+  const float* logits = p.floats("logits", p.checked_mul(rows, vocab));
+  const int32_t* targets = checked_targets(p, rows, vocab, ignore_index);
+  float* losses = p.floats("losses", rows);
+  float* lse = p.floats("lse", rows);
   const int64_t counted = cross_entropy_forward(logits, targets, rows, vocab, ignore_index, losses, lse);
   return Napi::Number::New(info.Env(), static_cast<double>(counted));
 }
 
-// crossEntropyBackward(rows, vocab, logits, targets, ignoreIndex, lse, gradScale, dlogits)
+// crossEntropyBackward({rows, vocab, logits, targets, ignoreIndex, lse, gradScale, dlogits})
 Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "crossEntropyBackward", 8);
-  const int64_t rows = args.dim(0, "rows"), vocab = args.dim(1, "vocab");
-  const int32_t ignore_index = int32_value(args, 4, "ignoreIndex");
-  const float grad_scale = args.f32_value(6, "gradScale");
-  const int64_t n = args.checked_mul(rows, vocab);
-  const float* logits = args.floats(2, "logits", n).data;
-  const int32_t* targets = checked_targets(args, 3, rows, vocab, ignore_index);
-  const float* lse = args.floats(5, "lse", rows).data;
-  float* dlogits = args.floats(7, "dlogits", n).data;
+  const Params p(info, "crossEntropyBackward");
+  const int64_t rows = p.dim("rows"), vocab = p.dim("vocab");
+  const int32_t ignore_index = p.int32("ignoreIndex");
+  const float grad_scale = p.f32_value("gradScale");
+  const int64_t n = p.checked_mul(rows, vocab);
+  const float* logits = p.floats("logits", n);
+  const int32_t* targets = checked_targets(p, rows, vocab, ignore_index);
+  const float* lse = p.floats("lse", rows);
+  float* dlogits = p.floats("dlogits", n);
   cross_entropy_backward(logits, targets, lse, rows, vocab, ignore_index, grad_scale, dlogits);
   return info.Env().Undefined();
 }

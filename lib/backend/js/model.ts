@@ -1,4 +1,7 @@
-/** The js backend's model kernels: the reference math of model_reference.ts on float32 storage. */
+/**
+ * The js backend's model kernels: the reference math of model_reference.ts on float32 storage. Their arguments
+ * (ids and targets in range included) are checked by the registry before they run (model_checks.ts).
+ */
 import type { ModelKernels } from '../model_types';
 import type { Buf } from '../types';
 import * as ref from './model_reference';
@@ -14,20 +17,20 @@ function opt(b: Buf | null): Float32Array | null {
 }
 
 export const jsModelKernels: ModelKernels = {
-  unaryBackward(op, x, dy, dx, n) {
-    ref.unaryBackward(op, at(x), at(dy), at(dx), n);
+  unaryBackward(p) {
+    ref.unaryBackward(p.op, at(p.x), at(p.dy), at(p.dx), p.n);
   },
 
-  softmaxBackward(y, dy, dx, rows, cols) {
-    ref.softmaxBackward(at(y), at(dy), at(dx), rows, cols);
+  softmaxBackward(p) {
+    ref.softmaxBackward(at(p.y), at(p.dy), at(p.dx), p.rows, p.cols);
   },
 
-  columnSum(a, out, rows, cols, beta) {
-    ref.columnSum(at(a), at(out), rows, cols, beta);
+  columnSum(p) {
+    ref.columnSum(at(p.a), at(p.out), p.rows, p.cols, p.beta);
   },
 
-  stridedScatter(src, dst, shape, strides) {
-    ref.stridedScatter(at(src), at(dst), shape, strides);
+  stridedScatter(p) {
+    ref.stridedScatter(at(p.src), at(p.dst), p.shape, p.strides);
   },
 
   rmsNormForward(p) {
@@ -50,29 +53,22 @@ export const jsModelKernels: ModelKernels = {
   },
 
   embeddingForward(p) {
-    ref.checkIds('embeddingForward', p.ids, p.n, p.vocab);
     ref.embeddingForward(p.n, p.dim, p.ids, at(p.table), at(p.out));
   },
 
   embeddingBackward(p) {
-    ref.checkIds('embeddingBackward', p.ids, p.n, p.vocab);
     ref.embeddingBackward(p.n, p.dim, p.ids, at(p.dy), at(p.dtable));
   },
 
   rope(p) {
-    if (!(p.rotaryDim % 2 === 0 && p.rotaryDim <= p.headDim))
-      throw new Error(`rope: rotaryDim must be even and at most headDim ${p.headDim}, got ${p.rotaryDim}`);
-    if (p.positions.length < p.rows) throw new Error(`rope: positions has ${p.positions.length} elements, expected at least ${p.rows}`);
     ref.rope({ ...p, x: at(p.x) });
   },
 
   crossEntropyForward(p) {
-    ref.checkTargets('crossEntropyForward', p.targets, p.rows, p.vocab, p.ignoreIndex);
     return ref.crossEntropyForward(p.rows, p.vocab, at(p.logits), p.targets, p.ignoreIndex, at(p.losses), at(p.lse));
   },
 
   crossEntropyBackward(p) {
-    ref.checkTargets('crossEntropyBackward', p.targets, p.rows, p.vocab, p.ignoreIndex);
     ref.crossEntropyBackward(p.rows, p.vocab, at(p.logits), p.targets, p.ignoreIndex, at(p.lse), p.gradScale, at(p.dlogits));
   },
 };
