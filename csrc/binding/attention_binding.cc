@@ -1,6 +1,9 @@
-// Fused attention as N-API functions (CPU). Every size, stride and buffer length is checked against the
-// shapes before csrc/kernels/attention.cc touches memory; buffer lengths follow from the row strides,
-// since q, k, v (and dq, dk, dv) may be column slices of one fused matrix.
+// Fused attention as N-API functions (CPU). Each takes one params object, the TypeScript kernel's own
+// (lib/backend/model_types.ts AttentionKernels) with buffers as Float32Arrays, q, k, v (and dq, dk, dv)
+// as {buf, rowStride} views. Every size, stride and buffer length is checked against the shapes before
+// csrc/kernels/attention.cc touches memory; buffer lengths follow from the row strides, since q, k, v may
+// be column slices of one fused matrix. lib/backend/attention_checks.ts holds the same checks, with the
+// same messages, for every backend.
 #include <cmath>
 #include <string>
 
@@ -13,82 +16,96 @@ namespace {
 
 using std::to_string;
 
-// The leading arguments shared by forward and backward:
-// (batch, tq, tk, qHeads, kvHeads, headDim, scale, causal, keyMask|null, q, qStride, k, kStride, v, vStride).
-constexpr size_t kShared = 15;
-
-// Elements a [rows, heads * headDim] view with `stride` between rows spans, after checking the stride.
-int64_t heads_span(const Args& args, const char* name, int64_t rows, int64_t width, int64_t stride,
-                   const char* width_text) {
-  if (stride < width)
-    args.fail_range(std::string("rowStride of '") + name + "' is " + to_string(stride) + ", expected at least " +
-                    width_text + " = " + to_string(width));
-  if (rows == 0) return 0;
-  return args.checked_add(args.checked_mul(rows - 1, stride), width);
+// A number as JavaScript's String(v) writes it, so messages read as the TypeScript checks' do.
+std::string js_show(const Params& p, double v) {
+  return Napi::Number::New(p.env(), v).ToString().Utf8Value();
 }
 
-const int32_t* key_mask(const Args& args, size_t i, int64_t needed) {
-  if (args.is_null(i)) return nullptr;
-  const Napi::Value v = args.value(i);
+// A [rows, heads * headDim] view {buf, rowStride}: checks the stride, then the buffer against the elements
+// the view spans ((rows - 1) * rowStride + width).
+struct HeadsArg {
+  float* data;
+  int64_t stride;
+};
+
+HeadsArg heads_view(const Params& p, const char* name, const char* buf_name, const char* stride_name, int64_t rows,
+                    int64_t width, const char* width_text) {
+  const Napi::Object view = p.object(name);
+  const int64_t stride = p.dim_of(view.Get("rowStride"), stride_name);
+  if (stride < width)
+    p.fail_range(std::string("rowStride of '") + name + "' is " + to_string(stride) + ", expected at least " +
+                 width_text + " = " + to_string(width));
+  const int64_t span = rows == 0 ? 0 : p.checked_add(p.checked_mul(rows - 1, stride), width);
+  return {p.floats_of(view.Get("buf"), buf_name, span).data, stride};
+}
+
+const int32_t* key_mask(const Params& p, int64_t needed) {
+  if (p.is_null("keyMask")) return nullptr;
+  const Napi::Value v = p.value("keyMask");
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    args.fail_type("argument 'keyMask' must be an Int32Array or null, got " + Args::type_of(v));
+    p.fail_type("argument 'keyMask' must be an Int32Array or null, got " + Params::type_of(v));
   Napi::Int32Array arr = v.As<Napi::Int32Array>();
   const int64_t length = static_cast<int64_t>(arr.ElementLength());
   if (length < needed)
-    args.fail_range("argument 'keyMask' has " + to_string(length) + " elements, expected at least batch * tk = " +
-                    to_string(needed));
+    p.fail_range("argument 'keyMask' has " + to_string(length) + " elements, expected at least batch * tk = " +
+                 to_string(needed));
   return arr.Data();
 }
 
-// Reads and checks the shared arguments; the float buffers are checked against their spans.
-AttentionArgs shared_args(const Args& args) {
+// Sizes and widths of the views, read once by both directions.
+struct Shape {
+  int64_t qw, kw, qrows, krows;
+};
+
+// Reads and checks what both directions share: sizes, scale, causal, keyMask, and the q, k, v views.
+AttentionArgs shared_args(const Params& p, Shape& s) {
   AttentionArgs a;
-  a.batch = args.dim(0, "batch"), a.tq = args.dim(1, "tq"), a.tk = args.dim(2, "tk");
-  a.q_heads = args.dim(3, "qHeads"), a.kv_heads = args.dim(4, "kvHeads"), a.head_dim = args.dim(5, "headDim");
-  if (a.head_dim == 0) args.fail_range("headDim must be at least 1, got 0");
+  a.batch = p.dim("batch"), a.tq = p.dim("tq"), a.tk = p.dim("tk");
+  a.q_heads = p.dim("qHeads"), a.kv_heads = p.dim("kvHeads"), a.head_dim = p.dim("headDim");
+  if (a.head_dim == 0) p.fail_range("headDim must be at least 1, got 0");
   if (a.kv_heads == 0 || a.q_heads == 0 || a.q_heads % a.kv_heads != 0)
-    args.fail_range("kvHeads must be at least 1 and divide qHeads, got qHeads " + to_string(a.q_heads) + " and kvHeads " +
-                    to_string(a.kv_heads));
-  const double scale = args.number(6, "scale");
-  if (!std::isfinite(scale)) args.fail_range("scale must be finite, got " + Args::show(scale));
+    p.fail_range("kvHeads must be at least 1 and divide qHeads, got qHeads " + to_string(a.q_heads) + " and kvHeads " +
+                 to_string(a.kv_heads));
+  const double scale = p.number("scale");
+  if (!std::isfinite(scale)) p.fail_range("scale must be finite, got " + js_show(p, scale));
   a.scale = static_cast<float>(scale);
-  a.causal = args.boolean(7, "causal");
-  a.key_mask = key_mask(args, 8, args.checked_mul(a.batch, a.tk));
-  const int64_t qw = args.checked_mul(a.q_heads, a.head_dim), kw = args.checked_mul(a.kv_heads, a.head_dim);
-  const int64_t qrows = args.checked_mul(a.batch, a.tq), krows = args.checked_mul(a.batch, a.tk);
-  a.q_stride = args.dim(10, "qStride"), a.k_stride = args.dim(12, "kStride"), a.v_stride = args.dim(14, "vStride");
-  a.q = args.floats(9, "q", heads_span(args, "q", qrows, qw, a.q_stride, "qHeads * headDim")).data;
-  a.k = args.floats(11, "k", heads_span(args, "k", krows, kw, a.k_stride, "kvHeads * headDim")).data;
-  a.v = args.floats(13, "v", heads_span(args, "v", krows, kw, a.v_stride, "kvHeads * headDim")).data;
+  a.causal = p.boolean("causal");
+  a.key_mask = key_mask(p, p.checked_mul(a.batch, a.tk));
+  s.qw = p.checked_mul(a.q_heads, a.head_dim), s.kw = p.checked_mul(a.kv_heads, a.head_dim);
+  s.qrows = p.checked_mul(a.batch, a.tq), s.krows = p.checked_mul(a.batch, a.tk);
+  const HeadsArg q = heads_view(p, "q", "q.buf", "q.rowStride", s.qrows, s.qw, "qHeads * headDim");
+  const HeadsArg k = heads_view(p, "k", "k.buf", "k.rowStride", s.krows, s.kw, "kvHeads * headDim");
+  const HeadsArg v = heads_view(p, "v", "v.buf", "v.rowStride", s.krows, s.kw, "kvHeads * headDim");
+  a.q = q.data, a.q_stride = q.stride;
+  a.k = k.data, a.k_stride = k.stride;
+  a.v = v.data, a.v_stride = v.stride;
   return a;
 }
 
-// attentionForward(<shared 15>, out, lse)
+// attentionForward({batch, tq, tk, qHeads, kvHeads, headDim, scale, causal, keyMask|null, q, k, v, out, lse})
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionForward", kShared + 2);
-  const AttentionArgs a = shared_args(args);
-  const int64_t out_len = args.checked_mul(args.checked_mul(a.batch, a.tq), args.checked_mul(a.q_heads, a.head_dim));
-  float* out = args.floats(15, "out", out_len).data;
-  float* lse = args.floats(16, "lse", args.checked_mul(args.checked_mul(a.batch, a.q_heads), a.tq)).data;
+  const Params p(info, "attentionForward");
+  Shape s;
+  const AttentionArgs a = shared_args(p, s);
+  float* out = p.floats("out", p.checked_mul(s.qrows, s.qw));
+  float* lse = p.floats("lse", p.checked_mul(p.checked_mul(a.batch, a.q_heads), a.tq));
   attention_forward(a, out, lse);
   return info.Env().Undefined();
 }
 
-// attentionBackward(<shared 15>, out, lse, dout, dq, dqStride, dk, dkStride, dv, dvStride)
+// attentionBackward({<forward's inputs>, out, lse, dout, dq, dk, dv}): dq, dk, dv are views as q, k, v are.
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionBackward", kShared + 9);
-  const AttentionArgs a = shared_args(args);
-  const int64_t qw = args.checked_mul(a.q_heads, a.head_dim), kw = args.checked_mul(a.kv_heads, a.head_dim);
-  const int64_t qrows = args.checked_mul(a.batch, a.tq), krows = args.checked_mul(a.batch, a.tk);
-  const int64_t out_len = args.checked_mul(qrows, qw);
-  const float* out = args.floats(15, "out", out_len).data;
-  const float* lse = args.floats(16, "lse", args.checked_mul(args.checked_mul(a.batch, a.q_heads), a.tq)).data;
-  const float* dout = args.floats(17, "dout", out_len).data;
-  const int64_t dqs = args.dim(19, "dqStride"), dks = args.dim(21, "dkStride"), dvs = args.dim(23, "dvStride");
-  float* dq = args.floats(18, "dq", heads_span(args, "dq", qrows, qw, dqs, "qHeads * headDim")).data;
-  float* dk = args.floats(20, "dk", heads_span(args, "dk", krows, kw, dks, "kvHeads * headDim")).data;
-  float* dv = args.floats(22, "dv", heads_span(args, "dv", krows, kw, dvs, "kvHeads * headDim")).data;
-  attention_backward(a, out, lse, dout, dq, dqs, dk, dks, dv, dvs);
+  const Params p(info, "attentionBackward");
+  Shape s;
+  const AttentionArgs a = shared_args(p, s);
+  const int64_t out_len = p.checked_mul(s.qrows, s.qw);
+  const float* out = p.floats("out", out_len);
+  const float* lse = p.floats("lse", p.checked_mul(p.checked_mul(a.batch, a.q_heads), a.tq));
+  const float* dout = p.floats("dout", out_len);
+  const HeadsArg dq = heads_view(p, "dq", "dq.buf", "dq.rowStride", s.qrows, s.qw, "qHeads * headDim");
+  const HeadsArg dk = heads_view(p, "dk", "dk.buf", "dk.rowStride", s.krows, s.kw, "kvHeads * headDim");
+  const HeadsArg dv = heads_view(p, "dv", "dv.buf", "dv.rowStride", s.krows, s.kw, "kvHeads * headDim");
+  attention_backward(a, out, lse, dout, dq.data, dq.stride, dk.data, dk.stride, dv.data, dv.stride);
   return info.Env().Undefined();
 }
 

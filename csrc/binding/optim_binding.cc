@@ -1,6 +1,8 @@
-// The optimizer updates (AdamW, SGD) and the sum of squares for gradient clipping as N-API functions.
-// Hyperparameters are checked here as torch.optim's constructors check them, so a bad value from any
-// caller is a JS error before any memory is written.
+// The optimizer updates (AdamW, SGD) and the sum of squares for gradient clipping as N-API functions. Each
+// takes one params object, the TypeScript kernel's own (lib/backend/model_types.ts OptimKernels) with
+// buffers as Float32Arrays. Hyperparameters are checked here as torch.optim's constructors check them, so
+// a bad value from any caller is a JS error before any memory is written; lib/backend/optim_checks.ts
+// holds the same checks, with the same messages, for every backend.
 #include "../kernels/optim.h"
 #include "args.h"
 #include "bindings.h"
@@ -8,74 +10,80 @@
 namespace peftjs {
 namespace {
 
-double finite(const Args& args, size_t i, const char* name) {
-  const double v = args.number(i, name);
-  if (!std::isfinite(v)) args.fail_range(std::string(name) + " must be finite, got " + Args::show(v));
+// A number as JavaScript's String(v) writes it, so messages read as the TypeScript checks' do.
+std::string js_show(const Params& p, double v) {
+  return Napi::Number::New(p.env(), v).ToString().Utf8Value();
+}
+
+double finite(const Params& p, const char* name) {
+  const double v = p.number(name);
+  if (!std::isfinite(v)) p.fail_range(std::string(name) + " must be finite, got " + js_show(p, v));
   return v;
 }
 
-double non_negative(const Args& args, size_t i, const char* name) {
-  const double v = finite(args, i, name);
-  if (v < 0) args.fail_range(std::string(name) + " must be >= 0, got " + Args::show(v));
+double non_negative(const Params& p, const char* name) {
+  const double v = finite(p, name);
+  if (v < 0) p.fail_range(std::string(name) + " must be >= 0, got " + js_show(p, v));
   return v;
 }
 
-double unit_interval(const Args& args, size_t i, const char* name) {
-  const double v = finite(args, i, name);
-  if (!(v >= 0.0 && v < 1.0)) args.fail_range(std::string(name) + " must be in [0, 1), got " + Args::show(v));
+double unit_interval(const Params& p, const char* name) {
+  const double v = finite(p, name);
+  if (!(v >= 0.0 && v < 1.0)) p.fail_range(std::string(name) + " must be in [0, 1), got " + js_show(p, v));
   return v;
 }
 
-// adamwStep(n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+// adamwStep({n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step})
 Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
-  Args args(info, "adamwStep", 11);
+  const Params p(info, "adamwStep");
   AdamwArgs a;
-  a.n = args.dim(0, "n");
-  a.lr = non_negative(args, 5, "lr");
-  a.beta1 = unit_interval(args, 6, "beta1");
-  a.beta2 = unit_interval(args, 7, "beta2");
-  a.eps = non_negative(args, 8, "eps");
-  a.weight_decay = non_negative(args, 9, "weightDecay");
-  a.step = args.dim(10, "step");
-  if (a.step < 1) args.fail_range("step must be >= 1 (the count after this update), got 0");
-  a.param = args.floats(1, "param", a.n).data;
-  a.grad = args.floats(2, "grad", a.n).data;
-  a.m = args.floats(3, "m", a.n).data;
-  a.v = args.floats(4, "v", a.n).data;
+  a.n = p.dim("n");
+  a.lr = non_negative(p, "lr");
+  a.beta1 = unit_interval(p, "beta1");
+  a.beta2 = unit_interval(p, "beta2");
+  a.eps = non_negative(p, "eps");
+  a.weight_decay = non_negative(p, "weightDecay");
+  a.step = p.dim("step");
+  if (a.step < 1) p.fail_range("step must be >= 1 (the count after this update), got 0");
+  a.param = p.floats("param", a.n);
+  a.grad = p.floats("grad", a.n);
+  a.m = p.floats("m", a.n);
+  a.v = p.floats("v", a.n);
   adamw_step(a);
   return info.Env().Undefined();
 }
 
-// sgdStep(n, param, grad, momentumBuf|null, lr, momentum, dampening, nesterov, weightDecay, firstStep)
+// sgdStep({n, param, grad, momentumBuf|null, lr, momentum, dampening, nesterov, weightDecay, firstStep})
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
-  Args args(info, "sgdStep", 10);
+  const Params p(info, "sgdStep");
   SgdArgs a;
-  a.n = args.dim(0, "n");
-  a.lr = non_negative(args, 4, "lr");
-  a.momentum = non_negative(args, 5, "momentum");
-  a.dampening = finite(args, 6, "dampening");
-  a.nesterov = args.boolean(7, "nesterov");
-  a.weight_decay = non_negative(args, 8, "weightDecay");
-  a.first_step = args.boolean(9, "firstStep");
+  a.n = p.dim("n");
+  a.lr = non_negative(p, "lr");
+  a.momentum = non_negative(p, "momentum");
+  a.dampening = finite(p, "dampening");
+  a.nesterov = p.boolean("nesterov");
+  a.weight_decay = non_negative(p, "weightDecay");
+  a.first_step = p.boolean("firstStep");
   if (a.nesterov && (a.momentum <= 0 || a.dampening != 0))
-    args.fail_range("nesterov momentum requires a momentum > 0 and zero dampening, got momentum " + Args::show(a.momentum) +
-                    ", dampening " + Args::show(a.dampening));
-  a.param = args.floats(1, "param", a.n).data;
-  a.grad = args.floats(2, "grad", a.n).data;
+    p.fail_range("nesterov momentum requires a momentum > 0 and zero dampening, got momentum " + js_show(p, a.momentum) +
+                 ", dampening " + js_show(p, a.dampening));
+  a.param = p.floats("param", a.n);
+  a.grad = p.floats("grad", a.n);
   // Without momentum a buffer is allowed but unused (torch keeps none); with it, one is required.
-  float* buf = args.is_null(3) ? nullptr : args.floats(3, "momentumBuf", a.n).data;
+  float* buf = p.opt_floats("momentumBuf", a.n);
   if (a.momentum != 0 && buf == nullptr)
-    args.fail_type("momentum " + Args::show(a.momentum) + " needs a momentumBuf of " + std::to_string(a.n) + " elements, got null");
+    p.fail_type("momentum " + js_show(p, a.momentum) + " needs a momentumBuf of " + std::to_string(a.n) +
+                " elements, got null");
   a.momentum_buf = a.momentum != 0 ? buf : nullptr;
   sgd_step(a);
   return info.Env().Undefined();
 }
 
-// sumSquares(x, n) -> sum of x[i]^2 in double
+// sumSquares({x, n}) -> sum of x[i]^2 in double
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
-  Args args(info, "sumSquares", 2);
-  const int64_t n = args.dim(1, "n");
-  const float* x = args.floats(0, "x", n).data;
+  const Params p(info, "sumSquares");
+  const int64_t n = p.dim("n");
+  const float* x = p.floats("x", n);
   return Napi::Number::New(info.Env(), sum_squares(x, n));
 }
 

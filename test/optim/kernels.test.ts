@@ -61,14 +61,14 @@ describe.each(cpuBackends)('optimizer kernels on %s', (name) => {
     let want = 0;
     for (const v of x) want += v * v;
     const t = fromArray(x, [n]);
-    expect(Math.abs(b().kernels.get('sumSquares', 'test')(t.buf(), n) - want)).toBeLessThanOrEqual(1e-12 * want);
-    expect(b().kernels.get('sumSquares', 'test')(t.buf(), 0)).toBe(0);
+    expect(Math.abs(b().kernels.get('sumSquares', 'test')({ x: t.buf(), n }) - want)).toBeLessThanOrEqual(1e-12 * want);
+    expect(b().kernels.get('sumSquares', 'test')({ x: t.buf(), n: 0 })).toBe(0);
     t.dispose();
   });
 
   it('reads from a buffer offset', () => {
     const t = fromArray([5, 1, 2, 3], [4]);
-    expect(b().kernels.get('sumSquares', 'test')({ storage: t.storage, offset: 1 }, 3)).toBe(14);
+    expect(b().kernels.get('sumSquares', 'test')({ x: { storage: t.storage, offset: 1 }, n: 3 })).toBe(14);
     t.dispose();
   });
 });

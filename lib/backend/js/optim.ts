@@ -45,10 +45,10 @@ export const jsOptimKernels: OptimKernels = {
     }
   },
 
-  sumSquares(x, n) {
-    const a = at(x);
+  sumSquares(p) {
+    const a = at(p.x);
     let s = 0;
-    for (let i = 0; i < n; i++) s += a[i] * a[i];
+    for (let i = 0; i < p.n; i++) s += a[i] * a[i];
     return s;
   },
 };

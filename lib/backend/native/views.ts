@@ -12,18 +12,43 @@ export function opt(b: Buf | null): Float32Array | null {
   return b === null ? null : view(b);
 }
 
-/** A kernel's params as the addon reads them: every buffer a Float32Array, everything else as it is. */
+/** A buffer field as the addon reads it: a Float32Array (null for an absent optional one). */
+type HostValue<V> = V extends Buf ? Float32Array : V extends Buf | null | undefined ? Float32Array | null : V;
+
+/**
+ * A kernel's params as the addon reads them: every buffer a Float32Array, and so every buffer of a nested
+ * group of fields one level down (attention's q, k, v views {buf, rowStride}); everything else as it is.
+ */
 export type HostParams<P> = {
-  [K in keyof P]: P[K] extends Buf ? Float32Array : P[K] extends Buf | null | undefined ? Float32Array | null : P[K];
+  [K in keyof P]: P[K] extends Buf | null | undefined ? HostValue<P[K]>
+    : P[K] extends readonly unknown[] | ArrayBufferView | null | undefined ? P[K]
+    : P[K] extends object ? { [J in keyof P[K]]: HostValue<P[K][J]> } : P[K];
 };
 
 function isBuf(v: unknown): v is Buf {
   return typeof v === 'object' && v !== null && 'storage' in v && 'offset' in v;
 }
 
-/** The params object with each buffer replaced by its view (one call shape across N-API for every kernel). */
+/** A nested group of fields with its buffers as views (the object itself when it holds none). */
+function hostGroup(g: object): object {
+  let out: Record<string, unknown> | null = null;
+  for (const k in g) {
+    const v = (g as Record<string, unknown>)[k];
+    if (isBuf(v)) (out ??= { ...g })[k] = view(v);
+  }
+  return out ?? g;
+}
+
+/**
+ * The params object with each buffer replaced by its view, one level deep (one call shape across N-API
+ * for every kernel).
+ */
 export function hostParams<P extends object>(p: P): HostParams<P> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) out[k] = isBuf(v) ? view(v) : v;
+  // A copy first (one shape, as the caller's), then only the object fields replaced: faster than building it key by key.
+  const out = { ...p } as Record<string, unknown>;
+  for (const k in out) {
+    const v = out[k];
+    if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !Array.isArray(v)) out[k] = isBuf(v) ? view(v) : hostGroup(v);
+  }
   return out as HostParams<P>;
 }
