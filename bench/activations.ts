@@ -25,7 +25,7 @@ for (const op of ops) {
   for (const path of paths) {
     addon.setCpuPath(path);
     const fwd = timeIt(() => addon.unary({ op: op as UnaryOpName, a: x, out, n }), { warmup: 2, maxRuns: 15 });
-    const bwd = timeIt(() => addon.unaryBackward(op, x, dy, out, n), { warmup: 2, maxRuns: 15 });
+    const bwd = timeIt(() => addon.unaryBackward({ op: op as UnaryOpName, x, dy, dx: out, n }), { warmup: 2, maxRuns: 15 });
     console.log(`${op.padEnd(10)} ${path.padEnd(7)} forward ${fwd.medianMs.toFixed(2).padStart(7)} ms  backward ${bwd.medianMs.toFixed(2).padStart(7)} ms  sum ${(fwd.medianMs + bwd.medianMs).toFixed(2).padStart(7)} ms`);
   }
 }

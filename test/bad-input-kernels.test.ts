@@ -30,7 +30,8 @@ function variants(c: KernelCase, buf: (n: number) => Buf): [string, Params, RegE
     out.push([`${name} too short`, { [name]: buf(1) }, new RegExp(`^${c.kernel}: argument '${name}' has \\d+ elements, expected at least \\d+$`)]);
     out.push([`${name} not a buffer`, { [name]: 7 }, new RegExp(`^${c.kernel}: argument '${name}' must be a`)]);
   }
-  for (const [change, message] of c.ranges) out.push([JSON.stringify(change), change, `${c.kernel}: ${message}`]);
+  // Labelled by position: JSON would print NaN and Infinity alike as null.
+  c.ranges.forEach(([change, message], i) => out.push([`range ${i} (${Object.keys(change).join(", ")})`, change, `${c.kernel}: ${message}`]));
   return out;
 }
 

@@ -46,14 +46,13 @@ const i32 = (...v: number[]) => Int32Array.from(v);
       for (const field of ints) for (const bad of [new Int32Array(1), f(16), [0, 0, 0, 0]]) expect(raw({ ...valid(), [field]: bad })).toThrow(nameRe);
     });
 
-    it('rejects each range the harness checks with the registry\'s message (up to how numbers print)', () => {
+    it('rejects each range the harness checks with the registry\'s message', () => {
       for (const [change, message] of c.ranges) {
         let got = 'no error';
         try {
           raw({ ...valid(), ...hostParams(change) })();
         } catch (e) {
-          // The addon names a number's type ('got number 3') and prints non-integers as C's %f does (1.500000).
-          got = (e as Error).message.replace(/got number /, 'got ').replace(/(-?\d+\.\d+)$/, (x) => String(Number(x)));
+          got = (e as Error).message;
         }
         expect([change, got]).toEqual([change, `${name}: ${message}`]);
       }

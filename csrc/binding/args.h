@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -120,11 +121,15 @@ class ValueChecks {
     return "object";
   }
 
+  // A number as JavaScript prints it (the shortest form that reads back), so messages match the
+  // TypeScript checks' (lib/backend/checks.ts) word for word.
   static std::string show(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
     if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-    return std::to_string(v);
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
   }
 
  private:
@@ -183,7 +188,8 @@ class Params : public ValueChecks {
   float* floats(const char* name, int64_t needed) const { return floats_of(value(name), name, needed).data; }
   // null when the field is null or absent.
   float* opt_floats(const char* name, int64_t needed) const {
-    return is_null(name) ? nullptr : floats_of(value(name), name, needed).data;
+    const Napi::Value v = value(name);  // one lookup: each read by name costs a key string
+    return v.IsNull() || v.IsUndefined() ? nullptr : floats_of(v, name, needed).data;
   }
   // A field holding an object (a nested group of fields, such as a view's buffer and stride).
   Napi::Object object(const char* name) const {

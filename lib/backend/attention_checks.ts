@@ -4,25 +4,10 @@
  * v (and dq, dk, dv) are views {buf, rowStride}: each buffer must hold the elements its view spans,
  * (rows - 1) * rowStride + width, since the views may be column slices of one fused matrix.
  */
-import type { ArgChecks, KernelCheck } from './checks';
+import { type ArgChecks, type KernelCheck, typeOf } from './checks';
 import type { AttentionKernels, AttentionParams } from './model_types';
 
 type Checks = { [K in keyof AttentionKernels]: KernelCheck<Parameters<AttentionKernels[K]>[0]> };
-
-/** What a value is, as the addon's messages name it. */
-function typeOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (v instanceof Float32Array) return 'Float32Array';
-  if (v instanceof Float64Array) return 'Float64Array';
-  if (v instanceof Int32Array) return 'Int32Array';
-  if (v instanceof Uint8Array) return 'Uint8Array';
-  if (ArrayBuffer.isView(v)) return 'a typed array of another type';
-  if (v instanceof ArrayBuffer) return 'ArrayBuffer';
-  if (Array.isArray(v)) return 'Array';
-  if (typeof v === 'number') return `number ${v}`;
-  return typeof v === 'object' ? 'object' : typeof v;
-}
 
 /** A view {buf, rowStride} of `rows` rows `width` wide: the stride first, then the buffer against its span. */
 function headsView(c: ArgChecks, name: string, v: unknown, rows: number, width: number, widthText: string): void {

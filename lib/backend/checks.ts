@@ -8,13 +8,24 @@ import type { Buf } from './types';
 
 const MAX_DIM = 2 ** 48;
 
-function show(v: unknown): string {
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+/** A number as a message shows it. */
+function show(v: number): string {
+  return String(v);
+}
+
+/** What a value of the wrong type is, as the addon's messages say it (csrc/binding/args.h, type_of). */
+export function typeOf(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (v instanceof Float32Array) return 'Float32Array';
+  if (v instanceof Float64Array) return 'Float64Array';
+  if (v instanceof Int32Array) return 'Int32Array';
+  if (v instanceof Uint8Array) return 'Uint8Array';
+  if (ArrayBuffer.isView(v)) return 'a typed array of another type';
+  if (v instanceof ArrayBuffer) return 'ArrayBuffer';
   if (Array.isArray(v)) return 'Array';
-  return typeof v === 'object' ? 'object' : `${typeof v}`;
+  if (typeof v === 'number') return `number ${show(v)}`;
+  return typeof v === 'object' ? 'object' : typeof v;
 }
 
 function isBuf(v: unknown): v is Buf {
@@ -39,7 +50,7 @@ export class ArgChecks {
   }
 
   number(name: string, v: unknown): number {
-    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${show(v)}`);
+    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${typeOf(v)}`);
     if (Number.isNaN(v)) this.fail(`argument '${name}' must not be NaN`);
     return v;
   }
@@ -52,19 +63,19 @@ export class ArgChecks {
   }
 
   boolean(name: string, v: unknown): boolean {
-    if (typeof v !== 'boolean') this.failType(`argument '${name}' must be a boolean, got ${show(v)}`);
+    if (typeof v !== 'boolean') this.failType(`argument '${name}' must be a boolean, got ${typeOf(v)}`);
     return v;
   }
 
   oneOf<T extends string>(name: string, v: unknown, values: readonly T[]): T {
-    if (typeof v !== 'string') this.failType(`argument '${name}' must be a string, got ${show(v)}`);
+    if (typeof v !== 'string') this.failType(`argument '${name}' must be a string, got ${typeOf(v)}`);
     if (!values.includes(v as T)) this.fail(`${name} must be ${values.map((x) => `'${x}'`).join(' or ')}, got '${v}'`);
     return v as T;
   }
 
   /** A buffer holding at least `needed` elements from its offset. */
   buf(name: string, v: unknown, needed: number): Buf {
-    if (!isBuf(v)) this.failType(`argument '${name}' must be a buffer, got ${show(v)}`);
+    if (!isBuf(v)) this.failType(`argument '${name}' must be a buffer, got ${typeOf(v)}`);
     const length = bufLength(v);
     if (length < needed) {
       this.fail(`argument '${name}' has ${length} elements, expected at least ${needed}` +
@@ -87,17 +98,17 @@ export class ArgChecks {
 
   /** A data value (fill's value, a scale factor, gemm's alpha/beta): any number, NaN and infinities included. */
   value(name: string, v: unknown): number {
-    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${show(v)}`);
+    if (typeof v !== 'number') this.failType(`argument '${name}' must be a number, got ${typeOf(v)}`);
     return v;
   }
 
   /** An Array of at most 16 sizes (a shape or strides). */
   dimList(name: string, v: unknown): number[] {
-    if (!Array.isArray(v)) this.failType(`argument '${name}' must be an Array, got ${show(v)}`);
+    if (!Array.isArray(v)) this.failType(`argument '${name}' must be an Array, got ${typeOf(v)}`);
     if (v.length > 16) this.fail(`'${name}' has more than 16 dimensions`);
     for (let i = 0; i < v.length; i++) {
       const d: unknown = v[i];
-      if (typeof d !== 'number') this.failType(`'${name}' must hold numbers, got ${show(d)}`);
+      if (typeof d !== 'number') this.failType(`'${name}' must hold numbers, got ${typeOf(d)}`);
       if (!(d >= 0) || !Number.isInteger(d) || d >= MAX_DIM) this.fail(`'${name}[${i}]' must be a non-negative integer, got ${show(d)}`);
     }
     return v as number[];

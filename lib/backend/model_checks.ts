@@ -3,23 +3,16 @@
  * the addon's (csrc/binding/model_binding.cc), field by field in the same order. Token ids and targets are
  * checked in range here, so no backend reads past a table or a row.
  */
-import type { ArgChecks, KernelCheck } from './checks';
+import { type ArgChecks, type KernelCheck, typeOf } from './checks';
 import type { ModelKernels, NormParams } from './model_types';
 
 type Checks = { [K in keyof ModelKernels]: KernelCheck<Parameters<ModelKernels[K]>[0]> };
 
 const UNARY_OPS = ['exp', 'log', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'sqrt', 'sigmoid'];
 
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number') return String(v);
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  return Array.isArray(v) ? 'Array' : typeof v;
-}
-
 /** An Int32Array (token ids, targets, positions) holding at least `needed` elements. */
 function int32s(c: ArgChecks, name: string, v: unknown, needed: number): Int32Array {
-  if (!(v instanceof Int32Array)) c.failType(`argument '${name}' must be an Int32Array, got ${typeName(v)}`);
+  if (!(v instanceof Int32Array)) c.failType(`argument '${name}' must be an Int32Array, got ${typeOf(v)}`);
   if (v.length < needed) c.fail(`argument '${name}' has ${v.length} elements, expected at least ${needed}`);
   return v;
 }
@@ -70,7 +63,7 @@ function checkTargets(c: ArgChecks, v: unknown, rows: number, vocab: number, ign
 export const modelChecks: Checks = {
   unaryBackward(p, c) {
     const op: unknown = p.op;
-    if (typeof op !== 'string') c.failType(`argument 'op' must be a string, got ${typeName(op)}`);
+    if (typeof op !== 'string') c.failType(`argument 'op' must be a string, got ${typeOf(op)}`);
     else if (!UNARY_OPS.includes(op)) c.fail(`unknown unary op '${op}'`);
     const n = c.dim('n', p.n);
     c.buf('x', p.x, n);

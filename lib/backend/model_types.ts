@@ -44,14 +44,14 @@ export interface AttentionParams {
 }
 
 export interface ModelKernels {
-  /** dx = dy * f'(x) for the unary op f, x being the op's INPUT for every op (exp and sqrt included). */
-  unaryBackward(op: UnaryOpName, x: Buf, dy: Buf, dx: Buf, n: number): void;
+  /** dx = dy * f'(x) for the unary op f over n elements, x being the op's INPUT for every op (exp and sqrt included). */
+  unaryBackward(p: { op: UnaryOpName; x: Buf; dy: Buf; dx: Buf; n: number }): void;
   /** dx = y * (dy - sum(dy * y)) per row, for y = softmax(x) over [rows, cols]. */
-  softmaxBackward(y: Buf, dy: Buf, dx: Buf, rows: number, cols: number): void;
+  softmaxBackward(p: { y: Buf; dy: Buf; dx: Buf; rows: number; cols: number }): void;
   /** out[c] = sum over rows of a[r, c] ([rows, cols] contiguous); beta = 1 accumulates into out. */
-  columnSum(a: Buf, out: Buf, rows: number, cols: number, beta: number): void;
+  columnSum(p: { a: Buf; out: Buf; rows: number; cols: number; beta: number }): void;
   /** The inverse of stridedCopy: writes contiguous src into the view (shape, strides from dst.offset). */
-  stridedScatter(src: Buf, dst: Buf, shape: number[], strides: number[]): void;
+  stridedScatter(p: { src: Buf; dst: Buf; shape: number[]; strides: number[] }): void;
 
   /** y = x / sqrt(mean(x^2) + eps) * weight per row; rstd[r] = 1 / sqrt(mean(x^2) + eps). */
   rmsNormForward(p: NormParams & { y: Buf; rstd: Buf }): void;
@@ -61,7 +61,7 @@ export interface ModelKernels {
   layerNormForward(p: NormParams & { bias: Buf | null; y: Buf; mean: Buf; rstd: Buf }): void;
   layerNormBackward(p: NormParams & { mean: Buf; rstd: Buf; dy: Buf; dx: Buf; dweight: Buf | null; dbias: Buf | null }): void;
 
-  /** out[i, :] = table[ids[i], :]; ids in [0, vocab) (checked by the caller). */
+  /** out[i, :] = table[ids[i], :]; ids in [0, vocab) (model_checks.ts refuses any other). */
   embeddingForward(p: { n: number; dim: number; vocab: number; ids: Int32Array; table: Buf; out: Buf }): void;
   /** dtable[ids[i], :] += dy[i, :] (accumulates: the caller zeroes dtable first). */
   embeddingBackward(p: { n: number; dim: number; vocab: number; ids: Int32Array; dy: Buf; dtable: Buf }): void;
@@ -114,5 +114,5 @@ export interface OptimKernels {
     nesterov: boolean; weightDecay: number; firstStep: boolean;
   }): void;
   /** Sum of squares of a buffer (for global-norm clipping), accumulated in double precision. */
-  sumSquares(x: Buf, n: number): number;
+  sumSquares(p: { x: Buf; n: number }): number;
 }

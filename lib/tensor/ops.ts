@@ -162,7 +162,7 @@ export function columnSum(a: Tensor): Tensor {
   const rows = cols === 0 ? 0 : a.size / cols;
   const out = empty([cols]);
   withContiguous([a], ([ac]) => {
-    if (be.kernels.has('columnSum')) kernel(be, 'columnSum', 'columnSum')(ac.buf(), out.buf(), rows, cols, 0);
+    if (be.kernels.has('columnSum')) kernel(be, 'columnSum', 'columnSum')({ a: ac.buf(), out: out.buf(), rows, cols, beta: 0 });
     else {
       const ones_ = full([1, rows], 1);
       withViews([[ac, rows, cols], [out, 1, cols]], ([a2, o2]) => gemmInto(be, ones_, a2, o2, 1, 0, null));
@@ -262,7 +262,7 @@ function unaryOp(op: UnaryOpName, a: Tensor): Tensor {
   });
   return record(out, op, [a], (g, [as]) => {
     const dx = empty(as.shape);
-    withContiguous([as, g], ([x, gc]) => kernel(be, 'unaryBackward', op)(op, x.buf(), gc.buf(), dx.buf(), as.size));
+    withContiguous([as, g], ([x, gc]) => kernel(be, 'unaryBackward', op)({ op, x: x.buf(), dy: gc.buf(), dx: dx.buf(), n: as.size }));
     return [dx];
   }, [a]);
 }
@@ -347,7 +347,7 @@ export function softmax(a: Tensor, dim = -1): Tensor {
   });
   return record(out, 'softmax', [a], (g, [y]) => {
     const dx = empty(a.shape);
-    withContiguous([g], ([gc]) => kernel(be, 'softmaxBackward', 'softmax')(y.buf(), gc.buf(), dx.buf(), rows, cols));
+    withContiguous([g], ([gc]) => kernel(be, 'softmaxBackward', 'softmax')({ y: y.buf(), dy: gc.buf(), dx: dx.buf(), rows, cols }));
     return [dx];
   }, [out]);
 }

@@ -297,7 +297,7 @@ export function scatterInto(src: Tensor, dst: Tensor, offset: number, strides: r
   const b = backendFor(dst, 'scatter');
   const sc = src.isContiguous() ? src : src.copyPacked();
   const at = { storage: dst.storage, offset };
-  if (b.kernels.has('stridedScatter')) b.kernels.get('stridedScatter', 'scatter')(sc.buf(), at, [...src.shape], [...strides]);
+  if (b.kernels.has('stridedScatter')) b.kernels.get('stridedScatter', 'scatter')({ src: sc.buf(), dst: at, shape: [...src.shape], strides: [...strides] });
   else scatterOnHost(sc, dst, offset, [...strides]);
   if (sc !== src) sc.dispose();
 }

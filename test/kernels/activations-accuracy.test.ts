@@ -41,7 +41,7 @@ function forward(be: Backend, op: UnaryOpName, x: Float32Array): Float32Array {
 
 function backward(be: Backend, op: UnaryOpName, x: Float32Array, dy: Float32Array): Float32Array {
   const dx = zerosBuf(be, x.length, 3);
-  be.kernels.get('unaryBackward', 'test')(op, bufOf(be, x, 1), bufOf(be, dy), dx, x.length);
+  be.kernels.get('unaryBackward', 'test')({ op, x: bufOf(be, x, 1), dy: bufOf(be, dy), dx, n: x.length });
   return readBuf(be, dx, x.length);
 }
 

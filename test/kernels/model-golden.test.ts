@@ -75,7 +75,7 @@ describe.each(backendsWithKernels('rope', 'layerNormForward', 'layerNormBackward
   it.each(['gelu', 'gelu_tanh', 'silu', 'tanh', 'sigmoid'] as const)('unaryBackward %s', (op) => {
     const g = golden.unary;
     const n = g.x.length, dx = zerosBuf(be, n, 1);
-    be.kernels.get('unaryBackward', 'test')(op, bufOf(be, g.x, 2), bufOf(be, new Float32Array(n).fill(1)), dx, n);
+    be.kernels.get('unaryBackward', 'test')({ op, x: bufOf(be, g.x, 2), dy: bufOf(be, new Float32Array(n).fill(1)), dx, n });
     expect(readBuf(be, dx, n)).toAllClose(g.grads[op], { atol: 1e-6, rtol: 1e-5 });
   });
 });

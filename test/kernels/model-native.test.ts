@@ -33,7 +33,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
       const dy = rand(n, 2);
       expectAllClose(both((be) => {
         const dx = zerosBuf(be, n, 3);
-        be.kernels.get('unaryBackward', 'test')(op, bufOf(be, x, 1), bufOf(be, dy), dx, n);
+        be.kernels.get('unaryBackward', 'test')({ op, x: bufOf(be, x, 1), dy: bufOf(be, dy), dx, n });
         return [readBuf(be, dx, n)];
       }, path), 1e-6, 1e-5);
     }
@@ -45,7 +45,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
       const y = zerosBuf(be, rows * cols);
       be.softmax({ a: bufOf(be, x), out: y, rows, cols });
       const dx = zerosBuf(be, rows * cols, 2);
-      be.kernels.get('softmaxBackward', 'test')(y, bufOf(be, dy, 1), dx, rows, cols);
+      be.kernels.get('softmaxBackward', 'test')({ y, dy: bufOf(be, dy, 1), dx, rows, cols });
       return [readBuf(be, dx, rows * cols)];
     }, path), 1e-6);
   });
@@ -54,9 +54,9 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const a = rand(rows * cols, 6), prior = rand(cols, 7);
     expectAllClose(both((be) => {
       const out0 = bufOf(be, new Float32Array(cols).fill(NaN), 2);
-      be.kernels.get('columnSum', 'test')(bufOf(be, a, 1), out0, rows, cols, 0);
+      be.kernels.get('columnSum', 'test')({ a: bufOf(be, a, 1), out: out0, rows, cols, beta: 0 });
       const out1 = bufOf(be, prior, 3);
-      be.kernels.get('columnSum', 'test')(bufOf(be, a, 1), out1, rows, cols, 1);
+      be.kernels.get('columnSum', 'test')({ a: bufOf(be, a, 1), out: out1, rows, cols, beta: 1 });
       return [readBuf(be, out0, cols), readBuf(be, out1, cols)];
     }, path), 2e-5 * Math.sqrt(rows));
   });
@@ -69,7 +69,7 @@ const shapes: [number, number][] = [[1, 1], [3, 17], [17, 3], [1, 1000], [17, 10
     const src = rand(total, 8), base = rand(span, 9);
     expectAllClose(both((be) => {
       const dst = bufOf(be, base, 5);
-      be.kernels.get('stridedScatter', 'test')(bufOf(be, src, 2), dst, shape, strides);
+      be.kernels.get('stridedScatter', 'test')({ src: bufOf(be, src, 2), dst, shape, strides });
       return [readBuf(be, dst, span)];
     }, path), 0, 0);
   });

@@ -9,7 +9,7 @@ export const PRIMITIVE_CASES: KernelCase[] = [
     bufs: ['a', 'b', 'c', 'bias'],
     ranges: [
       [{ lda: 3 }, "leading dimension of 'a' is 3, expected at least 4 (its column count)"],
-      [{ transB: 1 }, "argument 'transB' must be a boolean, got 1"],
+      [{ transB: 1 }, "argument 'transB' must be a boolean, got number 1"],
       [{ beta: 'x' }, "argument 'beta' must be a number, got string"],
     ],
   },
