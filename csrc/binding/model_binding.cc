@@ -24,10 +24,7 @@ float non_negative(const Params& p, const char* name) {
 // unaryBackward({op, x, dy, dx, n})
 Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
   const Params p(info, "unaryBackward");
-  // typed_args.h's readers take the positional Args; they only use it to fail with the op's name, so they read
-  // through one over this call (its single argument, the params object).
-  const Args named(info, "unaryBackward", 1);
-  const UnaryOp op = unary_op(named, p.string("op"));
+  const UnaryOp op = op_named(p, kUnaryOps, "unary op", "");
   const int64_t n = p.dim("n");
   const float* x = p.floats("x", n);
   const float* dy = p.floats("dy", n);
@@ -62,9 +59,8 @@ Napi::Value ColumnSum(const Napi::CallbackInfo& info) {
 // stridedScatter({src, dst, shape, strides}): dst is the view's storage from its offset on.
 Napi::Value StridedScatter(const Napi::CallbackInfo& info) {
   const Params p(info, "stridedScatter");
-  const Args named(info, "stridedScatter", 1);  // for dim_list (typed_args.h), as in UnaryBackward
-  const std::vector<int64_t> shape = dim_list(named, p.value("shape"), "shape");
-  const std::vector<int64_t> strides = dim_list(named, p.value("strides"), "strides");
+  const std::vector<int64_t> shape = dim_list(p, "shape");
+  const std::vector<int64_t> strides = dim_list(p, "strides");
   if (shape.size() != strides.size())
     p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
   int64_t total = 1, last = 0;

@@ -13,6 +13,7 @@
 #include "../kernels/reduce.h"
 #include "../../cuda/device_api.h"
 #include "args.h"
+#include "typed_args.h"
 #include "device_handle.h"
 #include "bindings.h"
 
@@ -95,42 +96,10 @@ struct CudaDevice {
   }
 };
 
-// The op names of binary, unary and rowReduce. A non-string is refused by Params::string; an unknown name
-// with the message primitive_checks.ts gives.
-template <class Op, size_t N>
-Op op_named(const Params& p, const std::pair<const char*, Op> (&ops)[N], const char* unknown, const char* expected) {
-  const std::string name = p.string("op");
-  for (const auto& [n, op] : ops) if (name == n) return op;
-  p.fail_range(std::string("unknown ") + unknown + " '" + name + "'" + expected);
-}
-
 constexpr std::pair<const char*, BinaryOp> kBinaryOps[] = {
     {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div}};
-constexpr std::pair<const char*, UnaryOp> kUnaryOps[] = {
-    {"exp", UnaryOp::Exp},   {"log", UnaryOp::Log},   {"tanh", UnaryOp::Tanh}, {"gelu", UnaryOp::Gelu},
-    {"gelu_tanh", UnaryOp::GeluTanh}, {"silu", UnaryOp::Silu}, {"relu", UnaryOp::Relu}, {"neg", UnaryOp::Neg},
-    {"sqrt", UnaryOp::Sqrt}, {"sigmoid", UnaryOp::Sigmoid}};
 constexpr std::pair<const char*, ReduceOp> kReduceOps[] = {
     {"sum", ReduceOp::Sum}, {"max", ReduceOp::Max}, {"mean", ReduceOp::Mean}};
-
-// An Array of at most 16 non-negative integers (a shape or strides), read from the field `name`.
-std::vector<int64_t> dim_list(const Params& p, const char* name) {
-  const Napi::Value v = p.value(name);
-  if (!v.IsArray()) p.fail_type(std::string("argument '") + name + "' must be an Array, got " + Params::type_of(v));
-  Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() > 16) p.fail_range(std::string("'") + name + "' has more than 16 dimensions");
-  std::vector<int64_t> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsNumber()) p.fail_type(std::string("'") + name + "' must hold numbers, got " + Params::type_of(e));
-    const double d = e.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0) || d != std::floor(d) || d >= 281474976710656.0)
-      p.fail_range(std::string("'") + name + "[" + std::to_string(i) + "]' must be a non-negative integer, got " +
-                   Params::show(d));
-    out.push_back(static_cast<int64_t>(d));
-  }
-  return out;
-}
 
 // gemm({transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias?})
 template <class D>

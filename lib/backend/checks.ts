@@ -89,6 +89,21 @@ export class ArgChecks {
     return v === null || v === undefined ? null : this.buf(name, v, needed);
   }
 
+  /**
+   * A strided view's shape and strides (the same number of each): its element count and the elements it
+   * spans from its offset (the last element's index + 1; 0 for an empty view).
+   */
+  viewSpan(shapeName: string, shapeValue: unknown, stridesName: string, stridesValue: unknown): { total: number; span: number } {
+    const shape = this.dimList(shapeName, shapeValue), strides = this.dimList(stridesName, stridesValue);
+    if (shape.length !== strides.length) this.fail(`shape has ${shape.length} dimensions but strides has ${strides.length}`);
+    let total = 1, last = 0;
+    for (let d = 0; d < shape.length; d++) {
+      total = this.mul(total, shape[d]);
+      if (shape[d] > 0) last += this.mul(shape[d] - 1, strides[d]);
+    }
+    return { total, span: total === 0 ? 0 : last + 1 };
+  }
+
   /** a * b for sizes, refused past 2^48 (as the addon does). */
   mul(a: number, b: number): number {
     const r = a * b;

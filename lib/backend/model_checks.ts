@@ -87,15 +87,9 @@ export const modelChecks: Checks = {
   },
 
   stridedScatter(p, c) {
-    const shape = c.dimList('shape', p.shape), strides = c.dimList('strides', p.strides);
-    if (shape.length !== strides.length) c.fail(`shape has ${shape.length} dimensions but strides has ${strides.length}`);
-    let total = 1, last = 0;
-    for (let d = 0; d < shape.length; d++) {
-      total = c.mul(total, shape[d]);
-      if (shape[d] > 0) last += c.mul(shape[d] - 1, strides[d]);
-    }
+    const { total, span } = c.viewSpan('shape', p.shape, 'strides', p.strides);
     c.buf('src', p.src, total);
-    c.buf('dst', p.dst, total === 0 ? 0 : last + 1);
+    c.buf('dst', p.dst, span);
   },
 
   rmsNormForward(p, c) {

@@ -83,14 +83,8 @@ export const primitiveChecks: Checks = {
   },
 
   stridedCopy(p, c) {
-    const shape = c.dimList('shape', p.shape), strides = c.dimList('strides', p.strides);
-    if (shape.length !== strides.length) c.fail(`shape has ${shape.length} dimensions but strides has ${strides.length}`);
-    let total = 1, last = 0;
-    for (let d = 0; d < shape.length; d++) {
-      total = c.mul(total, shape[d]);
-      if (shape[d] > 0) last += c.mul(shape[d] - 1, strides[d]);
-    }
-    c.buf('src', p.src, total === 0 ? 0 : last + 1);
+    const { total, span } = c.viewSpan('shape', p.shape, 'strides', p.strides);
+    c.buf('src', p.src, span);
     c.buf('dst', p.dst, total);
   },
 
