@@ -9,7 +9,9 @@ import { FileFormatError, loadLlama2c, readLlama2cConfig } from '../../lib/io';
 import { scratchDir, sharedModels } from './helpers';
 
 const models = sharedModels();
-const skip = (what: string) => console.log(`skipping: ${what} needs ../shared/models/stories260K, which is absent here`);
+// Specs that read ../shared skip, saying why, where it is absent.
+const testWithModels = models ? test : test.skip;
+if (!models) console.log("skipping the specs that read ../shared/models/stories260K: it is absent here");
 const { dir, cleanup } = scratchDir('llama2c');
 afterAll(cleanup);
 
@@ -27,9 +29,8 @@ function hfNames(layers: number): string[] {
 const disposeAll = (w: Record<string, Tensor>) => new Set(Object.values(w)).forEach((t) => t.dispose());
 
 describe('stories260K', () => {
-  test('the float checkpoint (legacy v0): config, names, shapes, tied classifier', () => {
-    if (!models) return skip('this test');
-    const { config, weights } = loadLlama2c(path.join(models, 'stories260K.bin'));
+  testWithModels('the float checkpoint (legacy v0): config, names, shapes, tied classifier', () => {
+    const { config, weights } = loadLlama2c(path.join(models!, 'stories260K.bin'));
     expect(config).toEqual({ ...STORIES_CONFIG, sharedClassifier: true, headDim: 8, kvDim: 32, version: 0, groupSize: null,
       ropeInterleaved: true, ropeTheta: 10000, rmsNormEps: 1e-5 });
     expect(Object.keys(weights).sort()).toEqual(hfNames(5).sort());
@@ -45,9 +46,8 @@ describe('stories260K', () => {
     disposeAll(weights);
   });
 
-  test('the weights sit where the layout says: first and last values, and the skipped rotary tables', () => {
-    if (!models) return skip('this test');
-    const file = path.join(models, 'stories260K.bin');
+  testWithModels('the weights sit where the layout says: first and last values, and the skipped rotary tables', () => {
+    const file = path.join(models!, 'stories260K.bin');
     const bytes = fs.readFileSync(file);
     const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 28, bytes.byteOffset + bytes.byteLength));
     const { weights } = loadLlama2c(file);
@@ -66,10 +66,9 @@ describe('stories260K', () => {
     disposeAll(weights);
   });
 
-  test('the int8 checkpoint (version 2) dequantizes to within 0.007 of the float one', () => {
-    if (!models) return skip('this test');
-    const q8 = loadLlama2c(path.join(models, 'stories260K-q8.bin'));
-    const f = loadLlama2c(path.join(models, 'stories260K.bin'));
+  testWithModels('the int8 checkpoint (version 2) dequantizes to within 0.007 of the float one', () => {
+    const q8 = loadLlama2c(path.join(models!, 'stories260K-q8.bin'));
+    const f = loadLlama2c(path.join(models!, 'stories260K.bin'));
     expect(q8.config).toEqual({ ...f.config, version: 2, groupSize: 8 });
     expect(Object.keys(q8.weights).sort()).toEqual(Object.keys(f.weights).sort());
     expect(q8.weights['lm_head.weight']).toBe(q8.weights['model.embed_tokens.weight']);
@@ -86,10 +85,9 @@ describe('stories260K', () => {
     disposeAll(f.weights);
   });
 
-  test('a truncated or padded copy is an error naming the file and both byte counts', () => {
-    if (!models) return skip('this test');
+  testWithModels('a truncated or padded copy is an error naming the file and both byte counts', () => {
     for (const [name, size] of [['stories260K.bin', 1056540], ['stories260K-q8.bin', 392064]] as const) {
-      const whole = fs.readFileSync(path.join(models, name));
+      const whole = fs.readFileSync(path.join(models!, name));
       expect(whole.byteLength).toBe(size);
       const cut = path.join(dir, `cut-${name}`);
       fs.writeFileSync(cut, whole.subarray(0, size - 100));

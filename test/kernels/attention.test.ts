@@ -8,6 +8,7 @@ import { backend, type BackendName, type Buf } from '../../lib';
 import * as ref from '../../lib/backend/js/attention_reference';
 import type { AttentionParams, Backend } from '../../lib/backend/types';
 import { backendsUnderTest, backendsWithKernels, cpuPaths, hostRandom, withCpuPath } from '../helpers/backends';
+import { expectGradClose, numericGrad } from '../helpers/gradcheck';
 
 interface Case {
   B: number; tq: number; tk: number; Hq: number; Hkv: number; D: number; causal: boolean;
@@ -247,16 +248,7 @@ describe('the attention reference', () => {
     };
     ref.attentionBackward(p, out.slice(), lse.slice(), R, g);
     for (const [param, grad, what] of [[p.q, g.dq, 'dq'], [p.k, g.dk, 'dk'], [p.v, g.dv, 'dv']] as const) {
-      let worst = 0;
-      for (let i = 0; i < param.length; i++) {
-        const keep = param[i], eps = 1e-6;
-        param[i] = keep + eps; const up = loss();
-        param[i] = keep - eps; const down = loss();
-        param[i] = keep;
-        const numeric = (up - down) / (2 * eps);
-        worst = Math.max(worst, Math.abs(grad[i] - numeric) / Math.max(1e-3, Math.abs(numeric)));
-      }
-      if (worst > 1e-5) throw new Error(`${what}: worst relative error ${worst}`);
+      expectGradClose(grad, numericGrad(param, loss), what);
     }
   });
 
