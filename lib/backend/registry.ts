@@ -16,16 +16,6 @@ import type { PeftKernels, PrimitiveKernels } from './types';
 export interface Kernels extends PrimitiveKernels, PeftKernels, ModelKernels, AttentionKernels, OptimKernels {}
 export type KernelName = keyof Kernels;
 
-/** The primitives, which every backend must register (the rest are optional). */
-export const PRIMITIVE_KERNELS = [
-  'gemm', 'binary', 'scale', 'unary', 'rowReduce', 'softmax', 'stridedCopy', 'fill', 'randomFill',
-] as const satisfies readonly (keyof PrimitiveKernels)[];
-
-// Compile-time check that the list names every primitive: adding one to PrimitiveKernels without listing it fails here.
-type Unlisted = Exclude<keyof PrimitiveKernels, (typeof PRIMITIVE_KERNELS)[number]>;
-const primitivesListed: [Unlisted] extends [never] ? true : Unlisted = true;
-void primitivesListed;
-
 /** Each kernel's argument checks, run before the kernel on every backend (see checks.ts). */
 const KERNEL_CHECKS: { [K in KernelName]?: KernelCheck<Parameters<Kernels[K]>[0]> } = {
   ...primitiveChecks, ...peftChecks, ...modelChecks, ...attentionChecks, ...optimChecks,
@@ -70,11 +60,4 @@ export class KernelTable {
   names(): KernelName[] {
     return [...this.table.keys()].sort();
   }
-}
-
-/** The named kernels of an object (a backend's own methods), for register(). */
-export function pick<K extends KernelName>(from: Pick<Kernels, K>, names: readonly K[]): Partial<Kernels> {
-  const out: Partial<Kernels> = {};
-  for (const name of names) (out as Record<K, unknown>)[name] = from[name];
-  return out;
 }
