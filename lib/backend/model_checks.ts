@@ -5,10 +5,10 @@
  */
 import { type ArgChecks, type KernelCheck, typeOf } from './checks';
 import type { ModelKernels, NormParams } from './model_types';
+import { UNARY_OP_NAMES } from './types';
 
 type Checks = { [K in keyof ModelKernels]: KernelCheck<Parameters<ModelKernels[K]>[0]> };
 
-const UNARY_OPS = ['exp', 'log', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'sqrt', 'sigmoid'];
 
 /** An Int32Array (token ids, targets, positions) holding at least `needed` elements. */
 function int32s(c: ArgChecks, name: string, v: unknown, needed: number): Int32Array {
@@ -64,7 +64,7 @@ export const modelChecks: Checks = {
   unaryBackward(p, c) {
     const op: unknown = p.op;
     if (typeof op !== 'string') c.failType(`argument 'op' must be a string, got ${typeOf(op)}`);
-    else if (!UNARY_OPS.includes(op)) c.fail(`unknown unary op '${op}'`);
+    else if (!(UNARY_OP_NAMES as readonly string[]).includes(op)) c.fail(`unknown unary op '${op}'`);
     const n = c.dim('n', p.n);
     c.buf('x', p.x, n);
     c.buf('dy', p.dy, n);

@@ -4,12 +4,11 @@
  */
 import type { ArgChecks, KernelCheck } from './checks';
 import type { KernelTable } from './registry';
-import type { PrimitiveKernels } from './types';
+import { type PrimitiveKernels, UNARY_OP_NAMES } from './types';
 
 type Checks = { [K in keyof PrimitiveKernels]: KernelCheck<Parameters<PrimitiveKernels[K]>[0]> };
 
 const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
-const UNARY_OPS = ['exp', 'log', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'sqrt', 'sigmoid'] as const;
 const REDUCE_OPS = ['sum', 'max', 'mean'] as const;
 
 /** An op name: a string (oneOf's type error otherwise) among `values`, else the addon's message for it. */
@@ -62,7 +61,7 @@ export const primitiveChecks: Checks = {
   },
 
   unary(p, c) {
-    opName(c, p.op, UNARY_OPS, (op) => `unknown unary op '${op}'`);
+    opName(c, p.op, UNARY_OP_NAMES, (op) => `unknown unary op '${op}'`);
     const n = c.dim('n', p.n);
     c.buf('a', p.a, n);
     c.buf('out', p.out, n);

@@ -8,7 +8,9 @@ export type Device = 'cpu' | 'cuda';
 export type BackendName = 'js' | 'native' | 'cuda';
 
 export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div';
-export type UnaryOpName = 'exp' | 'log' | 'tanh' | 'gelu' | 'gelu_tanh' | 'silu' | 'relu' | 'neg' | 'sqrt' | 'sigmoid';
+/** Every unary op by name: the one list the types, the checks and the specs read. */
+export const UNARY_OP_NAMES = ['exp', 'log', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'sqrt', 'sigmoid'] as const;
+export type UnaryOpName = (typeof UNARY_OP_NAMES)[number];
 export type ReduceOpName = 'sum' | 'max' | 'mean';
 export type RandomKind = 'uniform' | 'normal';
 
