@@ -10,21 +10,12 @@ import { loadAddon } from '../lib/backend/native/addon';
 import { hostParams } from '../lib/backend/native/views';
 import { backendsWithKernels } from './helpers/backends';
 import { ATTENTION_CASES } from './helpers/bad_input/attention';
+import { messageOf } from './helpers/bad_input/case';
 import { bufOf, readBuf } from './helpers/bufs';
 
 const addon = loadAddon();
 const js = backend('js');
 const jsBuf = (n: number) => bufOf(js, new Float32Array(n));
-
-/** The message a call throws, or 'no error'. */
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'no error';
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
 
 const VIEWS: Record<string, string[]> = { attentionForward: ['q', 'k', 'v'], attentionBackward: ['q', 'k', 'v', 'dq', 'dk', 'dv'] };
 

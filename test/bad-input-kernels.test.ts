@@ -10,7 +10,7 @@ import { hostParams } from '../lib/backend/native/views';
 import { backendsWithKernels } from './helpers/backends';
 import { bufOf } from './helpers/bufs';
 import { ATTENTION_CASES } from './helpers/bad_input/attention';
-import type { KernelCase } from './helpers/bad_input/case';
+import { type KernelCase, messageOf } from './helpers/bad_input/case';
 import { MODEL_CASES } from './helpers/bad_input/model';
 import { OPTIM_CASES } from './helpers/bad_input/optim';
 import { PEFT_CASES } from './helpers/bad_input/peft';
@@ -33,16 +33,6 @@ function variants(c: KernelCase, buf: (n: number) => Buf): [string, Params, RegE
   // Labelled by position: JSON would print NaN and Infinity alike as null.
   c.ranges.forEach(([change, message], i) => out.push([`range ${i} (${Object.keys(change).join(", ")})`, change, `${c.kernel}: ${message}`]));
   return out;
-}
-
-/** The message a call throws, or 'no error'. */
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'no error';
-  } catch (e) {
-    return (e as Error).message;
-  }
 }
 
 describe.each(CASES.map((c) => [c.kernel, c] as const))('%s rejects bad input', (name, c) => {

@@ -36,9 +36,10 @@ export class KernelTable {
       if (this.table.has(name)) throw new Error(`${this.backend} backend: kernel '${name}' is registered twice`);
       const bound = fn.bind(self) as (p: unknown) => unknown;
       const check = KERNEL_CHECKS[name] as KernelCheck<unknown> | undefined;
+      const checks = new ArgChecks(name);  // holds only the kernel's name: one per kernel, not per call
       this.table.set(name, check === undefined ? bound : (p: unknown) => {
         if (typeof p !== 'object' || p === null) throw new TypeError(`${name}: expected one params object, got ${p === null ? 'null' : typeof p}`);
-        check(p, new ArgChecks(name));
+        check(p, checks);
         return bound(p);
       });
     }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { AdamW, backend, clipGradNorm, fromArray, getScheduler, LRScheduler, saveSafetensors, scheduleLambda, setBackend, SGD } from '../../lib';
 import { loadAddon } from '../../lib/backend/native/addon';
 import { hostParams } from '../../lib/backend/native/views';
+import { messageOf } from '../helpers/bad_input/case';
 import { OPTIM_CASES } from '../helpers/bad_input/optim';
 import { bufOf } from '../helpers/bufs';
 import { makeParams, setGrads } from './fixtures';
@@ -141,14 +142,6 @@ const addon = loadAddon();
 (addon ? describe : describe.skip)('native optimizer entry points, called without the registry', () => {
   const js = backend('js');
   const jsBuf = (n: number) => bufOf(js, new Float32Array(n));
-  const messageOf = (fn: () => unknown): string => {
-    try {
-      fn();
-      return 'no error';
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
 
   describe.each(OPTIM_CASES.map((c) => [c.kernel, c] as const))('%s', (name, c) => {
     const raw = (p: unknown) => (addon as unknown as Record<string, (p: unknown) => unknown>)[name](p);

@@ -160,13 +160,6 @@ export function layerNormBackward(p: NormArrays & { mean: Arr; rstd: Arr; dy: Ar
   }
 }
 
-/** Throws the error the embedding kernels promise for an id outside [0, vocab), before any write. */
-export function checkIds(op: string, ids: Int32Array, n: number, vocab: number): void {
-  if (ids.length < n) throw new Error(`${op}: ids has ${ids.length} elements, expected at least ${n}`);
-  for (let i = 0; i < n; i++)
-    if (!(ids[i] >= 0 && ids[i] < vocab)) throw new Error(`${op}: ids[${i}] = ${ids[i]} is out of range [0, ${vocab}) (vocab ${vocab})`);
-}
-
 /** out[i, :] = table[ids[i], :]. */
 export function embeddingForward(n: number, dim: number, ids: Int32Array, table: Arr, out: Arr): void {
   for (let i = 0; i < n; i++)
@@ -216,16 +209,6 @@ export function rope(p: RopeArrays): void {
         x[ib] = b * c + a * s;
       }
     }
-  }
-}
-
-/** Throws the error the cross-entropy kernels promise for a target outside [0, vocab) that is not ignored. */
-export function checkTargets(op: string, targets: Int32Array, rows: number, vocab: number, ignoreIndex: number): void {
-  if (targets.length < rows) throw new Error(`${op}: targets has ${targets.length} elements, expected at least ${rows}`);
-  for (let r = 0; r < rows; r++) {
-    const t = targets[r];
-    if (t !== ignoreIndex && !(t >= 0 && t < vocab))
-      throw new Error(`${op}: row ${r} has target ${t}, outside [0, ${vocab}) (vocab ${vocab}) and not ignoreIndex ${ignoreIndex}`);
   }
 }
 

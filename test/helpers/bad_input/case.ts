@@ -12,3 +12,13 @@ export interface KernelCase {
   /** Field changes and the message each must give (after '<kernel>: '). */
   ranges: [Params, string][];
 }
+
+/** The message a call throws, or 'no error'. */
+export function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
