@@ -1,4 +1,4 @@
-// Strided gather of an N-d view into contiguous memory (csrc/kernels/copy.cc). The host first drops
+// Strided gather of an N-d view into contiguous memory (csrc/kernels/copy/copy.cc). The host first drops
 // size-1 dimensions and merges dimensions that are contiguous with the next one (stride[d] ==
 // shape[d+1] * stride[d+1]), which keeps the row-major order of the elements; the kernel then maps each
 // flat output index to its source offset by peeling off the remaining dimensions, in 32-bit arithmetic

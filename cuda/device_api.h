@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <string>
 
-#include "../csrc/kernels/elementwise.h"
-#include "../csrc/kernels/gemm.h"
-#include "../csrc/kernels/reduce.h"
+#include "../csrc/kernels/elementwise/elementwise.h"
+#include "../csrc/kernels/gemm/gemm.h"
+#include "../csrc/kernels/reduce/reduce.h"
 
 namespace peftjs {
 namespace cuda {

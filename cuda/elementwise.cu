@@ -1,4 +1,4 @@
-// Elementwise kernels: the semantics of csrc/kernels/elementwise.cc. Every kernel is a grid-stride loop
+// Elementwise kernels: the semantics of csrc/kernels/elementwise/elementwise.cc. Every kernel is a grid-stride loop
 // over int64 indices. Products and sums the CPU evaluates as separate float operations use the __f*_rn
 // intrinsics, which nvcc never contracts into an FMA, so binary, scale, relu, neg, sqrt and fill give
 // the CPU's bits; the transcendental ops use CUDA's float math library (within 1-2 ulp of the CPU's).

@@ -1,4 +1,4 @@
-// Single-precision GEMM on row-major matrices with the semantics of csrc/kernels/gemm.cc:
+// Single-precision GEMM on row-major matrices with the semantics of csrc/kernels/gemm/gemm.cc:
 //   C[m, n] = alpha * sum_k op(A)[m, k] * op(B)[k, n] + beta * C[m, n] + bias[n]
 // beta == 0 leaves C unread (it may hold NaN); k == 0 or alpha == 0 gives beta * C + bias.
 // The rest of GemmArgs (the second K segment, col_scale, act, pre_out) is not implemented: gemm() refuses

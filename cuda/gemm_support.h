@@ -1,4 +1,4 @@
-// Which GemmArgs fields the CUDA gemm (cuda/gemm.cu) implements. The CPU gemm (csrc/kernels/gemm.h) also
+// Which GemmArgs fields the CUDA gemm (cuda/gemm.cu) implements. The CPU gemm (csrc/kernels/gemm/gemm.h) also
 // takes a second K segment (k2, a2, b2, lda2, ldb2, a2_scale) and an epilogue after the bias (col_scale,
 // act, pre_out, ld_pre); the CUDA kernel computes only C = alpha op(A) op(B) + beta C + bias, so it
 // refuses arguments that set any of the others instead of silently returning a different result.
@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "../csrc/kernels/gemm.h"
+#include "../csrc/kernels/gemm/gemm.h"
 
 namespace peftjs {
 namespace cuda {

@@ -1,4 +1,4 @@
-// Philox4x32-10 random fills, bit for bit the generator of csrc/kernels/random.cc: element i of a fill
+// Philox4x32-10 random fills, bit for bit the generator of csrc/kernels/random/random.cc: element i of a fill
 // is lane (offset + i) & 3 of the block for counter (offset + i) >> 2, keyed by the 64-bit seed. Each
 // thread computes one Philox block and writes the (up to) four elements of it that fall in the fill.
 // Uniform is the CPU's float arithmetic exactly; normal is Box-Muller in double like the CPU, with

@@ -1,4 +1,4 @@
-// Row reductions and softmax with the semantics of csrc/kernels/reduce.cc. Rows of up to kWarpRowMax
+// Row reductions and softmax with the semantics of csrc/kernels/reduce/reduce.cc. Rows of up to kWarpRowMax
 // columns go one warp per row (8 rows per block); longer rows one 256-thread block per row. Sums are
 // accumulated in double per thread and combined by a fixed-shape tree (deterministic from run to run).
 // Max propagates NaN like the CPU's (x > m || isnan(x)).

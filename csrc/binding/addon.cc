@@ -9,8 +9,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_memory(env, exports);
   register_ops(env, exports);
   register_cuda(env, exports);
-  register_peft(env, exports);
-  register_model(env, exports);
+  register_lora(env, exports);
+  register_ia3(env, exports);
+  register_diff_prune(env, exports);
+  register_bitfit(env, exports);
+  register_grad_ops(env, exports);
+  register_norm(env, exports);
+  register_embedding(env, exports);
+  register_rope(env, exports);
+  register_cross_entropy(env, exports);
   register_attention(env, exports);
   register_optim(env, exports);
   return exports;

@@ -9,8 +9,15 @@ void register_info(Napi::Env env, Napi::Object exports);
 void register_memory(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);
 void register_cuda(Napi::Env env, Napi::Object exports);
-void register_peft(Napi::Env env, Napi::Object exports);
-void register_model(Napi::Env env, Napi::Object exports);
+void register_lora(Napi::Env env, Napi::Object exports);
+void register_ia3(Napi::Env env, Napi::Object exports);
+void register_diff_prune(Napi::Env env, Napi::Object exports);
+void register_bitfit(Napi::Env env, Napi::Object exports);
+void register_grad_ops(Napi::Env env, Napi::Object exports);
+void register_norm(Napi::Env env, Napi::Object exports);
+void register_embedding(Napi::Env env, Napi::Object exports);
+void register_rope(Napi::Env env, Napi::Object exports);
+void register_cross_entropy(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 

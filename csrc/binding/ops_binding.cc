@@ -6,11 +6,11 @@
 #include <utility>
 #include <vector>
 
-#include "../kernels/copy.h"
-#include "../kernels/elementwise.h"
-#include "../kernels/gemm.h"
-#include "../kernels/random.h"
-#include "../kernels/reduce.h"
+#include "../kernels/copy/copy.h"
+#include "../kernels/elementwise/elementwise.h"
+#include "../kernels/gemm/gemm.h"
+#include "../kernels/random/random.h"
+#include "../kernels/reduce/reduce.h"
 #include "../../cuda/device_api.h"
 #include "args.h"
 #include "typed_args.h"

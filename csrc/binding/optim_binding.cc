@@ -3,7 +3,7 @@
 // buffers as Float32Arrays. Hyperparameters are checked here as torch.optim's constructors check them, so
 // a bad value from any caller is a JS error before any memory is written; lib/backend/optim_checks.ts
 // holds the same checks, with the same messages, for every backend.
-#include "../kernels/optim.h"
+#include "../kernels/optim/optim.h"
 #include "args.h"
 #include "bindings.h"
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "../kernels/elementwise.h"
+#include "../kernels/elementwise/elementwise.h"
 #include "args.h"
 
 namespace peftjs {

@@ -9,7 +9,7 @@
 
 #include <immintrin.h>
 
-#include "../simd_target.h"
+#include "target.h"
 #include "math_avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")

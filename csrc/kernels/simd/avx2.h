@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "../simd_target.h"
+#include "target.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")
 

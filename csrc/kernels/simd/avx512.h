@@ -5,7 +5,7 @@
 
 #include <immintrin.h>
 
-#include "../simd_target.h"
+#include "target.h"
 #include "avx2.h"
 
 #define PEFTJS_AVX512_ISA "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"

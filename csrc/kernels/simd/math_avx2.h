@@ -5,7 +5,7 @@
 
 #include <immintrin.h>
 
-#include "../simd_target.h"
+#include "target.h"
 #include "avx2.h"
 
 PEFTJS_TARGET_BEGIN("avx2,fma")

@@ -1,5 +1,5 @@
 /**
- * Philox4x32-10, bit for bit the generator of csrc/kernels/random.cc: element `index` of stream `seed`
+ * Philox4x32-10, bit for bit the generator of csrc/kernels/random/random.cc: element `index` of stream `seed`
  * is lane index % 4 of the block for counter floor(index / 4). Integer math in 32-bit pieces, since a
  * JS number cannot hold a 64-bit product.
  */

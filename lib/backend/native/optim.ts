@@ -1,4 +1,4 @@
-/** The native backend's optimizer updates: each kernel passes its params object to the addon (csrc/kernels/optim.cc), buffers as views. */
+/** The native backend's optimizer updates: each kernel passes its params object to the addon (csrc/kernels/optim/optim.cc), buffers as views. */
 import type { OptimKernels } from '../types';
 import type { NativeAddon, ParamsEntries } from './addon';
 import { hostParams } from './views';

@@ -1,0 +1,76 @@
+// The backward pieces of the primitives (unary, softmax, column sums, strided scatter;
+// csrc/kernels/elementwise/grad_ops.h) as N-API functions. Each takes one params object, the TypeScript kernel's
+// own (lib/ops/grad_ops/kernel.ts) with buffers as Float32Arrays, and checks every size and buffer before the
+// kernel runs: the kernels trust their arguments.
+#include "../kernels/copy/copy.h"
+#include "../kernels/elementwise/grad_ops.h"
+#include "args.h"
+#include "bindings.h"
+#include "typed_args.h"
+
+namespace peftjs {
+namespace {
+
+// unaryBackward({op, x, dy, dx, n})
+Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
+  const Params p(info, "unaryBackward");
+  const UnaryOp op = op_named(p, kUnaryOps, "unary op", "");
+  const int64_t n = p.dim("n");
+  const float* x = p.floats("x", n);
+  const float* dy = p.floats("dy", n);
+  float* dx = p.floats("dx", n);
+  unary_backward(op, x, dy, dx, n);
+  return info.Env().Undefined();
+}
+
+// softmaxBackward({y, dy, dx, rows, cols})
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  const Params p(info, "softmaxBackward");
+  const int64_t rows = p.dim("rows"), cols = p.dim("cols");
+  const int64_t n = p.checked_mul(rows, cols);
+  const float* y = p.floats("y", n);
+  const float* dy = p.floats("dy", n);
+  float* dx = p.floats("dx", n);
+  softmax_backward(y, dy, dx, rows, cols);
+  return info.Env().Undefined();
+}
+
+// columnSum({a, out, rows, cols, beta})
+Napi::Value ColumnSum(const Napi::CallbackInfo& info) {
+  const Params p(info, "columnSum");
+  const int64_t rows = p.dim("rows"), cols = p.dim("cols");
+  const float beta = p.f32("beta");
+  const float* a = p.floats("a", p.checked_mul(rows, cols));
+  float* out = p.floats("out", cols);
+  column_sum(a, out, rows, cols, beta);
+  return info.Env().Undefined();
+}
+
+// stridedScatter({src, dst, shape, strides}): dst is the view's storage from its offset on.
+Napi::Value StridedScatter(const Napi::CallbackInfo& info) {
+  const Params p(info, "stridedScatter");
+  const std::vector<int64_t> shape = dim_list(p, "shape");
+  const std::vector<int64_t> strides = dim_list(p, "strides");
+  if (shape.size() != strides.size())
+    p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
+  int64_t total = 1, last = 0;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    total = p.checked_mul(total, shape[d]);
+    if (shape[d] > 0) last = p.checked_add(last, p.checked_mul(shape[d] - 1, strides[d]));
+  }
+  const float* src = p.floats("src", total);
+  float* dst = p.floats("dst", total == 0 ? 0 : last + 1);
+  strided_scatter(src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_grad_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("unaryBackward", Napi::Function::New(env, UnaryBackward, "unaryBackward"));
+  exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));
+  exports.Set("columnSum", Napi::Function::New(env, ColumnSum, "columnSum"));
+  exports.Set("stridedScatter", Napi::Function::New(env, StridedScatter, "stridedScatter"));
+}
+
+}  // namespace peftjs
