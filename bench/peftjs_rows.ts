@@ -1,8 +1,9 @@
 /** Times each row on the peftjs native backend (median of repeated runs after warm-up). */
-import {
-  bitfitBackward, diffPrune, diffPruneBackward, ia3Linear, ia3LinearBackward, loraLinear, loraLinearBackward,
-  matmul, randn, setBackend, tidy, zeros,
-} from '../lib';
+import { matmul, randn, setBackend, tidy, zeros } from '../lib';
+import { launchBitfitBackward } from '../lib/ops/bitfit/launch';
+import { launchDiffPruneBackward, launchDiffPruneForward } from '../lib/ops/diff_prune/launch';
+import { launchIa3Backward, launchIa3Forward } from '../lib/ops/ia3/launch';
+import { launchLoraBackward, launchLoraForward } from '../lib/ops/lora/launch';
 import type { RowSpec } from './rows';
 import { timeIt, timeRatio, type Timing } from './timing';
 
@@ -23,31 +24,31 @@ function stepFor(s: RowSpec): () => void {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
       const a = g([r, d], 5, 0.02), bl = g([d, r], 6, 0.02);
       return () => {
-        const { u } = loraLinear(x, w, b, a, bl, { scale: 2 });
-        loraLinearBackward(x, w, a, bl, u, dy, { scale: 2 });
+        const { u } = launchLoraForward(x, w, b, a, bl, { scale: 2 });
+        launchLoraBackward(x, w, a, bl, u, dy, { scale: 2 });
       };
     }
     case 'ia3_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4), l = g([d], 5);
       return () => {
-        const { yPre } = ia3Linear(x, w, b, l, 'output');
-        ia3LinearBackward(x, w, l, 'output', dy, yPre);
+        const { yPre } = launchIa3Forward(x, w, b, l, 'output');
+        launchIa3Backward(x, w, l, 'output', dy, yPre);
       };
     }
     case 'bitfit_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
-      return () => { matmul(x, w.T, { bias: b }); bitfitBackward(dy, w); };
+      return () => { matmul(x, w.T, { bias: b }); launchBitfitBackward(dy, w); };
     }
     case 'diffprune_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);
       const delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
       const opts = { training: true, seed: 9, lambda: 1e-4 };
       return () => {
-        const { w: wp, z } = diffPrune(w, delta, logAlpha, opts);
+        const { w: wp, z } = launchDiffPruneForward(w, delta, logAlpha, opts);
         matmul(x, wp.T, { bias: b });
         matmul(dy, wp);                       // dx
         const dw = matmul(dy.T, x);           // dW' = dy^T x, for the gates
-        diffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });  // from the kept gates, as autograd runs it
+        launchDiffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });  // from the kept gates, as autograd runs it
       };
     }
     case 'train_step': throw new Error('bench: train_step is timed in a child process (bench/train_step.ts), not as a kernel row');
@@ -65,18 +66,18 @@ function extraStepFor(s: RowSpec): (() => void) | null {
   switch (s.name) {
     case 'bitfit_fwd_bwd': {
       const w = g([d, d], 2, 0.02), dy = g([T, d], 4);
-      return () => { bitfitBackward(dy, w, { inputGrad: false }); };
+      return () => { launchBitfitBackward(dy, w, { inputGrad: false }); };
     }
     case 'ia3_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), dy = g([T, d], 4), l = g([d], 5), yPre = g([T, d], 6);
-      return () => { ia3LinearBackward(x, w, l, 'output', dy, yPre, { inputGrad: false }); };
+      return () => { launchIa3Backward(x, w, l, 'output', dy, yPre, { inputGrad: false }); };
     }
     case 'diffprune_fwd_bwd': {
       const w = g([d, d], 2, 0.02), dw = g([d, d], 3), delta = zeros([d, d]), logAlpha = g([d, d], 5, 0.5);
       const opts = { training: true, seed: 9, lambda: 1e-4 };
       return () => {
-        const { z } = diffPrune(w, delta, logAlpha, opts);
-        diffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });
+        const { z } = launchDiffPruneForward(w, delta, logAlpha, opts);
+        launchDiffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });
       };
     }
     default: return null;

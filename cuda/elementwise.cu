@@ -2,6 +2,7 @@
 // over int64 indices. Products and sums the CPU evaluates as separate float operations use the __f*_rn
 // intrinsics, which nvcc never contracts into an FMA, so binary, scale, relu, neg, sqrt and fill give
 // the CPU's bits; the transcendental ops use CUDA's float math library (within 1-2 ulp of the CPU's).
+// The unary ops' math is the shared table, csrc/kernels/elementwise/unary_ops.h.
 #include <cuda_runtime.h>
 
 #include "common.cuh"
@@ -60,37 +61,8 @@ __global__ void scale_kernel(const float* a, float* out, int64_t n, float alpha,
 }
 
 template <UnaryOp OP>
-__device__ __forceinline__ float apply_unary(float x) {
-  if constexpr (OP == UnaryOp::Exp) {
-    return expf(x);
-  } else if constexpr (OP == UnaryOp::Log) {
-    return logf(x);
-  } else if constexpr (OP == UnaryOp::Tanh) {
-    return tanhf(x);
-  } else if constexpr (OP == UnaryOp::Gelu) {
-    // 0.5f * x * (1.0f + erf(x * 0.70710678118654752f))
-    return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, erff(__fmul_rn(x, 0.70710678118654752f))));
-  } else if constexpr (OP == UnaryOp::GeluTanh) {
-    // inner = 0.79788456080286536f * (x + 0.044715f * x * x * x); 0.5f * x * (1.0f + tanh(inner))
-    const float cube = __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x);
-    const float inner = __fmul_rn(0.79788456080286536f, __fadd_rn(x, cube));
-    return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
-  } else if constexpr (OP == UnaryOp::Silu) {
-    return __fdiv_rn(x, __fadd_rn(1.0f, expf(-x)));
-  } else if constexpr (OP == UnaryOp::Relu) {
-    return x <= 0.0f ? 0.0f : x;  // NaN stays NaN, as on the CPU and in PyTorch
-  } else if constexpr (OP == UnaryOp::Neg) {
-    return -x;
-  } else if constexpr (OP == UnaryOp::Sqrt) {
-    return __fsqrt_rn(x);
-  } else {  // Sigmoid
-    return __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x)));
-  }
-}
-
-template <UnaryOp OP>
 __global__ void unary_kernel(const float* a, float* out, int64_t n) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = apply_unary<OP>(a[i]);
+  for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = UnaryMath<OP>::f(a[i]);
 }
 
 template <UnaryOp OP>
@@ -131,19 +103,7 @@ bool scale(const float* a, float* out, int64_t n, float alpha, float beta, std::
 
 bool unary(UnaryOp op, const float* a, float* out, int64_t n, std::string* error) {
   if (n <= 0) return true;
-  switch (op) {
-    case UnaryOp::Exp: return launch_unary<UnaryOp::Exp>(a, out, n, error);
-    case UnaryOp::Log: return launch_unary<UnaryOp::Log>(a, out, n, error);
-    case UnaryOp::Tanh: return launch_unary<UnaryOp::Tanh>(a, out, n, error);
-    case UnaryOp::Gelu: return launch_unary<UnaryOp::Gelu>(a, out, n, error);
-    case UnaryOp::GeluTanh: return launch_unary<UnaryOp::GeluTanh>(a, out, n, error);
-    case UnaryOp::Silu: return launch_unary<UnaryOp::Silu>(a, out, n, error);
-    case UnaryOp::Relu: return launch_unary<UnaryOp::Relu>(a, out, n, error);
-    case UnaryOp::Neg: return launch_unary<UnaryOp::Neg>(a, out, n, error);
-    case UnaryOp::Sqrt: return launch_unary<UnaryOp::Sqrt>(a, out, n, error);
-    case UnaryOp::Sigmoid: return launch_unary<UnaryOp::Sigmoid>(a, out, n, error);
-  }
-  return bad_argument(error, "unary: unknown op");
+  return with_unary_op(op, [&](auto tag) { return launch_unary<decltype(tag)::value>(a, out, n, error); });
 }
 
 bool fill(float* out, int64_t n, float value, std::string* error) {

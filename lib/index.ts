@@ -40,18 +40,27 @@ export function setNumThreads(n: number): number {
   if (!addon) throw new Error(`setNumThreads: the native addon is not loaded (${loadError()?.message})`);
   return addon.setNumThreads(n);
 }
-export * from './tensor/peft_ops';
-export * from './tensor/peft_mixed';
+// The differentiable ops (raw kernel calls stay internal: lib/ops/<op>/launch.ts).
+export { loraAdd, loraLinear, loraMixed } from './ops/lora/op';
+export type { LoraOptions } from './ops/lora/launch';
+export type { LoraAdapterWeights } from './ops/lora/mixed';
+export { ia3Linear, ia3Mixed } from './ops/ia3/op';
+export type { Ia3Mode } from './ops/ia3/kernel';
+export { diffPrunedWeight } from './ops/diff_prune/op';
+export type { DiffPruneRun } from './ops/diff_prune/op';
+export { projectToDensity, toSparse, fromSparse } from './ops/diff_prune/launch';
+export { DEFAULT_GATE, type GateOptions } from './ops/diff_prune/kernel';
+export { NO_ADAPTER } from './ops/mixed_rows';
 export * from './io';
 export { intTensor } from './tensor/int_tensor';
 export type { IntTensor } from './tensor/int_tensor';
-export { rmsNorm, layerNorm } from './tensor/norm_ops';
-export { embedding } from './tensor/embedding_ops';
-export { rope } from './tensor/rope_ops';
-export type { RopeOptions } from './tensor/rope_ops';
-export { attention } from './tensor/attention_ops';
-export type { AttentionOptions } from './tensor/attention_ops';
-export { crossEntropy, mseLoss, IGNORE_INDEX } from './tensor/loss_ops';
+export { rmsNorm, layerNorm } from './ops/norm/op';
+export { embedding } from './ops/embedding/op';
+export { rope } from './ops/rope/op';
+export type { RopeOptions } from './ops/rope/op';
+export { attention } from './ops/attention/op';
+export type { AttentionOptions } from './ops/attention/op';
+export { crossEntropy, IGNORE_INDEX } from './ops/cross_entropy/op';
 export { concat, dropout } from './tensor/shape_ops';
 export { kron } from './tensor/kron_op';
 export * from './nn';

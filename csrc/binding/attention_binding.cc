@@ -1,8 +1,8 @@
 // Fused attention as N-API functions (CPU). Each takes one params object, the TypeScript kernel's own
-// (lib/backend/model_types.ts AttentionKernels) with buffers as Float32Arrays, q, k, v (and dq, dk, dv)
+// (lib/ops/attention/kernel.ts) with buffers as Float32Arrays, q, k, v (and dq, dk, dv)
 // as {buf, rowStride} views. Every size, stride and buffer length is checked against the shapes before
 // csrc/kernels/attention/attention.cc touches memory; buffer lengths follow from the row strides, since q, k, v may
-// be column slices of one fused matrix. lib/backend/attention_checks.ts holds the same checks, with the
+// be column slices of one fused matrix. lib/ops/attention/kernel.ts holds the same checks, with the
 // same messages, for every backend.
 #include <cmath>
 #include <string>

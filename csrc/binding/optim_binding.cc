@@ -1,7 +1,7 @@
 // The optimizer updates (AdamW, SGD) and the sum of squares for gradient clipping as N-API functions. Each
-// takes one params object, the TypeScript kernel's own (lib/backend/model_types.ts OptimKernels) with
+// takes one params object, the TypeScript kernel's own (lib/ops/optim/kernel.ts) with
 // buffers as Float32Arrays. Hyperparameters are checked here as torch.optim's constructors check them, so
-// a bad value from any caller is a JS error before any memory is written; lib/backend/optim_checks.ts
+// a bad value from any caller is a JS error before any memory is written; lib/ops/optim/kernel.ts
 // holds the same checks, with the same messages, for every backend.
 #include "../kernels/optim/optim.h"
 #include "args.h"

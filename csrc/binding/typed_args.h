@@ -24,10 +24,12 @@ Op op_named(const Params& p, const std::pair<const char*, Op> (&ops)[N], const c
   p.fail_range(std::string("unknown ") + what + " '" + name + "'" + expected);
 }
 
+// Every unary op's name, from the one table (csrc/kernels/elementwise/unary_ops.h).
 constexpr std::pair<const char*, UnaryOp> kUnaryOps[] = {
-    {"exp", UnaryOp::Exp},   {"log", UnaryOp::Log},   {"tanh", UnaryOp::Tanh}, {"gelu", UnaryOp::Gelu},
-    {"gelu_tanh", UnaryOp::GeluTanh}, {"silu", UnaryOp::Silu}, {"relu", UnaryOp::Relu}, {"neg", UnaryOp::Neg},
-    {"sqrt", UnaryOp::Sqrt}, {"sigmoid", UnaryOp::Sigmoid}};
+#define PEFTJS_UNARY_NAME(e, name) {name, UnaryOp::e},
+    PEFTJS_UNARY_OPS(PEFTJS_UNARY_NAME)
+#undef PEFTJS_UNARY_NAME
+};
 
 // An Array of at most 16 non-negative integers (a shape or strides), read from the field `name`.
 inline std::vector<int64_t> dim_list(const Params& p, const char* name) {

@@ -104,6 +104,20 @@ export class ArgChecks {
     return { total, span: total === 0 ? 0 : last + 1 };
   }
 
+  /** An Int32Array (token ids, targets, positions) holding at least `needed` elements. */
+  int32s(name: string, v: unknown, needed: number): Int32Array {
+    if (!(v instanceof Int32Array)) this.failType(`argument '${name}' must be an Int32Array, got ${typeOf(v)}`);
+    if (v.length < needed) this.fail(`argument '${name}' has ${v.length} elements, expected at least ${needed}`);
+    return v;
+  }
+
+  /** An integer that fits int32 (may be negative: ignore indices are often -100). */
+  int32(name: string, v: unknown): number {
+    const d = this.number(name, v);
+    if (!Number.isInteger(d) || d < -(2 ** 31) || d >= 2 ** 31) this.fail(`argument '${name}' must be a 32-bit integer, got ${d}`);
+    return d;
+  }
+
   /** a * b for sizes, refused past 2^48 (as the addon does). */
   mul(a: number, b: number): number {
     const r = a * b;
@@ -132,3 +146,6 @@ export class ArgChecks {
 
 /** A kernel's check: reads every argument of its params through an ArgChecks. */
 export type KernelCheck<P> = (p: P, c: ArgChecks) => void;
+
+/** The checks of every kernel of a group, by name: `T` is the group's kernels (methods taking one params object). */
+export type KernelChecks<T> = { [K in keyof T]: T[K] extends (p: infer P) => unknown ? KernelCheck<P> : never };

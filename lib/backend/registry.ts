@@ -3,23 +3,17 @@
  * kernels here (kernel(be, name, op)), so a kernel a backend lacks fails with one error naming the op and
  * the backend, and listKernels() answers which backend runs what.
  */
-import { ArgChecks, type KernelCheck } from './checks';
-import type { AttentionKernels, ModelKernels, OptimKernels } from './model_types';
-import { attentionChecks } from './attention_checks';
-import { modelChecks } from './model_checks';
-import { optimChecks } from './optim_checks';
-import { peftChecks } from './peft_checks';
+import { OP_CHECKS, type OpKernels } from '../ops';
+import { ArgChecks, type KernelCheck, type KernelChecks } from './checks';
 import { primitiveChecks } from './primitive_checks';
-import type { PeftKernels, PrimitiveKernels } from './types';
+import type { PrimitiveKernels } from './types';
 
-/** Every kernel by name: the primitives each backend has, then the groups a backend may leave out. */
-export interface Kernels extends PrimitiveKernels, PeftKernels, ModelKernels, AttentionKernels, OptimKernels {}
+/** Every kernel by name: the primitives each backend has, then the op kernels (lib/ops) a backend may leave out. */
+export interface Kernels extends PrimitiveKernels, OpKernels {}
 export type KernelName = keyof Kernels;
 
 /** Each kernel's argument checks, run before the kernel on every backend (see checks.ts). */
-const KERNEL_CHECKS: { [K in KernelName]?: KernelCheck<Parameters<Kernels[K]>[0]> } = {
-  ...primitiveChecks, ...peftChecks, ...modelChecks, ...attentionChecks, ...optimChecks,
-};
+const KERNEL_CHECKS: KernelChecks<Kernels> = { ...primitiveChecks, ...OP_CHECKS };
 
 export class KernelTable {
   private readonly table = new Map<KernelName, (...args: never[]) => unknown>();

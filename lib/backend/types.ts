@@ -1,16 +1,14 @@
 /** The Backend interface: the primitive kernels every implementation (js, native, cuda) provides. */
+import type { UnaryOpName } from '../ops/unary/table';
 import type { KernelTable } from './registry';
 
-export type { AttentionKernels, AttentionParams, HeadsView, ModelKernels, NormParams, OptimKernels } from './model_types';
 export type { KernelName, Kernels } from './registry';
 
 export type Device = 'cpu' | 'cuda';
 export type BackendName = 'js' | 'native' | 'cuda';
 
 export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div';
-/** Every unary op by name: the one list the types, the checks and the specs read. */
-export const UNARY_OP_NAMES = ['exp', 'log', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'sqrt', 'sigmoid'] as const;
-export type UnaryOpName = (typeof UNARY_OP_NAMES)[number];
+export { UNARY_OP_NAMES, type UnaryOpName } from '../ops/unary/table';
 export type ReduceOpName = 'sum' | 'max' | 'mean';
 export type RandomKind = 'uniform' | 'normal';
 
@@ -107,77 +105,4 @@ export interface PrimitiveKernels {
   stridedCopy(p: StridedCopyParams): void;
   fill(p: FillParams): void;
   randomFill(p: RandomFillParams): void;
-}
-
-/** Shapes and options of a LoRA linear layer: x [T, K], W [N, K], bias [N], A [r, K], B [N, r]. */
-export interface LoraParams {
-  T: number; K: number; N: number; r: number;
-  x: Buf;
-  /** null: y (forward) or dx (backward) already holds the base term; only the adapter's part is added. */
-  w: Buf | null;
-  a: Buf;
-  b: Buf;
-  scale: number;
-  dropout: number;
-  seed: number;
-  /** The batch row of x's first row (the dropout mask is indexed by batch position). */
-  rowOffset: number;
-}
-
-export interface LoraForwardParams extends LoraParams {
-  bias: Buf | null;
-  u: Buf;
-  y: Buf;
-}
-
-export interface LoraBackwardParams extends LoraParams {
-  u: Buf;
-  dy: Buf;
-  dx: Buf | null;
-  da: Buf;
-  db: Buf;
-  dbias: Buf | null;
-}
-
-export type Ia3Mode = 'output' | 'input';
-
-export interface Ia3Params {
-  mode: Ia3Mode;
-  T: number; K: number; N: number;
-  x: Buf; w: Buf;
-  /** [N] for output scaling, [K] for input scaling. */
-  l: Buf;
-}
-
-export interface GateOptions {
-  gamma: number;
-  zeta: number;
-  beta: number;
-}
-
-export interface DiffPruneParams {
-  n: number;
-  delta: Buf;
-  logAlpha: Buf;
-  /** 1 for a structured (per-tensor) gate, else n. */
-  logAlphaLength: number;
-  training: boolean;
-  seed: number;
-  gate: GateOptions;
-}
-
-/** The PEFT kernels (docs/DESIGN.md, "The four PEFT kernels"); backends without them leave them out. */
-export interface PeftKernels {
-  loraForward(p: LoraForwardParams): void;
-  loraBackward(p: LoraBackwardParams): void;
-  ia3Forward(p: Ia3Params & { bias: Buf | null; y: Buf; yPre: Buf | null }): void;
-  ia3Backward(p: Ia3Params & { dy: Buf; yPre: Buf | null; dx: Buf | null; dl: Buf }): void;
-  /** W' = W + z * delta; returns the expected-L0 penalty. */
-  diffPruneForward(p: DiffPruneParams & { w: Buf; wOut: Buf; z: Buf | null }): number;
-  /** gates: the forward's z for the same arguments, when kept (the backward then regenerates nothing). */
-  diffPruneBackward(p: DiffPruneParams & { dw: Buf; lambda: number; dDelta: Buf; dLogAlpha: Buf; gates?: Buf | null }): void;
-  /** Zeroes all but the `keep` largest-magnitude entries; returns the threshold. */
-  projectTopK(p: { v: Buf; n: number; keep: number }): number;
-  /** dx = dy W (dx may be null), dbias = column sums of dy. */
-  bitfitBackward(p: { T: number; K: number; N: number; dy: Buf; w: Buf; dx: Buf | null; dbias: Buf }): void;
 }

@@ -11,7 +11,7 @@
  * own samples' rows only (test/peft/mixed_batch.test.ts checks it by finite differences).
  */
 import type { Tensor } from '../tensor/tensor';
-import { NO_ADAPTER } from '../tensor/peft_mixed';
+import { NO_ADAPTER } from '../ops/mixed_rows';
 import type { PeftModel } from './peft_model';
 
 /** The name, in `adapterNames`, of a sample that runs without an adapter (HF's '__base__'). */

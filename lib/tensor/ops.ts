@@ -253,7 +253,8 @@ export function scale(a: Tensor, alpha: number, beta = 0): Tensor {
   return record(out, 'scale', [a], (g) => [scale(g, alpha, 0)]);
 }
 
-function unaryOp(op: UnaryOpName, a: Tensor): Tensor {
+/** Any unary op by its name (lib/ops/unary/table.ts lists them), differentiable. */
+export function unaryOp(op: UnaryOpName, a: Tensor): Tensor {
   const be = backendFor(a, op);
   const out = withContiguous([a], ([ac]) => {
     const o = empty(a.shape);
@@ -374,3 +375,13 @@ function addInto(acc: Tensor, g: Tensor): Tensor {
 }
 
 installAutogradOps({ fullLike: (t, value) => full(t.shape, value), addInto });
+
+/** Mean squared error over every element. */
+export function mseLoss(a: Tensor, b: Tensor): Tensor {
+  const d = sub(a, b);
+  const sq = mul(d, d);
+  const out = meanAll(sq);
+  d.dispose();
+  sq.dispose();
+  return out;
+}

@@ -10,7 +10,7 @@ import {
   AdamW, DiffPrunedLinear, DiffPruningConfig, diffPruningParamGroups, diffPruningPenalty, finalizeDiffPruning, full, tidy,
   getPeftModel, noGrad, PeftModel, randn, saveSafetensors, SafetensorsFile, setBackend, sumAll, zeros,
 } from '../../lib';
-import { diffPrunedWeight } from '../../lib/tensor/diff_prune_op';
+import { diffPrunedWeight } from '../../lib/ops/diff_prune/op';
 import { forward, inputsOf, openGolden } from '../helpers/golden';
 import { loadFamily, logitsOf, tempDir } from '../helpers/peft_run';
 

@@ -10,7 +10,7 @@ import {
   AdamW, fromArray, Linear, Module, GPT2Config, GPT2LMHeadModel, getPeftModel, IA3Config, loadHfModel, noGrad, PeftModel, randn, setBackend,
   SafetensorsFile, saveSafetensors, type Tensor, tidy, Ia3Linear,
 } from '../../lib';
-import { ia3LinearComposed, ia3LinearOp, ia3MixedOp } from '../../lib/tensor/ia3_op';
+import { ia3LinearComposed, ia3LinearFused, ia3Mixed } from '../../lib/ops/ia3/op';
 import { forward, inputsOf, openGolden } from '../helpers/golden';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
@@ -129,7 +129,7 @@ describe.each(['js', 'native'] as const)('(IA)3 on %s', (backendName) => {
         const l = randn(mode === 'output' ? [N, 1] : [1, K]);
         x.requiresGrad = true;
         l.requiresGrad = true;
-        const run = (f: typeof ia3LinearOp) => {
+        const run = (f: typeof ia3LinearFused) => {
           x.grad = null;
           l.grad = null;
           const y = f(x, w, b, l, mode);
@@ -137,7 +137,7 @@ describe.each(['js', 'native'] as const)('(IA)3 on %s', (backendName) => {
           y.backward({ grad: g });
           return [y.toFloat32Array(), x.grad!.toFloat32Array(), l.grad!.toFloat32Array()];
         };
-        const fused = run(ia3LinearOp), composed = run(ia3LinearComposed);
+        const fused = run(ia3LinearFused), composed = run(ia3LinearComposed);
         for (let i = 0; i < 3; i++) expect(fromArray(fused[i])).toAllClose(fromArray(composed[i]), { atol: 1e-4, rtol: 1e-4 });
       }
     }
@@ -150,7 +150,7 @@ describe.each(['js', 'native'] as const)('(IA)3 on %s', (backendName) => {
       const vs = [randn(mode === 'output' ? [N, 1] : [1, K]), randn(mode === 'output' ? [N, 1] : [1, K])];
       vs.forEach((v) => { v.requiresGrad = true; });
       const rowTask = Int32Array.from([1, 1, 1, -1, -1, -1]);
-      const y = ia3MixedOp(x, w, null, vs, rowTask, mode);
+      const y = ia3Mixed(x, w, null, vs, rowTask, mode);
       expect(y.shape).toEqual([2, 3, N]);
       const first = noGrad(() => ia3LinearComposed(x.slice(0, 0, 1), w, null, vs[1], mode));
       const second = noGrad(() => ia3LinearComposed(x.slice(0, 1, 2), w, null, fromArray(new Array(mode === 'output' ? N : K).fill(1)), mode));

@@ -1,7 +1,7 @@
 // Attention by plain loops over the keys each query sees, for inputs holding NaN or Inf. The tiled kernels
 // multiply whole tiles, so a hidden key still meets its query as 0 * x: harmless for finite x, NaN for a
 // non-finite one, which made a NaN in a masked key poison queries that never see it. Here hidden keys are
-// skipped, as in the js reference (lib/backend/js/attention_reference.ts), whose order of operations and
+// skipped, as in the js reference (lib/ops/attention/reference.ts), whose order of operations and
 // double-precision sums this follows, so both backends agree on where NaN and Inf land.
 #include <algorithm>
 #include <cmath>

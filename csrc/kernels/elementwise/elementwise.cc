@@ -58,24 +58,8 @@ void unary(UnaryOp op, const float* a, float* out, int64_t n) {
     parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_avx2(op, a + s, out + s, e - s); });
     return;
   }
-  // The portable path: libm one element at a time.
-  switch (op) {
-    case UnaryOp::Exp: return unary_loop(a, out, n, [](float x) { return std::exp(x); });
-    case UnaryOp::Log: return unary_loop(a, out, n, [](float x) { return std::log(x); });
-    case UnaryOp::Tanh: return unary_loop(a, out, n, [](float x) { return std::tanh(x); });
-    case UnaryOp::Gelu:
-      return unary_loop(a, out, n, [](float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); });
-    case UnaryOp::GeluTanh:
-      return unary_loop(a, out, n, [](float x) {
-        const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-        return 0.5f * x * (1.0f + std::tanh(inner));
-      });
-    case UnaryOp::Silu: return unary_loop(a, out, n, [](float x) { return x / (1.0f + std::exp(-x)); });
-    case UnaryOp::Relu: return unary_loop(a, out, n, [](float x) { return x <= 0.0f ? 0.0f : x; });  // NaN stays NaN
-    case UnaryOp::Neg: return unary_loop(a, out, n, [](float x) { return -x; });
-    case UnaryOp::Sqrt: return unary_loop(a, out, n, [](float x) { return std::sqrt(x); });
-    case UnaryOp::Sigmoid: return unary_loop(a, out, n, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
-  }
+  // The portable path: the table's f (unary_ops.h) one element at a time.
+  with_unary_op(op, [&](auto tag) { unary_loop(a, out, n, [](float x) { return UnaryMath<decltype(tag)::value>::f(x); }); });
 }
 
 void fill(float* out, int64_t n, float value) {

@@ -3,10 +3,11 @@
 
 #include <cstdint>
 
+#include "unary_ops.h"
+
 namespace peftjs {
 
 enum class BinaryOp { Add, Sub, Mul, Div };
-enum class UnaryOp { Exp, Log, Tanh, Gelu, GeluTanh, Silu, Relu, Neg, Sqrt, Sigmoid };
 
 // out[i] = a[i] op b[i % b_len]: b_len == n (same shape) or a row vector broadcast over rows of width
 // b_len (n % b_len == 0). out may alias a or b.

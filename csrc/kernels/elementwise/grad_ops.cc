@@ -24,8 +24,6 @@ void grad_loop(const float* x, const float* dy, float* dx, int64_t n, F fprime) 
   });
 }
 
-inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
-
 }  // namespace
 
 void unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int64_t n) {
@@ -33,28 +31,8 @@ void unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int6
     parallel_for(n, kGrain, [&](int64_t s, int64_t e) { activation_backward_avx2(op, x + s, dy + s, dx + s, e - s); });
     return;
   }
-  // The portable path: libm one element at a time.
-  constexpr float kSqrt2OverPi = 0.79788456080286536f, kInvSqrt2Pi = 0.39894228040143268f, kC = 0.044715f;
-  switch (op) {
-    case UnaryOp::Exp: return grad_loop(x, dy, dx, n, [](float v) { return std::exp(v); });
-    case UnaryOp::Log: return grad_loop(x, dy, dx, n, [](float v) { return 1.0f / v; });
-    case UnaryOp::Sqrt: return grad_loop(x, dy, dx, n, [](float v) { return 0.5f / std::sqrt(v); });
-    case UnaryOp::Tanh: return grad_loop(x, dy, dx, n, [](float v) { const float t = std::tanh(v); return 1.0f - t * t; });
-    case UnaryOp::Sigmoid: return grad_loop(x, dy, dx, n, [](float v) { const float s = sigmoid(v); return s * (1.0f - s); });
-    case UnaryOp::Relu: return grad_loop(x, dy, dx, n, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
-    case UnaryOp::Neg: return grad_loop(x, dy, dx, n, [](float) { return -1.0f; });
-    case UnaryOp::Gelu:
-      return grad_loop(x, dy, dx, n, [](float v) {
-        return 0.5f * (1.0f + std::erf(v * 0.70710678118654752f)) + v * kInvSqrt2Pi * std::exp(-0.5f * v * v);
-      });
-    case UnaryOp::GeluTanh:
-      return grad_loop(x, dy, dx, n, [](float v) {
-        const float t = std::tanh(kSqrt2OverPi * (v + kC * v * v * v));
-        return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kC * v * v);
-      });
-    case UnaryOp::Silu:
-      return grad_loop(x, dy, dx, n, [](float v) { const float s = sigmoid(v); return s * (1.0f + v * (1.0f - s)); });
-  }
+  // The portable path: the table's df (unary_ops.h) one element at a time.
+  with_unary_op(op, [&](auto tag) { grad_loop(x, dy, dx, n, [](float v) { return UnaryMath<decltype(tag)::value>::df(v); }); });
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {

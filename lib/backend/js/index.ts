@@ -2,33 +2,17 @@
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast. Every
  * other backend is tested against it.
  */
+import { REFERENCE_KERNELS } from '../../ops';
+import { UNARY_OPS } from '../../ops/unary/table';
 import { checkedPrimitives } from '../primitive_checks';
 import { KernelTable } from '../registry';
-import type { Backend, BinaryOpName, Buf, PrimitiveKernels, Storage, UnaryOpName } from '../types';
-import { erf } from './math';
-import { jsModelKernels } from './model';
-import { jsAttentionKernels } from './attention';
-import { jsOptimKernels } from './optim';
-import { jsPeftKernels } from './peft';
+import type { Backend, BinaryOpName, Buf, PrimitiveKernels, Storage } from '../types';
 import { philoxFill } from './philox';
 
 function host(b: Buf): Float32Array {
   if (b.storage.data === undefined) throw new Error(`js backend: storage on '${b.storage.device}' is not host memory`);
   return b.storage.data;
 }
-
-const UNARY: Record<UnaryOpName, (x: number) => number> = {
-  exp: Math.exp,
-  log: Math.log,
-  tanh: Math.tanh,
-  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
-  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
-  silu: (x) => x / (1 + Math.exp(-x)),
-  relu: (x) => (x <= 0 ? 0 : x), // NaN stays NaN, as in PyTorch
-  neg: (x) => -x,
-  sqrt: Math.sqrt,
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-};
 
 const BINARY: Record<BinaryOpName, (x: number, y: number) => number> = {
   add: (x, y) => x + y,
@@ -68,7 +52,7 @@ const jsPrimitiveKernels: PrimitiveKernels = {
   },
 
   unary({ op, a, out, n }) {
-    const A = host(a), O = host(out), f = UNARY[op];
+    const A = host(a), O = host(out), f = UNARY_OPS[op].f;
     for (let i = 0; i < n; i++) O[out.offset + i] = f(A[a.offset + i]);
   },
 
@@ -128,9 +112,8 @@ export interface JsBackend extends PrimitiveKernels {}
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly device = 'cpu' as const;
-  /** Every kernel: the primitives (also this backend's methods) and the reference PEFT, model, attention and optimizer kernels. */
-  readonly kernels: KernelTable = new KernelTable(this.name)
-    .register({ ...jsPrimitiveKernels, ...jsPeftKernels, ...jsModelKernels, ...jsAttentionKernels, ...jsOptimKernels }, this);
+  /** Every kernel: the primitives (also this backend's methods) and every op's reference kernels (lib/ops). */
+  readonly kernels: KernelTable = new KernelTable(this.name).register({ ...jsPrimitiveKernels, ...REFERENCE_KERNELS }, this);
 
   constructor() {
     Object.assign(this, checkedPrimitives(this.kernels));

@@ -5,11 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { OpKernelName } from '../../ops';
 import type { KernelName, Kernels } from '../types';
-import type { NativeAttentionEntries } from './attention';
-import type { NativeModelEntries } from './model';
-import type { NativeOptimEntries } from './optim';
-import type { NativePeftEntries } from './peft';
 import type { NativePrimitiveEntries } from './primitive_entries';
 import type { HostParams } from './views';
 
@@ -31,12 +28,10 @@ export type ParamsEntries<K extends KernelName> = {
 };
 
 /**
- * The addon's functions (see csrc/binding); arguments are checked natively. Each kernel group declares its
- * own entries beside its kernels (native/*.ts); kernels that take their params object across N-API are
- * typed by ParamsEntries.
+ * The addon's functions (see csrc/binding); arguments are checked natively. Every kernel, primitive or op,
+ * is the function of its name taking the kernel's params object (ParamsEntries).
  */
-export interface NativeAddon extends NativePeftEntries, NativeModelEntries, NativeAttentionEntries, NativeOptimEntries,
-  NativePrimitiveEntries {
+export interface NativeAddon extends ParamsEntries<OpKernelName>, NativePrimitiveEntries {
   info(): NativeInfo;
   setNumThreads(n: number): number;
   setCpuPath(path: string): string;

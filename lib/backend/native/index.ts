@@ -1,12 +1,9 @@
 /** The native CPU backend: the C++ kernels of csrc/ through the addon, on 64-byte aligned host memory. */
+import { OP_KERNEL_NAMES, type OpKernels } from '../../ops';
 import { checkedPrimitives } from '../primitive_checks';
 import { KernelTable } from '../registry';
 import type { Backend, Buf, PrimitiveKernels, Storage } from '../types';
 import type { NativeAddon } from './addon';
-import { nativeAttentionKernels } from './attention';
-import { nativeModelKernels } from './model';
-import { nativeOptimKernels } from './optim';
-import { nativePeftKernels } from './peft';
 import { hostParams, view } from './views';
 
 const EMPTY = new Float32Array(0);
@@ -32,6 +29,19 @@ const nativePrimitiveKernels: PrimitiveKernels & ThisType<{ addon: NativeAddon }
   randomFill(p) { this.addon.randomFill(hostParams(p)); },
 };
 
+/**
+ * Every op kernel (lib/ops) is the addon's function of the same name (csrc/binding/<op>_binding.cc), called
+ * with the kernel's params object, buffers as views.
+ */
+function nativeOpKernels(addon: NativeAddon): OpKernels {
+  const entries = OP_KERNEL_NAMES.map((name) => {
+    const entry = addon[name] as (p: unknown) => unknown;
+    if (typeof entry !== 'function') throw new Error(`native backend: the addon has no '${name}' function (rebuild it: npm run build:gyp)`);
+    return [name, (p: object) => entry(hostParams(p))];
+  });
+  return Object.fromEntries(entries) as OpKernels;
+}
+
 /** The primitive methods are the registry's checked kernels (checkedPrimitives), set in the constructor. */
 export interface NativeBackend extends PrimitiveKernels {}
 
@@ -39,12 +49,12 @@ export class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly device = 'cpu' as const;
   private readonly buffers = new WeakMap<Storage, ArrayBuffer>();
-  /** Every kernel: the primitives (also this backend's methods) and the C++ PEFT, model, attention and optimizer kernels. */
+  /** Every kernel: the primitives (also this backend's methods) and every op's C++ kernels. */
   readonly kernels: KernelTable;
 
   constructor(readonly addon: NativeAddon) {
     this.kernels = new KernelTable(this.name)
-      .register({ ...nativePrimitiveKernels, ...nativePeftKernels, ...nativeModelKernels, ...nativeAttentionKernels, ...nativeOptimKernels }, this);
+      .register({ ...nativePrimitiveKernels, ...nativeOpKernels(addon) }, this);
     Object.assign(this, checkedPrimitives(this.kernels));
   }
 

@@ -1,5 +1,5 @@
 /** Embedding: a [vocab, dim] table looked up by integer ids. */
-import { embedding } from '../../tensor/embedding_ops';
+import { embedding } from '../../ops/embedding/op';
 import type { IntTensor } from '../../tensor/int_tensor';
 import type { Tensor } from '../../tensor/tensor';
 import { normalParameter } from '../init';

@@ -1,5 +1,5 @@
 /** LayerNorm (weight and bias) and RMSNorm (weight only) over the last dimension. */
-import { layerNorm, rmsNorm } from '../../tensor/norm_ops';
+import { layerNorm, rmsNorm } from '../../ops/norm/op';
 import type { Tensor } from '../../tensor/tensor';
 import { constantParameter } from '../init';
 import { Module } from '../module';

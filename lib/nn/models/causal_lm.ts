@@ -1,6 +1,6 @@
 /** What causal language models share: the shifted next-token loss and the output type. */
 import type { IntTensor } from '../../tensor/int_tensor';
-import { crossEntropy, IGNORE_INDEX } from '../../tensor/loss_ops';
+import { crossEntropy, IGNORE_INDEX } from '../../ops/cross_entropy/op';
 import type { Tensor } from '../../tensor/tensor';
 import type { KVCache } from './kv_cache';
 

@@ -4,9 +4,9 @@
  * or, with config.classifierPooling 'mean', on the mean of its real tokens' hidden states.
  */
 import { fromArray } from '../../tensor/creation';
-import { embedding } from '../../tensor/embedding_ops';
+import { embedding } from '../../ops/embedding/op';
 import { asIntTensor, type IntTensor } from '../../tensor/int_tensor';
-import { crossEntropy } from '../../tensor/loss_ops';
+import { crossEntropy } from '../../ops/cross_entropy/op';
 import { matmul } from '../../tensor/ops';
 import { concat } from '../../tensor/shape_ops';
 import type { Tensor } from '../../tensor/tensor';

@@ -4,7 +4,7 @@
  * loss), for classification the class ids. `targets` counts what the loss averages over (next-token
  * targets, or examples), which gradient accumulation uses to weight micro-batches exactly.
  */
-import { IGNORE_INDEX } from '../../tensor/loss_ops';
+import { IGNORE_INDEX } from '../../ops/cross_entropy/op';
 import type { IntTensor } from '../../tensor/int_tensor';
 import type { TokenizedExample } from './tokenize';
 

@@ -3,9 +3,9 @@
  * token-type embeddings, post-LayerNorm blocks with bidirectional attention under a padding mask, a tanh
  * pooler over the first token, and a linear classifier.
  */
-import { attention } from '../../../tensor/attention_ops';
+import { attention } from '../../../ops/attention/op';
 import { asIntTensor, type IntTensor } from '../../../tensor/int_tensor';
-import { crossEntropy } from '../../../tensor/loss_ops';
+import { crossEntropy } from '../../../ops/cross_entropy/op';
 import { add, tanh } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';

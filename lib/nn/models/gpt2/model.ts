@@ -2,7 +2,7 @@
  * GPT-2 (HF's modeling_gpt2): learned positions, pre-LayerNorm blocks, one fused qkv projection (c_attn),
  * Conv1D weights stored [in, out], gelu_new, a final LayerNorm and an LM head tied to the token embedding.
  */
-import { attention } from '../../../tensor/attention_ops';
+import { attention } from '../../../ops/attention/op';
 import { add } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';

@@ -3,10 +3,10 @@
  * q and k, grouped-query attention, a SwiGLU MLP, a final RMSNorm and the LM head. Module and parameter
  * names are Hugging Face's (model.layers.N.self_attn.q_proj, mlp.gate_proj, ...).
  */
-import { attention } from '../../../tensor/attention_ops';
+import { attention } from '../../../ops/attention/op';
 import type { IntTensor } from '../../../tensor/int_tensor';
 import { add, mul, silu } from '../../../tensor/ops';
-import { rope } from '../../../tensor/rope_ops';
+import { rope } from '../../../ops/rope/op';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { Embedding } from '../../layers/embedding';

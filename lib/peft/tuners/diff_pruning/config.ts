@@ -15,7 +15,7 @@
  * - alphaLearningRate: the learning rate meant for the log_alpha parameters, which usually want a much
  *   larger step than the deltas; diffPruningParamGroups(peft, { lr }) makes the two optimizer groups.
  */
-import { DEFAULT_GATE } from '../../../tensor/peft_ops';
+import { DEFAULT_GATE } from '../../../ops/diff_prune/kernel';
 import { PeftConfig, registerPeftConfig, type TaskType } from '../../config';
 
 export interface DiffPruningConfigFields {

@@ -3,7 +3,7 @@
  * `diff_delta.<name>` (delta, the base weight's shape and layout, zeros at init: the layer starts as the
  * identity) and `diff_log_alpha.<name>` (the gates' log_alpha: the weight's shape, or [1] when structured).
  * Training draws hard-concrete gates from the seeded counter RNG; eval uses the deterministic gate. The
- * weight is made by the fused diffPrune kernel wrapped for autograd (lib/tensor/diff_prune_op.ts), whose
+ * weight is made by the fused diffPrune kernel wrapped for autograd (lib/ops/diff_prune/op.ts), whose
  * backward also adds l0Lambda * dPenalty/dlog_alpha; `lastPenalty` holds the expected-L0 penalty of the
  * last forward.
  *
@@ -12,16 +12,16 @@
  * log_alpha stops training. A finalized adapter computes W + mask * delta (delta may still be fine-tuned
  * on its support). Adapters loaded from disk are finalized.
  */
-import type { GateOptions } from '../../../backend/types';
+import type { GateOptions } from '../../../ops/diff_prune/kernel';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
 import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, full, zeros } from '../../../tensor/creation';
-import { diffPrunedWeight } from '../../../tensor/diff_prune_op';
+import { diffPrunedWeight } from '../../../ops/diff_prune/op';
 import { add, linear, mul, sub } from '../../../tensor/ops';
 import { keep } from '../../../tensor/scope';
-import { diffPrune, projectToDensity } from '../../../tensor/peft_ops';
+import { launchDiffPruneForward, projectToDensity } from '../../../ops/diff_prune/launch';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
@@ -110,7 +110,7 @@ export class DiffPrunedLinear extends AdapterLayerBase<DiffPruningSpec> {
       if (mask) return mul(delta, mask);
       const s = this.specs.get(name)!;
       const z0 = zeros(delta.shape);
-      const { w, z } = diffPrune(z0, delta, this.diff_log_alpha.get(name), { training: false, gate: s.gate });
+      const { w, z } = launchDiffPruneForward(z0, delta, this.diff_log_alpha.get(name), { training: false, gate: s.gate });
       z0.dispose();
       z.dispose();
       return w;

@@ -2,17 +2,17 @@
  * Ia3Linear: a Linear (or GPT-2 Conv1D) with (IA)3 scaling vectors, HF's ia3.Linear: `base_layer` and
  * `ia3_l.<name>` per adapter — [out, 1] scaling the output (keys, values), or [1, in] scaling the input
  * (feed-forward down-projections). Several active adapters multiply (as HF). Runs on the fused kernels
- * (lib/tensor/ia3_op.ts); a mixed batch (one adapter per sample) on the mixed kernels. Merging scales W's
+ * (lib/ops/ia3/op.ts); a mixed batch (one adapter per sample) on the mixed kernels. Merging scales W's
  * rows (output) or columns (input) — and the bias for output scaling; unmerging divides, as HF does
  * (by l + 1e-8).
  */
-import type { Ia3Mode } from '../../../backend/types';
+import type { Ia3Mode } from '../../../ops/ia3/kernel';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
 import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { ones, randn } from '../../../tensor/creation';
-import { ia3LinearAuto, ia3MixedOp } from '../../../tensor/ia3_op';
+import { ia3Linear, ia3Mixed } from '../../../ops/ia3/op';
 import { mul } from '../../../tensor/ops';
 import { backendFor, type Tensor } from '../../../tensor/tensor';
 import { mixedBatchRows } from '../../mixed_batch';
@@ -80,7 +80,7 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
     if (running.length === 0) return this.base_layer.forward(x);
     let l = this.ia3_l.get(running[0]);
     for (const n of running.slice(1)) l = mul(l, this.ia3_l.get(n));
-    return ia3LinearAuto(x, this.weightOutIn(), this.base_layer.bias, l, this.mode);
+    return ia3Linear(x, this.weightOutIn(), this.base_layer.bias, l, this.mode);
   }
 
   /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
@@ -88,7 +88,7 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
     if (this.merged.length > 0) throw new Error('Ia3Linear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
     const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'Ia3Linear');
     if (used.length === 0) return this.base_layer.forward(x);
-    return ia3MixedOp(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowAdapter, this.mode);
+    return ia3Mixed(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowAdapter, this.mode);
   }
 
   merge(names: string[]): void {

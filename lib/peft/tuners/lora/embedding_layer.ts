@@ -9,7 +9,7 @@ import type { Embedding } from '../../../nn/layers/embedding';
 import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
-import { embedding } from '../../../tensor/embedding_ops';
+import { embedding } from '../../../ops/embedding/op';
 import type { IntTensor } from '../../../tensor/int_tensor';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';

@@ -11,7 +11,7 @@ import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
 import { seedCounter } from '../../../tensor/seed_counters';
-import { loraAdd, loraLinearAuto, loraMixedOp } from '../../../tensor/lora_op';
+import { loraAdd, loraLinear, loraMixed } from '../../../ops/lora/op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
@@ -122,7 +122,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
         y = doraAdd({ x, result: y, wOutIn: this.weightOutIn(), bias: this.base_layer.bias, a, b,
           magnitude: this.lora_magnitude_vector.get(n).weight, ...opts(n) });
       } else {
-        y = y === null ? loraLinearAuto(x, this.weightOutIn(), this.base_layer.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
+        y = y === null ? loraLinear(x, this.weightOutIn(), this.base_layer.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
       }
     }
     return y!;
@@ -136,7 +136,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     if (dora !== undefined) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${dora}', as HF peft`);
     if (used.length === 0) return this.base_layer.forward(x);
     const adapters = used.map((n) => ({ a: this.lora_A.get(n).weight, b: this.lora_B.get(n).weight, ...this.runOptions(n) }));
-    return loraMixedOp(x, this.weightOutIn(), this.base_layer.bias, adapters, rowAdapter);
+    return loraMixed(x, this.weightOutIn(), this.base_layer.bias, adapters, rowAdapter);
   }
 
   /** s B A as the base weight's layout ([out, in], or [in, out] for Conv1D). */

@@ -13,7 +13,7 @@
 import { BertForSequenceClassification } from '../../../nn/models/bert/model';
 import type { Module } from '../../../nn/module';
 import type { IntTensor } from '../../../tensor/int_tensor';
-import { IGNORE_INDEX } from '../../../tensor/loss_ops';
+import { IGNORE_INDEX } from '../../../ops/cross_entropy/op';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import type { TaskType } from '../../config';

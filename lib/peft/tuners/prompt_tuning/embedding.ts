@@ -7,7 +7,7 @@ import { loadTokenizer, type Tokenizer } from '../../../io/tokenizer';
 import type { Embedding } from '../../../nn/layers/embedding';
 import { copyInto } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
-import { embedding } from '../../../tensor/embedding_ops';
+import { embedding } from '../../../ops/embedding/op';
 import { randomInts } from '../prompt_learning/random';
 import { PromptTable } from '../prompt_learning/table';
 import type { PromptTuningConfig } from './config';
