@@ -280,6 +280,8 @@ export const relu = (a: Tensor): Tensor => unaryOp('relu', a);
 export const neg = (a: Tensor): Tensor => unaryOp('neg', a);
 export const sqrt = (a: Tensor): Tensor => unaryOp('sqrt', a);
 export const sigmoid = (a: Tensor): Tensor => unaryOp('sigmoid', a);
+/** log(1 + e^x), linear past x = 20 (torch.nn.functional.softplus with beta 1, threshold 20). */
+export const softplus = (a: Tensor): Tensor => unaryOp('softplus', a);
 
 function lastDimOnly(a: Tensor, dim: number, op: string): void {
   if (a.rank === 0) throw new RangeError(`${op}: expected a tensor of rank >= 1, got a scalar`);

@@ -19,7 +19,7 @@ namespace peftjs {
 // X(Enum, "name") for every op, in the TypeScript table's order.
 #define PEFTJS_UNARY_OPS(X)                                                                             \
   X(Exp, "exp") X(Log, "log") X(Tanh, "tanh") X(Gelu, "gelu") X(GeluTanh, "gelu_tanh") X(Silu, "silu") \
-  X(Relu, "relu") X(Neg, "neg") X(Sqrt, "sqrt") X(Sigmoid, "sigmoid")
+  X(Relu, "relu") X(Neg, "neg") X(Sqrt, "sqrt") X(Sigmoid, "sigmoid") X(Softplus, "softplus")
 
 enum class UnaryOp {
 #define PEFTJS_UNARY_ENUM(e, name) e,
@@ -149,6 +149,13 @@ struct UnaryMath<UnaryOp::Sigmoid> {
     const float s = unary_math::sigmoid(x);
     return unary_math::mul(s, unary_math::add(1.0f, -s));
   }
+};
+
+// log(1 + e^x), linear past x = 20 as torch.nn.functional.softplus (beta 1, threshold 20); d/dx = s(x)
+template <>
+struct UnaryMath<UnaryOp::Softplus> {
+  static PEFTJS_HOST_DEVICE float f(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+  static PEFTJS_HOST_DEVICE float df(float x) { return x > 20.0f ? 1.0f : unary_math::sigmoid(x); }
 };
 
 // fn(std::integral_constant<UnaryOp, OP>{}) for the op chosen at run time: the one switch over the ops.

@@ -42,6 +42,8 @@ export const UNARY_OPS = {
   neg: { f: (x) => -x, df: () => -1, domain: 'real' },
   sqrt: { f: Math.sqrt, df: (x) => 0.5 / Math.sqrt(x), domain: 'positive' },
   sigmoid: { f: sigmoid, df: (x) => { const s = sigmoid(x); return s * (1 - s); }, domain: 'real' },
+  // log(1 + e^x), linear past x = 20 as torch.nn.functional.softplus (beta 1, threshold 20); d/dx = s(x)
+  softplus: { f: (x) => (x > 20 ? x : Math.log1p(Math.exp(x))), df: (x) => (x > 20 ? 1 : sigmoid(x)), domain: 'real' },
 } satisfies Record<string, UnaryMath>;
 
 export type UnaryOpName = keyof typeof UNARY_OPS;
