@@ -49,18 +49,10 @@ Napi::Value ColumnSum(const Napi::CallbackInfo& info) {
 // stridedScatter({src, dst, shape, strides}): dst is the view's storage from its offset on.
 Napi::Value StridedScatter(const Napi::CallbackInfo& info) {
   const Params p(info, "stridedScatter");
-  const std::vector<int64_t> shape = dim_list(p, "shape");
-  const std::vector<int64_t> strides = dim_list(p, "strides");
-  if (shape.size() != strides.size())
-    p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
-  int64_t total = 1, last = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    total = p.checked_mul(total, shape[d]);
-    if (shape[d] > 0) last = p.checked_add(last, p.checked_mul(shape[d] - 1, strides[d]));
-  }
-  const float* src = p.floats("src", total);
-  float* dst = p.floats("dst", total == 0 ? 0 : last + 1);
-  strided_scatter(src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
+  const ViewSpan v = view_span(p);
+  const float* src = p.floats("src", v.total);
+  float* dst = p.floats("dst", v.span);
+  strided_scatter(src, dst, v.shape.data(), v.strides.data(), static_cast<int>(v.shape.size()));
   return info.Env().Undefined();
 }
 

@@ -200,18 +200,10 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
 template <class D>
 Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
   const Params p(info, "stridedCopy");
-  const std::vector<int64_t> shape = dim_list(p, "shape");
-  const std::vector<int64_t> strides = dim_list(p, "strides");
-  if (shape.size() != strides.size())
-    p.fail_range("shape has " + std::to_string(shape.size()) + " dimensions but strides has " + std::to_string(strides.size()));
-  int64_t total = 1, last = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    total = p.checked_mul(total, shape[d]);
-    if (shape[d] > 0) last = p.checked_add(last, p.checked_mul(shape[d] - 1, strides[d]));
-  }
-  const float* src = D::view(p, "src", total == 0 ? 0 : last + 1);
-  float* dst = D::view(p, "dst", total);
-  D::strided_copy(p, src, dst, shape.data(), strides.data(), static_cast<int>(shape.size()));
+  const ViewSpan v = view_span(p);
+  const float* src = D::view(p, "src", v.span);
+  float* dst = D::view(p, "dst", v.total);
+  D::strided_copy(p, src, dst, v.shape.data(), v.strides.data(), static_cast<int>(v.shape.size()));
   return info.Env().Undefined();
 }
 

@@ -50,4 +50,24 @@ inline std::vector<int64_t> dim_list(const Params& p, const char* name) {
   return out;
 }
 
+// A strided view's shape and strides (the same number of each), read from the fields "shape" and
+// "strides": its element count and the elements it spans from its offset (the last index + 1; 0 if empty).
+struct ViewSpan {
+  std::vector<int64_t> shape, strides;
+  int64_t total, span;
+};
+
+inline ViewSpan view_span(const Params& p) {
+  ViewSpan v{dim_list(p, "shape"), dim_list(p, "strides"), 1, 0};
+  if (v.shape.size() != v.strides.size())
+    p.fail_range("shape has " + std::to_string(v.shape.size()) + " dimensions but strides has " + std::to_string(v.strides.size()));
+  int64_t last = 0;
+  for (size_t d = 0; d < v.shape.size(); ++d) {
+    v.total = p.checked_mul(v.total, v.shape[d]);
+    if (v.shape[d] > 0) last = p.checked_add(last, p.checked_mul(v.shape[d] - 1, v.strides[d]));
+  }
+  v.span = v.total == 0 ? 0 : last + 1;
+  return v;
+}
+
 }  // namespace peftjs
