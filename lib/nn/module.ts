@@ -6,6 +6,7 @@
 import { backendFor, type Tensor } from '../tensor/tensor';
 import { keep } from '../tensor/scope';
 import { formatShape } from '../tensor/shape';
+import { isCheckpointableStack } from './checkpointing';
 
 /** Makes t a trainable parameter: requires a gradient and is never disposed by a tidy() scope. */
 export function parameter(t: Tensor, trainable = true): Tensor {
@@ -123,6 +124,32 @@ export abstract class Module {
     const t = owner.params.get(path.slice(dot + 1));
     if (!t) throw new Error(`getParameter: no parameter '${path}'`);
     return t;
+  }
+
+  /** Whether this stack of blocks recomputes each block in the backward (see gradientCheckpointingEnable). */
+  gradientCheckpointing = false;
+
+  /**
+   * HF's gradient_checkpointing_enable: every stack of blocks in this module (the decoder or encoder layers)
+   * keeps only each block's input during a training forward and recomputes the block in the backward:
+   * activation memory drops from every layer's to one layer's plus the inputs, for about one more forward
+   * of compute. Gradients equal the unchecked ones; dropout masks replay exactly.
+   */
+  gradientCheckpointingEnable(): this {
+    const stacks = this.namedModules().map(([, m]) => m).filter(isCheckpointableStack);
+    if (stacks.length === 0) throw new Error(`gradientCheckpointingEnable: ${this.constructor.name} has no stack of blocks that supports gradient checkpointing`);
+    for (const m of stacks) m.gradientCheckpointing = true;
+    return this;
+  }
+
+  gradientCheckpointingDisable(): this {
+    for (const [, m] of this.namedModules()) m.gradientCheckpointing = false;
+    return this;
+  }
+
+  /** HF's is_gradient_checkpointing: whether any stack in this module checkpoints. */
+  get isGradientCheckpointing(): boolean {
+    return this.namedModules().some(([, m]) => m.gradientCheckpointing);
   }
 
   train(mode = true): this {

@@ -3,6 +3,7 @@
  * (targeted modules replaced by adapter layers) and registered as `base_model.model`, so parameter paths
  * read as HF's (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight`).
  */
+import { withForwardState } from '../tensor/checkpoint';
 import { Module } from '../nn/module';
 import type { Tensor } from '../tensor/tensor';
 import type { PeftConfig } from './config';
@@ -204,11 +205,14 @@ export class PeftModel<M extends Module = Module> extends Module {
     if (layers.some(isModulesToSave)) throw new Error(`${op}: mixed batches with modulesToSave are not supported`);
     const { adapterNames: _, ...rest } = inputs;
     const frozen = Object.freeze([...(names as string[])]);
-    for (const m of adapted) m.setMixedBatch!(frozen);
+    const setNames = (n: readonly string[] | null) => { for (const m of adapted) m.setMixedBatch!(n); };
+    // A checkpointed block recomputes during the backward, after this call: it gets the same names then.
+    const reinstate = () => () => { setNames(frozen); return () => setNames(null); };
+    setNames(frozen);
     try {
-      return (this.model as unknown as { forward(i: unknown): unknown }).forward(rest);
+      return withForwardState(reinstate, () => (this.model as unknown as { forward(i: unknown): unknown }).forward(rest));
     } finally {
-      for (const m of adapted) m.setMixedBatch!(null);
+      setNames(null);
     }
   }
 

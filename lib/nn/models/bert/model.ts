@@ -9,6 +9,7 @@ import { crossEntropy } from '../../../ops/cross_entropy/op';
 import { add, tanh } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
+import { prefixInputs, prefixOf, runBlock } from '../../checkpointing';
 import { activation } from '../../layers/activation';
 import { Dropout } from '../../layers/dropout';
 import { Embedding } from '../../layers/embedding';
@@ -162,6 +163,7 @@ export class BertLayer extends Module {
 }
 
 export class BertEncoder extends Module {
+  readonly supportsGradientCheckpointing = true;
   layer: ModuleList<BertLayer>;
 
   constructor(config: BertConfig) {
@@ -176,7 +178,10 @@ export class BertEncoder extends Module {
       throw new RangeError(`BertEncoder: prefixKeyValues has ${prefixes.length} entries, expected one per layer (${this.layer.length})`);
     let h = x;
     let i = 0;
-    for (const l of this.layer) h = l.forward(h, keyMask, prefixes ? prefixes[i++] : null);
+    for (const l of this.layer) {
+      const prefix = prefixInputs(prefixes ? prefixes[i++] : null);
+      h = runBlock(this, l, (hh, ...pkv) => l.forward(hh, keyMask, prefixOf(pkv)), [h, ...prefix]);
+    }
     return h;
   }
 }

@@ -6,6 +6,7 @@ import { attention } from '../../../ops/attention/op';
 import { add } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
+import { prefixInputs, prefixOf, runBlock } from '../../checkpointing';
 import { activation } from '../../layers/activation';
 import { Conv1D } from '../../layers/conv1d';
 import { Dropout } from '../../layers/dropout';
@@ -88,6 +89,7 @@ export class GPT2Block extends Module {
 }
 
 export class GPT2Model extends Module {
+  readonly supportsGradientCheckpointing = true;
   wte: Embedding;
   wpe: Embedding;
   drop: Dropout;
@@ -120,8 +122,8 @@ export class GPT2Model extends Module {
     let h = this.drop.forward(add(tokens, this.wpe.forward({ data: positions, shape: [batch, time] })));
     let i = 0;
     for (const block of this.h) {
-      ctx.prefix = inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null;
-      h = block.forward(h, ctx);
+      const prefix = prefixInputs(inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null);
+      h = runBlock(this, block, (hh, ...pkv) => block.forward(hh, { ...ctx, prefix: prefixOf(pkv) }), [h, ...prefix]);
       i++;
     }
     return this.ln_f.forward(h);

@@ -9,6 +9,7 @@ import { add, mul, silu } from '../../../tensor/ops';
 import { rope } from '../../../ops/rope/op';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
+import { prefixInputs, prefixOf, runBlock } from '../../checkpointing';
 import { Embedding } from '../../layers/embedding';
 import { Linear } from '../../layers/linear';
 import { ModuleList } from '../../layers/module_list';
@@ -98,6 +99,7 @@ export class LlamaDecoderLayer extends Module {
 }
 
 export class LlamaModel extends Module {
+  readonly supportsGradientCheckpointing = true;
   embed_tokens: Embedding;
   layers: ModuleList<LlamaDecoderLayer>;
   norm: RMSNorm;
@@ -125,8 +127,8 @@ export class LlamaModel extends Module {
     let h = inputs.inputsEmbeds ?? this.embed_tokens.forward(inputs.inputIds);
     let i = 0;
     for (const layer of this.layers) {
-      ctx.prefix = inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null;
-      h = layer.forward(h, ctx);
+      const prefix = prefixInputs(inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null);
+      h = runBlock(this, layer, (hh, ...pkv) => layer.forward(hh, { ...ctx, prefix: prefixOf(pkv) }), [h, ...prefix]);
       i++;
     }
     return this.norm.forward(h);
