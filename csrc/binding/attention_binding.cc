@@ -112,8 +112,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward, "attentionForward"));
-  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
+  set_functions(env, exports, {{"attentionForward", AttentionForward}, {"attentionBackward", AttentionBackward}});
 }
 
 }  // namespace peftjs

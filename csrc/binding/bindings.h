@@ -3,7 +3,16 @@
 
 #include <napi.h>
 
+#include <initializer_list>
+#include <utility>
+
 namespace peftjs {
+
+// Sets each (name, function) pair on the module's exports, each function named as its export.
+inline void set_functions(Napi::Env env, Napi::Object exports,
+                          std::initializer_list<std::pair<const char*, Napi::Function::Callback>> functions) {
+  for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
+}
 
 void register_info(Napi::Env env, Napi::Object exports);
 void register_memory(Napi::Env env, Napi::Object exports);

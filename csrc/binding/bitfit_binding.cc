@@ -23,7 +23,7 @@ Napi::Value BitfitBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_bitfit(Napi::Env env, Napi::Object exports) {
-  exports.Set("bitfitBackward", Napi::Function::New(env, BitfitBackward, "bitfitBackward"));
+  set_functions(env, exports, {{"bitfitBackward", BitfitBackward}});
 }
 
 }  // namespace peftjs

@@ -50,8 +50,10 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_cross_entropy(Napi::Env env, Napi::Object exports) {
-  exports.Set("crossEntropyForward", Napi::Function::New(env, CrossEntropyForward, "crossEntropyForward"));
-  exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
+  set_functions(env, exports, {
+      {"crossEntropyForward", CrossEntropyForward},
+      {"crossEntropyBackward", CrossEntropyBackward},
+  });
 }
 
 }  // namespace peftjs

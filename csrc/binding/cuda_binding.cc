@@ -144,14 +144,16 @@ Napi::Value CudaGemmUnsupported(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_cuda(Napi::Env env, Napi::Object exports) {
-  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
-  exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
-  exports.Set("cudaFree", Napi::Function::New(env, CudaFree, "cudaFree"));
-  exports.Set("cudaUpload", Napi::Function::New(env, CudaUpload, "cudaUpload"));
-  exports.Set("cudaDownload", Napi::Function::New(env, CudaDownload, "cudaDownload"));
-  exports.Set("cudaCopy", Napi::Function::New(env, CudaCopy, "cudaCopy"));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
-  exports.Set("cudaGemmUnsupported", Napi::Function::New(env, CudaGemmUnsupported, "cudaGemmUnsupported"));
+  set_functions(env, exports, {
+      {"cudaDeviceCount", CudaDeviceCount},
+      {"cudaAlloc", CudaAlloc},
+      {"cudaFree", CudaFree},
+      {"cudaUpload", CudaUpload},
+      {"cudaDownload", CudaDownload},
+      {"cudaCopy", CudaCopy},
+      {"cudaSynchronize", CudaSynchronize},
+      {"cudaGemmUnsupported", CudaGemmUnsupported},
+  });
 }
 
 }  // namespace peftjs

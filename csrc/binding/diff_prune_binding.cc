@@ -66,9 +66,11 @@ Napi::Value ProjectTopK(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_diff_prune(Napi::Env env, Napi::Object exports) {
-  exports.Set("diffPruneForward", Napi::Function::New(env, DiffPruneForward, "diffPruneForward"));
-  exports.Set("diffPruneBackward", Napi::Function::New(env, DiffPruneBackward, "diffPruneBackward"));
-  exports.Set("projectTopK", Napi::Function::New(env, ProjectTopK, "projectTopK"));
+  set_functions(env, exports, {
+      {"diffPruneForward", DiffPruneForward},
+      {"diffPruneBackward", DiffPruneBackward},
+      {"projectTopK", ProjectTopK},
+  });
 }
 
 }  // namespace peftjs

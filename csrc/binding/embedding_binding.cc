@@ -43,8 +43,7 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_embedding(Napi::Env env, Napi::Object exports) {
-  exports.Set("embeddingForward", Napi::Function::New(env, EmbeddingForward, "embeddingForward"));
-  exports.Set("embeddingBackward", Napi::Function::New(env, EmbeddingBackward, "embeddingBackward"));
+  set_functions(env, exports, {{"embeddingForward", EmbeddingForward}, {"embeddingBackward", EmbeddingBackward}});
 }
 
 }  // namespace peftjs

@@ -59,10 +59,12 @@ Napi::Value StridedScatter(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_grad_ops(Napi::Env env, Napi::Object exports) {
-  exports.Set("unaryBackward", Napi::Function::New(env, UnaryBackward, "unaryBackward"));
-  exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));
-  exports.Set("columnSum", Napi::Function::New(env, ColumnSum, "columnSum"));
-  exports.Set("stridedScatter", Napi::Function::New(env, StridedScatter, "stridedScatter"));
+  set_functions(env, exports, {
+      {"unaryBackward", UnaryBackward},
+      {"softmaxBackward", SoftmaxBackward},
+      {"columnSum", ColumnSum},
+      {"stridedScatter", StridedScatter},
+  });
 }
 
 }  // namespace peftjs

@@ -48,8 +48,7 @@ Napi::Value Ia3Backward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_ia3(Napi::Env env, Napi::Object exports) {
-  exports.Set("ia3Forward", Napi::Function::New(env, Ia3Forward, "ia3Forward"));
-  exports.Set("ia3Backward", Napi::Function::New(env, Ia3Backward, "ia3Backward"));
+  set_functions(env, exports, {{"ia3Forward", Ia3Forward}, {"ia3Backward", Ia3Backward}});
 }
 
 }  // namespace peftjs

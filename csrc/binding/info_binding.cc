@@ -62,10 +62,12 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_info(Napi::Env env, Napi::Object exports) {
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
-  exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  set_functions(env, exports, {
+      {"info", Info},
+      {"setNumThreads", SetNumThreads},
+      {"setCpuPath", SetCpuPath},
+      {"probe", Probe},
+  });
 }
 
 }  // namespace peftjs

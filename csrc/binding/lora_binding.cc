@@ -60,8 +60,7 @@ Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_lora(Napi::Env env, Napi::Object exports) {
-  exports.Set("loraForward", Napi::Function::New(env, LoraForward, "loraForward"));
-  exports.Set("loraBackward", Napi::Function::New(env, LoraBackward, "loraBackward"));
+  set_functions(env, exports, {{"loraForward", LoraForward}, {"loraBackward", LoraBackward}});
 }
 
 }  // namespace peftjs

@@ -161,10 +161,12 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_memory(Napi::Env env, Napi::Object exports) {
-  exports.Set("alloc", Napi::Function::New(env, Alloc, "alloc"));
-  exports.Set("free", Napi::Function::New(env, Free, "free"));
-  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
-  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
+  set_functions(env, exports, {
+      {"alloc", Alloc},
+      {"free", Free},
+      {"memoryStats", MemoryStats},
+      {"emptyCache", EmptyCache},
+  });
 }
 
 }  // namespace peftjs

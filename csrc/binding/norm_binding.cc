@@ -77,10 +77,12 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_norm(Napi::Env env, Napi::Object exports) {
-  exports.Set("rmsNormForward", Napi::Function::New(env, RmsNormForward, "rmsNormForward"));
-  exports.Set("rmsNormBackward", Napi::Function::New(env, RmsNormBackward, "rmsNormBackward"));
-  exports.Set("layerNormForward", Napi::Function::New(env, LayerNormForward, "layerNormForward"));
-  exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward, "layerNormBackward"));
+  set_functions(env, exports, {
+      {"rmsNormForward", RmsNormForward},
+      {"rmsNormBackward", RmsNormBackward},
+      {"layerNormForward", LayerNormForward},
+      {"layerNormBackward", LayerNormBackward},
+  });
 }
 
 }  // namespace peftjs

@@ -240,24 +240,26 @@ Napi::Value RandomFill(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_ops(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, Gemm<CpuDevice>, "gemm"));
-  exports.Set("cudaGemm", Napi::Function::New(env, Gemm<CudaDevice>, "cudaGemm"));
-  exports.Set("binary", Napi::Function::New(env, Binary<CpuDevice>, "binary"));
-  exports.Set("cudaBinary", Napi::Function::New(env, Binary<CudaDevice>, "cudaBinary"));
-  exports.Set("scale", Napi::Function::New(env, Scale<CpuDevice>, "scale"));
-  exports.Set("cudaScale", Napi::Function::New(env, Scale<CudaDevice>, "cudaScale"));
-  exports.Set("unary", Napi::Function::New(env, Unary<CpuDevice>, "unary"));
-  exports.Set("cudaUnary", Napi::Function::New(env, Unary<CudaDevice>, "cudaUnary"));
-  exports.Set("rowReduce", Napi::Function::New(env, RowReduce<CpuDevice>, "rowReduce"));
-  exports.Set("cudaRowReduce", Napi::Function::New(env, RowReduce<CudaDevice>, "cudaRowReduce"));
-  exports.Set("softmax", Napi::Function::New(env, Softmax<CpuDevice>, "softmax"));
-  exports.Set("cudaSoftmax", Napi::Function::New(env, Softmax<CudaDevice>, "cudaSoftmax"));
-  exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy<CpuDevice>, "stridedCopy"));
-  exports.Set("cudaStridedCopy", Napi::Function::New(env, StridedCopy<CudaDevice>, "cudaStridedCopy"));
-  exports.Set("fill", Napi::Function::New(env, Fill<CpuDevice>, "fill"));
-  exports.Set("cudaFill", Napi::Function::New(env, Fill<CudaDevice>, "cudaFill"));
-  exports.Set("randomFill", Napi::Function::New(env, RandomFill<CpuDevice>, "randomFill"));
-  exports.Set("cudaRandomFill", Napi::Function::New(env, RandomFill<CudaDevice>, "cudaRandomFill"));
+  set_functions(env, exports, {
+      {"gemm", Gemm<CpuDevice>},
+      {"cudaGemm", Gemm<CudaDevice>},
+      {"binary", Binary<CpuDevice>},
+      {"cudaBinary", Binary<CudaDevice>},
+      {"scale", Scale<CpuDevice>},
+      {"cudaScale", Scale<CudaDevice>},
+      {"unary", Unary<CpuDevice>},
+      {"cudaUnary", Unary<CudaDevice>},
+      {"rowReduce", RowReduce<CpuDevice>},
+      {"cudaRowReduce", RowReduce<CudaDevice>},
+      {"softmax", Softmax<CpuDevice>},
+      {"cudaSoftmax", Softmax<CudaDevice>},
+      {"stridedCopy", StridedCopy<CpuDevice>},
+      {"cudaStridedCopy", StridedCopy<CudaDevice>},
+      {"fill", Fill<CpuDevice>},
+      {"cudaFill", Fill<CudaDevice>},
+      {"randomFill", RandomFill<CpuDevice>},
+      {"cudaRandomFill", RandomFill<CudaDevice>},
+  });
 }
 
 }  // namespace peftjs

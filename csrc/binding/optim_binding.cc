@@ -90,9 +90,7 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep"));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
-  exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  set_functions(env, exports, {{"adamwStep", AdamwStep}, {"sgdStep", SgdStep}, {"sumSquares", SumSquares}});
 }
 
 }  // namespace peftjs

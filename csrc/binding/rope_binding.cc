@@ -36,7 +36,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_rope(Napi::Env env, Napi::Object exports) {
-  exports.Set("rope", Napi::Function::New(env, Rope, "rope"));
+  set_functions(env, exports, {{"rope", Rope}});
 }
 
 }  // namespace peftjs

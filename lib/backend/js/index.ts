@@ -101,8 +101,8 @@ const jsPrimitiveKernels: PrimitiveKernels = {
   },
 
   randomFill(p) {
-    const [p0, p1] = p.kind === 'uniform' ? [p.low, p.high] : [p.mean, p.std];
-    philoxFill(p.kind, host(p.out), p.out.offset, p.n, p.seed, p.offset, p0, p1);
+    const [a, b] = p.kind === 'uniform' ? [p.low, p.high] : [p.mean, p.std];
+    philoxFill(p.kind, host(p.out), p.out.offset, p.n, p.seed, p.offset, a, b);
   },
 };
 

@@ -42,16 +42,16 @@ export function bitsToUniform(x: number): number {
   return Math.fround((x >>> 8) * INV_2_24);
 }
 
-/** Fills out[i] with U(offset + i) scaled to [low, high), or N(offset + i) with mean p0 and std p1. */
+/** Fills out[i] with U(offset + i) scaled to [a, b) (a = low, b = high), or N(offset + i) with mean a and std b. */
 export function philoxFill(kind: 'uniform' | 'normal', out: Float32Array, start: number, n: number,
-                           seed: number, offset: number, p0: number, p1: number): void {
+                           seed: number, offset: number, a: number, b: number): void {
   const words = new Uint32Array(4);
   let block = -1;
-  const low = Math.fround(p0), span = Math.fround(Math.fround(p1) - low);
+  const low = Math.fround(a), span = Math.fround(Math.fround(b) - low);
   for (let i = 0; i < n; i++) {
     const index = offset + i;
-    const b = Math.floor(index / 4);
-    if (b !== block) { philox4x32(b, seed, words); block = b; }
+    const blockIndex = Math.floor(index / 4);
+    if (blockIndex !== block) { philox4x32(blockIndex, seed, words); block = blockIndex; }
     const lane = index % 4;
     if (kind === 'uniform') {
       // float arithmetic as in C++: low + (high - low) * u, each step rounded to float32
@@ -62,7 +62,7 @@ export function philoxFill(kind: 'uniform' | 'normal', out: Float32Array, start:
       const u2 = (words[pair + 1] >>> 8) * INV_2_24;
       const radius = Math.sqrt(-2 * Math.log(u1));
       const z = lane & 1 ? radius * Math.sin(2 * Math.PI * u2) : radius * Math.cos(2 * Math.PI * u2);
-      out[start + i] = Math.fround(Math.fround(p0) + Math.fround(p1) * z);
+      out[start + i] = Math.fround(Math.fround(a) + Math.fround(b) * z);
     }
   }
 }
