@@ -20,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_cross_entropy(env, exports);
   register_attention(env, exports);
   register_optim(env, exports);
+  register_dequantize(env, exports);
   return exports;
 }
 

@@ -210,6 +210,19 @@ class Params : public ValueChecks {
                  std::to_string(needed));
     return arr.Data();
   }
+  // A Uint8Array field holding at least `needed` bytes (packed low-precision weights); null when null or absent.
+  const uint8_t* opt_bytes(const char* name, int64_t needed) const {
+    const Napi::Value v = value(name);
+    if (v.IsNull() || v.IsUndefined()) return nullptr;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      fail_type(std::string("argument '") + name + "' must be a Uint8Array, got " + type_of(v));
+    Napi::Uint8Array arr = v.As<Napi::Uint8Array>();
+    const int64_t length = static_cast<int64_t>(arr.ElementLength());
+    if (length < needed)
+      fail_range(std::string("argument '") + name + "' has " + std::to_string(length) + " bytes, expected at least " +
+                 std::to_string(needed));
+    return arr.Data();
+  }
   // An integer field that fits int32 (may be negative: ignore indices are often -100).
   int32_t int32(const char* name) const {
     const double d = number(name);

@@ -12,6 +12,8 @@ import { type BitfitKernels, bitfitChecks } from './bitfit/kernel';
 import { jsBitfitKernels } from './bitfit/reference';
 import { type CrossEntropyKernels, crossEntropyChecks } from './cross_entropy/kernel';
 import { jsCrossEntropyKernels } from './cross_entropy/reference';
+import { type DequantizeKernels, dequantizeChecks } from './dequantize/kernel';
+import { jsDequantizeKernels } from './dequantize/reference';
 import { type DiffPruneKernels, diffPruneChecks } from './diff_prune/kernel';
 import { jsDiffPruneKernels } from './diff_prune/reference';
 import { type EmbeddingKernels, embeddingChecks } from './embedding/kernel';
@@ -31,13 +33,13 @@ import { jsRopeKernels } from './rope/reference';
 
 /** Every op kernel by name; a backend may run any subset (listKernels says which). */
 export interface OpKernels extends LoraKernels, Ia3Kernels, DiffPruneKernels, BitfitKernels, GradOpsKernels, NormKernels,
-  EmbeddingKernels, RopeKernels, CrossEntropyKernels, AttentionKernels, OptimKernels {}
+  EmbeddingKernels, RopeKernels, CrossEntropyKernels, AttentionKernels, OptimKernels, DequantizeKernels {}
 export type OpKernelName = keyof OpKernels;
 
 /** Each op kernel's argument checks, run before the kernel on every backend. */
 export const OP_CHECKS: KernelChecks<OpKernels> = {
   ...loraChecks, ...ia3Checks, ...diffPruneChecks, ...bitfitChecks, ...gradOpsChecks, ...normChecks,
-  ...embeddingChecks, ...ropeChecks, ...crossEntropyChecks, ...attentionChecks, ...optimChecks,
+  ...embeddingChecks, ...ropeChecks, ...crossEntropyChecks, ...attentionChecks, ...optimChecks, ...dequantizeChecks,
 };
 
 export const OP_KERNEL_NAMES = Object.keys(OP_CHECKS) as OpKernelName[];
@@ -46,4 +48,5 @@ export const OP_KERNEL_NAMES = Object.keys(OP_CHECKS) as OpKernelName[];
 export const REFERENCE_KERNELS: OpKernels = {
   ...jsLoraKernels, ...jsIa3Kernels, ...jsDiffPruneKernels, ...jsBitfitKernels, ...jsGradOpsKernels, ...jsNormKernels,
   ...jsEmbeddingKernels, ...jsRopeKernels, ...jsCrossEntropyKernels, ...jsAttentionKernels, ...jsOptimKernels,
+  ...jsDequantizeKernels,
 };

@@ -1,4 +1,5 @@
 /** Which modules a PEFT config adapts, decided as Hugging Face peft decides it (check_target_module_exists). */
+import { QuantizedLinear } from '../quant/quantized_linear';
 import { Conv1D } from '../nn/layers/conv1d';
 import { Linear } from '../nn/layers/linear';
 import type { Module } from '../nn/module';
@@ -47,7 +48,7 @@ export function isTargeted(sel: TargetSelection, key: string, module?: Module): 
   if (target === null || target === undefined) return false;
   if (target === 'all-linear') {
     const last = key.slice(key.lastIndexOf('.') + 1);
-    return (module instanceof Linear || module instanceof Conv1D) && !OUTPUT_HEADS.has(last);
+    return (module instanceof Linear || module instanceof Conv1D || module instanceof QuantizedLinear) && !OUTPUT_HEADS.has(last);
   }
   if (typeof target === 'string') return fullMatch(target, key);
   if (target.includes(key)) return true;

@@ -3,6 +3,7 @@
  * module, less the output embedding (`lm_head`) or, for SEQ_CLS, the classification head. HF then writes
  * that list as the config's target_modules, so a saved config names the modules, not the shorthand.
  */
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
 import type { Module } from '../../../nn/module';
@@ -18,7 +19,8 @@ export function allLinearNames(model: Module, taskType: TaskType | null): string
     if (path === '' || inside.some((p) => path.startsWith(`${p}.`))) continue;
     // An adapter layer stands for the linear it wraps; its own A/B (and the wrapped base) are not targets.
     if (isAdapterLayer(m) || (m as { isModulesToSave?: boolean }).isModulesToSave) inside.push(path);
-    if (m instanceof Linear || m instanceof Conv1D || (isAdapterLayer(m) && (m.base_layer instanceof Linear || m.base_layer instanceof Conv1D)))
+    const linear = (x: unknown) => x instanceof Linear || x instanceof Conv1D || x instanceof QuantizedLinear;
+    if (linear(m) || (isAdapterLayer(m) && linear(m.base_layer)))
       names.add(path.slice(path.lastIndexOf('.') + 1));
   }
   const top = new Map(model.namedChildren());

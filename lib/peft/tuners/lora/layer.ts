@@ -7,6 +7,7 @@
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
@@ -33,7 +34,7 @@ export interface LoraAdapterSpec {
 const dropoutSeeds = seedCounter('lora.dropout', 1);
 
 export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
-  readonly base_layer: Linear | Conv1D;
+  readonly base_layer: Linear | Conv1D | QuantizedLinear;
   readonly lora_A: AdapterDict<Linear>;
   readonly lora_B: AdapterDict<Linear>;
   readonly lora_magnitude_vector: AdapterDict<DoraMagnitude>;
@@ -42,7 +43,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward; see mixed_batch.ts), else null. */
   private mixedNames: readonly string[] | null = null;
 
-  constructor(base: Linear | Conv1D) {
+  constructor(base: Linear | Conv1D | QuantizedLinear) {
     super();
     this.base_layer = this.registerModule('base_layer', base);
     this.lora_A = this.registerModule('lora_A', new AdapterDict<Linear>());
@@ -94,7 +95,22 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
   weightOutIn(): Tensor {
-    return this.base_layer instanceof Conv1D ? this.base_layer.weight.T : this.base_layer.weight;
+    const base = this.base_layer;
+    if (base instanceof QuantizedLinear) throw this.quantizedBase('this operation');
+    return base instanceof Conv1D ? base.weight.T : base.weight;
+  }
+
+  /** The float32 base weight as stored (merging writes into it). */
+  private floatWeight(what: string): Tensor {
+    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase(what);
+    return this.base_layer.weight;
+  }
+
+  /** What runs on a float32 base only (merging, DoRA, mixed batches) refuses a quantized one by name. */
+  private quantizedBase(what: string): Error {
+    const format = (this.base_layer as QuantizedLinear).weight.format;
+    return new Error(`LoraLinear: ${what} needs a float32 base weight, and this layer's is ${format}; train and run the adapter ` +
+      'on it, or dequantize the base first');
   }
 
   setMixedBatch(names: readonly string[] | null): void {
@@ -122,6 +138,8 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
         y = doraAdd({ x, result: y, wOutIn: this.weightOutIn(), bias: this.base_layer.bias, a, b,
           magnitude: this.lora_magnitude_vector.get(n).weight, ...opts(n) });
       } else {
+        // A quantized base runs its own panel-wise GEMM; the adapter's term is added by the fused kernel.
+        if (y === null && this.base_layer instanceof QuantizedLinear) y = this.base_layer.forward(x);
         y = y === null ? loraLinear(x, this.weightOutIn(), this.base_layer.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
       }
     }
@@ -152,6 +170,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   merge(names: string[]): void {
+    if (this.base_layer instanceof QuantizedLinear && names.some((n) => this.specs.has(n))) throw this.quantizedBase('merging');
     for (const n of names) {
       if (this.merged.includes(n) || !this.specs.has(n)) continue;
       if (this.specs.get(n)!.useDora) this.mergeDora(n);
@@ -169,7 +188,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   private applyDelta(name: string, op: (a: Tensor, b: Tensor) => Tensor): void {
-    foldDelta(this.base_layer.weight, this.deltaWeight(name), op);
+    foldDelta(this.floatWeight('merging'), this.deltaWeight(name), op);
   }
 
   /** HF's DoraLinearVariant.merge_safe: W <- (m / ||W + dW||_row) (W + dW), the norm kept for unmerging. */
@@ -199,7 +218,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
 
   /** W and s B A on the host in the base weight's layout, and the output row of each element. */
   private hostWeights(name: string) {
-    const w = this.base_layer.weight.toFloat32Array();
+    const w = this.floatWeight('DoRA').toFloat32Array();
     const d = this.deltaWeight(name);
     const delta = d.toFloat32Array();
     d.dispose();
@@ -209,8 +228,9 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   private writeWeight(values: Float32Array): void {
-    const t = fromArray(values, this.base_layer.weight.shape);
-    copyInto(this.base_layer.weight, t);
+    const weight = this.floatWeight('DoRA');
+    const t = fromArray(values, weight.shape);
+    copyInto(weight, t);
     t.dispose();
   }
 }

@@ -2,6 +2,7 @@
  * The LoRA tuner: wraps every targeted Linear/Conv1D in a LoraLinear (an Embedding in a LoraEmbedding)
  * and adds the adapter to it.
  */
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Embedding } from '../../../nn/layers/embedding';
 import { Linear } from '../../../nn/layers/linear';
@@ -29,7 +30,8 @@ const loraTuner: Tuner<LoraConfig> = {
     const model = peft.model;
     if (typeof config.targetModules === 'string' && config.targetModules.toLowerCase() === 'all-linear')
       config.targetModules = allLinearNames(model, config.taskType);
-    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear || m instanceof Embedding || m instanceof LoraEmbedding;
+    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof QuantizedLinear || m instanceof LoraLinear ||
+      m instanceof Embedding || m instanceof LoraEmbedding;
     for (const [path, m] of findTargets(model, config, accept, 'LoRA')) {
       const r = patternValue(config.rankPattern, path, config.r);
       const alpha = patternValue(config.alphaPattern, path, config.loraAlpha);
@@ -40,7 +42,7 @@ const loraTuner: Tuner<LoraConfig> = {
         layer.addAdapter(name, spec);
         continue;
       }
-      const layer = m instanceof LoraLinear ? m : new LoraLinear(m as Linear | Conv1D);
+      const layer = m instanceof LoraLinear ? m : new LoraLinear(m as Linear | Conv1D | QuantizedLinear);
       // HF corrects fan_in_fan_out to the layer's layout (and says so); the layer reads its layout itself.
       if (layer.fanInFanOut && !config.fanInFanOut) {
         loraWarn('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');

@@ -1,0 +1,77 @@
+/**
+ * A frozen weight [N, K] stored in a low-precision format (lib/ops/dequantize/kernel.ts lists them): the
+ * packed bytes and scales live in host memory, and the GEMMs dequantize one panel of rows at a time
+ * (rows(r0, r1)), so no float32 copy of the whole weight exists after quantization.
+ */
+import { kernel } from '../tensor/kernel_lookup';
+import { empty } from '../tensor/creation';
+import { formatShape } from '../tensor/shape';
+import { backendFor, type Tensor } from '../tensor/tensor';
+import { f32ToBf16, f32ToF16 } from '../io/half';
+import type { DequantizeParams, WeightFormat } from '../ops/dequantize/kernel';
+import { WEIGHT_FORMATS } from '../ops/dequantize/kernel';
+import { quantizeInt8 } from './int8';
+import { quantizeNf4 } from './nf4';
+
+export interface QuantizeOptions {
+  /** int8: values per scale (default: one row, K); nf4: the block size (default 64). */
+  groupSize?: number;
+  /** nf4: quantize the absmax values too (bnb_4bit_use_double_quant). */
+  doubleQuant?: boolean;
+}
+
+type Packed = Pick<DequantizeParams, 'data' | 'absmax' | 'nestedCodes' | 'nestedAbsmax' | 'offset' | 'group'>;
+
+export class QuantizedTensor {
+  private constructor(readonly format: WeightFormat, readonly shape: readonly [number, number], private readonly packed: Packed) {}
+
+  /** Quantizes the float32 values of a [N, K] weight (a tensor or its values in row-major order). */
+  static quantize(w: Tensor | Float32Array, shape: readonly [number, number], format: WeightFormat, opts: QuantizeOptions = {}): QuantizedTensor {
+    const op = 'QuantizedTensor.quantize';
+    if (!(WEIGHT_FORMATS as readonly string[]).includes(format)) throw new RangeError(`${op}: format must be one of ${WEIGHT_FORMATS.join(', ')}, got '${format}'`);
+    const values = w instanceof Float32Array ? w : w.toFloat32Array();
+    const [N, K] = shape;
+    if (values.length !== N * K) throw new RangeError(`${op}: ${values.length} values do not fill ${formatShape([N, K])}`);
+    const none = { absmax: null, nestedCodes: null, nestedAbsmax: null, offset: 0 };
+    if (format === 'bfloat16' || format === 'float16') {
+      const bits = Uint16Array.from(values, format === 'bfloat16' ? f32ToBf16 : f32ToF16);
+      return new QuantizedTensor(format, [N, K], { ...none, group: 1, data: new Uint8Array(bits.buffer) });
+    }
+    if (format === 'int8') {
+      const q = quantizeInt8(values, opts.groupSize ?? K);
+      return new QuantizedTensor(format, [N, K], { ...none, group: q.groupSize, data: new Uint8Array(q.q.buffer), absmax: q.absmax });
+    }
+    const q = quantizeNf4(values, { blockSize: opts.groupSize, doubleQuant: opts.doubleQuant });
+    if (q.absmax instanceof Float32Array) return new QuantizedTensor(format, [N, K], { ...none, group: q.blockSize, data: q.codes, absmax: q.absmax });
+    return new QuantizedTensor(format, [N, K], {
+      group: q.blockSize, data: q.codes, absmax: null, nestedCodes: q.absmax.codes, nestedAbsmax: q.absmax.absmax, offset: q.absmax.offset,
+    });
+  }
+
+  get size(): number {
+    return this.shape[0] * this.shape[1];
+  }
+
+  /** The bytes the packed weight and its scales hold. */
+  get byteLength(): number {
+    const p = this.packed;
+    return p.data.byteLength + (p.absmax?.byteLength ?? 0) + (p.nestedCodes?.byteLength ?? 0) + (p.nestedAbsmax?.byteLength ?? 0);
+  }
+
+  /** Rows [r0, r1) as a float32 tensor [r1 - r0, K] on the active backend. */
+  rows(r0: number, r1: number): Tensor {
+    const [N, K] = this.shape;
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= N))
+      throw new RangeError(`QuantizedTensor.rows: [${r0}, ${r1}) is not a range of the ${N} rows`);
+    const out = empty([r1 - r0, K]);
+    kernel(backendFor(out, 'dequantize'), 'dequantize', 'dequantize')({
+      ...this.packed, format: this.format, n: this.size, start: r0 * K, end: r1 * K, out: out.buf(),
+    });
+    return out;
+  }
+
+  /** The whole weight in float32 (merging, saving in another dtype): the one place a full copy is made. */
+  dequantize(): Tensor {
+    return this.rows(0, this.shape[0]);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Low-precision frozen weights on every backend that dequantizes: the native dequantization against the js
+ * reference on odd shapes for every format, and quantizedLinear (forward, dx, dbias; several panels)
+ * against the float32 linear layer on the dequantized weight.
+ */
+import { fromArray, linear, setBackend, sumAll, type Tensor } from '../../lib';
+import { WEIGHT_FORMATS, type WeightFormat } from '../../lib/ops/dequantize/kernel';
+import { quantizedLinear } from '../../lib/quant/quantized_linear';
+import { QuantizedTensor } from '../../lib/quant/quantized_tensor';
+import { backendsWithKernels, hostRandom, oracle } from '../helpers/backends';
+
+const SHAPES: [number, number][] = [[1, 1], [3, 17], [17, 3], [5, 1000], [64, 65]];
+const OPTIONS: [WeightFormat, { groupSize?: number; doubleQuant?: boolean }][] = [
+  ['bfloat16', {}], ['float16', {}], ['int8', {}], ['nf4', {}], ['nf4', { groupSize: 32, doubleQuant: true }],
+];
+
+describe.each(backendsWithKernels('dequantize'))('quantized weights on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each(OPTIONS)('%s %j: every shape dequantizes as the js reference, whole and by rows', (format, opts) => {
+    for (const [N, K] of SHAPES) {
+      const q = QuantizedTensor.quantize(hostRandom(N * K, N + K), [N, K], format, opts);
+      const whole = q.dequantize();
+      expect(whole.toFloat32Array()).toEqual(oracle([], () => q.dequantize()));
+      if (N > 2) expect(q.rows(1, N - 1).toFloat32Array()).toEqual(whole.toFloat32Array().subarray(K, (N - 1) * K));
+    }
+  });
+
+  it('the int8 and nf4 payload is a quarter and an eighth of float32 (plus scales)', () => {
+    const w = hostRandom(256 * 256, 1);
+    expect(QuantizedTensor.quantize(w, [256, 256], 'int8').byteLength).toBe(256 * 256 + 256 * 4);
+    expect(QuantizedTensor.quantize(w, [256, 256], 'nf4').byteLength).toBe(256 * 128 + 1024 * 4);
+    expect(QuantizedTensor.quantize(w, [256, 256], 'bfloat16').byteLength).toBe(256 * 256 * 2);
+  });
+
+  it.each(WEIGHT_FORMATS)('quantizedLinear on %s equals linear on the dequantized weight, forward and backward', (format) => {
+    const [T, N, K] = [5, 37, 70];
+    const q = QuantizedTensor.quantize(hostRandom(N * K, 3), [N, K], format);
+    const x = fromArray(Array.from(hostRandom(T * K, 4))).reshape([1, T, K]);
+    const bias = fromArray(Array.from(hostRandom(N, 5)));
+    const run = (f: (xs: Tensor, b: Tensor) => Tensor) => {
+      const xs = x.detach().requiresGrad_(), b = bias.detach().requiresGrad_();
+      const y = f(xs, b);
+      sumAll(y).backward();
+      return { y: y.toFloat32Array(), dx: xs.grad!.toFloat32Array(), db: b.grad!.toFloat32Array() };
+    };
+    const wq = q.dequantize();
+    const got = run((xs, b) => quantizedLinear(xs, q, b));
+    const want = run((xs, b) => linear(xs, wq, b));
+    expect(got.y).toAllClose(want.y, { rtol: 1e-5, atol: 1e-5 });
+    expect(got.dx).toAllClose(want.dx, { rtol: 1e-5, atol: 1e-5 });
+    expect(got.db).toAllClose(want.db, { rtol: 1e-6, atol: 1e-6 });
+  });
+
+  it('a weight larger than one panel runs panel by panel with the same result', () => {
+    const [T, N, K] = [3, 300, 4000];  // 1.2M values: two panels of 1M
+    const q = QuantizedTensor.quantize(hostRandom(N * K, 6), [N, K], 'nf4');
+    const x = fromArray(Array.from(hostRandom(T * K, 7))).reshape([T, K]);
+    expect(quantizedLinear(x, q, null)).toAllClose(linear(x, q.dequantize()).toFloat32Array(), { rtol: 1e-4, atol: 1e-4 });
+  });
+
+  it('refuses an x whose width is not K', () => {
+    const q = QuantizedTensor.quantize(hostRandom(12, 1), [3, 4], 'int8');
+    expect(() => quantizedLinear(fromArray([[1, 2, 3]]), q, null)).toThrow('quantizedLinear: x must be [..., 4], got [1, 3]');
+  });
+});
