@@ -10,6 +10,7 @@ const GROUPS = {
     'layerNormBackward', 'embeddingForward', 'embeddingBackward', 'rope', 'crossEntropyForward', 'crossEntropyBackward'],
   attention: ['attentionForward', 'attentionBackward'],
   optim: ['adamwStep', 'sgdStep', 'sumSquares'],
+  quant: ['dequantize'],
 };
 const EVERY = Object.values(GROUPS).flat().sort();
 

@@ -15,10 +15,11 @@ import { MODEL_CASES } from './helpers/bad_input/model';
 import { OPTIM_CASES } from './helpers/bad_input/optim';
 import { PEFT_CASES } from './helpers/bad_input/peft';
 import { PRIMITIVE_CASES } from './helpers/bad_input/primitives';
+import { QUANT_CASES } from './helpers/bad_input/quant';
 
 type Params = Record<string, unknown>;
 
-const CASES: KernelCase[] = [...PRIMITIVE_CASES, ...PEFT_CASES, ...MODEL_CASES, ...ATTENTION_CASES, ...OPTIM_CASES];
+const CASES: KernelCase[] = [...PRIMITIVE_CASES, ...PEFT_CASES, ...MODEL_CASES, ...ATTENTION_CASES, ...OPTIM_CASES, ...QUANT_CASES];
 
 const BAD_DIMS = [-1, NaN, 1.5, Infinity, 2 ** 53];
 
