@@ -9,6 +9,7 @@ import { evaluate } from '../train/evaluate';
 import { numLabelsOf } from '../train/model_kind';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { contextOf, loadForTask, readData, readLabels, taskFlag } from './task_model';
+import { STORAGE_FLAGS, storageFlag, storeWeights } from './model_files';
 import * as fs from 'fs';
 
 export const EVAL_HELP = `usage: peftjs eval --model PATH [--adapter DIR] --data FILE [--task classification|causal-lm]
@@ -20,12 +21,13 @@ examples:
   peftjs eval --model ../shared/models/stories260K/stories260K.bin --task causal-lm --data story.txt`;
 
 export function evalCommand(argv: string[]): Record<string, number> {
-  const flags = parseFlags('eval', argv, { values: ['model', 'adapter', 'data', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'batch-size'], required: ['model', 'data'] });
+  const flags = parseFlags('eval', argv, { values: ['model', 'adapter', 'data', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'batch-size', ...STORAGE_FLAGS], required: ['model', 'data'] });
   const task = taskFlag('eval', flags);
   const adapter = stringFlag(flags, 'adapter');
   if (adapter !== undefined && !fs.existsSync(adapter)) throw new CliError(`peftjs eval: --adapter ${adapter} does not exist`);
   const labels = readLabels(adapter ?? stringFlag(flags, 'model'));
   const { model, tokenizer } = loadForTask('eval', stringFlag(flags, 'model')!, stringFlag(flags, 'tokenizer'), task, labels);
+  storeWeights('eval', model, storageFlag('eval', flags));
   const maxLength = flags.has('max-length') ? numberFlag('eval', flags, 'max-length', 0, (v) => Number.isInteger(v) && v > 0, 'a positive integer') : contextOf(model);
   const data = readData('eval', 'data', stringFlag(flags, 'data')!, task, tokenizer, flags, maxLength, labels ?? undefined);
   const runner: Module = adapter ? PeftModel.fromPretrained(model as Module, adapter) : (model as Module);

@@ -9,7 +9,7 @@ import { tidy } from '../tensor/scope';
 import { isCausalLM } from '../nn/models/pretrained';
 import type { CausalLM } from '../nn/generate';
 import { CliError, parseFlags, stringFlag } from './args';
-import { loadModelFlag, loadTokenizerFlag, vocabSizeOf, withAdapter } from './model_files';
+import { loadModelFlag, loadTokenizerFlag, STORAGE_FLAGS, storageFlag, vocabSizeOf, withAdapter } from './model_files';
 
 export const EVAL_LOSS_HELP = `usage: peftjs eval-loss --model PATH [--tokenizer PATH] --text FILE [--adapter DIR]
   Prints {"tokens": n, "loss": L, "perplexity": P}: L is the mean of -log p(t_i | t_<i) over i = 1..n-1,
@@ -45,11 +45,11 @@ export function meanNextTokenLoss(lm: CausalLM, ids: readonly number[], context:
 }
 
 export function evalLossCommand(argv: string[]): EvalLossResult {
-  const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter'], required: ['model', 'text'] });
+  const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter', ...STORAGE_FLAGS], required: ['model', 'text'] });
   const textFile = stringFlag(flags, 'text')!;
   if (!fs.existsSync(textFile)) throw new CliError(`peftjs eval-loss: --text ${textFile} does not exist`);
   const modelPath = stringFlag(flags, 'model')!;
-  const model = loadModelFlag('eval-loss', modelPath);
+  const model = loadModelFlag('eval-loss', modelPath, storageFlag('eval-loss', flags));
   const tokenizer = loadTokenizerFlag('eval-loss', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model));
   const ids = tokenizer.encode(fs.readFileSync(textFile, 'utf8'), { bos: true, eos: false });
   const context = 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;

@@ -27,6 +27,8 @@ commands:
   merge --model PATH --adapter DIR --out DIR
                             fold an adapter into the base weights; write an HF model folder
   (generate and eval-loss take --adapter DIR: an adapter folder loaded onto the model)
+  (train, eval, generate and eval-loss take --quantize nf4|int8 or --dtype bfloat16|float16|float32: how the
+   frozen linear weights are stored; embeddings, norms and the output head stay float32)
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 

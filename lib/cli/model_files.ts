@@ -3,13 +3,45 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
-import { CliError } from './args';
+import { quantizeModel, type ModelQuantization } from '../quant/quantize_model';
+import { CliError, stringFlag } from './args';
 import { PeftModel } from '../peft/peft_model';
 import '../peft';
 
-export function loadModelFlag(command: string, modelPath: string): PretrainedModel {
+/** The flags that choose how the frozen weights are stored: --quantize nf4|int8, --dtype bfloat16|float16|float32. */
+export const STORAGE_FLAGS = ['quantize', 'dtype'] as const;
+
+/** The storage --quantize / --dtype ask for (null: float32, as loaded). */
+export function storageFlag(command: string, flags: Map<string, string | true>): ModelQuantization | null {
+  const quantize = stringFlag(flags, 'quantize'), dtype = stringFlag(flags, 'dtype');
+  if (quantize !== undefined && dtype !== undefined && dtype !== 'float32')
+    throw new CliError(`peftjs ${command}: --quantize ${quantize} and --dtype ${dtype} both choose the weights' storage; pass one`);
+  if (quantize !== undefined) {
+    if (quantize !== 'nf4' && quantize !== 'int8') throw new CliError(`peftjs ${command}: --quantize must be nf4 or int8, got '${quantize}'`);
+    return { format: quantize };
+  }
+  if (dtype === undefined || dtype === 'float32') return null;
+  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new CliError(`peftjs ${command}: --dtype must be bfloat16, float16 or float32, got '${dtype}'`);
+  return { format: dtype };
+}
+
+/**
+ * Stores the model's linear layers as `storage` asks (embeddings, norms and the output head stay float32,
+ * as HF keeps them), saying so on stderr.
+ */
+export function storeWeights(command: string, model: PretrainedModel, storage: ModelQuantization | null): void {
+  if (storage === null) return;
+  const { layers, bytesBefore, bytesAfter } = quantizeModel(model, storage);
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  process.stderr.write(`${command}: ${layers} linear layers stored as ${storage.format} (${mib(bytesBefore)} -> ${mib(bytesAfter)} MiB); ` +
+    'embeddings, norms and the output head stay float32\n');
+}
+
+export function loadModelFlag(command: string, modelPath: string, storage: ModelQuantization | null = null): PretrainedModel {
   if (!fs.existsSync(modelPath)) throw new CliError(`peftjs ${command}: --model ${modelPath} does not exist`);
-  return loadPretrained(modelPath);
+  const model = loadPretrained(modelPath);
+  storeWeights(command, model, storage);
+  return model;
 }
 
 /** --tokenizer, else the model folder itself, else a llama2.c tok*.bin beside the checkpoint. */

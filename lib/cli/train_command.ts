@@ -17,6 +17,7 @@ import { Trainer, type TrainResult } from '../train/trainer';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { makeConfig, METHOD_NAMES, methodTable } from './compare/methods';
 import { contextOf, loadForTask, readData, taskFlag, writeLabels } from './task_model';
+import { STORAGE_FLAGS, storageFlag, storeWeights } from './model_files';
 
 /** Method options: --kebab-case flag -> the config's camelCase field, and how its value parses. */
 const METHOD_OPTIONS: Record<string, 'int' | 'number' | 'list' | 'bool' | 'string'> = {
@@ -47,7 +48,7 @@ examples:
 
 export function trainCommand(argv: string[]): Record<string, unknown> {
   const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
-    'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...Object.keys(METHOD_OPTIONS)];
+    'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...Object.keys(METHOD_OPTIONS)];
   const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps'], required: ['model', 'method', 'data', 'out'] });
   const task = taskFlag('train', flags);
   const methodName = stringFlag(flags, 'method')!;
@@ -63,6 +64,9 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
     maxGradNorm: numberFlag('train', flags, 'max-grad-norm', 1, (v) => v >= 0, 'a number >= 0'),
     skipNonFiniteSteps: flags.has('skip-nonfinite-steps'),
   };
+  const storage = storageFlag('train', flags);
+  if (storage !== null && spec.configClass === null)
+    throw new CliError(`peftjs train: --method ${methodName} trains the weights themselves; a ${storage.format} base is frozen (use an adapter method)`);
   const maxLengthFlag = int('max-length');
   const methodFields = methodOptions(flags, spec.configClass !== null);
   const out = stringFlag(flags, 'out')!;
@@ -83,6 +87,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
     model.dispose();
     ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames));
   }
+  storeWeights('train', model, storage);
   const evalFile = stringFlag(flags, 'eval-data');
   const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;
 
