@@ -4,6 +4,11 @@ import { launchBitfitBackward } from '../lib/ops/bitfit/launch';
 import { launchDiffPruneBackward, launchDiffPruneForward } from '../lib/ops/diff_prune/launch';
 import { launchIa3Backward, launchIa3Forward } from '../lib/ops/ia3/launch';
 import { launchLoraBackward, launchLoraForward } from '../lib/ops/lora/launch';
+import type { WeightFormat } from '../lib/ops/dequantize/kernel';
+import { quantizedLinear } from '../lib/quant/quantized_linear';
+import { QuantizedTensor } from '../lib/quant/quantized_tensor';
+
+const FORMAT_OF_BITS: Record<number, WeightFormat> = { 16: 'bfloat16', 8: 'int8', 4: 'nf4' };
 import type { RowSpec } from './rows';
 import { timeIt, timeRatio, type Timing } from './timing';
 
@@ -15,6 +20,13 @@ function stepFor(s: RowSpec): () => void {
     case 'gemm': {
       const x = g([M, K], 1), w = g([N, K], 2);
       return () => { matmul(x, w.T); };
+    }
+    case 'gemm_wq': {
+      const x = g([M, K], 1), w = g([N, K], 2, 0.02);
+      if (s.shape.bits === 32) return () => { matmul(x, w.T); };
+      const q = QuantizedTensor.quantize(w, [N, K], FORMAT_OF_BITS[s.shape.bits]);
+      w.dispose();
+      return () => { quantizedLinear(x, q, null); };
     }
     case 'base_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);

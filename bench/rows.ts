@@ -3,14 +3,14 @@
  * (non-GEMM) work must move. Shapes follow the PEFT issue: x [T, d], W [d, d], r the LoRA rank. The
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
-export type RowName = 'gemm' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step';
+export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step';
 
 export interface RowSpec {
   name: RowName;
   shape: Record<string, number>;
 }
 
-export const ROW_NAMES: RowName[] = ['gemm', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step'];
+export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -19,6 +19,9 @@ export function defaultRows(): RowSpec[] {
   const rows: RowSpec[] = [];
   for (const [M, N, K] of [[512, 768, 768], [2048, 768, 768], [2048, 3072, 768], [1024, 4096, 4096]])
     rows.push({ name: 'gemm', shape: { M, N, K } });
+  // y = x W^T with W stored in `bits` (32 float32, 16 bfloat16, 8 int8, 4 nf4), float32 compute.
+  for (const [M, N, K] of [[2048, 768, 768], [2048, 4096, 4096]])
+    for (const bits of [32, 16, 8, 4]) rows.push({ name: 'gemm_wq', shape: { M, N, K, bits } });
   for (const d of [768, 4096]) {
     rows.push({ name: 'base_fwd_bwd', shape: { T: 2048, d } });
     for (const r of [8, 16]) rows.push({ name: 'lora_fwd_bwd', shape: { T: 2048, d, r } });
@@ -38,7 +41,8 @@ export function shapeLabel(s: RowSpec): string {
 export function rowFlops(s: RowSpec): number {
   const { M, N, K, T, d, r } = s.shape;
   switch (s.name) {
-    case 'gemm': return 2 * M * N * K;
+    case 'gemm':
+    case 'gemm_wq': return 2 * M * N * K;
     case 'base_fwd_bwd':
     case 'ia3_fwd_bwd':
     case 'bitfit_fwd_bwd': return 4 * T * d * d;

@@ -20,6 +20,13 @@ def step_for(name, s):
     if name == "gemm":
         x, w = g(s["M"], s["K"]), g(s["N"], s["K"])
         return lambda: x @ w.T
+    if name == "gemm_wq":
+        # bits 16: torch.matmul on bf16 tensors (oneDNN's AVX512_BF16 path where the CPU has it); otherwise
+        # float32 (Debian's torch has no CPU int8/nf4 weight-only kernel: bitsandbytes would dequantize first).
+        x, w = g(s["M"], s["K"]), g(s["N"], s["K"], std=0.02)
+        if s["bits"] == 16:
+            x, w = x.bfloat16(), w.bfloat16()
+        return lambda: x @ w.T
     T, d = s["T"], s["d"]
     x = g(T, d).requires_grad_(True)
     w, b, dy = g(d, d, std=0.02), g(d), g(T, d)
@@ -88,7 +95,7 @@ def main():
     specs = json.load(sys.stdin)
     out = []
     for spec in specs:
-        with torch.no_grad() if spec["name"] == "gemm" else torch.enable_grad():
+        with torch.no_grad() if spec["name"] in ("gemm", "gemm_wq") else torch.enable_grad():
             out.append({"name": spec["name"], "shape": spec["shape"], "ms": time_it(step_for(spec["name"], spec["shape"]))})
         print(".", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

@@ -19,6 +19,7 @@ import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
 import { mixedBatchRows } from '../../mixed_batch';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
+import { loraWarn } from './warnings';
 
 export interface LoraAdapterSpec {
   r: number;
@@ -31,6 +32,7 @@ export interface LoraAdapterSpec {
 }
 
 /** Each training forward with dropout takes a fresh seed; registered so checkpoints can resume it. */
+const warnedDequantize = new Set<string>();
 const dropoutSeeds = seedCounter('lora.dropout', 1);
 
 export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
@@ -98,6 +100,30 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     const base = this.base_layer;
     if (base instanceof QuantizedLinear) throw this.quantizedBase('this operation');
     return base instanceof Conv1D ? base.weight.T : base.weight;
+  }
+
+  /**
+   * Merging into a quantized base: as HF peft, the weight is dequantized and the adapter folded into it; the
+   * merged layer stays float32 (re-quantizing would add a second rounding), and it says so.
+   */
+  private dequantizeBase(): void {
+    const q = this.base_layer as QuantizedLinear;
+    // Once per format, as Python's warnings.warn shows a warning once per place.
+    if (!warnedDequantize.has(q.weight.format)) {
+      loraWarn(`Merging into ${q.weight.format} base weights: they are dequantized and the merged layers are float32; ` +
+        'the rounding of the quantized weights stays in them.');
+    }
+    warnedDequantize.add(q.weight.format);
+    const linear = new Linear(q.inFeatures, q.outFeatures, { bias: q.bias !== null });
+    noGrad(() => {
+      const w = q.weight.dequantize();
+      copyInto(linear.weight, w);
+      w.dispose();
+      if (q.bias && linear.bias) copyInto(linear.bias, q.bias);
+    });
+    linear.weight.requiresGrad_(false);
+    linear.bias?.requiresGrad_(q.bias?.requiresGrad ?? false);
+    (this as { base_layer: Linear | Conv1D | QuantizedLinear }).base_layer = this.registerModule('base_layer', linear);
   }
 
   /** The float32 base weight as stored (merging writes into it). */
@@ -170,7 +196,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   merge(names: string[]): void {
-    if (this.base_layer instanceof QuantizedLinear && names.some((n) => this.specs.has(n))) throw this.quantizedBase('merging');
+    if (this.base_layer instanceof QuantizedLinear && names.some((n) => this.specs.has(n))) this.dequantizeBase();
     for (const n of names) {
       if (this.merged.includes(n) || !this.specs.has(n)) continue;
       if (this.specs.get(n)!.useDora) this.mergeDora(n);
