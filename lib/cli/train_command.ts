@@ -31,7 +31,8 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data FILE --out DIR [--task classification|causal-lm]
                     [--text-column NAME] [--label-column NAME] [--tokenizer PATH] [--max-length N]
                     [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
-                    [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps] [method options]
+                    [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps]
+                    [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [method options]
   methods: ${METHOD_NAMES.join(', ')}
   method options (the config's fields): ${Object.keys(METHOD_OPTIONS).map((k) => `--${k}`).join(' ')}
   Classification from a causal Llama folder builds a classifier (base weights, a new score head) whose
@@ -40,6 +41,8 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
   result as JSON. --resume continues from the newest checkpoint in --out (firstLoss stays the whole run's,
   resumedFirstLoss is the resumed part's). --max-grad-norm clips the gradients' norm (default 1; 0: off).
   A NaN or infinite loss stops the run; --skip-nonfinite-steps skips such steps (no update) and counts them.
+  --gradient-checkpointing recomputes each layer in the backward (activation memory of one layer).
+  --quantize / --dtype store the frozen linear layers in low precision (adapter methods only).
 examples:
   peftjs train --model ~/.cache/peftjs/compare-base-<hash> --method lora --r 8 --lora-alpha 16 \\
                --target-modules q_proj,v_proj --data train.jsonl --out my-lora --epochs 2
@@ -49,7 +52,7 @@ examples:
 export function trainCommand(argv: string[]): Record<string, unknown> {
   const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
     'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...Object.keys(METHOD_OPTIONS)];
-  const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps'], required: ['model', 'method', 'data', 'out'] });
+  const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps', 'gradient-checkpointing'], required: ['model', 'method', 'data', 'out'] });
   const task = taskFlag('train', flags);
   const methodName = stringFlag(flags, 'method')!;
   const spec = methodTable(2).find((m) => m.name === methodName);
@@ -88,6 +91,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
     ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames));
   }
   storeWeights('train', model, storage);
+  if (flags.has('gradient-checkpointing')) model.gradientCheckpointingEnable();
   const evalFile = stringFlag(flags, 'eval-data');
   const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;
 
