@@ -75,7 +75,7 @@ describe('adapter management', () => {
     const inputs = batchOf(ROWS);
     const base = peft.disableAdapter(() => logitsOf(peft, inputs));
     const q = peft.model.getSubmodule('model.layers.0.self_attn.q_proj') as LoraLinear;
-    const x = noGrad(() => q.base_layer.weight.slice(0, 0, 4).contiguous());  // any [4, 32] input
+    const x = noGrad(() => (q.base_layer.weight as Tensor).slice(0, 0, 4).contiguous());  // any [4, 32] input
     const term = (names: string[]) => { peft.setAdapter(names); return noGrad(() => q.forward(x)); };
     const y0 = term(['a0']).toFloat32Array(), y1 = term(['a1']).toFloat32Array(), both = term(['a0', 'a1']).toFloat32Array();
     const b = noGrad(() => q.base_layer.forward(x)).toFloat32Array();
@@ -132,7 +132,7 @@ describe('adapter management', () => {
     peft.setAdapter(['a0', 'a1']);
     const inputs = batchOf(ROWS);
     const adapted = logitsOf(peft, inputs);
-    const w0 = (peft.model.getSubmodule('model.layers.1.self_attn.k_proj') as LoraLinear).base_layer.weight.toFloat32Array();
+    const w0 = ((peft.model.getSubmodule('model.layers.1.self_attn.k_proj') as LoraLinear).base_layer.weight as Tensor).toFloat32Array();
     const model = peft.mergeAndUnload();
     expect(model.namedModules().some(([, m]) => m instanceof LoraLinear)).toBe(false);
     const keys = [...model.stateDict().keys()];

@@ -24,7 +24,7 @@ const rowNorms = (a: M) => a.map((row) => Math.sqrt(row.reduce((s, v) => s + v *
 
 /** W as [out, in], W + s B A, and its row norms, on the host. */
 function explicit(layer: LoraLinear, name: string) {
-  const w = layer.base_layer instanceof Conv1D ? tr(mat(layer.base_layer.weight)) : mat(layer.base_layer.weight);
+  const w = layer.base_layer instanceof Conv1D ? tr(mat(layer.base_layer.weight)) : mat(layer.base_layer.weight as Tensor);
   const s = layer.specs.get(name)!.scale;
   const ba = mm(mat(layer.lora_B.get(name).weight), mat(layer.lora_A.get(name).weight));
   const merged = w.map((row, i) => row.map((v, j) => v + s * ba[i][j]));
@@ -89,7 +89,7 @@ describe.each([
     const l = make(false);
     const m = l.lora_magnitude_vector.get('d').weight;
     noGrad(() => m.data.forEach((v, i, a) => { a[i] = v * (1 + 0.05 * i); }));
-    const w0 = l.base_layer.weight.toFloat32Array();
+    const w0 = (l.base_layer.weight as Tensor).toFloat32Array();
     const x = randn([6, 16]);
     const y = noGrad(() => l.forward(x));
     l.merge(['d']);
