@@ -53,7 +53,7 @@ describe.each(backendsWithKernels('dequantize'))('quantized weights on %s', (nam
   });
 
   it('a weight larger than one panel runs panel by panel with the same result', () => {
-    const [T, N, K] = [3, 300, 4000];  // 1.2M values: two panels of 1M
+    const [T, N, K] = [3, 1100, 4000];  // 4.4M values: two panels of at most 4M
     const q = QuantizedTensor.quantize(hostRandom(N * K, 6), [N, K], 'nf4');
     const x = fromArray(Array.from(hostRandom(T * K, 7))).reshape([T, K]);
     expect(quantizedLinear(x, q, null)).toAllClose(linear(x, q.dequantize()).toFloat32Array(), { rtol: 1e-4, atol: 1e-4 });

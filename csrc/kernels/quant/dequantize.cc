@@ -7,17 +7,22 @@
 #include <vector>
 
 #include "../../runtime/thread_pool.h"
+#include "../simd/dispatch.h"
+#include "dequantize_paths.h"
 
 namespace peftjs {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
-// bitsandbytes' NF4 code values (csrc/kernels.cu nf4_dequantization_lut).
-constexpr float kNf4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+}  // namespace
+
+const float kNf4Codes[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
                             -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
                             0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
                             0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+namespace {
 
 // bitsandbytes' signed dynamic map (create_dynamic_map), made with float32 steps as lib/quant/dynamic_map.ts.
 std::array<float, 256> make_dynamic_map() {
@@ -82,13 +87,14 @@ inline float f16_to_f32(uint16_t h) {
 
 inline uint16_t u16_at(const uint8_t* p, int64_t i) { return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8)); }
 
-// The absmax of NF4 block b (from the double-quantized form when there is one).
-inline float nf4_absmax(const QuantizedWeight& w, int64_t b) {
+}  // namespace
+
+float nf4_block_absmax(const QuantizedWeight& w, int64_t b) {
   if (w.absmax) return w.absmax[b];
   return dynamic_map()[w.nested_codes[b]] * w.nested_absmax[b / 256] + w.offset;
 }
 
-void dequantize_range(const QuantizedWeight& w, int64_t s, int64_t e, float* out) {
+void dequantize_range_scalar(const QuantizedWeight& w, int64_t s, int64_t e, float* out) {
   switch (w.format) {
     case WeightFormat::Bf16:
       for (int64_t i = s; i < e; ++i) out[i] = bf16_to_f32(u16_at(w.data, i));
@@ -107,23 +113,23 @@ void dequantize_range(const QuantizedWeight& w, int64_t s, int64_t e, float* out
       for (int64_t i = s; i < e; ++i) {
         if (i / w.group != block) {
           block = i / w.group;
-          absmax = nf4_absmax(w, block);
+          absmax = nf4_block_absmax(w, block);
         }
         const uint8_t byte = w.data[i >> 1];
-        out[i] = kNf4[(i & 1) ? (byte & 0x0f) : (byte >> 4)] * absmax;
+        out[i] = kNf4Codes[(i & 1) ? (byte & 0x0f) : (byte >> 4)] * absmax;
       }
       return;
     }
   }
 }
 
-}  // namespace
-
 void dequantize(const QuantizedWeight& w, int64_t start, int64_t end, float* out) {
   if (end <= start) return;
   dynamic_map();  // built once, before the threads read it
+  using Range = void (*)(const QuantizedWeight&, int64_t, int64_t, float*);
+  const Range range = for_cpu_path<Range>(&dequantize_range_scalar, nullptr, &dequantize_range_avx512);
   float* base = out - start;
-  parallel_for(end - start, kGrain, [&](int64_t s, int64_t e) { dequantize_range(w, start + s, start + e, base); });
+  parallel_for(end - start, kGrain, [&](int64_t s, int64_t e) { range(w, start + s, start + e, base); });
 }
 
 }  // namespace peftjs
