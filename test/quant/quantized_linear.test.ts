@@ -7,7 +7,7 @@ import { fromArray, linear, setBackend, sumAll, type Tensor } from '../../lib';
 import { WEIGHT_FORMATS, type WeightFormat } from '../../lib/ops/dequantize/kernel';
 import { quantizedLinear } from '../../lib/quant/quantized_linear';
 import { QuantizedTensor } from '../../lib/quant/quantized_tensor';
-import { backendsWithKernels, hostRandom, oracle } from '../helpers/backends';
+import { backendsWithKernels, cpuPaths, hostRandom, oracle, withCpuPath } from '../helpers/backends';
 
 const SHAPES: [number, number][] = [[1, 1], [3, 17], [17, 3], [5, 1000], [64, 65]];
 const OPTIONS: [WeightFormat, { groupSize?: number; doubleQuant?: boolean }][] = [
@@ -17,13 +17,17 @@ const OPTIONS: [WeightFormat, { groupSize?: number; doubleQuant?: boolean }][] =
 describe.each(backendsWithKernels('dequantize'))('quantized weights on %s', (name) => {
   beforeAll(() => setBackend(name));
 
-  it.each(OPTIONS)('%s %j: every shape dequantizes as the js reference, whole and by rows', (format, opts) => {
-    for (const [N, K] of SHAPES) {
-      const q = QuantizedTensor.quantize(hostRandom(N * K, N + K), [N, K], format, opts);
-      const whole = q.dequantize();
-      expect(whole.toFloat32Array()).toEqual(oracle([], () => q.dequantize()));
-      if (N > 2) expect(q.rows(1, N - 1).toFloat32Array()).toEqual(whole.toFloat32Array().subarray(K, (N - 1) * K));
-    }
+  it.each(OPTIONS)('%s %j: every shape dequantizes as the js reference, whole and by rows, on every CPU path', (format, opts) => {
+    const check = (path: string) => {
+      for (const [N, K] of SHAPES) {
+        const q = QuantizedTensor.quantize(hostRandom(N * K, N + K), [N, K], format, opts);
+        const whole = q.dequantize();
+        expect([path, N, K, whole.toFloat32Array()]).toEqual([path, N, K, oracle([], () => q.dequantize())]);
+        if (N > 2) expect(q.rows(1, N - 1).toFloat32Array()).toEqual(whole.toFloat32Array().subarray(K, (N - 1) * K));
+      }
+    };
+    if (name === 'native') for (const path of cpuPaths()) withCpuPath(path, () => check(path));
+    else check(name);
   });
 
   it('the int8 and nf4 payload is a quarter and an eighth of float32 (plus scales)', () => {
