@@ -20,3 +20,5 @@ export { BASE_ADAPTER_NAME, forwardWithAdapterNames } from './mixed_batch';
 export * from './tuners/bitfit';
 export * from './tuners/layer_freezing';
 export * from './tuners/diff_pruning';
+export { prepareModelForKbitTraining } from './kbit_training';
+export type { KbitTrainingOptions } from './kbit_training';

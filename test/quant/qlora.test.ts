@@ -3,7 +3,7 @@
  * quantization, int8, bf16) keeps close to the float32 model's loss, and LoRA training on it lowers the loss
  * while the quantized base stays frozen. Also BitsAndBytesConfig's validation.
  */
-import { getPeftModel, LoraConfig, setBackend } from '../../lib';
+import { getPeftModel, LoraConfig, prepareModelForKbitTraining, setBackend } from '../../lib';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizationConfigFormat, quantizeModel } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
@@ -41,6 +41,18 @@ describe.each(backendsWithKernels('dequantize', 'loraForward'))('QLoRA on %s', (
     const merged = peft.mergeAndUnload() as typeof model;
     expect(merged.namedModules().some(([, m]) => m instanceof QuantizedLinear)).toBe(false);
     expect(forward(merged, inputs).logits).toAllClose(adapted, { rtol: 1e-4, atol: 1e-4 });
+  });
+});
+
+describe('prepareModelForKbitTraining', () => {
+  it('freezes every parameter and turns gradient checkpointing on (unless told not to)', () => {
+    const model = loadFamily('llama');
+    quantizeModel(model, { format: 'nf4' });
+    expect(prepareModelForKbitTraining(model)).toBe(model);
+    expect(model.parameters().some((t) => t.requiresGrad)).toBe(false);
+    expect(model.isGradientCheckpointing).toBe(true);
+    const other = prepareModelForKbitTraining(loadFamily('gpt2'), { useGradientCheckpointing: false });
+    expect(other.isGradientCheckpointing).toBe(false);
   });
 });
 
