@@ -5,6 +5,7 @@
  * score) stay float32, as HF keeps them under BitsAndBytesConfig (llm_int8_skip_modules defaults to the
  * head). HF's BitsAndBytesConfig field names are accepted in camelCase (quantizationConfigFormat).
  */
+import { getBackend } from '../backend';
 import { Conv1D } from '../nn/layers/conv1d';
 import { Linear } from '../nn/layers/linear';
 import type { Module } from '../nn/module';
@@ -73,5 +74,8 @@ export function quantizeModel(model: Module, q: ModelQuantization): { layers: nu
     model.setSubmodule(path, new QuantizedLinear(quantized, bias));
     layers++;
   }
+  // The float32 weights are freed: hand their memory back to the system, not to the allocator's cache, so
+  // the process holds the quantized size (the native backend caches freed buffers for reuse).
+  (getBackend() as { emptyCache?: () => void }).emptyCache?.();
   return { layers, bytesBefore, bytesAfter };
 }

@@ -12,6 +12,7 @@
  */
 import { backward, enableGrad, isGradEnabled, noGrad, record } from './autograd';
 import { getRandomState, setRandomState } from './creation';
+import { tidy } from './scope';
 import { getSeedCounters, setSeedCounters } from './seed_counters';
 import type { Tensor } from './tensor';
 
@@ -59,15 +60,19 @@ export function withForwardState<T>(capture: Capture, fn: () => T): T {
 export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], params: Tensor[] = []): Tensor {
   if (!isGradEnabled()) return fn(...inputs);
   const reinstates = active.map((capture) => capture());
-  const out = noGrad(() => fn(...inputs));
+  // tidy: the block's intermediates go as soon as it returns (under noGrad no graph holds them, but they
+  // would otherwise live until the enclosing scope ends, and the checkpoint would save nothing).
+  const out = tidy(() => noGrad(() => fn(...inputs)));
   return record(out, 'checkpoint', [...inputs, ...params], (g, saved, needs) => {
     const undos = reinstates.map((reinstate) => reinstate());
     try {
-      const leaves = saved.map((t, i) => t.detach().requiresGrad_(needs[i]));
-      const again = enableGrad(() => fn(...leaves));
-      if (again.requiresGrad) backward(again, { grad: g });
-      again.dispose();
-      const grads = leaves.map((leaf, i) => (needs[i] ? leaf.grad : null));
+      // The recomputed block's activations live only for this backward.
+      const grads = tidy(() => {
+        const leaves = saved.map((t, i) => t.detach().requiresGrad_(needs[i]));
+        const again = enableGrad(() => fn(...leaves));
+        if (again.requiresGrad) backward(again, { grad: g });
+        return leaves.map((leaf, i) => (needs[i] ? leaf.grad : null));
+      });
       return [...grads, ...params.map(() => null)];
     } finally {
       for (let i = undos.length - 1; i >= 0; i--) undos[i]();
