@@ -4,7 +4,7 @@
  * a mixed batch of adapters (whose names must be reinstated for the recomputation).
  */
 import {
-  Dropout, fromArray, getPeftModel, LoraConfig, manualSeed, type Module, resetSeedCounters, mul, type PeftModel, type PretrainedModel, randn, setBackend,
+  Dropout, fromArray, getPeftModel, LoraConfig, manualSeed, memory, type Module, releaseGraph, resetSeedCounters, mul, type PeftModel, type PretrainedModel, randn, setBackend,
   sumAll, tanh, type Tensor, tidy,
 } from '../../lib';
 import { checkpoint } from '../../lib/tensor/checkpoint';
@@ -103,6 +103,22 @@ describe.each(backendsWithKernels('attentionBackward', 'loraBackward'))('gradien
     const plain = run();
     peft.gradientCheckpointingEnable();
     expectSameGrads(plain, run());
+  });
+
+  it.each(FAMILIES)('%s: the forward keeps only each block\'s input (live bytes after the forward)', (family) => {
+    const model = loadFamily(family);
+    model.train();
+    const inputs = inputsOf(family, openGolden(family));
+    const liveAfterForward = () => tidy(() => {
+      const before = memory().numBytes;
+      const { loss } = forward(model, inputs);
+      const grown = memory().numBytes - before;
+      releaseGraph(loss);
+      return grown;
+    });
+    const plain = liveAfterForward();
+    model.gradientCheckpointingEnable();
+    expect(liveAfterForward()).toBeLessThan(plain / 2);
   });
 
   it('checkpoint() passes input gradients on and leaves the forward value unchanged', () => {
