@@ -9,7 +9,7 @@ import { evaluate } from '../train/evaluate';
 import { numLabelsOf } from '../train/model_kind';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { contextOf, loadForTask, readData, readLabels, taskFlag } from './task_model';
-import { STORAGE_FLAGS, storageFlag, storeWeights } from './model_files';
+import { STORAGE_FLAGS, storageFlag } from './model_files';
 import * as fs from 'fs';
 
 export const EVAL_HELP = `usage: peftjs eval --model PATH [--adapter DIR] --data FILE [--task classification|causal-lm]
@@ -26,8 +26,7 @@ export function evalCommand(argv: string[]): Record<string, number> {
   const adapter = stringFlag(flags, 'adapter');
   if (adapter !== undefined && !fs.existsSync(adapter)) throw new CliError(`peftjs eval: --adapter ${adapter} does not exist`);
   const labels = readLabels(adapter ?? stringFlag(flags, 'model'));
-  const { model, tokenizer } = loadForTask('eval', stringFlag(flags, 'model')!, stringFlag(flags, 'tokenizer'), task, labels);
-  storeWeights('eval', model, storageFlag('eval', flags));
+  const { model, tokenizer } = loadForTask('eval', stringFlag(flags, 'model')!, stringFlag(flags, 'tokenizer'), task, labels, storageFlag('eval', flags));
   const maxLength = flags.has('max-length') ? numberFlag('eval', flags, 'max-length', 0, (v) => Number.isInteger(v) && v > 0, 'a positive integer') : contextOf(model);
   const data = readData('eval', 'data', stringFlag(flags, 'data')!, task, tokenizer, flags, maxLength, labels ?? undefined);
   const runner: Module = adapter ? PeftModel.fromPretrained(model as Module, adapter) : (model as Module);

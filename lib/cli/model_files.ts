@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
+import { QuantizedLinear } from '../quant/quantized_linear';
 import { quantizeModel, type ModelQuantization } from '../quant/quantize_model';
 import { CliError, stringFlag } from './args';
 import { PeftModel } from '../peft/peft_model';
@@ -32,6 +33,11 @@ export function storageFlag(command: string, flags: Map<string, string | true>):
 export function storeWeights(command: string, model: PretrainedModel, storage: ModelQuantization | null): void {
   if (storage === null) return;
   const { layers, bytesBefore, bytesAfter } = quantizeModel(model, storage);
+  reportStorage(command, storage, layers, bytesBefore, bytesAfter);
+}
+
+/** What a load with --quantize / --dtype stored, on stderr. */
+function reportStorage(command: string, storage: ModelQuantization, layers: number, bytesBefore: number, bytesAfter: number): void {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   process.stderr.write(`${command}: ${layers} linear layers stored as ${storage.format} (${mib(bytesBefore)} -> ${mib(bytesAfter)} MiB); ` +
     'embeddings, norms and the output head stay float32\n');
@@ -39,8 +45,11 @@ export function storeWeights(command: string, model: PretrainedModel, storage: M
 
 export function loadModelFlag(command: string, modelPath: string, storage: ModelQuantization | null = null): PretrainedModel {
   if (!fs.existsSync(modelPath)) throw new CliError(`peftjs ${command}: --model ${modelPath} does not exist`);
-  const model = loadPretrained(modelPath);
-  storeWeights(command, model, storage);
+  const model = loadPretrained(modelPath, { quantization: storage });
+  if (storage !== null) {
+    const layers = model.namedModules().map(([, m]) => m).filter((m): m is QuantizedLinear => m instanceof QuantizedLinear);
+    reportStorage(command, storage, layers.length, layers.reduce((s, l) => s + l.weight.size * 4, 0), layers.reduce((s, l) => s + l.weight.byteLength, 0));
+  }
   return model;
 }
 

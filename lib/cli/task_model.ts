@@ -14,7 +14,8 @@ import { BertForSequenceClassification } from '../nn/models/bert/model';
 import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
 import { CliError, stringFlag } from './args';
 import { classifierFromBase } from './compare/base_model';
-import { loadModelFlag, loadTokenizerFlag, vocabSizeOf } from './model_files';
+import { loadModelFlag, loadTokenizerFlag, storeWeights, vocabSizeOf } from './model_files';
+import type { ModelQuantization } from '../quant/quantize_model';
 
 export type CliTask = 'causal-lm' | 'classification';
 export const LABELS_FILE = 'labels.json';
@@ -43,9 +44,9 @@ export function contextOf(model: PretrainedModel): number {
 }
 
 /** The model and tokenizer at --model; for classification with label names, a classifier over them. */
-export function loadForTask(command: string, modelPath: string, tokenizerPath: string | undefined, task: CliTask, labelNames: string[] | null):
-{ model: PretrainedModel; tokenizer: Tokenizer } {
-  const loaded = loadModelFlag(command, modelPath);
+export function loadForTask(command: string, modelPath: string, tokenizerPath: string | undefined, task: CliTask, labelNames: string[] | null,
+  storage: ModelQuantization | null = null): { model: PretrainedModel; tokenizer: Tokenizer } {
+  const loaded = loadModelFlag(command, modelPath, storage);
   const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
   if (task === 'causal-lm') {
     if (!(loaded instanceof LlamaForCausalLM) && loaded.constructor.name !== 'GPT2LMHeadModel')
@@ -55,7 +56,9 @@ export function loadForTask(command: string, modelPath: string, tokenizerPath: s
   if (loaded instanceof LlamaForSequenceClassification || loaded instanceof BertForSequenceClassification) return { model: loaded, tokenizer };
   if (loaded instanceof LlamaForCausalLM && fs.statSync(modelPath).isDirectory()) {
     loaded.dispose();
-    return { model: classifierFromBase(modelPath, labelNames ?? ['LABEL_0', 'LABEL_1'], 42), tokenizer };
+    const classifier = classifierFromBase(modelPath, labelNames ?? ['LABEL_0', 'LABEL_1'], 42);
+    storeWeights(command, classifier, storage);
+    return { model: classifier, tokenizer };
   }
   throw new CliError(`peftjs ${command}: --task classification needs a Llama HF folder or a classifier, but ${modelPath} holds a ${loaded.constructor.name}`);
 }

@@ -17,7 +17,7 @@ import { Trainer, type TrainResult } from '../train/trainer';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { makeConfig, METHOD_NAMES, methodTable } from './compare/methods';
 import { contextOf, loadForTask, readData, taskFlag, writeLabels } from './task_model';
-import { STORAGE_FLAGS, storageFlag, storeWeights } from './model_files';
+import { STORAGE_FLAGS, storageFlag } from './model_files';
 
 /** Method options: --kebab-case flag -> the config's camelCase field, and how its value parses. */
 const METHOD_OPTIONS: Record<string, 'int' | 'number' | 'list' | 'bool' | 'string'> = {
@@ -81,16 +81,15 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const resumeStep = resumeFrom ? readTrainerState(resumeFrom.dir).globalStep : null;
 
   // Labels first (from the data), since a classifier's head size depends on them.
-  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), 'causal-lm' === task ? task : 'classification', null);
+  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), 'causal-lm' === task ? task : 'classification', null, storage);
   const maxLength = maxLengthFlag ?? contextOf(probe.model);
   const train = readData('train', 'data', dataFile, task, probe.tokenizer, flags, maxLength);
   const labelNames = train.labelNames ?? null;
   let { model, tokenizer } = probe;
   if (task === 'classification' && labelNames && 'numLabels' in model.config && model.config.numLabels !== labelNames.length) {
     model.dispose();
-    ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames));
+    ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames, storage));
   }
-  storeWeights('train', model, storage);
   if (flags.has('gradient-checkpointing')) model.gradientCheckpointingEnable();
   const evalFile = stringFlag(flags, 'eval-data');
   const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;

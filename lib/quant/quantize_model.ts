@@ -10,6 +10,7 @@ import { Conv1D } from '../nn/layers/conv1d';
 import { Linear } from '../nn/layers/linear';
 import type { Module } from '../nn/module';
 import { noGrad } from '../tensor/autograd';
+import type { Tensor } from '../tensor/tensor';
 import type { WeightFormat } from '../ops/dequantize/kernel';
 import { QuantizedLinear } from './quantized_linear';
 import { type QuantizeOptions, QuantizedTensor } from './quantized_tensor';
@@ -52,30 +53,45 @@ export function quantizationConfigFormat(cfg: QuantizationConfig): ModelQuantiza
   return { format: 'nf4', doubleQuant: cfg.bnb4bitUseDoubleQuant ?? false, skipModules };
 }
 
+/** The linear layers `q` quantizes: every Linear and Conv1D but the skipped names (the output heads). */
+export function quantizationTargets(model: Module, q: ModelQuantization): [string, Linear | Conv1D][] {
+  const skip = new Set(q.skipModules ?? DEFAULT_SKIP);
+  return model.namedModules().filter(([path, m]) =>
+    (m instanceof Linear || m instanceof Conv1D) && path !== '' && !skip.has(path.slice(path.lastIndexOf('.') + 1))) as [string, Linear | Conv1D][];
+}
+
+/**
+ * The QuantizedLinear standing for `layer`, its weight quantized from `weight` (the layer's own, or the same
+ * values read from a file) and its bias the layer's own tensor (frozen).
+ */
+export function quantizedLayer(layer: Linear | Conv1D, weight: Tensor, q: ModelQuantization): QuantizedLinear {
+  const quantized = noGrad(() => {
+    // Conv1D stores [in, out]: its transpose is the [out, in] weight every GEMM here reads.
+    const w = layer instanceof Conv1D ? weight.T.contiguous() : weight;
+    const qt = QuantizedTensor.quantize(w, [layer.outFeatures, layer.inFeatures], q.format, q);
+    if (w !== weight) w.dispose();
+    return qt;
+  });
+  return new QuantizedLinear(quantized, layer.bias ? layer.bias.detach().requiresGrad_(false) : null);
+}
+
+/** Hands freed float32 weights back to the system, not to the native allocator's cache. */
+export function releaseFreedMemory(): void {
+  (getBackend() as { emptyCache?: () => void }).emptyCache?.();
+}
+
 /** Replaces the model's linear layers by quantized ones; returns how many and the weight bytes before and after. */
 export function quantizeModel(model: Module, q: ModelQuantization): { layers: number; bytesBefore: number; bytesAfter: number } {
-  const skip = new Set(q.skipModules ?? DEFAULT_SKIP);
   let layers = 0, bytesBefore = 0, bytesAfter = 0;
-  const targets = model.namedModules().filter(([path, m]) =>
-    (m instanceof Linear || m instanceof Conv1D) && path !== '' && !skip.has(path.slice(path.lastIndexOf('.') + 1)));
-  for (const [path, m] of targets) {
-    const layer = m as Linear | Conv1D;
-    const quantized = noGrad(() => {
-      // Conv1D stores [in, out]: its transpose is the [out, in] weight every GEMM here reads.
-      const w = layer instanceof Conv1D ? layer.weight.T.contiguous() : layer.weight;
-      const qt = QuantizedTensor.quantize(w, [layer.outFeatures, layer.inFeatures], q.format, q);
-      if (w !== layer.weight) w.dispose();
-      return qt;
-    });
+  for (const [path, layer] of quantizationTargets(model, q)) {
+    const replacement = quantizedLayer(layer, layer.weight, q);
     bytesBefore += layer.weight.size * 4;
-    bytesAfter += quantized.byteLength;
-    const bias = layer.bias ? layer.bias.detach().requiresGrad_(false) : null;
+    bytesAfter += replacement.weight.byteLength;
     layer.weight.dispose();
-    model.setSubmodule(path, new QuantizedLinear(quantized, bias));
+    model.setSubmodule(path, replacement);
     layers++;
   }
-  // The float32 weights are freed: hand their memory back to the system, not to the allocator's cache, so
-  // the process holds the quantized size (the native backend caches freed buffers for reuse).
-  (getBackend() as { emptyCache?: () => void }).emptyCache?.();
+  // The float32 weights are freed: the process should hold the quantized size.
+  releaseFreedMemory();
   return { layers, bytesBefore, bytesAfter };
 }

@@ -7,7 +7,7 @@ import { kernel } from '../tensor/kernel_lookup';
 import { empty } from '../tensor/creation';
 import { formatShape } from '../tensor/shape';
 import { backendFor, type Tensor } from '../tensor/tensor';
-import { f32ToBf16, f32ToF16 } from '../io/half';
+import { f32ArrayToBf16, f32ToF16 } from '../io/half';
 import type { DequantizeParams, WeightFormat } from '../ops/dequantize/kernel';
 import { WEIGHT_FORMATS } from '../ops/dequantize/kernel';
 import { quantizeInt8 } from './int8';
@@ -34,7 +34,7 @@ export class QuantizedTensor {
     if (values.length !== N * K) throw new RangeError(`${op}: ${values.length} values do not fill ${formatShape([N, K])}`);
     const none = { absmax: null, nestedCodes: null, nestedAbsmax: null, offset: 0 };
     if (format === 'bfloat16' || format === 'float16') {
-      const bits = Uint16Array.from(values, format === 'bfloat16' ? f32ToBf16 : f32ToF16);
+      const bits = format === 'bfloat16' ? f32ArrayToBf16(values) : Uint16Array.from(values, f32ToF16);
       return new QuantizedTensor(format, [N, K], { ...none, group: 1, data: new Uint8Array(bits.buffer) });
     }
     if (format === 'int8') {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { bf16ToF32, f32ToBf16 } from '../../lib/io/half';
+import { bf16ToF32, f32ArrayToBf16, f32ToBf16 } from '../../lib/io/half';
 import { DYNAMIC_MAP } from '../../lib/quant/dynamic_map';
 import { dequantizeInt8, quantizeInt8 } from '../../lib/quant/int8';
 import { dequantizeNf4, NF4_CODES, nf4Absmax, quantizeNf4 } from '../../lib/quant/nf4';
@@ -90,5 +90,7 @@ describe('bfloat16', () => {
     const input = f32(FIXTURE.bf16_in);
     expect(Array.from(input, (v) => f32ToBf16(v))).toEqual(FIXTURE.bf16_bits);
     for (const bits of FIXTURE.bf16_bits as number[]) expect(f32ToBf16(bf16ToF32(bits))).toBe(bits);
+    const withNaN = Float32Array.from([...input, NaN, -NaN]);
+    expect(Array.from(f32ArrayToBf16(withNaN))).toEqual(Array.from(withNaN, (v) => f32ToBf16(v)));
   });
 });

@@ -3,11 +3,12 @@
  * quantization, int8, bf16) keeps close to the float32 model's loss, and LoRA training on it lowers the loss
  * while the quantized base stays frozen. Also BitsAndBytesConfig's validation.
  */
-import { getPeftModel, LoraConfig, prepareModelForKbitTraining, setBackend } from '../../lib';
+import * as path from 'path';
+import { getPeftModel, loadHfModel, LoraConfig, type Module, prepareModelForKbitTraining, setBackend } from '../../lib';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizationConfigFormat, quantizeModel } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
-import { forward, inputsOf, openGolden } from '../helpers/golden';
+import { FIXTURES, forward, inputsOf, openGolden } from '../helpers/golden';
 import { loadFamily, train } from '../helpers/peft_run';
 
 const CASES = [
@@ -41,6 +42,22 @@ describe.each(backendsWithKernels('dequantize', 'loraForward'))('QLoRA on %s', (
     const merged = peft.mergeAndUnload() as typeof model;
     expect(merged.namedModules().some(([, m]) => m instanceof QuantizedLinear)).toBe(false);
     expect(forward(merged, inputs).logits).toAllClose(adapted, { rtol: 1e-4, atol: 1e-4 });
+  });
+});
+
+describe.each(backendsWithKernels('dequantize'))('loading quantized on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each(['llama', 'gpt2', 'bert'])('%s: quantizing while reading the folder equals loading, then quantizing', (family) => {
+    const inputs = inputsOf(family, openGolden(family));
+    const q = { format: 'nf4' as const, doubleQuant: true };
+    const streamed = loadHfModel(path.join(FIXTURES, family), { quantization: q });
+    const after = loadFamily(family);
+    quantizeModel(after, q);
+    const layers = (m: Module) => m.namedModules().filter(([, x]) => x instanceof QuantizedLinear).map(([p]) => p);
+    expect(layers(streamed)).toEqual(layers(after));
+    expect(layers(streamed).length).toBeGreaterThan(0);
+    expect(forward(streamed, inputs).logits.toFloat32Array()).toEqual(forward(after, inputs).logits.toFloat32Array());
   });
 });
 

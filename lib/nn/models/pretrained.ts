@@ -6,9 +6,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadLlama2c } from '../../io/llama2c';
 import { FileFormatError } from '../../io/errors';
-import { loadHfModelFolder } from '../../io/hf_folder';
+import { HfModelFolderReader, loadHfModelFolder } from '../../io/hf_folder';
+import { type ModelQuantization, quantizationTargets, quantizedLayer, quantizeModel, releaseFreedMemory } from '../../quant/quantize_model';
+import { noGrad } from '../../tensor/autograd';
 import type { Tensor } from '../../tensor/tensor';
-import type { Module } from '../module';
+import { withoutInit } from '../init';
+import { copyInto, type Module } from '../module';
 import { BertConfig } from './bert/config';
 import { BertForSequenceClassification } from './bert/model';
 import { GPT2Config } from './gpt2/config';
@@ -50,8 +53,18 @@ export function modelFromConfig(dict: Record<string, unknown>, file = 'config.js
   throw new FileFormatError('config.json', file, `model_type ${JSON.stringify(type)} is not supported (expected llama, gpt2 or bert)`);
 }
 
+export interface LoadOptions {
+  /**
+   * Store the linear layers so (lib/quant; HF's quantization_config / torch_dtype for a frozen base). An HF
+   * folder is then read one tensor at a time and each linear weight quantized as it is read, so the float32
+   * model never exists: the peak stays near the quantized size plus the largest tensor.
+   */
+  quantization?: ModelQuantization | null;
+}
+
 /** An HF model folder: config.json and model.safetensors (or shards listed by model.safetensors.index.json). */
-export function loadHfModel(dir: string): PretrainedModel {
+export function loadHfModel(dir: string, opts: LoadOptions = {}): PretrainedModel {
+  if (opts.quantization) return loadHfModelQuantized(dir, opts.quantization);
   const folder = loadHfModelFolder(dir);
   try {
     const model = modelFromConfig(folder.config, path.join(dir, 'config.json'));
@@ -62,32 +75,72 @@ export function loadHfModel(dir: string): PretrainedModel {
   }
 }
 
-/** Copies checkpoint tensors into a model; a tied head may be absent from the file, as HF saves it. */
-function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string): void {
-  const own = model.stateDict();
+/** Checks a file's weight names against the model's; a tied head may be absent from the file, as HF saves it. */
+function checkWeightNames(own: Map<string, Tensor>, has: (key: string) => boolean, keys: string[], dir: string): void {
   const tied = new Set<string>();
   const first = new Map<Tensor, string>();
   for (const [key, t] of own) {
     if (first.has(t)) tied.add(key);
     else first.set(t, key);
   }
-  const missing = [...own.keys()].filter((k) => !weights.has(k) && !(tied.has(k) && weights.has(first.get(own.get(k)!)!)));
-  const unexpected = [...weights.keys()].filter((k) => !own.has(k));
+  const missing = [...own.keys()].filter((k) => !has(k) && !(tied.has(k) && has(first.get(own.get(k)!)!)));
+  const unexpected = keys.filter((k) => !own.has(k));
   if (missing.length > 0 || unexpected.length > 0)
     throw new Error(`loading ${dir}: ${missing.length} missing weights (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}), ${unexpected.length} unexpected (${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''})`);
+}
+
+/** Copies checkpoint tensors into a model. */
+function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string): void {
+  const own = model.stateDict();
+  checkWeightNames(own, (k) => weights.has(k), [...weights.keys()], dir);
   const present = new Map([...weights].filter(([k]) => own.has(k)));
   model.loadStateDict(present, { strict: false });
 }
 
-/** A llama2.c .bin file or an HF model folder. */
-export function loadPretrained(modelPath: string): PretrainedModel {
+/**
+ * An HF folder with its linear layers quantized while reading: the model is built without initial values
+ * (its float32 linear weights are never written, so never paged in), then each tensor is read, quantized
+ * into its layer's QuantizedLinear or copied into its parameter, and freed before the next.
+ */
+function loadHfModelQuantized(dir: string, q: ModelQuantization): PretrainedModel {
+  const reader = HfModelFolderReader.open(dir);
+  try {
+    const model = withoutInit(() => modelFromConfig(reader.config, path.join(dir, 'config.json')));
+    const own = model.stateDict();
+    checkWeightNames(own, (k) => reader.has(k), reader.keys(), dir);
+    const targets = new Map(quantizationTargets(model, q).map(([p, layer]) => [`${p}.weight`, [p, layer] as const]));
+    noGrad(() => {
+      for (const key of reader.keys()) {
+        const t = reader.load(key);
+        const target = targets.get(key);
+        if (target) {
+          const [p, layer] = target;
+          model.setSubmodule(p, quantizedLayer(layer, t, q));
+          layer.weight.dispose();
+        } else copyInto(own.get(key)!, t);
+        t.dispose();
+      }
+    });
+    releaseFreedMemory();
+    return model;
+  } finally {
+    reader.close();
+  }
+}
+
+/** A llama2.c .bin file or an HF model folder (see LoadOptions). */
+export function loadPretrained(modelPath: string, opts: LoadOptions = {}): PretrainedModel {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(modelPath);
   } catch {
     throw new Error(`loadPretrained: '${modelPath}' does not exist (expected a llama2.c .bin file or a Hugging Face model folder)`);
   }
-  return stat.isDirectory() ? loadHfModel(modelPath) : loadLlama2cModel(modelPath);
+  if (stat.isDirectory()) return loadHfModel(modelPath, opts);
+  // llama2.c files are read whole; their linear layers are quantized after loading.
+  const model = loadLlama2cModel(modelPath);
+  if (opts.quantization) quantizeModel(model, opts.quantization);
+  return model;
 }
 
 /** Whether a loaded model predicts next tokens (and so can generate and score text). */
