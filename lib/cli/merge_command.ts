@@ -6,13 +6,16 @@ import '../peft/save_load';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { loadModelFlag } from './model_files';
 
-export const MERGE_HELP = `usage: peftjs merge --model PATH --adapter DIR --out DIR [--max-shard-size BYTES]
-  Folds the adapter into the base weights (LoRA, IA3, ...) and writes config.json + model.safetensors.
+export const MERGE_HELP = `usage: peftjs merge --model PATH --adapter DIR --out DIR [--max-shard-size BYTES] [--dtype float32|bfloat16|float16]
+  Folds the adapter into the base weights (LoRA, IA3, ...) and writes config.json + model.safetensors,
+  in --dtype (default float32; torch_dtype in config.json says which).
 example:
   peftjs merge --model ../shared/models/stories260K/stories260K.bin --adapter my-lora --out merged`;
 
 export function mergeCommand(argv: string[]): string {
-  const flags = parseFlags('merge', argv, { values: ['model', 'adapter', 'out', 'max-shard-size'], required: ['model', 'adapter', 'out'] });
+  const flags = parseFlags('merge', argv, { values: ['model', 'adapter', 'out', 'max-shard-size', 'dtype'], required: ['model', 'adapter', 'out'] });
+  const dtype = stringFlag(flags, 'dtype') ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'bfloat16' && dtype !== 'float16') throw new CliError(`peftjs merge: --dtype must be float32, bfloat16 or float16, got '${dtype}'`);
   const adapter = stringFlag(flags, 'adapter')!;
   if (!fs.existsSync(adapter)) throw new CliError(`peftjs merge: --adapter ${adapter} does not exist`);
   const out = stringFlag(flags, 'out')!;
@@ -20,7 +23,7 @@ export function mergeCommand(argv: string[]): string {
   const model = loadModelFlag('merge', stringFlag(flags, 'model')!);
   const peft = PeftModel.fromPretrained(model, adapter);
   const merged = peft.mergeAndUnload();
-  saveModelFolder(merged as never, out, { maxShardSize });
+  saveModelFolder(merged as never, out, { maxShardSize, dtype });
   merged.dispose();
   return out;
 }
