@@ -4,7 +4,7 @@
  * while the quantized base stays frozen. Also BitsAndBytesConfig's validation.
  */
 import * as path from 'path';
-import { getPeftModel, loadHfModel, LoraConfig, type Module, prepareModelForKbitTraining, setBackend } from '../../lib';
+import { BitFitConfig, getPeftModel, IA3Config, loadHfModel, LoraConfig, type Module, prepareModelForKbitTraining, setBackend } from '../../lib';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizationConfigFormat, quantizeModel } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
@@ -42,6 +42,32 @@ describe.each(backendsWithKernels('dequantize', 'loraForward'))('QLoRA on %s', (
     const merged = peft.mergeAndUnload() as typeof model;
     expect(merged.namedModules().some(([, m]) => m instanceof QuantizedLinear)).toBe(false);
     expect(forward(merged, inputs).logits).toAllClose(adapted, { rtol: 1e-4, atol: 1e-4 });
+  });
+});
+
+describe.each(backendsWithKernels('dequantize', 'loraForward'))('other methods on a quantized base on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it('(IA)3 on an nf4 Llama trains its vectors and lowers the loss; merging and mixed batches refuse by name', () => {
+    const inputs = inputsOf('llama', openGolden('llama'));
+    const model = loadFamily('llama');
+    quantizeModel(model, { format: 'nf4' });
+    const peft = getPeftModel(model, new IA3Config({ targetModules: ['k_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'], initIa3Weights: false }));
+    const losses = train(peft, inputs, 8, 5e-2);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] - 0.01);
+    expect(() => peft.mergeAndUnload()).toThrow(/Ia3Linear: merging needs a float32 base weight, and this layer's is nf4/);
+  });
+
+  it('BitFit on an int8 GPT-2 trains the biases of the quantized layers', () => {
+    const inputs = inputsOf('gpt2', openGolden('gpt2'));
+    const model = loadFamily('gpt2');
+    quantizeModel(model, { format: 'int8' });
+    const peft = getPeftModel(model, new BitFitConfig({}));
+    const before = peft.model.namedParameters().find(([n]) => /attn\.c_attn\.bias$/.test(n))![1].toFloat32Array();
+    const losses = train(peft, inputs, 6, 1e-2);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    const after = peft.model.namedParameters().find(([n]) => /attn\.c_attn\.bias$/.test(n))![1].toFloat32Array();
+    expect(Array.from(after)).not.toEqual(Array.from(before));
   });
 });
 

@@ -6,6 +6,7 @@
  * rows (output) or columns (input) — and the bias for output scaling; unmerging divides, as HF does
  * (by l + 1e-8).
  */
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import type { Ia3Mode } from '../../../ops/ia3/kernel';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
@@ -27,12 +28,12 @@ interface Ia3Spec {
 }
 
 export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
-  readonly base_layer: Linear | Conv1D;
+  readonly base_layer: Linear | Conv1D | QuantizedLinear;
   readonly ia3_l: ParameterDict;
   /** The adapter of each sample while a mixed batch runs (set by PeftModel.forward; see mixed_batch.ts), else null. */
   private mixedNames: readonly string[] | null = null;
 
-  constructor(base: Linear | Conv1D, readonly isFeedforward: boolean) {
+  constructor(base: Linear | Conv1D | QuantizedLinear, readonly isFeedforward: boolean) {
     super();
     this.base_layer = this.registerModule('base_layer', base);
     this.ia3_l = this.registerModule('ia3_l', new ParameterDict());
@@ -69,7 +70,22 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
   private weightOutIn(): Tensor {
-    return this.base_layer instanceof Conv1D ? this.base_layer.weight.T : this.base_layer.weight;
+    const base = this.base_layer;
+    if (base instanceof QuantizedLinear) throw this.quantizedBase('this operation');
+    return base instanceof Conv1D ? base.weight.T : base.weight;
+  }
+
+  /** What needs a float32 base (merging, mixed batches) refuses a quantized one by name. */
+  private quantizedBase(what: string): Error {
+    return new Error(`Ia3Linear: ${what} needs a float32 base weight, and this layer's is ${(this.base_layer as QuantizedLinear).weight.format}; ` +
+      'train and run the adapter on it, or dequantize the base first');
+  }
+
+  /** (IA)3 over a quantized base: the scale around its panel-wise GEMM (output: after it; input: before). */
+  private quantizedForward(x: Tensor, l: Tensor): Tensor {
+    const base = this.base_layer as QuantizedLinear;
+    const row = l.reshape([l.size]);
+    return this.mode === 'output' ? mul(base.forward(x), row) : base.forward(mul(x, row));
   }
 
   forward(x: Tensor): Tensor {
@@ -80,12 +96,14 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
     if (running.length === 0) return this.base_layer.forward(x);
     let l = this.ia3_l.get(running[0]);
     for (const n of running.slice(1)) l = mul(l, this.ia3_l.get(n));
+    if (this.base_layer instanceof QuantizedLinear) return this.quantizedForward(x, l);
     return ia3Linear(x, this.weightOutIn(), this.base_layer.bias, l, this.mode);
   }
 
   /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
     if (this.merged.length > 0) throw new Error('Ia3Linear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
+    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase('a mixed batch (adapterNames)');
     const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'Ia3Linear');
     if (used.length === 0) return this.base_layer.forward(x);
     return ia3Mixed(x, this.weightOutIn(), this.base_layer.bias, used.map((n) => this.ia3_l.get(n)), rowAdapter, this.mode);
@@ -108,6 +126,7 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
    * input column (input scaling), in the base layer's own layout ([out, in], or [in, out] for Conv1D).
    */
   private scaleWeights(lt: Tensor, f: (w: number, l: number) => number): void {
+    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase('merging');
     const l = lt.toFloat32Array();
     const weight = this.base_layer.weight;
     const w = weight.toFloat32Array();

@@ -3,6 +3,7 @@
  * targetModules, HF's per-architecture defaults are used and written into the config (as HF does), so the
  * saved adapter_config.json lists them.
  */
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
 import type { Module } from '../../../nn/module';
@@ -37,7 +38,7 @@ const ia3Tuner: Tuner<IA3Config> = {
     const model = peft.model;
     fillDefaults(model, config);
     config.validate();
-    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof Ia3Linear;
+    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof QuantizedLinear || m instanceof Ia3Linear;
     for (const [path, m] of findTargets(model, config, accept, 'IA3')) {
       const feedforward = isFeedforwardKey(config.feedforwardModules, path);
       let layer: Ia3Linear;
@@ -46,7 +47,7 @@ const ia3Tuner: Tuner<IA3Config> = {
           throw new Error(`IA3: '${path}' already scales its ${m.isFeedforward ? 'input' : 'output'}; adapter '${name}' would scale its ${feedforward ? 'input' : 'output'}`);
         layer = m;
       } else {
-        layer = new Ia3Linear(m as Linear | Conv1D, feedforward);
+        layer = new Ia3Linear(m as Linear | Conv1D | QuantizedLinear, feedforward);
         model.setSubmodule(path, layer);
       }
       layer.addAdapter(name, config.initIa3Weights);

@@ -175,6 +175,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
     if (this.merged.length > 0) throw new Error('LoraLinear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
+    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase('a mixed batch (adapterNames)');
     const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'LoraLinear');
     const dora = used.find((n) => this.specs.get(n)!.useDora);
     if (dora !== undefined) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${dora}', as HF peft`);
