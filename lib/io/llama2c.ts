@@ -38,10 +38,7 @@ function loadSlot(fd: number, file: string, slot: WeightSlot, groupSize: number)
     const scales = new Float32Array(out.length / groupSize);
     readExact(fd, bytesOf(q), slot.offset, LLAMA2C_FORMAT, file);
     readExact(fd, bytesOf(scales), slot.scaleOffset, LLAMA2C_FORMAT, file);
-    for (let g = 0, i = 0; g < scales.length; g++) {
-      const s = scales[g];
-      for (const end = i + groupSize; i < end; i++) out[i] = q[i] * s;
-    }
+    out.set(dequantizeQ8({ q, scales, groupSize }));
   });
 }
 
@@ -65,6 +62,47 @@ export function loadLlama2c(path: string): Llama2cCheckpoint {
     if (layout.config.sharedClassifier) weights['lm_head.weight'] = weights['model.embed_tokens.weight'];
     return { config: layout.config, weights };
   });
+}
+
+/** One weight as stored: float32 values, or (version 2) int8 codes with one float32 scale per group. */
+export type Llama2cSlotData =
+  | { kind: 'f32'; values: Float32Array }
+  | { kind: 'q8'; q: Int8Array; scales: Float32Array; groupSize: number };
+
+/**
+ * Reads the weights one at a time, as stored, handing each to `visit` before the next is read: a loader that
+ * quantizes keeps at most one float32 weight in memory. Returns the config.
+ */
+export function forEachLlama2cWeight(path: string, visit: (name: string, shape: number[], data: Llama2cSlotData) => void): Llama2cConfig {
+  assertLittleEndianHost('forEachLlama2cWeight');
+  return withOpenFile(path, LLAMA2C_FORMAT, (fd, size) => {
+    const layout = readLayout(fd, path, size);
+    for (const slot of layout.slots) {
+      const n = slot.shape.reduce((a, b) => a * b, 1);
+      if (slot.kind === 'f32') {
+        const values = new Float32Array(n);
+        readExact(fd, bytesOf(values), slot.offset, LLAMA2C_FORMAT, path);
+        visit(slot.name, slot.shape, { kind: 'f32', values });
+      } else {
+        const groupSize = layout.config.groupSize!;
+        const q = new Int8Array(n), scales = new Float32Array(n / groupSize);
+        readExact(fd, bytesOf(q), slot.offset, LLAMA2C_FORMAT, path);
+        readExact(fd, bytesOf(scales), slot.scaleOffset, LLAMA2C_FORMAT, path);
+        visit(slot.name, slot.shape, { kind: 'q8', q, scales, groupSize });
+      }
+    }
+    return layout.config;
+  });
+}
+
+/** A version-2 weight in float32: value = int8 * scale of its group, rounded once, as runq.c computes it. */
+export function dequantizeQ8(data: { q: Int8Array; scales: Float32Array; groupSize: number }): Float32Array {
+  const out = new Float32Array(data.q.length);
+  for (let g = 0, i = 0; g < data.scales.length; g++) {
+    const s = data.scales[g];
+    for (const end = i + data.groupSize; i < end; i++) out[i] = data.q[i] * s;
+  }
+  return out;
 }
 
 export type { Llama2cConfig } from './llama2c_config';

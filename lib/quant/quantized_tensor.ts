@@ -48,6 +48,20 @@ export class QuantizedTensor {
     });
   }
 
+  /**
+   * An int8 weight from codes and per-group scales as llama2.c's version-2 files store them
+   * (value = q * scale): absmax = scale * 127, so no float32 copy of the weight is made.
+   */
+  static fromInt8Scales(q: Int8Array, scales: Float32Array, shape: readonly [number, number], groupSize: number): QuantizedTensor {
+    const [N, K] = shape;
+    if (q.length !== N * K || scales.length * groupSize !== q.length)
+      throw new RangeError(`QuantizedTensor.fromInt8Scales: ${q.length} codes and ${scales.length} scales of group ${groupSize} do not fill ${formatShape([N, K])}`);
+    const absmax = Float32Array.from(scales, (s) => s * 127);
+    return new QuantizedTensor('int8', [N, K], {
+      group: groupSize, data: new Uint8Array(q.buffer, q.byteOffset, q.length), absmax, nestedCodes: null, nestedAbsmax: null, offset: 0,
+    });
+  }
+
   get size(): number {
     return this.shape[0] * this.shape[1];
   }

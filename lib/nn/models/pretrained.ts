@@ -4,10 +4,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadLlama2c } from '../../io/llama2c';
+import { dequantizeQ8, forEachLlama2cWeight, type Llama2cConfig, loadLlama2c, readLlama2cConfig } from '../../io/llama2c';
 import { FileFormatError } from '../../io/errors';
 import { HfModelFolderReader, loadHfModelFolder } from '../../io/hf_folder';
-import { type ModelQuantization, quantizationTargets, quantizedLayer, quantizeModel, releaseFreedMemory } from '../../quant/quantize_model';
+import { QuantizedLinear } from '../../quant/quantized_linear';
+import { QuantizedTensor } from '../../quant/quantized_tensor';
+import { type ModelQuantization, quantizationTargets, quantizedLayer, releaseFreedMemory } from '../../quant/quantize_model';
+import { fromArray } from '../../tensor/creation';
 import { noGrad } from '../../tensor/autograd';
 import type { Tensor } from '../../tensor/tensor';
 import { withoutInit } from '../init';
@@ -22,21 +25,56 @@ import { LlamaForSequenceClassification } from './sequence_classification';
 
 export type PretrainedModel = LlamaForCausalLM | LlamaForSequenceClassification | GPT2LMHeadModel | BertForSequenceClassification;
 
-/** A llama2.c checkpoint as a LlamaForCausalLM (interleaved RoPE, its weights unpermuted). */
-export function loadLlama2cModel(file: string): LlamaForCausalLM {
-  const ckpt = loadLlama2c(file);
-  const c = ckpt.config;
-  const config = new LlamaConfig({
+/** The LlamaConfig of a llama2.c header (interleaved RoPE). */
+function llamaConfigOf(c: Llama2cConfig): LlamaConfig {
+  return new LlamaConfig({
     vocabSize: c.vocabSize, hiddenSize: c.dim, intermediateSize: c.hiddenDim, numHiddenLayers: c.nLayers,
     numAttentionHeads: c.nHeads, numKeyValueHeads: c.nKvHeads, maxPositionEmbeddings: c.seqLen, rmsNormEps: c.rmsNormEps,
     ropeTheta: c.ropeTheta, tieWordEmbeddings: c.sharedClassifier, ropeInterleaved: c.ropeInterleaved,
   });
-  const model = new LlamaForCausalLM(config);
+}
+
+/** A llama2.c checkpoint as a LlamaForCausalLM (interleaved RoPE, its weights unpermuted). */
+export function loadLlama2cModel(file: string): LlamaForCausalLM {
+  const ckpt = loadLlama2c(file);
+  const model = new LlamaForCausalLM(llamaConfigOf(ckpt.config));
   try {
     model.loadStateDict(ckpt.weights);
   } finally {
     for (const t of new Set(Object.values(ckpt.weights))) t.dispose();
   }
+  return model;
+}
+
+/**
+ * A llama2.c checkpoint with its linear layers quantized while reading, one weight at a time. A version-2
+ * (int8) file loaded as int8 keeps its own codes and group scales (no float32 detour); other storages
+ * quantize each weight from its float32 values, which exist for that one weight only.
+ */
+function loadLlama2cQuantized(file: string, q: ModelQuantization): LlamaForCausalLM {
+  const c = readLlama2cConfig(file);
+  const model = withoutInit(() => new LlamaForCausalLM(llamaConfigOf(c)));
+  const own = model.stateDict();
+  const targets = new Map(quantizationTargets(model, q).map(([p, layer]) => [`${p}.weight`, [p, layer] as const]));
+  noGrad(() => forEachLlama2cWeight(file, (name, shape, data) => {
+    const target = targets.get(name);
+    if (target && data.kind === 'q8' && q.format === 'int8') {
+      const [p, layer] = target;
+      model.setSubmodule(p, new QuantizedLinear(QuantizedTensor.fromInt8Scales(data.q, data.scales, [shape[0], shape[1]], data.groupSize), null));
+      layer.weight.dispose();
+      return;
+    }
+    const values = data.kind === 'f32' ? data.values : dequantizeQ8(data);
+    const t = fromArray(values, shape);
+    if (target) {
+      const [p, layer] = target;
+      model.setSubmodule(p, quantizedLayer(layer, t, q));
+      layer.weight.dispose();
+    } else copyInto(own.get(name)!, t);
+    t.dispose();
+  }));
+  if (c.sharedClassifier && model.lm_head.weight !== model.model.embed_tokens.weight) copyInto(model.lm_head.weight, model.model.embed_tokens.weight);
+  releaseFreedMemory();
   return model;
 }
 
@@ -137,10 +175,7 @@ export function loadPretrained(modelPath: string, opts: LoadOptions = {}): Pretr
     throw new Error(`loadPretrained: '${modelPath}' does not exist (expected a llama2.c .bin file or a Hugging Face model folder)`);
   }
   if (stat.isDirectory()) return loadHfModel(modelPath, opts);
-  // llama2.c files are read whole; their linear layers are quantized after loading.
-  const model = loadLlama2cModel(modelPath);
-  if (opts.quantization) quantizeModel(model, opts.quantization);
-  return model;
+  return opts.quantization ? loadLlama2cQuantized(modelPath, opts.quantization) : loadLlama2cModel(modelPath);
 }
 
 /** Whether a loaded model predicts next tokens (and so can generate and score text). */
