@@ -8,8 +8,7 @@ import { empty } from '../tensor/creation';
 import { formatShape } from '../tensor/shape';
 import { backendFor, type Tensor } from '../tensor/tensor';
 import { f32ArrayToBf16, f32ToF16 } from '../io/half';
-import type { DequantizeParams, WeightFormat } from '../ops/dequantize/kernel';
-import { WEIGHT_FORMATS } from '../ops/dequantize/kernel';
+import { type DequantizeParams, WEIGHT_FORMATS, type WeightFormat } from '../ops/dequantize/kernel';
 import { quantizeInt8 } from './int8';
 import { quantizeNf4 } from './nf4';
 

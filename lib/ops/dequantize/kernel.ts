@@ -35,9 +35,11 @@ export interface DequantizeKernels {
   dequantize(p: DequantizeParams): void;
 }
 
-function typedArray<T>(c: ArgChecks, name: string, v: unknown, ctor: { new (n: number): T; name: string }, needed: number, unit: string): void {
-  if (!(v instanceof (ctor as unknown as typeof Uint8Array))) c.failType(`argument '${name}' must be a ${ctor.name}, got ${typeOf(v)}`);
-  if ((v as Uint8Array).length < needed) c.fail(`argument '${name}' has ${(v as Uint8Array).length} ${unit}, expected at least ${needed}`);
+/** A typed array of the given kind holding at least `needed` elements (the packed bytes, the scales). */
+function typedArray(c: ArgChecks, name: string, v: unknown, kind: typeof Uint8Array | typeof Float32Array, needed: number, unit: string): void {
+  if (!(v instanceof kind)) c.failType(`argument '${name}' must be a ${kind.name}, got ${typeOf(v)}`);
+  const length = (v as Uint8Array | Float32Array).length;
+  if (length < needed) c.fail(`argument '${name}' has ${length} ${unit}, expected at least ${needed}`);
 }
 
 export const dequantizeChecks: KernelChecks<DequantizeKernels> = {
