@@ -35,6 +35,24 @@ export interface BlockwiseInt8 {
   readonly absmax: Float32Array;
 }
 
+/**
+ * Walks x in blocks of blockSize as bitsandbytes' blockwise quantizers do: each block's absmax (float32),
+ * and each value times 1 / absmax in float32, clamped to [-1, 1] (an all-zero block divides by 1e-38, as
+ * bitsandbytes clamps it). visit(i, scaled) for every value; returns the absmax of every block.
+ */
+export function forEachScaled(x: Float32Array, blockSize: number, visit: (i: number, scaled: number) => void): Float32Array {
+  const n = x.length, absmax = new Float32Array(Math.ceil(n / blockSize));
+  for (let b = 0; b < absmax.length; b++) {
+    const start = b * blockSize, end = Math.min(n, start + blockSize);
+    let m = 0;
+    for (let i = start; i < end; i++) m = Math.max(m, Math.abs(x[i]));
+    absmax[b] = m;
+    const inv = Math.fround(1 / Math.max(m, 1e-38));
+    for (let i = start; i < end; i++) visit(i, Math.min(1, Math.max(-1, Math.fround(x[i] * inv))));
+  }
+  return absmax;
+}
+
 /** The index of the first midpoint >= v (torch.bucketize, right=False): the nearest map value, ties lower. */
 function bucket(v: number): number {
   let lo = 0, hi = MIDPOINTS.length;
@@ -47,17 +65,9 @@ function bucket(v: number): number {
 }
 
 export function quantizeBlockwise(x: Float32Array, blockSize: number): BlockwiseInt8 {
-  const n = x.length, blocks = Math.ceil(n / blockSize);
-  const absmax = new Float32Array(blocks), codes = new Uint8Array(n);
-  for (let b = 0; b < blocks; b++) {
-    const start = b * blockSize, end = Math.min(n, start + blockSize);
-    let m = 0;
-    for (let i = start; i < end; i++) m = Math.max(m, Math.abs(x[i]));
-    absmax[b] = m;
-    const inv = Math.fround(1 / Math.max(m, 1e-38));
-    for (let i = start; i < end; i++) codes[i] = bucket(Math.min(1, Math.max(-1, Math.fround(x[i] * inv))));
-  }
-  return { n, blockSize, codes, absmax };
+  const codes = new Uint8Array(x.length);
+  const absmax = forEachScaled(x, blockSize, (i, scaled) => { codes[i] = bucket(scaled); });
+  return { n: x.length, blockSize, codes, absmax };
 }
 
 export function dequantizeBlockwise(q: BlockwiseInt8): Float32Array {

@@ -8,7 +8,7 @@
  * (bitsandbytes' compress_statistics): their mean is subtracted and the rest stored as 8-bit codes of the
  * signed dynamic map in blocks of 256 (dynamic_map.ts).
  */
-import { type BlockwiseInt8, dequantizeBlockwise, quantizeBlockwise } from './dynamic_map';
+import { type BlockwiseInt8, dequantizeBlockwise, forEachScaled, quantizeBlockwise } from './dynamic_map';
 
 /** bitsandbytes' NF4 code values (csrc/kernels.cu nf4_dequantization_lut), code 0 to 15. */
 export const NF4_CODES = Float32Array.from([
@@ -49,27 +49,17 @@ export function quantizeNf4(w: Float32Array, opts: { blockSize?: number; doubleQ
   const blockSize = opts.blockSize ?? 64;
   if (!(NF4_BLOCK_SIZES as readonly number[]).includes(blockSize))
     throw new RangeError(`quantizeNf4: blockSize must be one of ${NF4_BLOCK_SIZES.join(', ')}, got ${blockSize}`);
-  const n = w.length, blocks = Math.ceil(n / blockSize);
-  const absmax = new Float32Array(blocks);
+  const n = w.length;
   const codes = new Uint8Array(Math.ceil(n / 2)).fill(0x77);  // the pad nibble of an odd count is code 7 (zero)
-  for (let b = 0; b < blocks; b++) {
-    const start = b * blockSize, end = Math.min(n, start + blockSize);
-    let m = 0;
-    for (let i = start; i < end; i++) m = Math.max(m, Math.abs(w[i]));
-    absmax[b] = m;
-    // x * (1 / absmax) in float32, with bitsandbytes' guard for an all-zero block (clamp(min=1e-38)).
-    const inv = Math.fround(1 / Math.max(m, 1e-38));
-    for (let i = start; i < end; i++) {
-      const scaled = Math.min(1, Math.max(-1, Math.fround(w[i] * inv)));
-      const code = Number.isNaN(w[i]) ? 0 : nearestCode(scaled);
-      const byte = i >> 1;
-      codes[byte] = i % 2 === 0 ? (code << 4) | (codes[byte] & 0x0f) : (codes[byte] & 0xf0) | code;
-    }
-  }
+  const absmax = forEachScaled(w, blockSize, (i, scaled) => {
+    const code = Number.isNaN(w[i]) ? 0 : nearestCode(scaled);
+    const byte = i >> 1;
+    codes[byte] = i % 2 === 0 ? (code << 4) | (codes[byte] & 0x0f) : (codes[byte] & 0xf0) | code;
+  });
   if (!opts.doubleQuant) return { format: 'nf4', n, blockSize, codes, absmax };
   let sum = 0;
   for (const a of absmax) sum += a;
-  const offset = Math.fround(sum / blocks);
+  const offset = Math.fround(sum / absmax.length);
   const centred = Float32Array.from(absmax, (a) => a - offset);
   return { format: 'nf4', n, blockSize, codes, absmax: { ...quantizeBlockwise(centred, 256), offset } };
 }

@@ -46,6 +46,12 @@ export function loadLlama2cModel(file: string): LlamaForCausalLM {
   return model;
 }
 
+/** Puts a quantized layer where a linear one was, freeing the linear one's (never written) weight. */
+function replaceLayer(model: Module, [path, layer]: readonly [string, Module & { weight: Tensor }], quantized: QuantizedLinear): void {
+  model.setSubmodule(path, quantized);
+  layer.weight.dispose();
+}
+
 /**
  * A llama2.c checkpoint with its linear layers quantized while reading, one weight at a time. A version-2
  * (int8) file loaded as int8 keeps its own codes and group scales (no float32 detour); other storages
@@ -59,18 +65,13 @@ function loadLlama2cQuantized(file: string, q: ModelQuantization): LlamaForCausa
   noGrad(() => forEachLlama2cWeight(file, (name, shape, data) => {
     const target = targets.get(name);
     if (target && data.kind === 'q8' && q.format === 'int8') {
-      const [p, layer] = target;
-      model.setSubmodule(p, new QuantizedLinear(QuantizedTensor.fromInt8Scales(data.q, data.scales, [shape[0], shape[1]], data.groupSize), null));
-      layer.weight.dispose();
+      replaceLayer(model, target, new QuantizedLinear(QuantizedTensor.fromInt8Scales(data.q, data.scales, [shape[0], shape[1]], data.groupSize), null));
       return;
     }
     const values = data.kind === 'f32' ? data.values : dequantizeQ8(data);
     const t = fromArray(values, shape);
-    if (target) {
-      const [p, layer] = target;
-      model.setSubmodule(p, quantizedLayer(layer, t, q));
-      layer.weight.dispose();
-    } else copyInto(own.get(name)!, t);
+    if (target) replaceLayer(model, target, quantizedLayer(target[1], t, q));
+    else copyInto(own.get(name)!, t);
     t.dispose();
   }));
   if (c.sharedClassifier && model.lm_head.weight !== model.model.embed_tokens.weight) copyInto(model.lm_head.weight, model.model.embed_tokens.weight);
@@ -151,11 +152,8 @@ function loadHfModelQuantized(dir: string, q: ModelQuantization): PretrainedMode
       for (const key of reader.keys()) {
         const t = reader.load(key);
         const target = targets.get(key);
-        if (target) {
-          const [p, layer] = target;
-          model.setSubmodule(p, quantizedLayer(layer, t, q));
-          layer.weight.dispose();
-        } else copyInto(own.get(key)!, t);
+        if (target) replaceLayer(model, target, quantizedLayer(target[1], t, q));
+        else copyInto(own.get(key)!, t);
         t.dispose();
       }
     });
