@@ -127,7 +127,7 @@ void dequantize(const QuantizedWeight& w, int64_t start, int64_t end, float* out
   if (end <= start) return;
   dynamic_map();  // built once, before the threads read it
   using Range = void (*)(const QuantizedWeight&, int64_t, int64_t, float*);
-  const Range range = for_cpu_path<Range>(&dequantize_range_scalar, nullptr, &dequantize_range_avx512);
+  const Range range = for_cpu_path<Range>(&dequantize_range_scalar, &dequantize_range_avx2, &dequantize_range_avx512);
   float* base = out - start;
   parallel_for(end - start, kGrain, [&](int64_t s, int64_t e) { range(w, start + s, start + e, base); });
 }

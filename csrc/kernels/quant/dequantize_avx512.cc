@@ -1,6 +1,11 @@
 // AVX-512 builds of the dequantization loops (dequantize.cc dispatches to them on the avx512 path): 16
 // values a step. NF4's 16 code values fill one zmm register, so a code becomes its value by one permute.
 // Same arithmetic, in the same order, as the portable loops: the results are bit for bit the same.
+// GCC 12 warns that the conversion intrinsics read an uninitialized value (its headers start them from
+// _mm512_undefined_*; GCC bug 105593), a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "dequantize_paths.h"

@@ -16,6 +16,7 @@ extern const float kNf4Codes[16];
 float nf4_block_absmax(const QuantizedWeight& w, int64_t b);
 
 void dequantize_range_scalar(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
+void dequantize_range_avx2(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
 void dequantize_range_avx512(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
 
 }  // namespace peftjs
