@@ -3,6 +3,8 @@
 // arithmetic, in the same order, as the portable loops: the results are bit for bit the same.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "dequantize_paths.h"
 #include "../simd/target.h"
 
@@ -26,33 +28,25 @@ void dequantize_range_avx2(const QuantizedWeight& w, int64_t s, int64_t e, float
     case WeightFormat::Int8: {
       const int8_t* q = reinterpret_cast<const int8_t*>(w.data);
       const __m256 k127 = _mm256_set1_ps(127.0f);
-      while (i < e) {
-        const int64_t group_end = std::min(e, (i / w.group + 1) * w.group);
-        const __m256 scale = _mm256_set1_ps(w.absmax[i / w.group]);
-        for (; i + 8 <= group_end; i += 8) {
+      return dequantize_by_groups(w, s, e, out, [&](int64_t i, int64_t end, int64_t group) {
+        const __m256 scale = _mm256_set1_ps(w.absmax[group]);
+        for (; i + 8 <= end; i += 8) {
           const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i))));
           _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_mul_ps(v, scale), k127));
         }
-        dequantize_range_scalar(w, i, group_end, out);
-        i = group_end;
-      }
-      return;
+        return i;
+      });
     }
     case WeightFormat::Nf4: {
       const __m256 low_codes = _mm256_loadu_ps(kNf4Codes), high_codes = _mm256_loadu_ps(kNf4Codes + 8);
       // Lane j holds byte j / 2; even lanes take its high nibble, odd lanes its low one.
       const __m256i shifts = _mm256_set_epi32(0, 4, 0, 4, 0, 4, 0, 4);
       const __m256i low4 = _mm256_set1_epi32(0x0f);
-      while (i < e) {
-        const int64_t block_end = std::min(e, (i / w.group + 1) * w.group);
-        if (i & 1) {  // an odd start: one value by hand, then whole bytes
-          dequantize_range_scalar(w, i, i + 1, out);
-          ++i;
-          continue;
-        }
-        const __m256 absmax = _mm256_set1_ps(nf4_block_absmax(w, i / w.group));
-        for (; i + 8 <= block_end; i += 8) {
-          const int32_t four = *reinterpret_cast<const int32_t*>(w.data + (i >> 1));
+      return dequantize_by_groups(w, s, e, out, [&](int64_t i, int64_t end, int64_t group) {
+        const __m256 absmax = _mm256_set1_ps(nf4_block_absmax(w, group));
+        for (; i + 8 <= end; i += 8) {
+          int32_t four;
+          std::memcpy(&four, w.data + (i >> 1), 4);
           const __m128i bytes = _mm_cvtsi32_si128(four);
           const __m256i lanes = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes));
           const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(lanes, shifts), low4);
@@ -61,10 +55,8 @@ void dequantize_range_avx2(const QuantizedWeight& w, int64_t s, int64_t e, float
           const __m256 value = _mm256_blendv_ps(_mm256_permutevar8x32_ps(low_codes, codes), _mm256_permutevar8x32_ps(high_codes, codes), high);
           _mm256_storeu_ps(out + i, _mm256_mul_ps(value, absmax));
         }
-        dequantize_range_scalar(w, i, block_end, out);
-        i = block_end;
-      }
-      return;
+        return i;
+      });
     }
   }
   dequantize_range_scalar(w, i, e, out);

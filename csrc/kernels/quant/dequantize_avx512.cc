@@ -31,41 +31,30 @@ void dequantize_range_avx512(const QuantizedWeight& w, int64_t s, int64_t e, flo
     case WeightFormat::Int8: {
       const int8_t* q = reinterpret_cast<const int8_t*>(w.data);
       const __m512 k127 = _mm512_set1_ps(127.0f);
-      while (i < e) {
-        const int64_t group_end = std::min(e, (i / w.group + 1) * w.group);
-        const __m512 scale = _mm512_set1_ps(w.absmax[i / w.group]);
-        for (; i + 16 <= group_end; i += 16) {
+      return dequantize_by_groups(w, s, e, out, [&](int64_t i, int64_t end, int64_t group) {
+        const __m512 scale = _mm512_set1_ps(w.absmax[group]);
+        for (; i + 16 <= end; i += 16) {
           const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i))));
           _mm512_storeu_ps(out + i, _mm512_div_ps(_mm512_mul_ps(v, scale), k127));
         }
-        dequantize_range_scalar(w, i, group_end, out);
-        i = group_end;
-      }
-      return;
+        return i;
+      });
     }
     case WeightFormat::Nf4: {
       const __m512 table = _mm512_loadu_ps(kNf4Codes);
       // Lane j holds byte j / 2; even lanes take its high nibble, odd lanes its low one.
       const __m512i shifts = _mm512_set_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
       const __m512i low4 = _mm512_set1_epi32(0x0f);
-      while (i < e) {
-        const int64_t block_end = std::min(e, (i / w.group + 1) * w.group);
-        if (i & 1) {  // a range that starts on a high-nibble boundary's odd half: one value by hand
-          dequantize_range_scalar(w, i, i + 1, out);
-          ++i;
-          continue;
-        }
-        const __m512 absmax = _mm512_set1_ps(nf4_block_absmax(w, i / w.group));
-        for (; i + 16 <= block_end; i += 16) {
+      return dequantize_by_groups(w, s, e, out, [&](int64_t i, int64_t end, int64_t group) {
+        const __m512 absmax = _mm512_set1_ps(nf4_block_absmax(w, group));
+        for (; i + 16 <= end; i += 16) {
           const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.data + (i >> 1)));
           const __m512i lanes = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes));
           const __m512i codes = _mm512_and_si512(_mm512_srlv_epi32(lanes, shifts), low4);
           _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(codes, table), absmax));
         }
-        dequantize_range_scalar(w, i, block_end, out);
-        i = block_end;
-      }
-      return;
+        return i;
+      });
     }
   }
   dequantize_range_scalar(w, i, e, out);

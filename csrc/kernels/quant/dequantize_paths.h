@@ -16,6 +16,26 @@ extern const float kNf4Codes[16];
 float nf4_block_absmax(const QuantizedWeight& w, int64_t b);
 
 void dequantize_range_scalar(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
+
+// The walk the vector builds share for the grouped formats (int8 scale groups, NF4 blocks): a group at a
+// time, `whole(i, end, group)` writes whole vectors from i up to at most end and returns where it stopped;
+// the portable loop writes the rest of the group. An NF4 vector starts on a byte, so an odd i takes one
+// value by hand first.
+template <class Whole>
+void dequantize_by_groups(const QuantizedWeight& w, int64_t s, int64_t e, float* out, Whole whole) {
+  int64_t i = s;
+  while (i < e) {
+    if (w.format == WeightFormat::Nf4 && (i & 1)) {
+      dequantize_range_scalar(w, i, i + 1, out);
+      ++i;
+      continue;
+    }
+    const int64_t group = i / w.group, end = std::min(e, (group + 1) * w.group);
+    i = whole(i, end, group);
+    dequantize_range_scalar(w, i, end, out);
+    i = end;
+  }
+}
 void dequantize_range_avx2(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
 void dequantize_range_avx512(const QuantizedWeight& w, int64_t s, int64_t e, float* out);
 
