@@ -91,3 +91,9 @@ export class QuantizedLinear extends Module {
     return quantizedLinear(x, this.weight, this.bias);
   }
 }
+
+/** The error of an adapter operation that needs a float32 base weight (merging, DoRA, mixed batches) on a quantized one. */
+export function needsFloatBase(layer: string, what: string, base: QuantizedLinear): Error {
+  return new Error(`${layer}: ${what} needs a float32 base weight, and this layer's is ${base.weight.format}; ` +
+    'train and run the adapter on it, or dequantize the base first');
+}

@@ -6,7 +6,7 @@
  * rows (output) or columns (input) — and the bias for output scaling; unmerging divides, as HF does
  * (by l + 1e-8).
  */
-import { QuantizedLinear } from '../../../quant/quantized_linear';
+import { needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
 import type { Ia3Mode } from '../../../ops/ia3/kernel';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
@@ -77,9 +77,9 @@ export class Ia3Linear extends AdapterLayerBase<Ia3Spec> {
 
   /** What needs a float32 base (merging, mixed batches) refuses a quantized one by name. */
   private quantizedBase(what: string): Error {
-    return new Error(`Ia3Linear: ${what} needs a float32 base weight, and this layer's is ${(this.base_layer as QuantizedLinear).weight.format}; ` +
-      'train and run the adapter on it, or dequantize the base first');
+    return needsFloatBase('Ia3Linear', what, this.base_layer as QuantizedLinear);
   }
+
 
   /** (IA)3 over a quantized base: the scale around its panel-wise GEMM (output: after it; input: before). */
   private quantizedForward(x: Tensor, l: Tensor): Tensor {

@@ -7,7 +7,7 @@
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
-import { QuantizedLinear } from '../../../quant/quantized_linear';
+import { needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
 import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
@@ -134,10 +134,9 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
 
   /** What runs on a float32 base only (merging, DoRA, mixed batches) refuses a quantized one by name. */
   private quantizedBase(what: string): Error {
-    const format = (this.base_layer as QuantizedLinear).weight.format;
-    return new Error(`LoraLinear: ${what} needs a float32 base weight, and this layer's is ${format}; train and run the adapter ` +
-      'on it, or dequantize the base first');
+    return needsFloatBase('LoraLinear', what, this.base_layer as QuantizedLinear);
   }
+
 
   setMixedBatch(names: readonly string[] | null): void {
     this.mixedNames = names;
