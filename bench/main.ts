@@ -71,7 +71,7 @@ export interface BenchRow {
   vs_js?: number;
   /** lora: its time over base_fwd_bwd at the same T, d, minus one. */
   overhead_vs_base?: number;
-  /** gemm_wq: the float32 row's ms / this row's (>= 0.9 is the target with float32 compute). */
+  /** gemm_wq: the float32 row's ms / this row's (>= 0.9 is the target with float32 compute, >= 1.6 with bf16). */
   vs_float32?: number;
   /** ia3/bitfit/diffprune: the non-GEMM kernels timed alone, and the bandwidth their fewest bytes imply. */
   added_ms?: number;
@@ -157,7 +157,8 @@ export async function main(argv: string[]): Promise<void> {
     if (s.name === 'gemm_wq' && s.shape.bits !== 32) {
       const f32 = specs.findIndex((o) => o.name === 'gemm_wq' && o.shape.bits === 32 && o.shape.M === s.shape.M && o.shape.N === s.shape.N && o.shape.K === s.shape.K);
       if (f32 >= 0) row.vs_float32 = peftMs[f32] / ms;
-      if (s.shape.bits !== 16) row.notes!.push('torch: float32 matmul (no CPU weight-only int8/nf4 kernel in torch)');
+      if (s.shape.compute === 16) row.notes!.push(`bf16 compute: ${loadAddon()!.info().avx512Bf16 ? 'vdpbf16ps' : 'no AVX512_BF16 here, the rounded float32 GEMM'}; torch: bf16 matmul`);
+      else if (s.shape.bits !== 16) row.notes!.push('torch: float32 matmul (no CPU weight-only int8/nf4 kernel in torch)');
     }
     if (s.name === 'lora_fwd_bwd') {
       const paired = loraOverBase(s);

@@ -26,7 +26,8 @@ function stepFor(s: RowSpec): () => void {
       if (s.shape.bits === 32) return () => { matmul(x, w.T); };
       const q = QuantizedTensor.quantize(w, [N, K], FORMAT_OF_BITS[s.shape.bits]);
       w.dispose();
-      return () => { quantizedLinear(x, q, null); };
+      const compute = s.shape.compute === 16 ? 'bfloat16' : 'float32';
+      return () => { quantizedLinear(x, q, null, compute); };
     }
     case 'base_fwd_bwd': {
       const x = g([T, d], 1), w = g([d, d], 2, 0.02), b = g([d], 3), dy = g([T, d], 4);

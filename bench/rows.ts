@@ -19,9 +19,12 @@ export function defaultRows(): RowSpec[] {
   const rows: RowSpec[] = [];
   for (const [M, N, K] of [[512, 768, 768], [2048, 768, 768], [2048, 3072, 768], [1024, 4096, 4096]])
     rows.push({ name: 'gemm', shape: { M, N, K } });
-  // y = x W^T with W stored in `bits` (32 float32, 16 bfloat16, 8 int8, 4 nf4), float32 compute.
-  for (const [M, N, K] of [[2048, 768, 768], [2048, 4096, 4096]])
-    for (const bits of [32, 16, 8, 4]) rows.push({ name: 'gemm_wq', shape: { M, N, K, bits } });
+  // y = x W^T with W stored in `bits` (32 float32, 16 bfloat16, 8 int8, 4 nf4), multiplied in `compute`
+  // (32: float32; 16: bfloat16 operands, float32 sums: vdpbf16ps on an AVX512_BF16 CPU).
+  for (const [M, N, K] of [[2048, 768, 768], [2048, 4096, 4096]]) {
+    for (const bits of [32, 16, 8, 4]) rows.push({ name: 'gemm_wq', shape: { M, N, K, bits, compute: 32 } });
+    for (const bits of [16, 8, 4]) rows.push({ name: 'gemm_wq', shape: { M, N, K, bits, compute: 16 } });
+  }
   for (const d of [768, 4096]) {
     rows.push({ name: 'base_fwd_bwd', shape: { T: 2048, d } });
     for (const r of [8, 16]) rows.push({ name: 'lora_fwd_bwd', shape: { T: 2048, d, r } });

@@ -21,10 +21,11 @@ def step_for(name, s):
         x, w = g(s["M"], s["K"]), g(s["N"], s["K"])
         return lambda: x @ w.T
     if name == "gemm_wq":
-        # bits 16: torch.matmul on bf16 tensors (oneDNN's AVX512_BF16 path where the CPU has it); otherwise
-        # float32 (Debian's torch has no CPU int8/nf4 weight-only kernel: bitsandbytes would dequantize first).
+        # bits 16 or bf16 compute: torch.matmul on bf16 tensors (oneDNN's AVX512_BF16 path where the CPU has
+        # it); otherwise float32 (Debian's torch has no CPU int8/nf4 weight-only kernel: bitsandbytes would
+        # dequantize first).
         x, w = g(s["M"], s["K"]), g(s["N"], s["K"], std=0.02)
-        if s["bits"] == 16:
+        if s["bits"] == 16 or s.get("compute") == 16:
             x, w = x.bfloat16(), w.bfloat16()
         return lambda: x @ w.T
     T, d = s["T"], s["d"]

@@ -21,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_attention(env, exports);
   register_optim(env, exports);
   register_dequantize(env, exports);
+  register_gemm_bf16(env, exports);
   return exports;
 }
 

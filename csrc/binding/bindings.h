@@ -30,5 +30,6 @@ void register_cross_entropy(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_dequantize(Napi::Env env, Napi::Object exports);
+void register_gemm_bf16(Napi::Env env, Napi::Object exports);
 
 }  // namespace peftjs

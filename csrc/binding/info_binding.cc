@@ -20,6 +20,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("version", PEFTJS_VERSION);
   o.Set("cpuPath", cpu_path_name(active_cpu_path()));
   o.Set("cpuPathDetected", cpu_path_name(detected_cpu_path()));
+  o.Set("avx512Bf16", cpu_has_avx512_bf16());
   o.Set("threads", num_threads());
   o.Set("cudaCompiled", cuda::compiled());
   std::string why;

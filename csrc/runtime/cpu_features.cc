@@ -39,8 +39,17 @@ CpuPath probe() {
   if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xe6) == 0xe6) return CpuPath::Avx512;
   return CpuPath::Avx2;
 }
+
+// CPUID leaf 7, sub-leaf 1, EAX bit 5 (meaningful only where the AVX-512 state is enabled).
+bool probe_avx512_bf16() {
+  unsigned int eax, ebx, ecx, edx;
+  if (probe() != CpuPath::Avx512) return false;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return eax & (1u << 5);
+}
 #else
 CpuPath probe() { return CpuPath::Scalar; }
+bool probe_avx512_bf16() { return false; }
 #endif
 
 CpuPath from_env(CpuPath detected) {
@@ -72,6 +81,11 @@ CpuPath set_cpu_path(CpuPath requested) {
   const CpuPath chosen = static_cast<int>(requested) < static_cast<int>(detected) ? requested : detected;
   active().store(static_cast<int>(chosen));
   return chosen;
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool detected = probe_avx512_bf16();
+  return detected && active_cpu_path() == CpuPath::Avx512;
 }
 
 const char* cpu_path_name(CpuPath p) {

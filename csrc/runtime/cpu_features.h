@@ -13,5 +13,8 @@ CpuPath active_cpu_path();
 // Lowers (never raises) the active path; returns the path now in use.
 CpuPath set_cpu_path(CpuPath requested);
 const char* cpu_path_name(CpuPath p);
+// Whether the CPU has AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) and the active path is AVX-512, so that
+// lowering the path (PEFTJS_CPU, setCpuPath) turns the bf16 instructions off too.
+bool cpu_has_avx512_bf16();
 
 }  // namespace peftjs

@@ -18,7 +18,7 @@ function opName<T extends string>(c: ArgChecks, v: unknown, values: readonly T[]
 }
 
 /** Elements a row-major [rows, cols] matrix with leading dimension ld spans; checks ld >= cols. */
-function matrixSpan(c: ArgChecks, name: string, rows: number, cols: number, ld: number): number {
+export function matrixSpan(c: ArgChecks, name: string, rows: number, cols: number, ld: number): number {
   if (ld < cols) c.fail(`leading dimension of '${name}' is ${ld}, expected at least ${cols} (its column count)`);
   return rows === 0 || cols === 0 ? 0 : c.mul(rows - 1, ld) + cols;
 }

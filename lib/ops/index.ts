@@ -18,6 +18,8 @@ import { type DiffPruneKernels, diffPruneChecks } from './diff_prune/kernel';
 import { jsDiffPruneKernels } from './diff_prune/reference';
 import { type EmbeddingKernels, embeddingChecks } from './embedding/kernel';
 import { jsEmbeddingKernels } from './embedding/reference';
+import { type GemmBf16Kernels, gemmBf16Checks } from './gemm_bf16/kernel';
+import { jsGemmBf16Kernels } from './gemm_bf16/reference';
 import { type GradOpsKernels, gradOpsChecks } from './grad_ops/kernel';
 import { jsGradOpsKernels } from './grad_ops/reference';
 import { type Ia3Kernels, ia3Checks } from './ia3/kernel';
@@ -33,13 +35,15 @@ import { jsRopeKernels } from './rope/reference';
 
 /** Every op kernel by name; a backend may run any subset (listKernels says which). */
 export interface OpKernels extends LoraKernels, Ia3Kernels, DiffPruneKernels, BitfitKernels, GradOpsKernels, NormKernels,
-  EmbeddingKernels, RopeKernels, CrossEntropyKernels, AttentionKernels, OptimKernels, DequantizeKernels {}
+  EmbeddingKernels, RopeKernels, CrossEntropyKernels, AttentionKernels, OptimKernels, DequantizeKernels,
+  GemmBf16Kernels {}
 export type OpKernelName = keyof OpKernels;
 
 /** Each op kernel's argument checks, run before the kernel on every backend. */
 export const OP_CHECKS: KernelChecks<OpKernels> = {
   ...loraChecks, ...ia3Checks, ...diffPruneChecks, ...bitfitChecks, ...gradOpsChecks, ...normChecks,
   ...embeddingChecks, ...ropeChecks, ...crossEntropyChecks, ...attentionChecks, ...optimChecks, ...dequantizeChecks,
+  ...gemmBf16Checks,
 };
 
 export const OP_KERNEL_NAMES = Object.keys(OP_CHECKS) as OpKernelName[];
@@ -48,5 +52,5 @@ export const OP_KERNEL_NAMES = Object.keys(OP_CHECKS) as OpKernelName[];
 export const REFERENCE_KERNELS: OpKernels = {
   ...jsLoraKernels, ...jsIa3Kernels, ...jsDiffPruneKernels, ...jsBitfitKernels, ...jsGradOpsKernels, ...jsNormKernels,
   ...jsEmbeddingKernels, ...jsRopeKernels, ...jsCrossEntropyKernels, ...jsAttentionKernels, ...jsOptimKernels,
-  ...jsDequantizeKernels,
+  ...jsDequantizeKernels, ...jsGemmBf16Kernels,
 };

@@ -1,10 +1,14 @@
 /**
  * A linear layer on a frozen low-precision weight: y = x W^T + b with W a QuantizedTensor [N, K]. The
  * forward and the input gradient walk W one panel of rows at a time (dequantized into a float32 scratch of
- * at most PANEL_FLOATS values, then the float32 GEMM into the matching columns of y, or accumulated into
- * dx), so the full float32 weight never exists. W gets no gradient; the bias may train.
+ * at most PANEL_FLOATS values, then the GEMM into the matching columns of y, or accumulated into dx), so
+ * the full float32 weight never exists. W gets no gradient; the bias may train.
+ * computeDtype 'bfloat16' runs both GEMMs with bf16 operands and float32 sums (gemmBf16: vdpbf16ps where
+ * the CPU has AVX512_BF16), as torch.autocast does: x and the output gradient are rounded to bf16, and a
+ * bf16 weight is read as it is stored, whole, with no dequantization at all.
  */
-import type { Buf } from '../backend/types';
+import type { Backend, Buf } from '../backend/types';
+import { kernel } from '../tensor/kernel_lookup';
 import { record } from '../tensor/autograd';
 import { empty } from '../tensor/creation';
 import { columnSum } from '../tensor/ops';
@@ -31,8 +35,35 @@ function panels(n: number, k: number): [number, number][] {
   return out;
 }
 
-/** x [..., K] -> [..., N] through the quantized weight; differentiable in x and the bias. */
-export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | null): Tensor {
+/** The precision the GEMMs on a frozen weight multiply in (products are always summed in float32). */
+export type ComputeDtype = 'float32' | 'bfloat16';
+export const COMPUTE_DTYPES: readonly ComputeDtype[] = ['float32', 'bfloat16'];
+
+/** C (+)= A op(B) with B rows [r0, r1) of W (or all of W): the float32 GEMM or the bf16 one. */
+interface WeightGemm {
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  a: Buf;
+  lda: number;
+  ldb: number;
+  beta: number;
+  c: Buf;
+  ldc: number;
+  bias: Buf | null;
+}
+
+function gemmOn(be: Backend, dtype: ComputeDtype, b: Tensor, g: WeightGemm): void {
+  if (dtype === 'bfloat16') kernel(be, 'gemmBf16', 'quantizedLinear')({ ...g, alpha: 1, bBits: null, bOffset: 0, b: b.buf() });
+  else be.gemm({ ...g, transA: false, alpha: 1, b: b.buf() });
+}
+
+/**
+ * x [..., K] -> [..., N] through the quantized weight; differentiable in x and the bias. computeDtype
+ * 'bfloat16' multiplies in bf16 (see above).
+ */
+export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | null, computeDtype: ComputeDtype = 'float32'): Tensor {
   const op = 'quantizedLinear';
   const be = backendFor(x, op);
   const [N, K] = w.shape;
@@ -41,10 +72,16 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
   const x2 = rows2d(x);
   const T = x2.shape[0];
   const y = empty([...x.shape.slice(0, -1), N]);
+  if (!COMPUTE_DTYPES.includes(computeDtype)) throw new RangeError(`${op}: computeDtype must be float32 or bfloat16, got '${String(computeDtype)}'`);
   const bc = bias ? (bias.isContiguous() ? bias : bias.contiguous()) : null;
-  for (const [r0, r1] of panels(N, K)) {
+  const bits = computeDtype === 'bfloat16' ? w.bf16Bits : null;
+  if (bits) {
+    kernel(be, 'gemmBf16', op)({ transB: true, m: T, n: N, k: K, alpha: 1, a: x2.buf(), lda: K, bBits: bits, bOffset: 0, b: null, ldb: K,
+      beta: 0, c: y.buf(), ldc: N, bias: bc ? bc.buf() : null });
+  }
+  for (const [r0, r1] of bits ? [] : panels(N, K)) {
     const wp = w.rows(r0, r1);
-    be.gemm({ transA: false, transB: true, m: T, n: r1 - r0, k: K, alpha: 1, a: x2.buf(), lda: K, b: wp.buf(), ldb: K,
+    gemmOn(be, computeDtype, wp, { transB: true, m: T, n: r1 - r0, k: K, a: x2.buf(), lda: K, ldb: K,
       beta: 0, c: at(y.buf(), r0), ldc: N, bias: bc ? at(bc.buf(), r0) : null });
     wp.dispose();
   }
@@ -55,10 +92,14 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = empty([T, K]);
-      panels(N, K).forEach(([r0, r1], i) => {
+      if (bits) {
+        kernel(be, 'gemmBf16', op)({ transB: false, m: T, n: K, k: N, alpha: 1, a: g2.buf(), lda: N, bBits: bits, bOffset: 0, b: null, ldb: K,
+          beta: 0, c: dx.buf(), ldc: K, bias: null });
+      }
+      (bits ? [] : panels(N, K)).forEach(([r0, r1], i) => {
         const wp = w.rows(r0, r1);
-        be.gemm({ transA: false, transB: false, m: T, n: K, k: r1 - r0, alpha: 1, a: at(g2.buf(), r0), lda: N, b: wp.buf(), ldb: K,
-          beta: i === 0 ? 0 : 1, c: dx!.buf(), ldc: K });
+        gemmOn(be, computeDtype, wp, { transB: false, m: T, n: K, k: r1 - r0, a: at(g2.buf(), r0), lda: N, ldb: K,
+          beta: i === 0 ? 0 : 1, c: dx!.buf(), ldc: K, bias: null });
         wp.dispose();
       });
     }
@@ -74,9 +115,13 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
 export class QuantizedLinear extends Module {
   readonly bias: Tensor | null;
 
-  constructor(readonly weight: QuantizedTensor, bias: Tensor | null) {
+  /** The precision the layer's GEMMs multiply in: HF's bnb_4bit_compute_dtype (default float32). */
+  computeDtype: ComputeDtype;
+
+  constructor(readonly weight: QuantizedTensor, bias: Tensor | null, computeDtype: ComputeDtype = 'float32') {
     super();
     this.bias = this.registerParameter('bias', bias);
+    this.computeDtype = computeDtype;
   }
 
   get inFeatures(): number {
@@ -88,7 +133,7 @@ export class QuantizedLinear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return quantizedLinear(x, this.weight, this.bias);
+    return quantizedLinear(x, this.weight, this.bias, this.computeDtype);
   }
 }
 

@@ -71,6 +71,11 @@ export class QuantizedTensor {
     return p.data.byteLength + (p.absmax?.byteLength ?? 0) + (p.nestedCodes?.byteLength ?? 0) + (p.nestedAbsmax?.byteLength ?? 0);
   }
 
+  /** A bfloat16 weight's bits as stored (2 bytes a value, little-endian), read in place by the bf16 GEMM; null for other formats. */
+  get bf16Bits(): Uint8Array | null {
+    return this.format === 'bfloat16' ? this.packed.data : null;
+  }
+
   /** Rows [r0, r1) as a float32 tensor [r1 - r0, K] on the active backend. */
   rows(r0: number, r1: number): Tensor {
     const [N, K] = this.shape;

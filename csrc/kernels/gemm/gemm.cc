@@ -51,24 +51,6 @@ constexpr int64_t kPackSlack = 16;
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// Per-thread pack buffers that grow and are kept: tasks run on pool threads, and allocating (and
-// page-faulting) a fresh block for every task would cost more than packing it.
-float* thread_buffer(int slot, int64_t floats) {
-  struct Buf {
-    std::unique_ptr<float, void (*)(void*)> ptr{nullptr, std::free};
-    int64_t floats = 0;
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[slot];
-  if (b.floats < floats) {
-    // aligned_alloc wants a size that is a multiple of the alignment.
-    b.ptr.reset(static_cast<float*>(std::aligned_alloc(kAlignment, round_up(floats * sizeof(float), kAlignment))));
-    if (!b.ptr) std::abort();  // a few hundred KiB: nothing sensible is left to do without it
-    b.floats = floats;
-  }
-  return b.ptr.get();
-}
-
 // Packs op(B)[pc : pc+kc, j0 : j0+cols] into one kc x NR panel, zero-padding missing columns.
 void pack_b_panel(const Segment& s, bool trans_b, const MicroKernelSpec& uk, int64_t pc, int64_t kc, int64_t j0,
                   int cols, float* dst) {
@@ -218,7 +200,7 @@ void gemm_blocked(const Plan& plan, int threads) {
         // Block mb holds the MR-row panels [mb * m_panels / m_blocks, (mb + 1) * m_panels / m_blocks).
         const int64_t i0 = mb * m_panels / m_blocks * mr;
         const int64_t i1 = std::min(g.m, (mb + 1) * m_panels / m_blocks * mr);
-        float* a_block = thread_buffer(0, mc_max * kc_max + kPackSlack);
+        float* a_block = gemm_thread_buffer(0, mc_max * kc_max + kPackSlack);
         pack_a_block(blk, g.trans_a, uk, i0, i1 - i0, a_block);
         for (int64_t q = 0; q < n_panels; ++q)
           plan.sweep_rows(bi, a_block, i0, i1, packed_b.data() + q * blk.depth() * nr, jc + q * nr);
@@ -237,8 +219,8 @@ void gemm_narrow(const Plan& plan, int threads) {
   const int64_t a_floats = round_up(g.m, uk.mr) * plan.kc_max + kPackSlack;
   parallel_tasks(tasks, [&](int64_t t) {
     const int64_t q0 = t * n_panels / tasks, q1 = (t + 1) * n_panels / tasks;
-    float* a_block = thread_buffer(0, a_floats);
-    float* b_panel = thread_buffer(1, plan.kc_max * nr + kPackSlack);
+    float* a_block = gemm_thread_buffer(0, a_floats);
+    float* b_panel = gemm_thread_buffer(1, plan.kc_max * nr + kPackSlack);
     for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
       const Block blk = plan.blocks[bi];
       pack_a_block(blk, g.trans_a, uk, 0, g.m, a_block);
@@ -252,6 +234,22 @@ void gemm_narrow(const Plan& plan, int threads) {
 }
 
 }  // namespace
+
+float* gemm_thread_buffer(int slot, int64_t floats) {
+  struct Buf {
+    std::unique_ptr<float, void (*)(void*)> ptr{nullptr, std::free};
+    int64_t floats = 0;
+  };
+  thread_local Buf bufs[kGemmBufferSlots];
+  Buf& b = bufs[slot];
+  if (b.floats < floats) {
+    // aligned_alloc wants a size that is a multiple of the alignment.
+    b.ptr.reset(static_cast<float*>(std::aligned_alloc(kAlignment, round_up(floats * sizeof(float), kAlignment))));
+    if (!b.ptr) std::abort();  // a few hundred KiB: nothing sensible is left to do without it
+    b.floats = floats;
+  }
+  return b.ptr.get();
+}
 
 float apply_activation(Activation act, float v) {
   switch (act) {

@@ -6,6 +6,8 @@
 
 PEFTJS_TARGET_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 
+#include "gemm_store_avx512.h"
+
 namespace peftjs {
 namespace {
 
@@ -34,31 +36,7 @@ void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, c
     a += MR;
     b += NR;
   }
-  if (rows == MR && cols == NR) {
-    const __m512 alpha = _mm512_set1_ps(ep.alpha);
-    const __m512 beta = _mm512_set1_ps(ep.beta);
-    const __m512 bias0 = ep.bias ? _mm512_loadu_ps(ep.bias) : _mm512_setzero_ps();
-    const __m512 bias1 = ep.bias ? _mm512_loadu_ps(ep.bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
-      float* crow = c + i * ldc;
-      __m512 o0 = _mm512_fmadd_ps(alpha, acc[i][0], bias0);
-      __m512 o1 = _mm512_fmadd_ps(alpha, acc[i][1], bias1);
-      if (ep.beta != 0.0f) {
-        o0 = _mm512_fmadd_ps(beta, _mm512_loadu_ps(crow), o0);
-        o1 = _mm512_fmadd_ps(beta, _mm512_loadu_ps(crow + 16), o1);
-      }
-      _mm512_storeu_ps(crow, o0);
-      _mm512_storeu_ps(crow + 16, o1);
-    }
-    return;
-  }
-  alignas(64) float tile[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile + i * NR, acc[i][0]);
-    _mm512_store_ps(tile + i * NR + 16, acc[i][1]);
-  }
-  store_tile(tile, NR, c, ldc, ep, rows, cols);
+  store_acc_tile_avx512<MR>(acc, c, ldc, ep, rows, cols);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@ export interface NativeInfo {
   version: string;
   cpuPath: 'avx512' | 'avx2' | 'scalar';
   cpuPathDetected: 'avx512' | 'avx2' | 'scalar';
+  /** The CPU has AVX512_BF16 and the AVX-512 path is active: computeDtype 'bfloat16' runs on vdpbf16ps. */
+  avx512Bf16: boolean;
   threads: number;
   cudaCompiled: boolean;
   cudaDevices: number;
