@@ -28,7 +28,8 @@ commands:
                             fold an adapter into the base weights; write an HF model folder
   (generate and eval-loss take --adapter DIR: an adapter folder loaded onto the model)
   (train, eval, generate and eval-loss take --quantize nf4|int8 or --dtype bfloat16|float16|float32: how the
-   frozen linear weights are stored; embeddings, norms and the output head stay float32)
+   frozen linear weights are stored; embeddings, norms and the output head stay float32; and
+   --compute-dtype float32|bfloat16: the precision those layers multiply in, float32 sums either way)
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 

@@ -3,27 +3,36 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
-import { QuantizedLinear } from '../quant/quantized_linear';
+import { COMPUTE_DTYPES, type ComputeDtype, QuantizedLinear } from '../quant/quantized_linear';
 import { quantizeModel, type ModelQuantization } from '../quant/quantize_model';
 import { CliError, stringFlag } from './args';
 import { PeftModel } from '../peft/peft_model';
 import '../peft';
 
-/** The flags that choose how the frozen weights are stored: --quantize nf4|int8, --dtype bfloat16|float16|float32. */
-export const STORAGE_FLAGS = ['quantize', 'dtype'] as const;
+/**
+ * The flags that choose how the frozen weights are stored and multiplied: --quantize nf4|int8, --dtype
+ * bfloat16|float16|float32, --compute-dtype float32|bfloat16 (HF's bnb_4bit_compute_dtype).
+ */
+export const STORAGE_FLAGS = ['quantize', 'dtype', 'compute-dtype'] as const;
 
 /** The storage --quantize / --dtype ask for (null: float32, as loaded). */
 export function storageFlag(command: string, flags: Map<string, string | true>): ModelQuantization | null {
-  const quantize = stringFlag(flags, 'quantize'), dtype = stringFlag(flags, 'dtype');
+  const quantize = stringFlag(flags, 'quantize'), dtype = stringFlag(flags, 'dtype'), compute = stringFlag(flags, 'compute-dtype');
   if (quantize !== undefined && dtype !== undefined && dtype !== 'float32')
     throw new CliError(`peftjs ${command}: --quantize ${quantize} and --dtype ${dtype} both choose the weights' storage; pass one`);
+  if (compute !== undefined && !(COMPUTE_DTYPES as readonly string[]).includes(compute))
+    throw new CliError(`peftjs ${command}: --compute-dtype must be float32 or bfloat16, got '${compute}'`);
+  const computeDtype = compute as ComputeDtype | undefined;
   if (quantize !== undefined) {
     if (quantize !== 'nf4' && quantize !== 'int8') throw new CliError(`peftjs ${command}: --quantize must be nf4 or int8, got '${quantize}'`);
-    return { format: quantize };
+    return { format: quantize, computeDtype };
   }
-  if (dtype === undefined || dtype === 'float32') return null;
+  if (dtype === undefined || dtype === 'float32') {
+    if (computeDtype === 'bfloat16') throw new CliError(`peftjs ${command}: --compute-dtype bfloat16 applies to low-precision weights; pass --dtype bfloat16 or --quantize nf4|int8 with it`);
+    return null;
+  }
   if (dtype !== 'bfloat16' && dtype !== 'float16') throw new CliError(`peftjs ${command}: --dtype must be bfloat16, float16 or float32, got '${dtype}'`);
-  return { format: dtype };
+  return { format: dtype, computeDtype };
 }
 
 /**
@@ -39,7 +48,8 @@ export function storeWeights(command: string, model: PretrainedModel, storage: M
 /** What a load with --quantize / --dtype stored, on stderr. */
 function reportStorage(command: string, storage: ModelQuantization, layers: number, bytesBefore: number, bytesAfter: number): void {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  process.stderr.write(`${command}: ${layers} linear layers stored as ${storage.format} (${mib(bytesBefore)} -> ${mib(bytesAfter)} MiB); ` +
+  const compute = storage.computeDtype === 'bfloat16' ? ', multiplied in bfloat16' : '';
+  process.stderr.write(`${command}: ${layers} linear layers stored as ${storage.format}${compute} (${mib(bytesBefore)} -> ${mib(bytesAfter)} MiB); ` +
     'embeddings, norms and the output head stay float32\n');
 }
 

@@ -32,7 +32,8 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
                     [--text-column NAME] [--label-column NAME] [--tokenizer PATH] [--max-length N]
                     [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
                     [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps]
-                    [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [method options]
+                    [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [--compute-dtype bfloat16]
+                    [method options]
   methods: ${METHOD_NAMES.join(', ')}
   method options (the config's fields): ${Object.keys(METHOD_OPTIONS).map((k) => `--${k}`).join(' ')}
   Classification from a causal Llama folder builds a classifier (base weights, a new score head) whose
@@ -42,7 +43,8 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
   resumedFirstLoss is the resumed part's). --max-grad-norm clips the gradients' norm (default 1; 0: off).
   A NaN or infinite loss stops the run; --skip-nonfinite-steps skips such steps (no update) and counts them.
   --gradient-checkpointing recomputes each layer in the backward (activation memory of one layer).
-  --quantize / --dtype store the frozen linear layers in low precision (adapter methods only).
+  --quantize / --dtype store the frozen linear layers in low precision (adapter methods only); --compute-dtype
+  bfloat16 multiplies them in bf16 (float32 sums; vdpbf16ps on an AVX512_BF16 CPU), as torch.autocast does.
 examples:
   peftjs train --model ~/.cache/peftjs/compare-base-<hash> --method lora --r 8 --lora-alpha 16 \\
                --target-modules q_proj,v_proj --data train.jsonl --out my-lora --epochs 2

@@ -12,7 +12,7 @@ import type { Module } from '../nn/module';
 import { noGrad } from '../tensor/autograd';
 import type { Tensor } from '../tensor/tensor';
 import type { WeightFormat } from '../ops/dequantize/kernel';
-import { QuantizedLinear } from './quantized_linear';
+import { COMPUTE_DTYPES, type ComputeDtype, QuantizedLinear } from './quantized_linear';
 import { type QuantizeOptions, QuantizedTensor } from './quantized_tensor';
 
 /** HF's BitsAndBytesConfig, camelCase. */
@@ -32,6 +32,8 @@ export interface ModelQuantization extends QuantizeOptions {
   format: WeightFormat;
   /** Module names (the last part of a path) left in float32; default the output heads. */
   skipModules?: string[];
+  /** The precision the quantized layers multiply in (QuantizedLinear.computeDtype); default float32. */
+  computeDtype?: ComputeDtype;
 }
 
 /** The quantization a BitsAndBytesConfig asks for; unknown keys and contradictions are errors. */
@@ -44,13 +46,15 @@ export function quantizationConfigFormat(cfg: QuantizationConfig): ModelQuantiza
   if (!cfg.loadIn4bit && !cfg.loadIn8bit) throw new RangeError(`${op}: neither loadIn4bit nor loadIn8bit is true`);
   const skipModules = cfg.llmInt8SkipModules ?? DEFAULT_SKIP;
   if (cfg.loadIn8bit) {
-    if (cfg.bnb4bitQuantType !== undefined || cfg.bnb4bitUseDoubleQuant !== undefined)
+    if (cfg.bnb4bitQuantType !== undefined || cfg.bnb4bitUseDoubleQuant !== undefined || cfg.bnb4bitComputeDtype !== undefined)
       throw new RangeError(`${op}: bnb4bit* settings apply to loadIn4bit, not loadIn8bit`);
     return { format: 'int8', skipModules };
   }
   const type = cfg.bnb4bitQuantType ?? 'nf4';
   if (type !== 'nf4') throw new RangeError(`${op}: bnb4bitQuantType '${String(type)}' is not supported (expected 'nf4')`);
-  return { format: 'nf4', doubleQuant: cfg.bnb4bitUseDoubleQuant ?? false, skipModules };
+  const computeDtype = cfg.bnb4bitComputeDtype ?? 'float32';
+  if (!COMPUTE_DTYPES.includes(computeDtype)) throw new RangeError(`${op}: bnb4bitComputeDtype must be float32 or bfloat16, got '${String(computeDtype)}'`);
+  return { format: 'nf4', doubleQuant: cfg.bnb4bitUseDoubleQuant ?? false, skipModules, computeDtype };
 }
 
 /** The linear layers `q` quantizes: every Linear and Conv1D but the skipped names (the output heads). */
@@ -72,7 +76,15 @@ export function quantizedLayer(layer: Linear | Conv1D, weight: Tensor, q: ModelQ
     if (w !== weight) w.dispose();
     return qt;
   });
-  return new QuantizedLinear(quantized, layer.bias ? layer.bias.detach().requiresGrad_(false) : null);
+  return new QuantizedLinear(quantized, layer.bias ? layer.bias.detach().requiresGrad_(false) : null, q.computeDtype);
+}
+
+/** Sets the precision every quantized layer of the model multiplies in; returns how many layers it set. */
+export function setComputeDtype(model: Module, dtype: ComputeDtype): number {
+  if (!COMPUTE_DTYPES.includes(dtype)) throw new RangeError(`setComputeDtype: dtype must be float32 or bfloat16, got '${String(dtype)}'`);
+  const layers = model.namedModules().map(([, m]) => m).filter((m): m is QuantizedLinear => m instanceof QuantizedLinear);
+  for (const l of layers) l.computeDtype = dtype;
+  return layers.length;
 }
 
 /** Hands freed float32 weights back to the system, not to the native allocator's cache. */

@@ -32,11 +32,22 @@ describe('--quantize and --dtype', () => {
     expect(stderr.mock.calls.map(([s]) => String(s)).join('')).toMatch(/eval-loss: \d+ linear layers stored as nf4 \([\d.]+ -> [\d.]+ MiB\); embeddings, norms and the output head stay float32/);
   });
 
+  (haveModel ? it : it.skip)('--compute-dtype bfloat16 multiplies in bf16: the loss moves, by less than 0.02 nats', () => {
+    const loss = (extra: string[]) => evalLossCommand(['--model', MODEL, '--text', text, ...extra]).loss;
+    const f32 = loss(['--dtype', 'bfloat16']), bf16 = loss(['--dtype', 'bfloat16', '--compute-dtype', 'bfloat16']);
+    expect(bf16).not.toBe(f32);
+    expect(Math.abs(bf16 - f32)).toBeLessThan(0.02);
+    expect(Math.abs(loss(['--quantize', 'nf4', '--compute-dtype', 'bfloat16']) - loss(['--quantize', 'nf4']))).toBeLessThan(0.02);
+    expect(stderr.mock.calls.map(([s]) => String(s)).join('')).toMatch(/eval-loss: \d+ linear layers stored as nf4, multiplied in bfloat16/);
+  });
+
   it('refuses unknown and contradictory values before loading anything', () => {
     const run = (extra: string[]) => () => evalLossCommand(['--model', MODEL, '--text', text, ...extra]);
     expect(run(['--quantize', 'fp4'])).toThrow(new CliError("peftjs eval-loss: --quantize must be nf4 or int8, got 'fp4'"));
     expect(run(['--dtype', 'float64'])).toThrow("peftjs eval-loss: --dtype must be bfloat16, float16 or float32, got 'float64'");
     expect(run(['--quantize', 'nf4', '--dtype', 'bfloat16'])).toThrow('--quantize nf4 and --dtype bfloat16 both choose the weights\' storage; pass one');
+    expect(run(['--dtype', 'bfloat16', '--compute-dtype', 'float16'])).toThrow("peftjs eval-loss: --compute-dtype must be float32 or bfloat16, got 'float16'");
+    expect(run(['--compute-dtype', 'bfloat16'])).toThrow('peftjs eval-loss: --compute-dtype bfloat16 applies to low-precision weights; pass --dtype bfloat16 or --quantize nf4|int8 with it');
     expect(() => trainCommand(['--model', MODEL, '--method', 'full', '--data', text, '--out', path.join(dir, 'o'), '--quantize', 'nf4']))
       .toThrow('peftjs train: --method full trains the weights themselves; a nf4 base is frozen (use an adapter method)');
   });

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { BitFitConfig, getPeftModel, IA3Config, loadHfModel, LoraConfig, type Module, prepareModelForKbitTraining, setBackend } from '../../lib';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
-import { quantizationConfigFormat, quantizeModel } from '../../lib/quant/quantize_model';
+import { quantizationConfigFormat, quantizeModel, setComputeDtype } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
 import { FIXTURES, forward, inputsOf, openGolden } from '../helpers/golden';
 import { loadFamily, train } from '../helpers/peft_run';
@@ -16,9 +16,11 @@ const CASES = [
   ['nf4 + double quant', { format: 'nf4' as const, doubleQuant: true, groupSize: 32 }],
   ['int8', { format: 'int8' as const }],
   ['bfloat16', { format: 'bfloat16' as const }],
+  ['nf4, bf16 compute', { format: 'nf4' as const, computeDtype: 'bfloat16' as const }],
+  ['bfloat16, bf16 compute', { format: 'bfloat16' as const, computeDtype: 'bfloat16' as const }],
 ] as const;
 
-describe.each(backendsWithKernels('dequantize', 'loraForward'))('QLoRA on %s', (name) => {
+describe.each(backendsWithKernels('dequantize', 'loraForward', 'gemmBf16'))('QLoRA on %s', (name) => {
   beforeAll(() => setBackend(name));
 
   it.each(CASES)('%s: the quantized model stays near float32, and LoRA training on it lowers the loss', (_, q) => {
@@ -37,7 +39,9 @@ describe.each(backendsWithKernels('dequantize', 'loraForward'))('QLoRA on %s', (
     const losses = train(peft, inputs, 8, 1e-2);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] - 0.05);
     expect(peft.model.namedParameters().filter(([, t]) => t.requiresGrad).every(([n]) => /lora_[AB]/.test(n))).toBe(true);
-    // Merging dequantizes the base (float32 after), as HF: merged logits equal the adapted ones.
+    // Merging dequantizes the base (float32 after), as HF: merged logits equal the adapted ones multiplied
+    // in float32 (bf16 compute moves logits by ~0.03 on this model).
+    if ('computeDtype' in q) expect(setComputeDtype(peft.model, 'float32')).toBe(7 * 2);
     const adapted = forward(peft.model as never, inputs).logits.toFloat32Array();
     const merged = peft.mergeAndUnload() as typeof model;
     expect(merged.namedModules().some(([, m]) => m instanceof QuantizedLinear)).toBe(false);
@@ -102,7 +106,8 @@ describe('prepareModelForKbitTraining', () => {
 describe('BitsAndBytesConfig', () => {
   it('maps loadIn4bit / loadIn8bit to the formats, the head left float32', () => {
     expect(quantizationConfigFormat({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true }))
-      .toEqual({ format: 'nf4', doubleQuant: true, skipModules: ['lm_head', 'classifier', 'score'] });
+      .toEqual({ format: 'nf4', doubleQuant: true, skipModules: ['lm_head', 'classifier', 'score'], computeDtype: 'float32' });
+    expect(quantizationConfigFormat({ loadIn4bit: true, bnb4bitComputeDtype: 'bfloat16' }).computeDtype).toBe('bfloat16');
     expect(quantizationConfigFormat({ loadIn8bit: true, llmInt8SkipModules: ['out'] })).toEqual({ format: 'int8', skipModules: ['out'] });
   });
 
@@ -112,5 +117,6 @@ describe('BitsAndBytesConfig', () => {
     expect(() => quantizationConfigFormat({})).toThrow('neither loadIn4bit nor loadIn8bit is true');
     expect(() => quantizationConfigFormat({ loadIn4bit: true, bnb4bitQuantType: 'fp4' })).toThrow("bnb4bitQuantType 'fp4' is not supported");
     expect(() => quantizationConfigFormat({ loadIn8bit: true, bnb4bitUseDoubleQuant: true })).toThrow('bnb4bit* settings apply to loadIn4bit');
+    expect(() => quantizationConfigFormat({ loadIn4bit: true, bnb4bitComputeDtype: 'float16' as never })).toThrow("bnb4bitComputeDtype must be float32 or bfloat16, got 'float16'");
   });
 });

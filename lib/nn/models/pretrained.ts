@@ -65,7 +65,7 @@ function loadLlama2cQuantized(file: string, q: ModelQuantization): LlamaForCausa
   noGrad(() => forEachLlama2cWeight(file, (name, shape, data) => {
     const target = targets.get(name);
     if (target && data.kind === 'q8' && q.format === 'int8') {
-      replaceLayer(model, target, new QuantizedLinear(QuantizedTensor.fromInt8Scales(data.q, data.scales, [shape[0], shape[1]], data.groupSize), null));
+      replaceLayer(model, target, new QuantizedLinear(QuantizedTensor.fromInt8Scales(data.q, data.scales, [shape[0], shape[1]], data.groupSize), null, q.computeDtype));
       return;
     }
     const values = data.kind === 'f32' ? data.values : dequantizeQ8(data);
