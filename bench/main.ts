@@ -12,6 +12,7 @@ import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
 import { loraOverBase, timeExtra, timePeftjs } from './peftjs_rows';
+import { isLoraStepRow, type LoraRowResult, runLoraStepRows } from './lora_step_rows';
 import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep, type TorchResult } from './torch';
@@ -85,6 +86,11 @@ export interface BenchRow {
   torch_peak_rss_mb?: number | null;
   /** peftjs peak RSS over torch's (<= 1: no more memory than torch). */
   rss_vs_torch?: number | null;
+  /** lora_step nf4 rows: tokens/s over the bf16 base's (>= 0.85 is the target). */
+  vs_bf16?: number;
+  /** lora_quality: held-out loss after training, and (this / the float32 base's) - 1. */
+  held_out_loss?: number;
+  vs_float32_loss?: number;
   /** The losses of every step (warm-up included), peftjs and torch: both should fall. */
   losses?: number[];
   torch_losses?: number[] | null;
@@ -118,7 +124,8 @@ export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
   const chosen = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
-  const specs = chosen.filter((s) => !isTrainRow(s)), trainSpecs = chosen.filter(isTrainRow);
+  const specs = chosen.filter((s) => !isTrainRow(s) && !isLoraStepRow(s)), trainSpecs = chosen.filter(isTrainRow);
+  const loraSpecs = chosen.filter(isLoraStepRow);
   const info = machine();
   // Ceilings are maxima: the best of three probes, since a shared machine only ever measures low.
   const probes = [0, 1, 2].map(() => loadAddon()!.probe(0.5));
@@ -198,10 +205,14 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write('+\n');
   }
 
+  const loraResults = loraSpecs.length > 0 ? runLoraStepRows(loraSpecs, opts.torch) : [];
+  const loraRows = loraResults.filter((r) => r.ms !== null).map((r) => loraBenchRow(r, ceilings.fmaPeakGflops));
+  rows.push(...loraRows);
+
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(0)}%`);
   const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
   const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
-  const kernelRows = rows.filter((r) => r.name !== 'train_step'), trainRows = rows.filter((r) => r.name === 'train_step');
+  const kernelRows = rows.filter((r) => r.name !== 'train_step' && !isLoraStepRow(r)), trainRows = rows.filter((r) => r.name === 'train_step');
   if (kernelRows.length > 0) console.log(formatTable(
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
     kernelRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
@@ -214,6 +225,21 @@ export async function main(argv: string[]): Promise<void> {
       trainRows.map((r) => [r.name, shapeLabel(r), r.ms, r.tokens_per_s!, r.peak_rss_mb!, r.gflops, num(r.torch_ms), num(r.torch_tokens_per_s),
         num(r.torch_peak_rss_mb), times(r.vs_torch), times(r.rss_vs_torch)])));
   }
+  const stepRows = loraRows.filter((r) => r.name !== 'lora_quality'), qualityRows = loraRows.filter((r) => r.name === 'lora_quality');
+  if (stepRows.length > 0) {
+    console.log('');
+    console.log(formatTable(
+      ['row', 'shape', 'ms/step', 'tokens/s', 'RSS MB', 'GFLOP/s', 'torch ms/step', 'torch tokens/s', 'torch RSS MB', 'tokens/s vs torch', 'vs bf16'],
+      stepRows.map((r) => [r.name, shapeLabel(r), r.ms, r.tokens_per_s!, r.peak_rss_mb!, r.gflops, num(r.torch_ms), num(r.torch_tokens_per_s),
+        num(r.torch_peak_rss_mb), times(r.vs_torch), times(r.vs_bf16)])));
+  }
+  if (qualityRows.length > 0) {
+    console.log('');
+    console.log(formatTable(['row', 'shape', 'held-out loss', 'vs float32', 'first loss', 'last loss', 'ms'],
+      qualityRows.map((r) => [r.name, shapeLabel(r), r.held_out_loss!, `${r.vs_float32_loss! >= 0 ? '+' : ''}${(100 * r.vs_float32_loss!).toFixed(2)}%`,
+        r.losses![0], r.losses![r.losses!.length - 1], r.ms])));
+  }
+  for (const r of loraResults) for (const n of r.notes) console.log(`${r.spec.name} ${shapeLabel(r.spec)}: ${n}`);
   if (kernelRows.length > 0 && torch.absent) console.log(`torch: ${torch.absent}`);
   if (trainRows.length > 0 && trainTorchAbsent) console.log(`torch (train_step): ${trainTorchAbsent}`);
   if (kernelRows.length > 0 && tfjsAbsent) console.log(`tfjs: ${tfjsAbsent}`);
@@ -226,6 +252,20 @@ export async function main(argv: string[]): Promise<void> {
     fs.renameSync(tmp, file);
     console.log(`wrote ${file}`);
   }
+}
+
+/** A lora_step / lora_quality result as a row of the bench JSON (train_step's fields). */
+function loraBenchRow(r: LoraRowResult, peak: number): BenchRow {
+  const flops = rowFlops(r.spec), ms = r.ms!;
+  return {
+    name: r.spec.name, shape: r.spec.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / peak,
+    torch_ms: r.torch_ms, vs_torch: ratio(r.torch_ms, ms), tfjs_cpu_ms: null, vs_tfjs_cpu: null, tfjs_wasm_ms: null, vs_tfjs_wasm: null,
+    ...(r.tokens_per_s !== null ? { tokens_per_s: r.tokens_per_s, peak_rss_mb: r.peak_rss_mb!, torch_tokens_per_s: r.torch_tokens_per_s,
+      torch_peak_rss_mb: r.torch_peak_rss_mb, rss_vs_torch: ratio(r.peak_rss_mb, r.torch_peak_rss_mb) } : {}),
+    ...(r.vs_bf16 !== undefined ? { vs_bf16: r.vs_bf16 } : {}),
+    ...(r.held_out_loss !== undefined ? { held_out_loss: r.held_out_loss, vs_float32_loss: r.vs_float32_loss } : {}),
+    losses: r.losses, torch_losses: r.torch_losses ?? null, notes: r.notes,
+  };
 }
 
 if (require.main === module) {

@@ -64,7 +64,10 @@ function stepFor(s: RowSpec): () => void {
         launchDiffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });  // from the kept gates, as autograd runs it
       };
     }
-    case 'train_step': throw new Error('bench: train_step is timed in a child process (bench/train_step.ts), not as a kernel row');
+    case 'train_step':
+    case 'lora_step_1b':
+    case 'lora_step_7b':
+    case 'lora_quality': throw new Error(`bench: ${s.name} runs whole models (bench/train_step.ts, bench/lora_step_rows.ts), not as a kernel row`);
   }
 }
 

@@ -3,14 +3,18 @@
  * (non-GEMM) work must move. Shapes follow the PEFT issue: x [T, d], W [d, d], r the LoRA rank. The
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
-export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step';
+import { loraStepFlops, loraStepRows } from './lora_step_rows';
+
+export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step'
+  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality';
 
 export interface RowSpec {
   name: RowName;
   shape: Record<string, number>;
 }
 
-export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step'];
+export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step',
+  'lora_step_1b', 'lora_step_7b', 'lora_quality'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -33,6 +37,7 @@ export function defaultRows(): RowSpec[] {
     rows.push({ name: 'diffprune_fwd_bwd', shape: { T: 2048, d } });
   }
   rows.push({ name: 'train_step', shape: { L: 6, H: 8, d: 512, V: 8192, T: 256, B: 8 } });
+  rows.push(...loraStepRows());
   return rows;
 }
 
@@ -53,6 +58,9 @@ export function rowFlops(s: RowSpec): number {
     case 'lora_fwd_bwd': return 4 * T * d * d + 2 * T * r * (4 * d + 4 * d) - 2 * T * r * d;
     // fwd x W'^T, bwd dx = dy W' and dW' = dy^T x
     case 'diffprune_fwd_bwd': return 6 * T * d * d;
+    case 'lora_step_1b':
+    case 'lora_step_7b': return loraStepFlops(s.shape);
+    case 'lora_quality': return 0;
     case 'train_step': {
       // Per token and layer: qkv 3d^2, out d^2, MLP 8d^2 multiply-adds; QK^T and PV over all T keys
       // (nominal: causal halves it); the tied LM head d V. Backward is twice the forward.

@@ -14,7 +14,7 @@ import { writeFileAtomic } from './atomic';
 import { FileFormatError } from './errors';
 import { hfJsonString, readJsonFile } from './hf_json';
 import { DEFAULT_MAX_SHARD_BYTES, INDEX_FILE, planShards, SHARD_NAME_PATTERN, SINGLE_FILE } from './hf_shards';
-import { DTYPE_SIZE } from './safetensors_dtypes';
+import { DTYPE_SIZE, type RawTensor } from './safetensors_dtypes';
 import { SafetensorsFile, type TensorInfo } from './safetensors_read';
 import { saveSafetensors, type SaveDtype } from './safetensors_write';
 
@@ -145,6 +145,11 @@ export class HfModelFolderReader {
   /** The tensor as float32 on the active backend (F16/BF16 and the rest widened, see SafetensorsFile.load). */
   load(key: string): Tensor {
     return this.open.get(this.fileOf(key))!.load(key);
+  }
+
+  /** The tensor in its file dtype (F16/BF16 as bit patterns), see SafetensorsFile.loadRaw. */
+  loadRaw(key: string): RawTensor {
+    return this.open.get(this.fileOf(key))!.loadRaw(key);
   }
 
   close(): void {

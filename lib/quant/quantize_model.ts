@@ -76,7 +76,12 @@ export function quantizedLayer(layer: Linear | Conv1D, weight: Tensor, q: ModelQ
     if (w !== weight) w.dispose();
     return qt;
   });
-  return new QuantizedLinear(quantized, layer.bias ? layer.bias.detach().requiresGrad_(false) : null, q.computeDtype);
+  return layerWithWeight(layer, quantized, q);
+}
+
+/** The QuantizedLinear standing for `layer` with an already stored weight [out, in] (and the layer's bias, frozen). */
+export function layerWithWeight(layer: Linear | Conv1D, weight: QuantizedTensor, q: ModelQuantization): QuantizedLinear {
+  return new QuantizedLinear(weight, layer.bias ? layer.bias.detach().requiresGrad_(false) : null, q.computeDtype);
 }
 
 /** Sets the precision every quantized layer of the model multiplies in; returns how many layers it set. */

@@ -61,6 +61,26 @@ export class QuantizedTensor {
     });
   }
 
+  /**
+   * An NF4 weight from bitsandbytes' storage as it is: the packed codes (two a byte, the first in the high
+   * nibble) and one float32 absmax per block of `blockSize` consecutive values.
+   */
+  static fromNf4(codes: Uint8Array, absmax: Float32Array, shape: readonly [number, number], blockSize = 64): QuantizedTensor {
+    const [N, K] = shape, n = N * K;
+    if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`QuantizedTensor.fromNf4: blockSize must be a positive integer, got ${blockSize}`);
+    if (codes.length !== Math.ceil(n / 2) || absmax.length !== Math.ceil(n / blockSize))
+      throw new RangeError(`QuantizedTensor.fromNf4: ${codes.length} code bytes and ${absmax.length} absmax values of block ${blockSize} do not fill ` +
+        `${formatShape([N, K])} (expected ${Math.ceil(n / 2)} and ${Math.ceil(n / blockSize)})`);
+    return new QuantizedTensor('nf4', [N, K], { group: blockSize, data: codes, absmax, nestedCodes: null, nestedAbsmax: null, offset: 0 });
+  }
+
+  /** A bfloat16 weight from its bits as stored (2 bytes a value, little-endian), kept as they are. */
+  static fromBf16Bits(bits: Uint8Array, shape: readonly [number, number]): QuantizedTensor {
+    const [N, K] = shape;
+    if (bits.length !== 2 * N * K) throw new RangeError(`QuantizedTensor.fromBf16Bits: ${bits.length} bytes do not hold ${formatShape([N, K])} (expected ${2 * N * K})`);
+    return new QuantizedTensor('bfloat16', [N, K], { group: 1, data: bits, absmax: null, nestedCodes: null, nestedAbsmax: null, offset: 0 });
+  }
+
   get size(): number {
     return this.shape[0] * this.shape[1];
   }

@@ -68,3 +68,25 @@ describe.each(backendsWithKernels('dequantize'))('quantized weights on %s', (nam
     expect(() => quantizedLinear(fromArray([[1, 2, 3]]), q, null)).toThrow('quantizedLinear: x must be [..., 4], got [1, 3]');
   });
 });
+
+describe('QuantizedTensor.fromNf4', () => {
+  it("takes bitsandbytes' packed codes and absmax as they are, and checks their lengths", () => {
+    const q = QuantizedTensor.quantize(hostRandom(6 * 70, 9), [6, 70], 'nf4');
+    const parts = (q as unknown as { packed: { data: Uint8Array; absmax: Float32Array } }).packed;
+    const again = QuantizedTensor.fromNf4(parts.data, parts.absmax, [6, 70]);
+    expect(again.dequantize().toFloat32Array()).toEqual(q.dequantize().toFloat32Array());
+    expect(() => QuantizedTensor.fromNf4(parts.data.subarray(1), parts.absmax, [6, 70]))
+      .toThrow('QuantizedTensor.fromNf4: 209 code bytes and 7 absmax values of block 64 do not fill [6, 70] (expected 210 and 7)');
+    expect(() => QuantizedTensor.fromNf4(parts.data, parts.absmax, [6, 70], 0)).toThrow('QuantizedTensor.fromNf4: blockSize must be a positive integer, got 0');
+  });
+});
+
+describe('QuantizedTensor.fromBf16Bits', () => {
+  it('keeps the bits it is given and checks their length', () => {
+    const q = QuantizedTensor.quantize(hostRandom(3 * 5, 2), [3, 5], 'bfloat16');
+    const again = QuantizedTensor.fromBf16Bits(q.bf16Bits!, [3, 5]);
+    expect(again.bf16Bits).toBe(q.bf16Bits);
+    expect(again.dequantize().toFloat32Array()).toEqual(q.dequantize().toFloat32Array());
+    expect(() => QuantizedTensor.fromBf16Bits(new Uint8Array(29), [3, 5])).toThrow('QuantizedTensor.fromBf16Bits: 29 bytes do not hold [3, 5] (expected 30)');
+  });
+});

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadHfModel, setBackend } from '../../lib';
 import { f32ArrayToBf16, bf16ToF32 } from '../../lib/io/half';
+import { HfModelFolderReader } from '../../lib/io/hf_folder';
 import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizeModel } from '../../lib/quant/quantize_model';
@@ -31,6 +32,29 @@ describe.each(backendsWithKernels('dequantize'))('saving model folders on %s', (
       const want = Float32Array.from(f32ArrayToBf16(t.toFloat32Array()), bf16ToF32);
       expect([n, Array.from(mine.get(n)!.toFloat32Array())]).toEqual([n, Array.from(want)]);
     }
+  });
+
+  it('a bf16 folder loaded with dtype bfloat16 keeps the file bits of every linear weight (no float32 detour)', () => {
+    const model = loadFamily('llama');
+    const out = path.join(dir, 'llama-bf16-bits');
+    saveModelFolder(model as never, out, { dtype: 'bfloat16' });
+    const widened = jest.spyOn(HfModelFolderReader.prototype, 'load');
+    const back = loadHfModel(out, { quantization: { format: 'bfloat16' } });
+    // Only the float32 parameters (embeddings, norms, the head) were widened; no linear weight was.
+    const loadedKeys = widened.mock.calls.map(([k]) => k);
+    widened.mockRestore();
+    expect(loadedKeys.filter((k) => /_proj\.weight$/.test(k))).toEqual([]);
+    expect(loadedKeys.length).toBeGreaterThan(0);
+    const own = new Map(model.namedParameters());
+    const layers = back.namedModules().filter(([, m]) => m instanceof QuantizedLinear) as [string, QuantizedLinear][];
+    expect(layers.length).toBeGreaterThan(0);
+    for (const [p, layer] of layers) {
+      const bits = layer.weight.bf16Bits!;
+      expect([p, Array.from(new Uint16Array(bits.buffer, bits.byteOffset, bits.length / 2))])
+        .toEqual([p, Array.from(f32ArrayToBf16(own.get(`${p}.weight`)!.toFloat32Array()))]);
+    }
+    const inputs = inputsOf('llama', openGolden('llama'));
+    expect(forward(back, inputs).logits).toAllClose(forward(loadHfModel(out), inputs).logits.toFloat32Array(), { rtol: 1e-5, atol: 1e-5 });
   });
 
   it('a quantized model is written with its linear weights dequantized, and reads back to the same logits', () => {

@@ -9,11 +9,12 @@ import { FileFormatError } from '../../io/errors';
 import { HfModelFolderReader, loadHfModelFolder } from '../../io/hf_folder';
 import { QuantizedLinear } from '../../quant/quantized_linear';
 import { QuantizedTensor } from '../../quant/quantized_tensor';
-import { type ModelQuantization, quantizationTargets, quantizedLayer, releaseFreedMemory } from '../../quant/quantize_model';
+import { layerWithWeight, type ModelQuantization, quantizationTargets, quantizedLayer, releaseFreedMemory } from '../../quant/quantize_model';
 import { fromArray } from '../../tensor/creation';
 import { noGrad } from '../../tensor/autograd';
 import type { Tensor } from '../../tensor/tensor';
 import { withoutInit } from '../init';
+import { Linear } from '../layers/linear';
 import { copyInto, type Module } from '../module';
 import { BertConfig } from './bert/config';
 import { BertForSequenceClassification } from './bert/model';
@@ -150,8 +151,15 @@ function loadHfModelQuantized(dir: string, q: ModelQuantization): PretrainedMode
     const targets = new Map(quantizationTargets(model, q).map(([p, layer]) => [`${p}.weight`, [p, layer] as const]));
     noGrad(() => {
       for (const key of reader.keys()) {
-        const t = reader.load(key);
         const target = targets.get(key);
+        // A bf16 file weight stored as bf16 keeps its bits: no float32 detour, no second rounding.
+        if (target && q.format === 'bfloat16' && reader.info(key).dtype === 'BF16' && target[1] instanceof Linear) {
+          const raw = reader.loadRaw(key).data as Uint16Array;
+          const bits = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+          replaceLayer(model, target, layerWithWeight(target[1], QuantizedTensor.fromBf16Bits(bits, [target[1].outFeatures, target[1].inFeatures]), q));
+          continue;
+        }
+        const t = reader.load(key);
         if (target) replaceLayer(model, target, quantizedLayer(target[1], t, q));
         else copyInto(own.get(key)!, t);
         t.dispose();

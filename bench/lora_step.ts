@@ -1,0 +1,193 @@
+/**
+ * The lora_step rows: one LoRA training step (zeroGrad, forward, next-token loss, backward, AdamW over the
+ * adapters) of a Llama with a real model's shape (TinyLlama-1.1B, Llama-2-7B) and random weights made
+ * here, on a float32, bfloat16 or NF4 base, with or without gradient checkpointing.
+ * bench/torch_lora_step.py is PyTorch's side (float32, and torch.autocast bf16).
+ *
+ * The model is built without initial values and each linear weight is made and stored in its format one
+ * at a time, so peak RSS is the training's, not a float32 detour's: NF4 weights are random codes with a
+ * fixed absmax per block (valid NF4 weights of std ~0.03, as a loaded QLoRA base is), bf16 weights are
+ * drawn from 256 quantiles of N(0, 0.02) by random bytes, float32 ones from N(0, 0.02) in place. Like train_step, each row runs in a fresh node process (this file with
+ * `--child SHAPE WARMUP STEPS`) that reports process.resourceUsage().maxRSS.
+ */
+import { randomFillSync } from 'crypto';
+import { spawnSync } from 'child_process';
+import { getBackend, setBackend } from '../lib/backend';
+import { full } from '../lib/tensor/creation';
+import { f32ArrayToBf16 } from '../lib/io/half';
+import { noGrad } from '../lib/tensor/autograd';
+import { tidy } from '../lib/tensor/scope';
+import { withoutInit } from '../lib/nn/init';
+import { Linear } from '../lib/nn/layers/linear';
+import { LlamaConfig } from '../lib/nn/models/llama/config';
+import { LlamaForCausalLM } from '../lib/nn/models/llama/model';
+import { copyInto, type Module } from '../lib/nn/module';
+import type { Tensor } from '../lib/tensor/tensor';
+import { AdamW } from '../lib/optim';
+import { getPeftModel, LoraConfig } from '../lib/peft';
+import { QuantizedLinear } from '../lib/quant/quantized_linear';
+import { QuantizedTensor } from '../lib/quant/quantized_tensor';
+import { releaseFreedMemory } from '../lib/quant/quantize_model';
+import { randomIds } from './train_step';
+
+/**
+ * L layers, width d, MLP width F, H heads, KV key/value heads, vocabulary V, sequence T, batch B; base: the
+ * frozen linear weights' bits (32 float32, 16 bfloat16, 4 nf4); compute: what they multiply in (32, 16);
+ * ckpt: gradient checkpointing (0, 1); r: the LoRA rank on every linear layer.
+ */
+export interface LoraStepShape {
+  L: number;
+  d: number;
+  F: number;
+  H: number;
+  KV: number;
+  V: number;
+  T: number;
+  B: number;
+  base: number;
+  compute: number;
+  ckpt: number;
+  r: number;
+}
+
+const LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** Random bytes, any length (randomFillSync takes at most 2^31 - 1 bytes a call). */
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 1 << 30) randomFillSync(out, i, Math.min(1 << 30, n - i));
+  return out;
+}
+
+/** 256 bf16 values at the quantiles of N(0, 0.02): a random byte picks one, so a weight needs no float32 draw. */
+const NORMAL_BF16 = (() => {
+  const q = new Float32Array(256);
+  // Inverse normal CDF by bisection on erf (Abramowitz-Stegun 7.1.26 is plenty for a benchmark's weights).
+  const erf = (x: number) => {
+    const t = 1 / (1 + 0.3275911 * Math.abs(x));
+    const y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+    return x >= 0 ? y : -y;
+  };
+  for (let i = 0; i < 256; i++) {
+    const p = (i + 0.5) / 256;
+    let lo = -6, hi = 6;
+    for (let it = 0; it < 60; it++) {
+      const mid = (lo + hi) / 2;
+      if (0.5 * (1 + erf(mid / Math.SQRT2)) < p) lo = mid; else hi = mid;
+    }
+    q[i] = 0.02 * lo;
+  }
+  return f32ArrayToBf16(q);
+})();
+
+/** A frozen weight [out, in] in the row's format, made without any float32 copy of it. */
+function frozenWeight(out: number, inF: number, base: number): QuantizedTensor {
+  const n = out * inF;
+  if (base === 4) return QuantizedTensor.fromNf4(randomBytes(Math.ceil(n / 2)), new Float32Array(Math.ceil(n / 64)).fill(0.05), [out, inF]);
+  const picks = randomBytes(n), bits = new Uint16Array(n);
+  for (let i = 0; i < n; i++) bits[i] = NORMAL_BF16[picks[i]];
+  return QuantizedTensor.fromBf16Bits(new Uint8Array(bits.buffer), [out, inF]);
+}
+
+/** The Llama with its linear layers in the row's format, embeddings / norms / head float32 (as HF keeps them). */
+export function buildLlama(s: LoraStepShape): LlamaForCausalLM {
+  const config = new LlamaConfig({
+    vocabSize: s.V, hiddenSize: s.d, intermediateSize: s.F, numHiddenLayers: s.L, numAttentionHeads: s.H,
+    numKeyValueHeads: s.KV, maxPositionEmbeddings: Math.max(s.T, 16),
+  });
+  const model = withoutInit(() => new LlamaForCausalLM(config));
+  noGrad(() => {
+    for (const [path, m] of model.namedModules()) {
+      if (!(m instanceof Linear)) continue;
+      const isTarget = LINEARS.includes(path.slice(path.lastIndexOf('.') + 1));
+      if (isTarget && s.base !== 32) {
+        const q = new QuantizedLinear(frozenWeight(m.outFeatures, m.inFeatures, s.base), null, s.compute === 16 ? 'bfloat16' : 'float32');
+        m.weight.dispose();
+        model.setSubmodule(path, q);
+      } else {
+        randnInto(m.weight, 0.02);
+      }
+    }
+    randnInto(model.model.embed_tokens.weight, 0.02);
+    for (const [name, p] of model.namedParameters()) if (name.endsWith('norm.weight')) fillInto(p, 1);
+  });
+  releaseFreedMemory();
+  return model;
+}
+
+function fillInto(t: Tensor, value: number): void {
+  const v = full([...t.shape], value);
+  copyInto(t, v);
+  v.dispose();
+}
+
+/** Normal(0, std) values drawn straight into t's storage (no temporary: a 1B model's weights page in once). */
+let draws = 0;
+function randnInto(t: Tensor, std: number): void {
+  getBackend().randomFill({ kind: 'normal', mean: 0, std, out: t.buf(), n: t.size, seed: 1234, offset: draws });
+  draws += t.size;
+}
+
+export interface LoraStepTiming {
+  ms: number;
+  tokens_per_s: number;
+  peak_rss_mb: number;
+  build_s: number;
+  losses: number[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b), mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** In this process: build, warm up, time `steps` steps. */
+export function loraStepHere(s: LoraStepShape, warmup: number, steps: number): LoraStepTiming {
+  setBackend('native');
+  const t0 = performance.now();
+  const model = buildLlama(s);
+  const peft = getPeftModel(model as unknown as Module as never, new LoraConfig({ r: s.r, loraAlpha: 2 * s.r, loraDropout: 0, targetModules: LINEARS }));
+  if (s.ckpt) model.gradientCheckpointingEnable();
+  model.train();
+  const optimizer = new AdamW(peft.trainableParameters(), { lr: 1e-4 });
+  const inputIds = randomIds({ B: s.B, T: s.T, V: s.V, L: 0, H: 0, d: 0 });
+  const build_s = (performance.now() - t0) / 1e3;
+  const step = () => tidy(() => {
+    optimizer.zeroGrad();
+    const { loss } = model.forward({ inputIds, labels: inputIds });
+    loss!.backward();
+    optimizer.step();
+    return loss!.item();
+  });
+  const losses: number[] = [];
+  for (let i = 0; i < warmup; i++) losses.push(step());
+  const samples: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    losses.push(step());
+    samples.push(performance.now() - start);
+    process.stderr.write('.');
+  }
+  const ms = median(samples);
+  return { ms, tokens_per_s: (s.B * s.T) / (ms / 1e3), peak_rss_mb: process.resourceUsage().maxRSS / 1024, build_s, losses };
+}
+
+/** Runs loraStepHere in a fresh node process (this file compiled to js). */
+export function loraStepInChild(s: LoraStepShape, warmup: number, steps: number): LoraStepTiming {
+  if (!__filename.endsWith('.js'))
+    throw new Error(`lora_step: the child process runs the compiled bench (${__filename} is not .js); run \`npm run build\` and \`npm run bench\``);
+  const res = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(s), String(warmup), String(steps)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  if (res.status !== 0) throw new Error(`lora_step: the child node process exited with ${res.status ?? res.signal}`);
+  return JSON.parse(res.stdout) as LoraStepTiming;
+}
+
+if (require.main === module) {
+  const [flag, shape, warmup, steps] = process.argv.slice(2);
+  if (flag !== '--child' || shape === undefined) {
+    console.error('usage: node lora_step.js --child \'{"L":22,"d":2048,"F":5632,"H":32,"KV":4,"V":32000,"T":512,"B":1,"base":4,"compute":16,"ckpt":1,"r":16}\' [warmup] [steps]');
+    process.exit(2);
+  }
+  const out = loraStepHere(JSON.parse(shape) as LoraStepShape, Number(warmup ?? 1), Number(steps ?? 2));
+  process.stdout.write(JSON.stringify(out) + '\n');
+}

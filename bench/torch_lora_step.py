@@ -1,0 +1,165 @@
+"""PyTorch side of the lora_step rows: one LoRA training step of a Llama with random weights.
+
+Usage: python3 torch_lora_step.py '{"L":22,"d":2048,"F":5632,"H":32,"KV":4,"V":32000,"T":512,"B":1,
+                                    "base":32,"compute":16,"ckpt":0,"r":16}' [warmup] [steps]
+Prints {"torch", "threads", "ms", "tokens_per_s", "peak_rss_mb", "build_s", "losses"} as JSON on stdout.
+
+The model is Llama's architecture in plain torch (the transformers package is not installed), as HF's
+modeling_llama computes it: RMSNorm, rotate-half RoPE, grouped-query attention as matmul + causal mask +
+softmax (torch 1.13 has no scaled_dot_product_attention), a SiLU-gated MLP, an untied LM head. Every
+linear layer of the blocks carries a LoRA adapter written as HF peft's lora.Linear computes it:
+base(x) + lora_B(lora_A(dropout(x))) * scaling, dropout 0, base frozen. A step is zero_grad, forward,
+next-token cross-entropy, backward, AdamW(lr 1e-4) over the adapters.
+
+compute 16 runs forward and backward under torch.autocast("cpu", dtype=torch.bfloat16) over float32
+weights, as users write mixed-precision training on the CPU (its matmuls are oneDNN's AVX512_BF16 kernels
+where the CPU has them). ckpt 1 wraps each block in torch.utils.checkpoint. bench/lora_step.ts is the
+peftjs side.
+"""
+import json
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+class LoraLinear(nn.Module):
+    def __init__(self, inf, outf, r):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(outf, inf) * 0.02, requires_grad=False)
+        self.lora_A = nn.Linear(inf, r, bias=False)
+        self.lora_B = nn.Linear(r, outf, bias=False)
+        nn.init.zeros_(self.lora_B.weight)
+        self.scaling = 2.0
+
+    def forward(self, x):
+        return F.linear(x, self.weight) + self.lora_B(self.lora_A(x)) * self.scaling
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d), requires_grad=False)
+        self.eps = eps
+
+    def forward(self, x):
+        x32 = x.float()
+        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+class Block(nn.Module):
+    def __init__(self, s):
+        super().__init__()
+        d, self.h, self.kv, r = s["d"], s["H"], s["KV"], s["r"]
+        self.hd = d // self.h
+        self.input_layernorm = RMSNorm(d)
+        self.q_proj = LoraLinear(d, d, r)
+        self.k_proj = LoraLinear(d, self.kv * self.hd, r)
+        self.v_proj = LoraLinear(d, self.kv * self.hd, r)
+        self.o_proj = LoraLinear(d, d, r)
+        self.post_attention_layernorm = RMSNorm(d)
+        self.gate_proj = LoraLinear(d, s["F"], r)
+        self.up_proj = LoraLinear(d, s["F"], r)
+        self.down_proj = LoraLinear(s["F"], d, r)
+
+    def forward(self, x, cos, sin, mask):
+        B, T, d = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(B, T, self.h, self.hd).transpose(1, 2)
+        k = self.k_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
+        v = self.v_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        rep = self.h // self.kv
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        att = (q @ k.transpose(-2, -1)) / self.hd ** 0.5 + mask
+        att = torch.softmax(att.float(), dim=-1).to(q.dtype)
+        x = x + self.o_proj((att @ v).transpose(1, 2).reshape(B, T, d))
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+class Llama(nn.Module):
+    def __init__(self, s):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(s["V"], s["d"])
+        self.embed_tokens.weight.requires_grad_(False)
+        nn.init.normal_(self.embed_tokens.weight, std=0.02)
+        self.layers = nn.ModuleList(Block(s) for _ in range(s["L"]))
+        self.norm = RMSNorm(s["d"])
+        self.lm_head = nn.Linear(s["d"], s["V"], bias=False)
+        self.lm_head.weight.requires_grad_(False)
+        nn.init.normal_(self.lm_head.weight, std=0.02)
+        self.ckpt = bool(s["ckpt"])
+        hd = s["d"] // s["H"]
+        inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
+        freqs = torch.outer(torch.arange(s["T"]).float(), inv)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.cos, self.sin = emb.cos(), emb.sin()
+        self.mask = torch.full((s["T"], s["T"]), float("-inf")).triu(1)
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            if self.ckpt:
+                x = torch.utils.checkpoint.checkpoint(layer, x, self.cos, self.sin, self.mask, use_reentrant=False)
+            else:
+                x = layer(x, self.cos, self.sin, self.mask)
+        return self.lm_head(self.norm(x))
+
+
+def median(xs):
+    s = sorted(xs)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def main():
+    s = json.loads(sys.argv[1])
+    warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    t0 = time.perf_counter()
+    model = Llama(s)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    ids = torch.randint(0, s["V"], (s["B"], s["T"]))
+    build_s = time.perf_counter() - t0
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s["compute"] == 16):
+            logits = model(ids)
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, s["V"]).float(), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    losses = [step() for _ in range(warmup)]
+    samples = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        losses.append(step())
+        samples.append((time.perf_counter() - t) * 1e3)
+        print(".", end="", file=sys.stderr, flush=True)
+    ms = median(samples)
+    json.dump({
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "ms": ms,
+        "tokens_per_s": s["B"] * s["T"] / (ms / 1e3),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "build_s": build_s, "losses": losses,
+    }, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
