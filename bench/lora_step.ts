@@ -11,7 +11,6 @@
  * `--child SHAPE WARMUP STEPS`) that reports process.resourceUsage().maxRSS.
  */
 import { randomFillSync } from 'crypto';
-import { spawnSync } from 'child_process';
 import { getBackend, setBackend } from '../lib/backend';
 import { full } from '../lib/tensor/creation';
 import { f32ArrayToBf16 } from '../lib/io/half';
@@ -28,6 +27,7 @@ import { getPeftModel, LoraConfig } from '../lib/peft';
 import { QuantizedLinear } from '../lib/quant/quantized_linear';
 import { QuantizedTensor } from '../lib/quant/quantized_tensor';
 import { releaseFreedMemory } from '../lib/quant/quantize_model';
+import { childMain, runChild, type StepTiming, timeSteps } from './step_child';
 import { randomIds } from './train_step';
 
 /**
@@ -128,17 +128,9 @@ function randnInto(t: Tensor, std: number): void {
   draws += t.size;
 }
 
-export interface LoraStepTiming {
-  ms: number;
-  tokens_per_s: number;
-  peak_rss_mb: number;
+export interface LoraStepTiming extends StepTiming {
+  /** Seconds spent making the model (random weights in their formats) and the adapters. */
   build_s: number;
-  losses: number[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** In this process: build, warm up, time `steps` steps. */
@@ -159,35 +151,14 @@ export function loraStepHere(s: LoraStepShape, warmup: number, steps: number): L
     optimizer.step();
     return loss!.item();
   });
-  const losses: number[] = [];
-  for (let i = 0; i < warmup; i++) losses.push(step());
-  const samples: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    losses.push(step());
-    samples.push(performance.now() - start);
-    process.stderr.write('.');
-  }
-  const ms = median(samples);
-  return { ms, tokens_per_s: (s.B * s.T) / (ms / 1e3), peak_rss_mb: process.resourceUsage().maxRSS / 1024, build_s, losses };
+  return { ...timeSteps(step, warmup, steps, s.B * s.T), build_s };
 }
 
 /** Runs loraStepHere in a fresh node process (this file compiled to js). */
 export function loraStepInChild(s: LoraStepShape, warmup: number, steps: number): LoraStepTiming {
-  if (!__filename.endsWith('.js'))
-    throw new Error(`lora_step: the child process runs the compiled bench (${__filename} is not .js); run \`npm run build\` and \`npm run bench\``);
-  const res = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(s), String(warmup), String(steps)],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  if (res.status !== 0) throw new Error(`lora_step: the child node process exited with ${res.status ?? res.signal}`);
-  return JSON.parse(res.stdout) as LoraStepTiming;
+  return runChild(__filename, 'lora_step', s, warmup, steps);
 }
 
 if (require.main === module) {
-  const [flag, shape, warmup, steps] = process.argv.slice(2);
-  if (flag !== '--child' || shape === undefined) {
-    console.error('usage: node lora_step.js --child \'{"L":22,"d":2048,"F":5632,"H":32,"KV":4,"V":32000,"T":512,"B":1,"base":4,"compute":16,"ckpt":1,"r":16}\' [warmup] [steps]');
-    process.exit(2);
-  }
-  const out = loraStepHere(JSON.parse(shape) as LoraStepShape, Number(warmup ?? 1), Number(steps ?? 2));
-  process.stdout.write(JSON.stringify(out) + '\n');
+  childMain('{"L":22,"d":2048,"F":5632,"H":32,"KV":4,"V":32000,"T":512,"B":1,"base":4,"compute":16,"ckpt":1,"r":16}', 'lora_step.js', loraStepHere);
 }

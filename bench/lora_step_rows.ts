@@ -12,7 +12,7 @@ import { type LoraStepShape, type LoraStepTiming, loraStepInChild } from './lora
 import { loraQuality } from './lora_quality';
 
 export const LORA_STEP_WARMUP = 1;
-export const LORA_STEP_STEPS = 2;
+export const LORA_STEP_STEPS = 3;  // the median of 3 rides out one burst of a neighbour's load
 
 const TINYLLAMA = { L: 22, d: 2048, F: 5632, H: 32, KV: 4, V: 32000 };
 const LLAMA2_7B = { L: 32, d: 4096, F: 11008, H: 32, KV: 32, V: 32000 };

@@ -17,7 +17,6 @@ where the CPU has them). ckpt 1 wraps each block in torch.utils.checkpoint. benc
 peftjs side.
 """
 import json
-import resource
 import sys
 import time
 
@@ -25,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
+
+from torch_steps import time_steps
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -119,12 +120,6 @@ class Llama(nn.Module):
         return self.lm_head(self.norm(x))
 
 
-def median(xs):
-    s = sorted(xs)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
-
-
 def main():
     s = json.loads(sys.argv[1])
     warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -146,19 +141,7 @@ def main():
         opt.step()
         return loss.item()
 
-    losses = [step() for _ in range(warmup)]
-    samples = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        losses.append(step())
-        samples.append((time.perf_counter() - t) * 1e3)
-        print(".", end="", file=sys.stderr, flush=True)
-    ms = median(samples)
-    json.dump({
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "ms": ms,
-        "tokens_per_s": s["B"] * s["T"] / (ms / 1e3),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "build_s": build_s, "losses": losses,
-    }, sys.stdout)
+    time_steps(step, warmup, steps, s["B"] * s["T"], build_s=build_s)
 
 
 if __name__ == "__main__":

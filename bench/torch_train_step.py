@@ -14,13 +14,13 @@ bench/torch.ts runs this script in a fresh process per row, so ru_maxrss is this
 """
 import json
 import math
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_steps import time_steps
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -77,12 +77,6 @@ class GPT(nn.Module):
         return F.linear(self.ln_f(x), self.wte.weight)  # the LM head, tied to wte
 
 
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
 def main():
     s = json.loads(sys.argv[1])
     warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -101,19 +95,7 @@ def main():
         opt.step()
         return loss.item()
 
-    losses = [step() for _ in range(warmup)]
-    samples = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        losses.append(step())
-        samples.append((time.perf_counter() - t0) * 1e3)
-        print(".", end="", file=sys.stderr, flush=True)
-    ms = median(samples)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    json.dump({
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "ms": ms,
-        "tokens_per_s": B * T / (ms / 1e3), "peak_rss_mb": peak_kb / 1024, "losses": losses,
-    }, sys.stdout)
+    time_steps(step, warmup, steps, B * T)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@
  * Peak RSS must be the training's own, so the row runs in a fresh node process (this file, run with
  * `--child SHAPE WARMUP STEPS`) that builds the model, trains and reports process.resourceUsage().maxRSS.
  */
-import { spawnSync } from 'child_process';
 import { setBackend } from '../lib/backend';
 import type { IntTensor } from '../lib/tensor/int_tensor';
 import { tidy } from '../lib/tensor/scope';
 import { GPT2Config } from '../lib/nn/models/gpt2/config';
 import { GPT2LMHeadModel } from '../lib/nn/models/gpt2/model';
 import { AdamW } from '../lib/optim';
+import { childMain, runChild, type StepTiming, timeSteps } from './step_child';
 
 /** L layers, H heads, width d, vocabulary V, sequence T, batch B. */
 export interface TrainShape {
@@ -69,52 +69,18 @@ export function buildTrainStep(shape: TrainShape, opts: { lr?: number; seed?: nu
 export const TRAIN_WARMUP = 1;
 export const TRAIN_STEPS = 3;
 
-export interface TrainTiming {
-  ms: number;
-  tokens_per_s: number;
-  peak_rss_mb: number;
-  losses: number[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+export type TrainTiming = StepTiming;
 
 /** In this process: build, warm up, time `steps` steps; RSS is this process's peak so far. */
 export function trainHere(shape: TrainShape, warmup: number, steps: number): TrainTiming {
   setBackend('native');
   const t = buildTrainStep(shape);
-  const losses: number[] = [];
-  for (let i = 0; i < warmup; i++) losses.push(t.step());
-  const samples: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    losses.push(t.step());
-    samples.push(performance.now() - t0);
-    process.stderr.write('.');
-  }
-  const ms = median(samples);
-  // maxRSS is in KiB, as ru_maxrss on the torch side.
-  return { ms, tokens_per_s: (shape.B * shape.T) / (ms / 1e3), peak_rss_mb: process.resourceUsage().maxRSS / 1024, losses };
+  return timeSteps(t.step, warmup, steps, shape.B * shape.T);
 }
 
 /** Runs trainHere in a fresh node process (this file compiled to js, as `npm run bench` runs it). */
 export function trainInChild(shape: TrainShape, warmup = TRAIN_WARMUP, steps = TRAIN_STEPS): TrainTiming {
-  if (!__filename.endsWith('.js'))
-    throw new Error(`train_step: the child process runs the compiled bench (${__filename} is not .js); run \`npm run build\` and \`npm run bench\``);
-  const res = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(shape), String(warmup), String(steps)],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  if (res.status !== 0) throw new Error(`train_step: the child node process exited with ${res.status ?? res.signal}`);
-  return JSON.parse(res.stdout) as TrainTiming;
+  return runChild(__filename, 'train_step', shape, warmup, steps);
 }
 
-if (require.main === module) {
-  const [flag, shape, warmup, steps] = process.argv.slice(2);
-  if (flag !== '--child' || shape === undefined) {
-    console.error('usage: node train_step.js --child \'{"L":6,"H":8,"d":512,"V":8192,"T":256,"B":8}\' [warmup] [steps]');
-    process.exit(2);
-  }
-  const out = trainHere(JSON.parse(shape) as TrainShape, Number(warmup ?? 1), Number(steps ?? 3));
-  process.stdout.write(JSON.stringify(out) + '\n');
-}
+if (require.main === module) childMain('{"L":6,"H":8,"d":512,"V":8192,"T":256,"B":8}', 'train_step.js', trainHere);

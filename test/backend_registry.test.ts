@@ -10,7 +10,7 @@ const GROUPS = {
     'layerNormBackward', 'embeddingForward', 'embeddingBackward', 'rope', 'crossEntropyForward', 'crossEntropyBackward'],
   attention: ['attentionForward', 'attentionBackward'],
   optim: ['adamwStep', 'sgdStep', 'sumSquares'],
-  quant: ['dequantize'],
+  quant: ['dequantize', 'gemmBf16'],
 };
 const EVERY = Object.values(GROUPS).flat().sort();
 

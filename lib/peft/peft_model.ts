@@ -9,7 +9,9 @@ import type { Tensor } from '../tensor/tensor';
 import type { PeftConfig } from './config';
 import { BASE_ADAPTER_NAME, mixedBatchUnsupported } from './mixed_batch';
 import { isModulesToSave, ModulesToSaveWrapper } from './modules_to_save';
-import { isAdapterLayer, tunerFor, type WeightedAdapterOptions } from './tuner';
+import { type AdapterLayer, isAdapterLayer, tunerFor, type WeightedAdapterOptions } from './tuner';
+import type { Linear } from '../nn/layers/linear';
+import { quantizedLayer } from '../quant/quantize_model';
 
 /** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
 class TunerModel extends Module {
@@ -253,10 +255,26 @@ export class PeftModel<M extends Module = Module> extends Module {
     for (const [, m] of this.model.namedModules()) if (isAdapterLayer(m)) m.unmerge();
   }
 
-  /** Merges the active adapters and returns the base model with its original modules back (HF's merge_and_unload). */
-  mergeAndUnload(): M {
+  /**
+   * Merges the active adapters and returns the base model with its original modules back (HF's
+   * merge_and_unload). Layers whose base was low-precision (bf16, fp16, int8, nf4) were dequantized to merge;
+   * they come back stored as bfloat16 (opts.dtype, default), or as float32 Linears ('float32').
+   */
+  mergeAndUnload(opts: { dtype?: 'bfloat16' | 'float32' } = {}): M {
+    const dtype = opts.dtype ?? 'bfloat16';
+    if (dtype !== 'bfloat16' && dtype !== 'float32') throw new RangeError(`mergeAndUnload: dtype must be 'bfloat16' or 'float32', got '${String(dtype)}'`);
     this.merge();
-    return this.unload();
+    const dequantized = this.model.namedModules().filter(([, m]) => isAdapterLayer(m) && m.dequantizedFrom)
+      .map(([path, m]) => [path, (m as AdapterLayer).dequantizedFrom!.computeDtype] as const);
+    const model = this.unload();
+    if (dtype === 'bfloat16') {
+      for (const [path, computeDtype] of dequantized) {
+        const linear = model.getSubmodule(path) as Linear;
+        model.setSubmodule(path, quantizedLayer(linear, linear.weight, { format: 'bfloat16', computeDtype }));
+        linear.weight.dispose();
+      }
+    }
+    return model;
   }
 
   /** The base model with its original modules back, adapters dropped (merged ones stay folded in). */

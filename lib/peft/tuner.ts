@@ -34,6 +34,11 @@ export interface AdapterLayer extends Module {
    * run mixed batches (see mixed_batch.ts).
    */
   setMixedBatch?(names: readonly string[] | null): void;
+  /**
+   * Set once merging replaced a low-precision base (QuantizedLinear) by a float32 one: what it was, so that
+   * mergeAndUnload can store the merged layer in bf16 again (see PeftModel.mergeAndUnload).
+   */
+  readonly dequantizedFrom?: { format: string; computeDtype: 'float32' | 'bfloat16' } | null;
 }
 
 export function isAdapterLayer(m: Module): m is AdapterLayer {

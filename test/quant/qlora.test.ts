@@ -39,13 +39,44 @@ describe.each(backendsWithKernels('dequantize', 'loraForward', 'gemmBf16'))('QLo
     const losses = train(peft, inputs, 8, 1e-2);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] - 0.05);
     expect(peft.model.namedParameters().filter(([, t]) => t.requiresGrad).every(([n]) => /lora_[AB]/.test(n))).toBe(true);
-    // Merging dequantizes the base (float32 after), as HF: merged logits equal the adapted ones multiplied
-    // in float32 (bf16 compute moves logits by ~0.03 on this model).
+    // Merging dequantizes the base, as HF; with dtype 'float32' the merged layers stay float32 and the
+    // merged logits equal the adapted ones multiplied in float32 (bf16 compute moves logits by ~0.03 here).
     if ('computeDtype' in q) expect(setComputeDtype(peft.model, 'float32')).toBe(7 * 2);
     const adapted = forward(peft.model as never, inputs).logits.toFloat32Array();
-    const merged = peft.mergeAndUnload() as typeof model;
+    const merged = peft.mergeAndUnload({ dtype: 'float32' }) as typeof model;
     expect(merged.namedModules().some(([, m]) => m instanceof QuantizedLinear)).toBe(false);
     expect(forward(merged, inputs).logits).toAllClose(adapted, { rtol: 1e-4, atol: 1e-4 });
+  });
+});
+
+describe.each(backendsWithKernels('dequantize', 'loraForward'))('merging into a low-precision base on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each(['bfloat16', 'nf4', 'int8'] as const)('%s: mergeAndUnload() writes bf16 layers (merged == unmerged to bf16 rounding)', (format) => {
+    const inputs = inputsOf('llama', openGolden('llama'));
+    const model = loadFamily('llama');
+    quantizeModel(model, { format, computeDtype: 'bfloat16' });
+    const peft = getPeftModel(model, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'] }));
+    train(peft, inputs, 3, 1e-2);
+    setComputeDtype(peft.model, 'float32');
+    const adapted = forward(peft.model as never, inputs).logits.toFloat32Array();
+    const merged = peft.mergeAndUnload();
+    const layers = merged.namedModules().filter(([, m]) => m instanceof QuantizedLinear) as [string, QuantizedLinear][];
+    // Every linear layer of the 2 blocks: 3 merged ones back in bf16, the other 4 untouched in their format.
+    expect(layers.length).toBe(14);
+    const mergedPaths = layers.filter(([p]) => /(q_proj|v_proj|down_proj)$/.test(p));
+    // Stored as bf16, multiplied as the layer was when it merged (float32, set above).
+    expect(mergedPaths.map(([, l]) => [l.weight.format, l.computeDtype])).toEqual(mergedPaths.map(() => ['bfloat16', 'float32']));
+    setComputeDtype(merged, 'float32');
+    // bf16 keeps 8 significant bits: the merged weights move by up to 2^-9 of themselves.
+    expect(forward(merged, inputs).logits).toAllClose(adapted, { rtol: 2e-2, atol: 2e-2 });
+  });
+
+  it("refuses a merge dtype it does not write", () => {
+    const model = loadFamily('llama');
+    quantizeModel(model, { format: 'nf4' });
+    const peft = getPeftModel(model, new LoraConfig({ r: 2, targetModules: ['q_proj'] }));
+    expect(() => peft.mergeAndUnload({ dtype: 'float16' as never })).toThrow("mergeAndUnload: dtype must be 'bfloat16' or 'float32', got 'float16'");
   });
 });
 

@@ -7,7 +7,8 @@
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
-import { needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
+import { type ComputeDtype, needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
+import type { WeightFormat } from '../../../ops/dequantize/kernel';
 import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
@@ -102,18 +103,23 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     return base instanceof Conv1D ? base.weight.T : base.weight;
   }
 
+  /** What the base was before merging dequantized it (null: it was float32 all along). */
+  dequantizedFrom: { format: WeightFormat; computeDtype: ComputeDtype } | null = null;
+
   /**
-   * Merging into a quantized base: as HF peft, the weight is dequantized and the adapter folded into it; the
-   * merged layer stays float32 (re-quantizing would add a second rounding), and it says so.
+   * Merging into a quantized base: as HF peft, the weight is dequantized and the adapter folded into it, in
+   * float32 while the layer stays (so unmerge is exact); mergeAndUnload then stores it as bf16 (or keeps
+   * float32, by option). It says so.
    */
   private dequantizeBase(): void {
     const q = this.base_layer as QuantizedLinear;
     // Once per format, as Python's warnings.warn shows a warning once per place.
     if (!warnedDequantize.has(q.weight.format)) {
-      loraWarn(`Merging into ${q.weight.format} base weights: they are dequantized and the merged layers are float32; ` +
-        'the rounding of the quantized weights stays in them.');
+      loraWarn(`Merging into ${q.weight.format} base weights: they are dequantized and the adapters folded in; mergeAndUnload() ` +
+        "stores the merged layers as bfloat16 (pass { dtype: 'float32' } to keep float32); the rounding of the quantized weights stays in them.");
     }
     warnedDequantize.add(q.weight.format);
+    this.dequantizedFrom = { format: q.weight.format, computeDtype: q.computeDtype };
     const linear = new Linear(q.inFeatures, q.outFeatures, { bias: q.bias !== null });
     noGrad(() => {
       const w = q.weight.dequantize();
