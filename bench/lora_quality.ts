@@ -27,7 +27,8 @@ const HELD_OUT_TEXT = 'Sara had a little blue kite. Every afternoon she took the
   'The birds came to look at the kite and Sara sang to them. One day the wind was strong and the kite flew far away. ' +
   'Sara was sad, but a kind girl found the kite and gave it back. Sara said thank you and they flew the kite together.';
 
-const STEPS = 30;
+// Few enough steps at a small enough rate that the adapters learn the story's style, not its 64 tokens by heart.
+const STEPS = 12;
 const SEQ = 64;
 
 const STORAGE: Record<number, ModelQuantization | null> = {
@@ -36,7 +37,7 @@ const STORAGE: Record<number, ModelQuantization | null> = {
   4: { format: 'nf4', computeDtype: 'bfloat16' },
 };
 
-export function loraQuality(base: number): { heldOutLoss: number; losses: number[]; steps: number; ms: number } | { absent: string } {
+export function loraQuality(base: number): { heldOutLoss: number; heldOutBefore: number; losses: number[]; steps: number; ms: number } | { absent: string } {
   const file = path.join(MODEL_DIR, 'stories260K.bin');
   if (!fs.existsSync(file)) return { absent: `skipped: ${file} is missing (../shared is not beside the checkout)` };
   setBackend('native');
@@ -51,7 +52,8 @@ export function loraQuality(base: number): { heldOutLoss: number; losses: number
   const train = ids(TRAIN_TEXT), heldOut = ids(HELD_OUT_TEXT);
   const peft = getPeftModel(model as never, new LoraConfig({ r: 8, loraAlpha: 16, loraDropout: 0,
     targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }));
-  const opt = new AdamW(peft.trainableParameters(), { lr: 3e-3, weightDecay: 0 });
+  const opt = new AdamW(peft.trainableParameters(), { lr: 1e-3, weightDecay: 0 });
+  const heldOutBefore = noGrad(() => tidy(() => model.forward({ inputIds: heldOut, labels: heldOut }).loss!.item()));
   model.train();
   const losses: number[] = [];
   for (let i = 0; i < STEPS; i++) {
@@ -65,5 +67,5 @@ export function loraQuality(base: number): { heldOutLoss: number; losses: number
   }
   model.eval();
   const heldOutLoss = noGrad(() => tidy(() => model.forward({ inputIds: heldOut, labels: heldOut }).loss!.item()));
-  return { heldOutLoss, losses, steps: STEPS, ms: performance.now() - t0 };
+  return { heldOutLoss, heldOutBefore, losses, steps: STEPS, ms: performance.now() - t0 };
 }

@@ -114,6 +114,7 @@ function qualityRow(spec: RowSpec, done: LoraRowResult[]): LoraRowResult {
   return {
     spec, ...none, ms: q.ms, held_out_loss: q.heldOutLoss, losses: q.losses,
     vs_float32_loss: f32 ? q.heldOutLoss / f32.held_out_loss! - 1 : 0,
-    notes: [`stories260K, LoRA r=8 on every linear layer, ${q.steps} AdamW steps on a fixed text; held-out loss on another`],
+    notes: [`stories260K, LoRA r=8 on every linear layer, ${q.steps} AdamW steps on a fixed text; held-out loss on another ` +
+      `(${q.heldOutBefore.toFixed(3)} before training, ${q.heldOutLoss.toFixed(3)} after)`],
   };
 }
