@@ -166,6 +166,9 @@ class Args : public ValueChecks {
 // kernels' params objects hold them (lib/backend/types.ts), with buffers as Float32Arrays.
 class Params : public ValueChecks {
  public:
+  // A nested params object (a field that is itself a group of fields, such as gemmBf16's bQuant).
+  Params(Napi::Env env, Napi::Object obj, const char* op) : ValueChecks(env, op), obj_(obj) {}
+
   Params(const Napi::CallbackInfo& info, const char* op) : ValueChecks(info.Env(), op) {
     if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
       fail_type("expected one params object, got " +

@@ -5,7 +5,9 @@
  * the full float32 weight never exists. W gets no gradient; the bias may train.
  * computeDtype 'bfloat16' runs both GEMMs with bf16 operands and float32 sums (gemmBf16: vdpbf16ps where
  * the CPU has AVX512_BF16), as torch.autocast does: x and the output gradient are rounded to bf16, and a
- * bf16 weight is read as it is stored, whole, with no dequantization at all.
+ * bf16 weight is read as it is stored, whole, with no dequantization at all. In the forward an int8/nf4
+ * weight is dequantized inside the GEMM's B packing (a row segment at a time); the input gradient, which
+ * reads W untransposed, still goes panel by panel.
  */
 import type { Backend, Buf } from '../backend/types';
 import { kernel } from '../tensor/kernel_lookup';
@@ -75,11 +77,12 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
   if (!COMPUTE_DTYPES.includes(computeDtype)) throw new RangeError(`${op}: computeDtype must be float32 or bfloat16, got '${String(computeDtype)}'`);
   const bc = bias ? (bias.isContiguous() ? bias : bias.contiguous()) : null;
   const bits = computeDtype === 'bfloat16' ? w.bf16Bits : null;
-  if (bits) {
-    kernel(be, 'gemmBf16', op)({ transB: true, m: T, n: N, k: K, alpha: 1, a: x2.buf(), lda: K, bBits: bits, bOffset: 0, b: null, ldb: K,
-      beta: 0, c: y.buf(), ldc: N, bias: bc ? bc.buf() : null });
+  if (computeDtype === 'bfloat16') {
+    // Whole: a bf16 weight's bits are read in place, another format is dequantized inside the packing.
+    kernel(be, 'gemmBf16', op)({ transB: true, m: T, n: N, k: K, alpha: 1, a: x2.buf(), lda: K, bBits: bits, bOffset: 0, b: null,
+      bQuant: bits ? null : w.packedWeight, ldb: K, beta: 0, c: y.buf(), ldc: N, bias: bc ? bc.buf() : null });
   }
-  for (const [r0, r1] of bits ? [] : panels(N, K)) {
+  for (const [r0, r1] of computeDtype === 'bfloat16' ? [] : panels(N, K)) {
     const wp = w.rows(r0, r1);
     gemmOn(be, computeDtype, wp, { transB: true, m: T, n: r1 - r0, k: K, a: x2.buf(), lda: K, ldb: K,
       beta: 0, c: at(y.buf(), r0), ldc: N, bias: bc ? at(bc.buf(), r0) : null });

@@ -8,7 +8,7 @@ import { empty } from '../tensor/creation';
 import { formatShape } from '../tensor/shape';
 import { backendFor, type Tensor } from '../tensor/tensor';
 import { f32ArrayToBf16, f32ToF16 } from '../io/half';
-import { type DequantizeParams, WEIGHT_FORMATS, type WeightFormat } from '../ops/dequantize/kernel';
+import { type DequantizeParams, type PackedWeight, WEIGHT_FORMATS, type WeightFormat } from '../ops/dequantize/kernel';
 import { quantizeInt8 } from './int8';
 import { quantizeNf4 } from './nf4';
 
@@ -96,6 +96,11 @@ export class QuantizedTensor {
     return this.format === 'bfloat16' ? this.packed.data : null;
   }
 
+  /** The packed weight as the kernels take it (dequantize's fields, gemmBf16's bQuant). */
+  get packedWeight(): PackedWeight {
+    return { ...this.packed, format: this.format, n: this.size };
+  }
+
   /** Rows [r0, r1) as a float32 tensor [r1 - r0, K] on the active backend. */
   rows(r0: number, r1: number): Tensor {
     const [N, K] = this.shape;
@@ -103,7 +108,7 @@ export class QuantizedTensor {
       throw new RangeError(`QuantizedTensor.rows: [${r0}, ${r1}) is not a range of the ${N} rows`);
     const out = empty([r1 - r0, K]);
     kernel(backendFor(out, 'dequantize'), 'dequantize', 'dequantize')({
-      ...this.packed, format: this.format, n: this.size, start: r0 * K, end: r1 * K, out: out.buf(),
+      ...this.packedWeight, start: r0 * K, end: r1 * K, out: out.buf(),
     });
     return out;
   }

@@ -74,6 +74,27 @@ describe.each(backendsWithKernels('gemmBf16'))('gemmBf16 on %s', (name) => {
     else check(name);
   });
 
+  it.each([['nf4', {}], ['nf4', { groupSize: 32, doubleQuant: true }], ['int8', {}], ['float16', {}]] as const)(
+    'B as a packed %s %j weight (dequantized inside the packing) matches the reference, on every CPU path', (format, opts) => {
+      const check = (path: string) => {
+        for (const [m, n, k] of SHAPES) {
+          const q = QuantizedTensor.quantize(hostRandom(n * k, n + k), [n, k], format, opts);
+          const a = hostRandom(m * k, m), c0 = hostRandom(m * n, 3);
+          const run = (b: 'js' | 'native' | 'cuda') => {
+            const bb = backend(b), c = bufOf(bb, c0);
+            bb.kernels.get('gemmBf16', 'test')({ transB: true, m, n, k, alpha: 1, a: bufOf(bb, a), lda: k, bBits: null, bOffset: 0, b: null,
+              bQuant: q.packedWeight, ldb: k, beta: 0.5, c, ldc: n, bias: null });
+            return readBuf(bb, c, m * n);
+          };
+          const got = run(name), want = run('js');
+          expect([path, m, n, k, got.length]).toEqual([path, m, n, k, m * n]);
+          expect(got).toAllClose(want, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(k) + 1e-6 });
+        }
+      };
+      if (name === 'native') for (const path of cpuPaths()) withCpuPath(path, () => check(path));
+      else check(name);
+    });
+
   it('multiplies bf16-rounded operands: exact where the rounded products sum exactly', () => {
     // bf16 keeps 8 significant bits: 1 + 2^-8 and 3 + 2^-7 lie halfway between two bf16 values and round to
     // the even one (1 and 3); 1.5 + 2^-9 rounds down to 1.5.

@@ -36,8 +36,15 @@ void gemm_bf16_portable(const GemmBf16Args& g) {
     const int64_t cols = std::min(chunk, g.n - j0);
     // The chunk as B^T [cols, k]: the float32 GEMM's trans_b form.
     parallel_for(cols, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t j = c0; j < c1; ++j)
-        for (int64_t p = 0; p < g.k; ++p) b.data()[j * g.k + p] = b_value(g, p, j0 + j);
+      for (int64_t j = c0; j < c1; ++j) {
+        float* row = b.data() + j * g.k;
+        if (g.b_quant != nullptr) {  // trans_b, ldb == k: row j0 + j of the weight, dequantized whole
+          dequantize(*g.b_quant, (j0 + j) * g.ldb, (j0 + j) * g.ldb + g.k, row);
+          for (int64_t p = 0; p < g.k; ++p) row[p] = round_bf16(row[p]);
+        } else {
+          for (int64_t p = 0; p < g.k; ++p) row[p] = b_value(g, p, j0 + j);
+        }
+      }
     });
     GemmArgs f;
     f.trans_b = true;

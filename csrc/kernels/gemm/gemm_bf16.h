@@ -1,8 +1,10 @@
 // GEMM with bfloat16 compute, for frozen weights and autocast-style training steps:
 //   C[m, n] = alpha * sum_k bf16(A)[m, k] bf16(op(B))[k, n] + beta * C[m, n] + bias[n]
-// A is float32 [m, k] (lda >= k), rounded to bfloat16 (nearest even) as it is packed. B is either
-// bfloat16 bits (b_bits, used as they are) or float32 (b, rounded as it is packed); op(B) = B [k, n]
-// (ldb >= n), or B^T with B stored [n, k] (ldb >= k) when trans_b: a weight W [n, k] in y = x W^T.
+// A is float32 [m, k] (lda >= k), rounded to bfloat16 (nearest even) as it is packed. B is bfloat16 bits
+// (b_bits, used as they are), float32 (b, rounded as it is packed) or, with trans_b and ldb == k, a packed
+// low-precision weight W [n, k] (b_quant: int8, nf4, ...), dequantized row by row as its panels are packed,
+// so no float32 copy of it is made; op(B) = B [k, n] (ldb >= n), or B^T with B stored [n, k] (ldb >= k)
+// when trans_b: a weight W [n, k] in y = x W^T.
 // Products are summed in float32. On a CPU with AVX512_BF16 this is vdpbf16ps (two products per lane
 // and instruction, so about twice the float32 GEMM's rate); elsewhere the rounded operands go through the
 // float32 GEMM a chunk of columns at a time (same rounding of the inputs, no full float32 copy of B).
@@ -10,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "../quant/dequantize.h"
 
 namespace peftjs {
 
@@ -19,8 +23,9 @@ struct GemmBf16Args {
   float alpha = 1.0f;
   const float* a = nullptr;
   int64_t lda = 0;
-  const uint16_t* b_bits = nullptr;  // exactly one of b_bits and b; b_bits may be unaligned
+  const uint16_t* b_bits = nullptr;  // exactly one of b_bits, b and b_quant; b_bits may be unaligned
   const float* b = nullptr;
+  const QuantizedWeight* b_quant = nullptr;
   int64_t ldb = 0;
   float beta = 0.0f;
   float* c = nullptr;

@@ -64,13 +64,18 @@ void bits_to_pairs(const uint16_t* src, int64_t count, uint32_t* dst) {
   if (count & 1) dst[count / 2] = bf16_bits_at(src, count - 1);
 }
 
-// Values [k0, k0 + count) of row `row` of a row-major operand (float32 or bf16 bits) as pairs.
-void row_to_pairs(const float* f, const uint16_t* bits, int64_t ld, int64_t row, int64_t k0, int64_t count,
-                  uint32_t* dst) {
-  if (bits != nullptr)
-    bits_to_pairs(bits + row * ld + k0, count, dst);
-  else
-    floats_to_pairs(f + row * ld + k0, count, dst);
+// Values [k0, k0 + count) of row `row` of B stored [n, k] (trans_b) as pairs, whatever B's form.
+void row_to_pairs(const GemmBf16Args& g, int64_t row, int64_t k0, int64_t count, uint32_t* dst) {
+  if (g.b_bits != nullptr) {
+    bits_to_pairs(g.b_bits + row * g.ldb + k0, count, dst);
+  } else if (g.b_quant != nullptr) {
+    // Dequantized a row segment at a time (at most a block's 2 * kPairsPerBlock values) into slot 4.
+    float* values = gemm_thread_buffer(4, 2 * kPairsPerBlock);
+    dequantize(*g.b_quant, row * g.ldb + k0, row * g.ldb + k0 + count, values);
+    floats_to_pairs(values, count, dst);
+  } else {
+    floats_to_pairs(g.b + row * g.ldb + k0, count, dst);
+  }
 }
 
 // 32 consecutive values of row `row` from column j0 (the first `cols`, the rest zero) as bf16.
@@ -91,7 +96,7 @@ void pack_b_panel(const GemmBf16Args& g, Pairs pr, int64_t j0, int cols, uint32_
   const int64_t k0 = 2 * pr.p0, values = std::min(g.k - k0, 2 * pr.count);
   if (g.trans_b) {
     // Column j of op(B) is row j of B, contiguous in k: convert the rows, then transpose the words.
-    for (int j = 0; j < cols; ++j) row_to_pairs(g.b, g.b_bits, g.ldb, j0 + j, k0, values, tmp + j * pr.count);
+    for (int j = 0; j < cols; ++j) row_to_pairs(g, j0 + j, k0, values, tmp + j * pr.count);
     pack_rows_avx2(as_floats(tmp), pr.count, cols, pr.count, NR, as_floats(dst));
     return;
   }

@@ -40,8 +40,8 @@ void pack_rows_avx2(const float* src, int64_t ld, int rows, int64_t kc, int w, f
 
 // Per-thread pack buffers that grow and are kept (slot 0..kGemmBufferSlots-1, 64-byte aligned): tasks run
 // on pool threads, and allocating (and page-faulting) a fresh block for every task would cost more than
-// packing it. The float32 driver uses slots 0 and 1, the bfloat16 one 2 and 3.
-constexpr int kGemmBufferSlots = 4;
+// packing it. The float32 driver uses slots 0 and 1, the bfloat16 one 2, 3 and 4.
+constexpr int kGemmBufferSlots = 5;
 float* gemm_thread_buffer(int slot, int64_t floats);
 
 // Writes a full MR x NR accumulator tile (row-major, ld = nr) into C through the epilogue.

@@ -10,6 +10,9 @@ import type { Buf } from '../../backend/types';
 export const WEIGHT_FORMATS = ['bfloat16', 'float16', 'int8', 'nf4'] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 
+/** A packed weight: what dequantize reads, and what gemmBf16 takes as bQuant. */
+export type PackedWeight = Omit<DequantizeParams, 'start' | 'end' | 'out'>;
+
 export interface DequantizeParams {
   format: WeightFormat;
   /** Values in the weight. */
@@ -42,22 +45,30 @@ function typedArray(c: ArgChecks, name: string, v: unknown, kind: typeof Uint8Ar
   if (length < needed) c.fail(`argument '${name}' has ${length} ${unit}, expected at least ${needed}`);
 }
 
+/** Checks a packed weight's fields against its format (`prefix` names the field holding them, if any). */
+export function checkPackedWeight(c: ArgChecks, p: PackedWeight, prefix = ''): { n: number } {
+  const name = (f: string) => prefix + f;
+  const format = c.oneOf(name('format'), p.format, WEIGHT_FORMATS);
+  const n = c.dim(name('n'), p.n);
+  const grouped = format === 'int8' || format === 'nf4';
+  const group = grouped ? c.dim(name('group'), p.group) : 1;
+  if (group === 0) c.fail(`${name('group')} must be at least 1`);
+  const groups = grouped ? Math.ceil(n / group) : 0;
+  typedArray(c, name('data'), p.data, Uint8Array, format === 'nf4' ? Math.ceil(n / 2) : format === 'int8' ? n : c.mul(n, 2), 'bytes');
+  if (p.absmax !== null && p.absmax !== undefined) typedArray(c, name('absmax'), p.absmax, Float32Array, groups, 'elements');
+  if (p.nestedCodes !== null && p.nestedCodes !== undefined) typedArray(c, name('nestedCodes'), p.nestedCodes, Uint8Array, groups, 'bytes');
+  if (p.nestedAbsmax !== null && p.nestedAbsmax !== undefined) typedArray(c, name('nestedAbsmax'), p.nestedAbsmax, Float32Array, Math.ceil(groups / 256), 'elements');
+  const nested = !!p.nestedCodes && !!p.nestedAbsmax;
+  if (grouped && !p.absmax && (format === 'int8' || !nested)) c.fail(`${format} needs absmax (or, for nf4, nestedCodes and nestedAbsmax)`);
+  c.number(name('offset'), p.offset);
+  return { n };
+}
+
 export const dequantizeChecks: KernelChecks<DequantizeKernels> = {
   dequantize(p, c) {
-    const format = c.oneOf('format', p.format, WEIGHT_FORMATS);
-    const n = c.dim('n', p.n), start = c.dim('start', p.start), end = c.dim('end', p.end);
+    const { n } = checkPackedWeight(c, p);
+    const start = c.dim('start', p.start), end = c.dim('end', p.end);
     if (start > end || end > n) c.fail(`the range [${start}, ${end}) is not inside [0, n = ${n})`);
-    const grouped = format === 'int8' || format === 'nf4';
-    const group = grouped ? c.dim('group', p.group) : 1;
-    if (group === 0) c.fail('group must be at least 1');
-    const groups = grouped ? Math.ceil(n / group) : 0;
-    typedArray(c, 'data', p.data, Uint8Array, format === 'nf4' ? Math.ceil(n / 2) : format === 'int8' ? n : c.mul(n, 2), 'bytes');
-    if (p.absmax !== null && p.absmax !== undefined) typedArray(c, 'absmax', p.absmax, Float32Array, groups, 'elements');
-    if (p.nestedCodes !== null && p.nestedCodes !== undefined) typedArray(c, 'nestedCodes', p.nestedCodes, Uint8Array, groups, 'bytes');
-    if (p.nestedAbsmax !== null && p.nestedAbsmax !== undefined) typedArray(c, 'nestedAbsmax', p.nestedAbsmax, Float32Array, Math.ceil(groups / 256), 'elements');
-    const nested = !!p.nestedCodes && !!p.nestedAbsmax;
-    if (grouped && !p.absmax && (format === 'int8' || !nested)) c.fail(`${format} needs absmax (or, for nf4, nestedCodes and nestedAbsmax)`);
-    c.number('offset', p.offset);
     c.buf('out', p.out, end - start);
   },
 };

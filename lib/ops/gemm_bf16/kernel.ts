@@ -8,6 +8,7 @@
 import { type KernelChecks, typeOf } from '../../backend/checks';
 import { matrixSpan } from '../../backend/primitive_checks';
 import type { Buf } from '../../backend/types';
+import { checkPackedWeight, type PackedWeight } from '../dequantize/kernel';
 
 export interface GemmBf16Params {
   transB: boolean;
@@ -22,6 +23,8 @@ export interface GemmBf16Params {
   bOffset: number;
   /** B as float32; null when bBits is given. */
   b: Buf | null;
+  /** B as a packed weight [n, k] (transB, ldb = k); absent or null otherwise. */
+  bQuant?: PackedWeight | null;
   ldb: number;
   beta: number;
   c: Buf;
@@ -42,10 +45,16 @@ export const gemmBf16Checks: KernelChecks<GemmBf16Kernels> = {
     const lda = c.dim('lda', p.lda), ldb = c.dim('ldb', p.ldb), ldc = c.dim('ldc', p.ldc);
     c.buf('a', p.a, matrixSpan(c, 'a', m, k, lda));
     const bNeed = transB ? matrixSpan(c, 'b', n, k, ldb) : matrixSpan(c, 'b', k, n, ldb);
-    const hasBits = p.bBits !== null && p.bBits !== undefined, hasFloats = p.b !== null && p.b !== undefined;
-    if (hasBits === hasFloats) c.fail(`exactly one of 'bBits' and 'b' must be given, got ${hasBits ? 'both' : 'neither'}`);
+    const given = (v: unknown) => v !== null && v !== undefined;
+    const count = [p.bBits, p.b, p.bQuant].filter(given).length;
+    if (count !== 1) c.fail(`exactly one of 'bBits', 'b' and 'bQuant' must be given, got ${count}`);
     const bOffset = c.dim('bOffset', p.bOffset);
-    if (hasBits) {
+    if (given(p.bQuant)) {
+      if (!transB || ldb !== k) c.fail("argument 'bQuant' needs transB and ldb = k (the row-major weight [n, k])");
+      if (typeof p.bQuant !== 'object') c.failType(`argument 'bQuant' must be an object, got ${typeOf(p.bQuant)}`);
+      const { n: values } = checkPackedWeight(c, p.bQuant!, 'bQuant.');
+      if (values < bNeed) c.fail(`argument 'bQuant' holds ${values} values, expected at least ${bNeed}`);
+    } else if (given(p.bBits)) {
       if (!(p.bBits instanceof Uint8Array)) c.failType(`argument 'bBits' must be a Uint8Array, got ${typeOf(p.bBits)}`);
       const needed = 2 * (bOffset + bNeed), length = (p.bBits as Uint8Array).length;
       if (length < needed) c.fail(`argument 'bBits' has ${length} bytes, expected at least ${needed}`);

@@ -4,6 +4,7 @@
  * rounded to float32). The native kernel sums in blocks of k, so the two agree to float32 summation error.
  */
 import { bf16ToF32, f32ToBf16 } from '../../io/half';
+import { dequantizeReference } from '../dequantize/reference';
 import { at, opt } from '../reference_helpers';
 import type { GemmBf16Kernels, GemmBf16Params } from './kernel';
 
@@ -12,7 +13,7 @@ const roundBf16 = (v: number): number => bf16ToF32(f32ToBf16(v));
 /** op(B) as rounded float32 values, [k, n] row-major. */
 function roundedB(p: GemmBf16Params): Float32Array {
   const out = new Float32Array(p.k * p.n);
-  const floats = p.b ? at(p.b) : null;
+  const floats = p.b ? at(p.b) : p.bQuant ? dequantizeReference({ ...p.bQuant, start: 0, end: p.n * p.k, out: null as never }) : null;
   const bits = p.bBits;
   for (let q = 0; q < p.k; q++) {
     for (let j = 0; j < p.n; j++) {
