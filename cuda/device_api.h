@@ -11,6 +11,7 @@
 
 #include "../csrc/kernels/elementwise/elementwise.h"
 #include "../csrc/kernels/gemm/gemm.h"
+#include "../csrc/kernels/norm/norm.h"
 #include "../csrc/kernels/reduce/reduce.h"
 
 namespace peftjs {
@@ -43,6 +44,13 @@ bool random_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float
                     std::string* error);
 bool random_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std,
                    std::string* error);
+
+// The op kernels, each with its csrc/kernels twin's semantics (names and arguments as there, plus *error).
+bool rms_norm_forward(const NormArgs& a, float* y, float* rstd, std::string* error);
+bool rms_norm_backward(const NormArgs& a, const float* rstd, const float* dy, float* dx, float* dweight, std::string* error);
+bool layer_norm_forward(const NormArgs& a, const float* bias, float* y, float* mean, float* rstd, std::string* error);
+bool layer_norm_backward(const NormArgs& a, const float* mean, const float* rstd, const float* dy, float* dx, float* dweight,
+                         float* dbias, std::string* error);
 
 }  // namespace cuda
 }  // namespace peftjs

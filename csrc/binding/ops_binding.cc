@@ -16,14 +16,13 @@
 #include "typed_args.h"
 #include "device_handle.h"
 #include "bindings.h"
+#include "buffers.h"
 
 namespace peftjs {
 namespace {
 
 // Where the data lives. CPU: Float32Arrays over host memory. CUDA: [handle, offset] views of device memory.
-struct CpuDevice {
-  static float* view(const Params& p, const char* name, int64_t needed) { return p.floats(name, needed); }
-  static float* opt_view(const Params& p, const char* name, int64_t needed) { return p.opt_floats(name, needed); }
+struct CpuDevice : HostBuffers {
   static void gemm(const ValueChecks&, const GemmArgs& g) { peftjs::gemm(g); }
   static void binary(const ValueChecks&, BinaryOp op, const float* a, const float* b, float* o, int64_t n, int64_t bl) {
     peftjs::binary(op, a, b, o, n, bl);
@@ -46,14 +45,7 @@ struct CpuDevice {
   }
 };
 
-struct CudaDevice {
-  static float* view(const Params& p, const char* name, int64_t needed) { return device_view(p, name, needed); }
-  static float* opt_view(const Params& p, const char* name, int64_t needed) {
-    return p.is_null(name) ? nullptr : device_view(p, name, needed);
-  }
-  static void check(const ValueChecks& c, bool ok, const std::string& error) {
-    if (!ok) c.fail_range(error);
-  }
+struct CudaDevice : DeviceBuffers {
   static void gemm(const ValueChecks& c, const GemmArgs& g) {
     std::string e;
     check(c, cuda::gemm(g, &e), e);

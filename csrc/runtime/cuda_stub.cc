@@ -28,6 +28,12 @@ bool copy_to_host(void*, const void*, size_t, std::string* error) { return no_cu
 bool copy_on_device(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
 bool synchronize(std::string* error) { return no_cuda(error); }
 bool gemm(const GemmArgs&, std::string* error) { return no_cuda(error); }
+bool rms_norm_forward(const NormArgs&, float*, float*, std::string* error) { return no_cuda(error); }
+bool rms_norm_backward(const NormArgs&, const float*, const float*, float*, float*, std::string* error) { return no_cuda(error); }
+bool layer_norm_forward(const NormArgs&, const float*, float*, float*, float*, std::string* error) { return no_cuda(error); }
+bool layer_norm_backward(const NormArgs&, const float*, const float*, const float*, float*, float*, float*, std::string* error) {
+  return no_cuda(error);
+}
 bool binary(BinaryOp, const float*, const float*, float*, int64_t, int64_t, std::string* error) { return no_cuda(error); }
 bool scale(const float*, float*, int64_t, float, float, std::string* error) { return no_cuda(error); }
 bool unary(UnaryOp, const float*, float*, int64_t, std::string* error) { return no_cuda(error); }

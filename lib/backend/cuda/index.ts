@@ -2,6 +2,7 @@
  * The CUDA backend: the addon's CUDA kernels on device memory. Storage holds an opaque device handle;
  * kernels receive [handle, offset] views and the addon checks them against the shapes.
  */
+import { OP_KERNEL_NAMES, type OpKernelName, type OpKernels } from '../../ops';
 import type { NativeAddon } from '../native/addon';
 import { checkedPrimitives } from '../primitive_checks';
 import { KernelTable } from '../registry';
@@ -21,17 +22,35 @@ const cudaPrimitiveKernels: PrimitiveKernels & ThisType<{ addon: NativeAddon }> 
   randomFill(p) { this.addon.cudaRandomFill(deviceParams(p)); },
 };
 
+/** The addon's CUDA entry of an op kernel: `cuda` and the kernel's name capitalised (cudaRmsNormForward). */
+export function cudaEntryName(kernel: OpKernelName): string {
+  return `cuda${kernel[0].toUpperCase()}${kernel.slice(1)}`;
+}
+
+/**
+ * Every op kernel (lib/ops) the addon has a CUDA entry for, called with the kernel's params object, buffers
+ * as device views. The entries are compiled in with CUDA or not at all, so this list is the build's answer,
+ * known without a device.
+ */
+export function cudaOpKernels(addon: NativeAddon): Partial<OpKernels> {
+  const entries = OP_KERNEL_NAMES.flatMap((name) => {
+    const entry = (addon as unknown as Record<string, unknown>)[cudaEntryName(name)];
+    return typeof entry === 'function' ? [[name, (p: object) => (entry as (p: unknown) => unknown)(deviceParams(p))] as const] : [];
+  });
+  return Object.fromEntries(entries) as Partial<OpKernels>;
+}
+
 /** The primitive methods are the registry's checked kernels (checkedPrimitives), set in the constructor. */
 export interface CudaBackend extends PrimitiveKernels {}
 
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
   readonly device = 'cuda' as const;
-  /** The primitives only so far: ops that need another kernel say so, naming it and this backend. */
+  /** The primitives and the op kernels with a CUDA entry: an op that needs another says so, naming it and this backend. */
   readonly kernels: KernelTable;
 
   constructor(readonly addon: NativeAddon) {
-    this.kernels = new KernelTable(this.name).register(cudaPrimitiveKernels, this);
+    this.kernels = new KernelTable(this.name).register({ ...cudaPrimitiveKernels, ...cudaOpKernels(addon) }, this);
     Object.assign(this, checkedPrimitives(this.kernels));
   }
 
