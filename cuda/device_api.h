@@ -12,6 +12,7 @@
 #include "../csrc/kernels/elementwise/elementwise.h"
 #include "../csrc/kernels/gemm/gemm.h"
 #include "../csrc/kernels/norm/norm.h"
+#include "../csrc/kernels/optim/optim.h"
 #include "../csrc/kernels/reduce/reduce.h"
 
 namespace peftjs {
@@ -51,6 +52,8 @@ bool rms_norm_backward(const NormArgs& a, const float* rstd, const float* dy, fl
 bool layer_norm_forward(const NormArgs& a, const float* bias, float* y, float* mean, float* rstd, std::string* error);
 bool layer_norm_backward(const NormArgs& a, const float* mean, const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, std::string* error);
+bool adamw_step(const AdamwArgs& a, std::string* error);
+bool sgd_step(const SgdArgs& a, std::string* error);
 
 }  // namespace cuda
 }  // namespace peftjs

@@ -1,11 +1,13 @@
-// The optimizer updates (AdamW, SGD) and the sum of squares for gradient clipping as N-API functions. Each
-// takes one params object, the TypeScript kernel's own (lib/ops/optim/kernel.ts) with
-// buffers as Float32Arrays. Hyperparameters are checked here as torch.optim's constructors check them, so
+// The optimizer updates (AdamW, SGD; also for CUDA, prefixed cuda, on device views) and the sum of squares
+// for gradient clipping as N-API functions. Each takes one params object, the TypeScript kernel's own
+// (lib/ops/optim/kernel.ts) with buffers as Float32Arrays (CPU) or [handle, offset] views (CUDA). Hyperparameters are checked here as torch.optim's constructors check them, so
 // a bad value from any caller is a JS error before any memory is written; lib/ops/optim/kernel.ts
 // holds the same checks, with the same messages, for every backend.
+#include "../../cuda/device_api.h"
 #include "../kernels/optim/optim.h"
 #include "args.h"
 #include "bindings.h"
+#include "buffers.h"
 
 namespace peftjs {
 namespace {
@@ -33,7 +35,18 @@ double unit_interval(const Params& p, const char* name) {
   return v;
 }
 
+struct CpuOptim : HostBuffers {
+  static void adamw(const Params&, const AdamwArgs& a) { adamw_step(a); }
+  static void sgd(const Params&, const SgdArgs& a) { sgd_step(a); }
+};
+
+struct CudaOptim : DeviceBuffers {
+  static void adamw(const Params& p, const AdamwArgs& a) { run(p, cuda::adamw_step, a); }
+  static void sgd(const Params& p, const SgdArgs& a) { run(p, cuda::sgd_step, a); }
+};
+
 // adamwStep({n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step})
+template <class D>
 Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
   const Params p(info, "adamwStep");
   AdamwArgs a;
@@ -45,15 +58,16 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
   a.weight_decay = non_negative(p, "weightDecay");
   a.step = p.dim("step");
   if (a.step < 1) p.fail_range("step must be >= 1 (the count after this update), got 0");
-  a.param = p.floats("param", a.n);
-  a.grad = p.floats("grad", a.n);
-  a.m = p.floats("m", a.n);
-  a.v = p.floats("v", a.n);
-  adamw_step(a);
+  a.param = D::view(p, "param", a.n);
+  a.grad = D::view(p, "grad", a.n);
+  a.m = D::view(p, "m", a.n);
+  a.v = D::view(p, "v", a.n);
+  D::adamw(p, a);
   return info.Env().Undefined();
 }
 
 // sgdStep({n, param, grad, momentumBuf|null, lr, momentum, dampening, nesterov, weightDecay, firstStep})
+template <class D>
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   const Params p(info, "sgdStep");
   SgdArgs a;
@@ -67,15 +81,15 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   if (a.nesterov && (a.momentum <= 0 || a.dampening != 0))
     p.fail_range("nesterov momentum requires a momentum > 0 and zero dampening, got momentum " + js_show(p, a.momentum) +
                  ", dampening " + js_show(p, a.dampening));
-  a.param = p.floats("param", a.n);
-  a.grad = p.floats("grad", a.n);
+  a.param = D::view(p, "param", a.n);
+  a.grad = D::view(p, "grad", a.n);
   // Without momentum a buffer is allowed but unused (torch keeps none); with it, one is required.
-  float* buf = p.opt_floats("momentumBuf", a.n);
+  float* buf = D::opt_view(p, "momentumBuf", a.n);
   if (a.momentum != 0 && buf == nullptr)
     p.fail_type("momentum " + js_show(p, a.momentum) + " needs a momentumBuf of " + std::to_string(a.n) +
                 " elements, got null");
   a.momentum_buf = a.momentum != 0 ? buf : nullptr;
-  sgd_step(a);
+  D::sgd(p, a);
   return info.Env().Undefined();
 }
 
@@ -90,7 +104,8 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  set_functions(env, exports, {{"adamwStep", AdamwStep}, {"sgdStep", SgdStep}, {"sumSquares", SumSquares}});
+  set_functions(env, exports, {{"adamwStep", AdamwStep<CpuOptim>}, {"sgdStep", SgdStep<CpuOptim>}, {"sumSquares", SumSquares},
+                               {"cudaAdamwStep", AdamwStep<CudaOptim>}, {"cudaSgdStep", SgdStep<CudaOptim>}});
 }
 
 }  // namespace peftjs

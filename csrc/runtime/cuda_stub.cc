@@ -34,6 +34,8 @@ bool layer_norm_forward(const NormArgs&, const float*, float*, float*, float*, s
 bool layer_norm_backward(const NormArgs&, const float*, const float*, const float*, float*, float*, float*, std::string* error) {
   return no_cuda(error);
 }
+bool adamw_step(const AdamwArgs&, std::string* error) { return no_cuda(error); }
+bool sgd_step(const SgdArgs&, std::string* error) { return no_cuda(error); }
 bool binary(BinaryOp, const float*, const float*, float*, int64_t, int64_t, std::string* error) { return no_cuda(error); }
 bool scale(const float*, float*, int64_t, float, float, std::string* error) { return no_cuda(error); }
 bool unary(UnaryOp, const float*, float*, int64_t, std::string* error) { return no_cuda(error); }

@@ -12,9 +12,9 @@ const addon = loadAddon();
 if (!addon) console.log('skipping the CUDA entry checks: the native addon is not loaded');
 
 (addon ? describe : describe.skip)('CUDA entries of the op kernels', () => {
-  const NORM = ['rmsNormForward', 'rmsNormBackward', 'layerNormForward', 'layerNormBackward'];
+  const NORM = ['rmsNormForward', 'rmsNormBackward', 'layerNormForward', 'layerNormBackward', 'adamwStep', 'sgdStep'];
 
-  it('the cuda backend lists exactly the op kernels that have an entry, the norms among them', () => {
+  it('the cuda backend lists exactly the op kernels that have an entry, the norms and optimizer updates among them', () => {
     const listed = Object.keys(cudaOpKernels(addon!)).sort();
     expect(listed).toEqual(expect.arrayContaining(NORM));
     expect(listed).toEqual(OP_KERNEL_NAMES.filter((k) => typeof (addon as unknown as Record<string, unknown>)[cudaEntryName(k)] === 'function').sort());

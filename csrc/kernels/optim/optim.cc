@@ -1,4 +1,5 @@
 #include "optim.h"
+#include "optim_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,44 +16,21 @@ constexpr int64_t kGrain = 1 << 14;
 // sum_squares partials: one double per chunk, summed in index order after the parallel pass.
 constexpr int64_t kSumChunk = 1 << 14;
 
-// The scalars of one AdamW update as the kernel uses them (float, rounded once from double).
-struct AdamwScalars {
-  float decay, b1, one_minus_b1, b2, one_minus_b2, neg_step_size, bc2_sqrt, eps;
-};
-
 // The loops take restrict pointers and their scalars by value: captured by reference in the lambda, the
 // scalars would be reloaded after every store (they might alias the arrays) and the loop would not vectorize.
 void adamw_range(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t s,
                  int64_t e, const AdamwScalars k) {
-  for (int64_t i = s; i < e; ++i) {
-    const float gi = g[i];
-    const float mi = m[i] * k.b1 + k.one_minus_b1 * gi;
-    const float vi = v[i] * k.b2 + k.one_minus_b2 * gi * gi;
-    const float denom = std::sqrt(vi) / k.bc2_sqrt + k.eps;
-    p[i] = p[i] * k.decay + k.neg_step_size * (mi / denom);
-    m[i] = mi;
-    v[i] = vi;
-  }
+  for (int64_t i = s; i < e; ++i) adamw_element(p[i], g[i], m[i], v[i], k);
 }
-
-struct SgdScalars {
-  float wd, mom, one_minus_damp, neg_lr;
-};
 
 void sgd_plain_range(float* __restrict p, const float* __restrict g, int64_t s, int64_t e, const SgdScalars k) {
-  for (int64_t i = s; i < e; ++i) p[i] = p[i] + k.neg_lr * (g[i] + k.wd * p[i]);
+  for (int64_t i = s; i < e; ++i) sgd_plain_element(p[i], g[i], k);
 }
 
-// first: the buffer starts as d (torch clones d_p); otherwise buf = momentum buf + (1 - dampening) d.
 template <bool kFirst, bool kNesterov>
 void sgd_momentum_range(float* __restrict p, const float* __restrict g, float* __restrict buf, int64_t s, int64_t e,
                         const SgdScalars k) {
-  for (int64_t i = s; i < e; ++i) {
-    const float d = g[i] + k.wd * p[i];
-    const float b = kFirst ? d : buf[i] * k.mom + k.one_minus_damp * d;
-    buf[i] = b;
-    p[i] = p[i] + k.neg_lr * (kNesterov ? d + k.mom * b : b);
-  }
+  for (int64_t i = s; i < e; ++i) sgd_momentum_element<kFirst, kNesterov>(p[i], g[i], buf[i], k);
 }
 
 // Eight independent accumulators: the adds need not wait on each other (and pair into SIMD registers).
@@ -68,22 +46,12 @@ double sum_squares_range(const float* __restrict x, int64_t s, int64_t e) {
 }  // namespace
 
 void adamw_step(const AdamwArgs& a) {
-  // Scalars as torch forms them: Python floats (double), rounded to float when the kernel takes them.
-  const double step = static_cast<double>(a.step);
-  const AdamwScalars k{
-      static_cast<float>(1.0 - a.lr * a.weight_decay),
-      static_cast<float>(a.beta1), static_cast<float>(1.0 - a.beta1),
-      static_cast<float>(a.beta2), static_cast<float>(1.0 - a.beta2),
-      static_cast<float>(-(a.lr / (1.0 - std::pow(a.beta1, step)))),
-      static_cast<float>(std::sqrt(1.0 - std::pow(a.beta2, step))),
-      static_cast<float>(a.eps),
-  };
+  const AdamwScalars k = adamw_scalars(a);
   parallel_for(a.n, kGrain, [&](int64_t s, int64_t e) { adamw_range(a.param, a.grad, a.m, a.v, s, e, k); });
 }
 
 void sgd_step(const SgdArgs& a) {
-  const SgdScalars k{static_cast<float>(a.weight_decay), static_cast<float>(a.momentum), static_cast<float>(1.0 - a.dampening),
-                     static_cast<float>(-a.lr)};
+  const SgdScalars k = sgd_scalars(a);
   float* buf = a.momentum_buf;
   parallel_for(a.n, kGrain, [&](int64_t s, int64_t e) {
     if (buf == nullptr) sgd_plain_range(a.param, a.grad, s, e, k);
