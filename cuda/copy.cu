@@ -1,4 +1,5 @@
-// Strided gather of an N-d view into contiguous memory (csrc/kernels/copy/copy.cc). The host first drops
+// Strided gather of an N-d view into contiguous memory, and its inverse, the scatter of contiguous memory
+// into a view (csrc/kernels/copy/copy.cc: strided_copy, strided_scatter). The host first drops
 // size-1 dimensions and merges dimensions that are contiguous with the next one (stride[d] ==
 // shape[d+1] * stride[d+1]), which keeps the row-major order of the elements; the kernel then maps each
 // flat output index to its source offset by peeling off the remaining dimensions, in 32-bit arithmetic
@@ -24,7 +25,8 @@ struct View {
   Index strides[kMaxDims];
 };
 
-template <typename Index>
+// kScatter false: dst[i] = src[view offset of i]; true: dst[view offset of i] = src[i].
+template <typename Index, bool kScatter>
 __global__ void strided_copy_kernel(const float* __restrict__ src, float* __restrict__ dst, Index total,
                                     View<Index> view) {
   const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
@@ -37,11 +39,12 @@ __global__ void strided_copy_kernel(const float* __restrict__ src, float* __rest
       rem = q;
     }
     if (view.ndim > 0) offset += rem * view.strides[0];
-    dst[i] = src[offset];
+    if (kScatter) dst[offset] = src[i];
+    else dst[i] = src[offset];
   }
 }
 
-template <typename Index>
+template <typename Index, bool kScatter>
 bool launch(const float* src, float* dst, int64_t total, const int64_t* shape, const int64_t* strides, int ndim,
             std::string* error) {
   View<Index> view{};
@@ -50,16 +53,15 @@ bool launch(const float* src, float* dst, int64_t total, const int64_t* shape, c
     view.shape[d] = static_cast<Index>(shape[d]);
     view.strides[d] = static_cast<Index>(strides[d]);
   }
-  strided_copy_kernel<Index><<<detail::grid_for(total), detail::kThreads>>>(src, dst, static_cast<Index>(total), view);
-  return detail::launched("strided_copy", error);
+  strided_copy_kernel<Index, kScatter><<<detail::grid_for(total), detail::kThreads>>>(src, dst, static_cast<Index>(total), view);
+  return detail::launched(kScatter ? "strided_scatter" : "strided_copy", error);
 }
 
-}  // namespace
-
-bool strided_copy(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim,
-                  std::string* error) {
+// Both directions: the view simplified, then the kernel in 32- or 64-bit indices.
+template <bool kScatter>
+bool strided(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim, std::string* error) {
   if (ndim < 0 || ndim > kMaxDims) {
-    if (error) *error = "strided_copy: ndim must be in [0, 16], got " + std::to_string(ndim);
+    if (error) *error = std::string(kScatter ? "strided_scatter" : "strided_copy") + ": ndim must be in [0, 16], got " + std::to_string(ndim);
     return false;
   }
   int64_t total = 1;
@@ -90,8 +92,18 @@ bool strided_copy(const float* src, float* dst, const int64_t* shape, const int6
     max_offset += (sh[d] - 1) * st[d];
     negative = negative || st[d] < 0;
   }
-  if (!negative && total <= INT32_MAX && max_offset <= INT32_MAX) return launch<uint32_t>(src, dst, total, sh, st, nd, error);
-  return launch<int64_t>(src, dst, total, sh, st, nd, error);
+  if (!negative && total <= INT32_MAX && max_offset <= INT32_MAX) return launch<uint32_t, kScatter>(src, dst, total, sh, st, nd, error);
+  return launch<int64_t, kScatter>(src, dst, total, sh, st, nd, error);
+}
+
+}  // namespace
+
+bool strided_copy(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim, std::string* error) {
+  return strided<false>(src, dst, shape, strides, ndim, error);
+}
+
+bool strided_scatter(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim, std::string* error) {
+  return strided<true>(src, dst, shape, strides, ndim, error);
 }
 
 }  // namespace cuda

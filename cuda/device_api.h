@@ -53,6 +53,10 @@ bool layer_norm_forward(const NormArgs& a, const float* bias, float* y, float* m
 bool layer_norm_backward(const NormArgs& a, const float* mean, const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, std::string* error);
 bool adamw_step(const AdamwArgs& a, std::string* error);
+bool unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int64_t n, std::string* error);
+bool softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, std::string* error);
+bool column_sum(const float* a, float* out, int64_t rows, int64_t cols, float beta, std::string* error);
+bool strided_scatter(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim, std::string* error);
 bool sgd_step(const SgdArgs& a, std::string* error);
 
 }  // namespace cuda

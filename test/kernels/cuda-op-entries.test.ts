@@ -12,11 +12,12 @@ const addon = loadAddon();
 if (!addon) console.log('skipping the CUDA entry checks: the native addon is not loaded');
 
 (addon ? describe : describe.skip)('CUDA entries of the op kernels', () => {
-  const NORM = ['rmsNormForward', 'rmsNormBackward', 'layerNormForward', 'layerNormBackward', 'adamwStep', 'sgdStep'];
+  const WITH_ENTRIES = ['rmsNormForward', 'rmsNormBackward', 'layerNormForward', 'layerNormBackward', 'adamwStep', 'sgdStep',
+    'unaryBackward', 'softmaxBackward', 'columnSum', 'stridedScatter'];
 
-  it('the cuda backend lists exactly the op kernels that have an entry, the norms and optimizer updates among them', () => {
+  it('the cuda backend lists exactly the op kernels that have an entry, the norms, optimizer updates and gradient pieces among them', () => {
     const listed = Object.keys(cudaOpKernels(addon!)).sort();
-    expect(listed).toEqual(expect.arrayContaining(NORM));
+    expect(listed).toEqual(expect.arrayContaining(WITH_ENTRIES));
     expect(listed).toEqual(OP_KERNEL_NAMES.filter((k) => typeof (addon as unknown as Record<string, unknown>)[cudaEntryName(k)] === 'function').sort());
     expect(cudaEntryName('rmsNormForward')).toBe('cudaRmsNormForward');
   });
