@@ -57,6 +57,8 @@ bool unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int6
 bool softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, std::string* error);
 bool column_sum(const float* a, float* out, int64_t rows, int64_t cols, float beta, std::string* error);
 bool strided_scatter(const float* src, float* dst, const int64_t* shape, const int64_t* strides, int ndim, std::string* error);
+bool bitfit_backward(const float* dy, const float* w, int64_t t, int64_t k, int64_t n, float* dx, float* dbias,
+                     std::string* error);
 bool sgd_step(const SgdArgs& a, std::string* error);
 
 }  // namespace cuda

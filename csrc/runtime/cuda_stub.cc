@@ -39,6 +39,9 @@ bool unary_backward(UnaryOp, const float*, const float*, float*, int64_t, std::s
 bool softmax_backward(const float*, const float*, float*, int64_t, int64_t, std::string* error) { return no_cuda(error); }
 bool column_sum(const float*, float*, int64_t, int64_t, float, std::string* error) { return no_cuda(error); }
 bool strided_scatter(const float*, float*, const int64_t*, const int64_t*, int, std::string* error) { return no_cuda(error); }
+bool bitfit_backward(const float*, const float*, int64_t, int64_t, int64_t, float*, float*, std::string* error) {
+  return no_cuda(error);
+}
 bool sgd_step(const SgdArgs&, std::string* error) { return no_cuda(error); }
 bool binary(BinaryOp, const float*, const float*, float*, int64_t, int64_t, std::string* error) { return no_cuda(error); }
 bool scale(const float*, float*, int64_t, float, float, std::string* error) { return no_cuda(error); }

@@ -13,7 +13,7 @@ if (!addon) console.log('skipping the CUDA entry checks: the native addon is not
 
 (addon ? describe : describe.skip)('CUDA entries of the op kernels', () => {
   const WITH_ENTRIES = ['rmsNormForward', 'rmsNormBackward', 'layerNormForward', 'layerNormBackward', 'adamwStep', 'sgdStep',
-    'unaryBackward', 'softmaxBackward', 'columnSum', 'stridedScatter'];
+    'unaryBackward', 'softmaxBackward', 'columnSum', 'stridedScatter', 'bitfitBackward'];
 
   it('the cuda backend lists exactly the op kernels that have an entry, the norms, optimizer updates and gradient pieces among them', () => {
     const listed = Object.keys(cudaOpKernels(addon!)).sort();
