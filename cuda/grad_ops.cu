@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "../csrc/kernels/elementwise/unary_ops.h"
+#include "block_reduce.cuh"
 #include "common.cuh"
 #include "device_api.h"
 
@@ -11,8 +12,9 @@ namespace peftjs {
 namespace cuda {
 namespace {
 
-constexpr int kRowThreads = 256;
-constexpr int kRowWarps = kRowThreads / 32;
+using detail::block_sum;
+using detail::kRowThreads;
+using detail::kRowWarps;
 constexpr int64_t kMaxGridRows = 1 << 20;
 
 template <UnaryOp OP>
@@ -21,20 +23,8 @@ __global__ void unary_backward_kernel(const float* x, const float* dy, float* dx
     dx[i] = unary_math::mul(dy[i], UnaryMath<OP>::df(x[i]));
 }
 
-__device__ __forceinline__ double block_sum(double v, double* scratch) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
-  __syncthreads();
-  double r = 0.0;
-#pragma unroll
-  for (int w = 0; w < kRowWarps; ++w) r += scratch[w];
-  return r;
-}
-
 // dx = y * (dy - sum(dy * y)) per row; dx may alias dy (each element is read before it is written, by the
-// same thread, and the dot is complete before any write: block_sum ends with a barrier).
+// same thread, and the dot is complete before any write: block_sum's barriers order them).
 __global__ void __launch_bounds__(kRowThreads) softmax_backward_kernel(const float* y, const float* dy, float* dx, int64_t rows,
                                                                        int64_t cols) {
   __shared__ double scratch[kRowWarps];
@@ -45,7 +35,6 @@ __global__ void __launch_bounds__(kRowThreads) softmax_backward_kernel(const flo
     for (int64_t j = threadIdx.x; j < cols; j += kRowThreads) dot += static_cast<double>(gr[j]) * yr[j];
     const float d = static_cast<float>(block_sum(dot, scratch));
     for (int64_t j = threadIdx.x; j < cols; j += kRowThreads) dx[r * cols + j] = yr[j] * (gr[j] - d);
-    __syncthreads();  // the next row's block_sum reuses scratch
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "block_reduce.cuh"
 #include "common.cuh"
 #include "device_api.h"
 
@@ -13,27 +14,10 @@ namespace peftjs {
 namespace cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
+using detail::block_sum;
+constexpr int kThreads = detail::kRowThreads;
+constexpr int kWarps = detail::kRowWarps;
 constexpr int64_t kMaxGridRows = 1 << 20;  // rows beyond loop (grid-stride over rows)
-
-__device__ __forceinline__ double warp_sum(double v) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-// The sum of v over the block, returned to every thread; scratch holds kWarps values.
-__device__ __forceinline__ double block_sum(double v, double* scratch) {
-  v = warp_sum(v);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
-  __syncthreads();
-  double r = 0.0;
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) r += scratch[w];
-  return r;
-}
 
 __device__ __forceinline__ float weight_at(const float* w, int64_t j) { return w ? w[j] : 1.0f; }
 

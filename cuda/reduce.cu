@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "block_reduce.cuh"
 #include "common.cuh"
 #include "device_api.h"
 
@@ -13,41 +14,20 @@ namespace peftjs {
 namespace cuda {
 namespace {
 
-constexpr int kWarp = 32;
-constexpr int kRowThreads = 256;             // block per row
-constexpr int kRowWarps = kRowThreads / kWarp;
+using detail::block_all_reduce;
+using detail::kRowThreads;
+using detail::kRowWarps;
+using detail::kWarp;
+using detail::SumOp;
+using detail::warp_all_reduce;
+
 constexpr int kWarpRowsPerBlock = 8;         // warp per row: 8 warps = 256 threads per block
 constexpr int64_t kWarpRowMax = 1024;        // longest row handled by one warp
 constexpr int64_t kMaxGridRows = 1 << 20;    // blocks in x; rows beyond loop (grid-stride over rows)
 
-struct SumOp {
-  __device__ __forceinline__ double operator()(double x, double y) const { return x + y; }
-};
 struct MaxOp {  // NaN in either operand wins
   __device__ __forceinline__ float operator()(float m, float x) const { return (x > m || isnan(x)) ? x : m; }
 };
-
-template <class T, class Op>
-__device__ __forceinline__ T warp_all_reduce(T v, Op op) {
-#pragma unroll
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-// Reduces v over the block (blockDim.x == kRowThreads) and returns the result to every thread. scratch
-// holds kRowWarps values; the leading barrier makes it safe to call again on the same scratch.
-template <class T, class Op>
-__device__ __forceinline__ T block_all_reduce(T v, Op op, T* scratch) {
-  v = warp_all_reduce(v, op);
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  T r = scratch[0];
-#pragma unroll
-  for (int w = 1; w < kRowWarps; ++w) r = op(r, scratch[w]);
-  return r;
-}
 
 // Writes a row's result from its double sum or its max, as reduce.cc computes it.
 template <ReduceOp OP>
