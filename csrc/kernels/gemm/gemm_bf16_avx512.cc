@@ -20,7 +20,7 @@
 
 PEFTJS_TARGET_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma")
 
-#include "gemm_store_avx512.h"
+#include "gemm_tile_avx512.h"
 
 namespace peftjs {
 namespace {
@@ -127,10 +127,7 @@ void pack_a_block(const GemmBf16Args& g, Pairs pr, int64_t i0, int64_t rows, uin
 
 void kernel(int64_t kcp, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, const TileEpilogue& ep,
             int rows, int cols) {
-  for (int i = 0; i < rows; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + cols - 1), _MM_HINT_T0);
-  }
+  prefetch_c_tile(c, ldc, rows, cols);
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();

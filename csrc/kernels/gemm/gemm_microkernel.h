@@ -4,6 +4,8 @@
 // Only the top-left rows x cols of the tile are written (edge tiles).
 #pragma once
 
+#include <xmmintrin.h>
+
 #include <cstdint>
 
 namespace peftjs {
@@ -43,6 +45,15 @@ void pack_rows_avx2(const float* src, int64_t ld, int rows, int64_t kc, int w, f
 // packing it. The float32 driver uses slots 0 and 1, the bfloat16 one 2, 3 and 4.
 constexpr int kGemmBufferSlots = 5;
 float* gemm_thread_buffer(int slot, int64_t floats);
+
+// C is read or written only after a micro-kernel's k loop; asking for its rows first hides their
+// cache-miss latency (prefetch is baseline x86-64: every path's kernel calls this).
+inline void prefetch_c_tile(const float* c, int64_t ldc, int rows, int cols) {
+  for (int i = 0; i < rows; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + cols - 1), _MM_HINT_T0);
+  }
+}
 
 // Writes a full MR x NR accumulator tile (row-major, ld = nr) into C through the epilogue.
 inline void store_tile(const float* acc, int nr, float* c, int64_t ldc, const TileEpilogue& ep, int rows,

@@ -16,12 +16,8 @@ constexpr int NR = 24;
 
 void kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const TileEpilogue& ep,
             int rows, int cols) {
-  // C is read or written only after kc steps; asking for it now hides its cache-miss latency. (Unrolling
-  // the k loop was measured slower: GCC then rotates the accumulators through extra moves.)
-  for (int i = 0; i < rows; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + cols - 1), _MM_HINT_T0);
-  }
+  // (Unrolling the k loop was measured slower: GCC then rotates the accumulators through extra moves.)
+  prefetch_c_tile(c, ldc, rows, cols);
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();

@@ -1,7 +1,6 @@
-// Writing an AVX-512 micro-kernel's accumulators (MR rows of two zmm, a 32-column tile) through the tile
-// epilogue: C = alpha * acc + beta * C + bias, the full tile straight from registers, an edge tile through
-// store_tile. Shared by the float32 and bfloat16 micro-kernels. Include it between PEFTJS_TARGET_BEGIN
-// and END of an AVX-512 build (immintrin.h first).
+// The C tile of an AVX-512 micro-kernel (MR rows of two zmm, 32 columns), shared by the float32 and
+// bfloat16 micro-kernels: writing the accumulators through the tile epilogue (C = alpha * acc + beta * C + bias; the full tile straight from registers, an edge tile
+// through store_tile). Include it between PEFTJS_TARGET_BEGIN and END of an AVX-512 build (immintrin.h first).
 #pragma once
 
 #include "gemm_microkernel.h"
