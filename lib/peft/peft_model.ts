@@ -264,8 +264,8 @@ export class PeftModel<M extends Module = Module> extends Module {
     const dtype = opts.dtype ?? 'bfloat16';
     if (dtype !== 'bfloat16' && dtype !== 'float32') throw new RangeError(`mergeAndUnload: dtype must be 'bfloat16' or 'float32', got '${String(dtype)}'`);
     this.merge();
-    const dequantized = this.model.namedModules().filter(([, m]) => isAdapterLayer(m) && m.dequantizedFrom)
-      .map(([path, m]) => [path, (m as AdapterLayer).dequantizedFrom!.computeDtype] as const);
+    const dequantized = this.model.namedModules().filter(([, m]) => isAdapterLayer(m) && m.dequantizedBaseCompute)
+      .map(([path, m]) => [path, (m as AdapterLayer).dequantizedBaseCompute!] as const);
     const model = this.unload();
     if (dtype === 'bfloat16') {
       for (const [path, computeDtype] of dequantized) {

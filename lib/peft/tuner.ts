@@ -35,10 +35,10 @@ export interface AdapterLayer extends Module {
    */
   setMixedBatch?(names: readonly string[] | null): void;
   /**
-   * Set once merging replaced a low-precision base (QuantizedLinear) by a float32 one: what it was, so that
-   * mergeAndUnload can store the merged layer in bf16 again (see PeftModel.mergeAndUnload).
+   * Set once merging replaced a low-precision base (QuantizedLinear) by a float32 one: the compute dtype
+   * it had, so that mergeAndUnload stores the merged layer in bf16 again multiplying as before.
    */
-  readonly dequantizedFrom?: { format: string; computeDtype: 'float32' | 'bfloat16' } | null;
+  readonly dequantizedBaseCompute?: 'float32' | 'bfloat16' | null;
 }
 
 export function isAdapterLayer(m: Module): m is AdapterLayer {

@@ -62,6 +62,44 @@ function gemmOn(be: Backend, dtype: ComputeDtype, b: Tensor, g: WeightGemm): voi
 }
 
 /**
+ * y = x W^T + bias into y: in bf16 one GEMM over the whole weight (a bf16 weight's bits read in place, another
+ * format dequantized inside the packing), in float32 panel by panel.
+ */
+function weightForward(be: Backend, w: QuantizedTensor, dtype: ComputeDtype, x2: Tensor, bias: Tensor | null, y: Tensor): void {
+  const op = 'quantizedLinear';
+  const [N, K] = w.shape, T = x2.shape[0];
+  if (dtype === 'bfloat16') {
+    const bits = w.bf16Bits;
+    kernel(be, 'gemmBf16', op)({ transB: true, m: T, n: N, k: K, alpha: 1, a: x2.buf(), lda: K, bBits: bits, bOffset: 0, b: null,
+      bQuant: bits ? null : w.packedWeight, ldb: K, beta: 0, c: y.buf(), ldc: N, bias: bias ? bias.buf() : null });
+    return;
+  }
+  for (const [r0, r1] of panels(N, K)) {
+    const wp = w.rows(r0, r1);
+    gemmOn(be, dtype, wp, { transB: true, m: T, n: r1 - r0, k: K, a: x2.buf(), lda: K, ldb: K,
+      beta: 0, c: at(y.buf(), r0), ldc: N, bias: bias ? at(bias.buf(), r0) : null });
+    wp.dispose();
+  }
+}
+
+/** dx = g W into dx: a bf16 weight's bits read in place by the bf16 GEMM, other cases panel by panel. */
+function weightInputGrad(be: Backend, w: QuantizedTensor, dtype: ComputeDtype, g2: Tensor, dx: Tensor): void {
+  const [N, K] = w.shape, T = g2.shape[0];
+  const bits = dtype === 'bfloat16' ? w.bf16Bits : null;
+  if (bits) {
+    kernel(be, 'gemmBf16', 'quantizedLinear')({ transB: false, m: T, n: K, k: N, alpha: 1, a: g2.buf(), lda: N, bBits: bits, bOffset: 0,
+      b: null, ldb: K, beta: 0, c: dx.buf(), ldc: K, bias: null });
+    return;
+  }
+  panels(N, K).forEach(([r0, r1], i) => {
+    const wp = w.rows(r0, r1);
+    gemmOn(be, dtype, wp, { transB: false, m: T, n: K, k: r1 - r0, a: at(g2.buf(), r0), lda: N, ldb: K,
+      beta: i === 0 ? 0 : 1, c: dx.buf(), ldc: K, bias: null });
+    wp.dispose();
+  });
+}
+
+/**
  * x [..., K] -> [..., N] through the quantized weight; differentiable in x and the bias. computeDtype
  * 'bfloat16' multiplies in bf16 (see above).
  */
@@ -71,23 +109,12 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
   const [N, K] = w.shape;
   if (x.shape[x.rank - 1] !== K) throw new RangeError(`${op}: x must be [..., ${K}], got ${formatShape(x.shape)}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) throw new RangeError(`${op}: bias must be [${N}], got ${formatShape(bias.shape)}`);
+  if (!COMPUTE_DTYPES.includes(computeDtype)) throw new RangeError(`${op}: computeDtype must be float32 or bfloat16, got '${String(computeDtype)}'`);
   const x2 = rows2d(x);
   const T = x2.shape[0];
   const y = empty([...x.shape.slice(0, -1), N]);
-  if (!COMPUTE_DTYPES.includes(computeDtype)) throw new RangeError(`${op}: computeDtype must be float32 or bfloat16, got '${String(computeDtype)}'`);
   const bc = bias ? (bias.isContiguous() ? bias : bias.contiguous()) : null;
-  const bits = computeDtype === 'bfloat16' ? w.bf16Bits : null;
-  if (computeDtype === 'bfloat16') {
-    // Whole: a bf16 weight's bits are read in place, another format is dequantized inside the packing.
-    kernel(be, 'gemmBf16', op)({ transB: true, m: T, n: N, k: K, alpha: 1, a: x2.buf(), lda: K, bBits: bits, bOffset: 0, b: null,
-      bQuant: bits ? null : w.packedWeight, ldb: K, beta: 0, c: y.buf(), ldc: N, bias: bc ? bc.buf() : null });
-  }
-  for (const [r0, r1] of computeDtype === 'bfloat16' ? [] : panels(N, K)) {
-    const wp = w.rows(r0, r1);
-    gemmOn(be, computeDtype, wp, { transB: true, m: T, n: r1 - r0, k: K, a: x2.buf(), lda: K, ldb: K,
-      beta: 0, c: at(y.buf(), r0), ldc: N, bias: bc ? at(bc.buf(), r0) : null });
-    wp.dispose();
-  }
+  weightForward(be, w, computeDtype, x2, bc, y);
   if (bc && bc !== bias) bc.dispose();
   x2.dispose();
   return record(y, op, [x, bias], (g, _saved, needs) => {
@@ -95,16 +122,7 @@ export function quantizedLinear(x: Tensor, w: QuantizedTensor, bias: Tensor | nu
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = empty([T, K]);
-      if (bits) {
-        kernel(be, 'gemmBf16', op)({ transB: false, m: T, n: K, k: N, alpha: 1, a: g2.buf(), lda: N, bBits: bits, bOffset: 0, b: null, ldb: K,
-          beta: 0, c: dx.buf(), ldc: K, bias: null });
-      }
-      (bits ? [] : panels(N, K)).forEach(([r0, r1], i) => {
-        const wp = w.rows(r0, r1);
-        gemmOn(be, computeDtype, wp, { transB: false, m: T, n: K, k: r1 - r0, a: at(g2.buf(), r0), lda: N, ldb: K,
-          beta: i === 0 ? 0 : 1, c: dx!.buf(), ldc: K, bias: null });
-        wp.dispose();
-      });
+      weightInputGrad(be, w, computeDtype, g2, dx);
     }
     const dbias = needs[1] ? columnSum(g2) : null;
     g2.dispose();

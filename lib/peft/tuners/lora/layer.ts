@@ -8,7 +8,6 @@
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
 import { type ComputeDtype, needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
-import type { WeightFormat } from '../../../ops/dequantize/kernel';
 import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
@@ -103,8 +102,8 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     return base instanceof Conv1D ? base.weight.T : base.weight;
   }
 
-  /** What the base was before merging dequantized it (null: it was float32 all along). */
-  dequantizedFrom: { format: WeightFormat; computeDtype: ComputeDtype } | null = null;
+  /** The compute dtype of the low-precision base merging dequantized (null: it was float32 all along). */
+  dequantizedBaseCompute: ComputeDtype | null = null;
 
   /**
    * Merging into a quantized base: as HF peft, the weight is dequantized and the adapter folded into it, in
@@ -119,7 +118,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
         "stores the merged layers as bfloat16 (pass { dtype: 'float32' } to keep float32); the rounding of the quantized weights stays in them.");
     }
     warnedDequantize.add(q.weight.format);
-    this.dequantizedFrom = { format: q.weight.format, computeDtype: q.computeDtype };
+    this.dequantizedBaseCompute = q.computeDtype;
     const linear = new Linear(q.inFeatures, q.outFeatures, { bias: q.bias !== null });
     noGrad(() => {
       const w = q.weight.dequantize();
