@@ -12,7 +12,7 @@
  */
 import { randomFillSync } from 'crypto';
 import { getBackend, setBackend } from '../lib/backend';
-import { full } from '../lib/tensor/creation';
+import { fill_ } from '../lib/tensor/ops';
 import { f32ArrayToBf16 } from '../lib/io/half';
 import { noGrad } from '../lib/tensor/autograd';
 import { tidy } from '../lib/tensor/scope';
@@ -109,16 +109,10 @@ export function buildLlama(s: LoraStepShape): LlamaForCausalLM {
       }
     }
     randnInto(model.model.embed_tokens.weight, 0.02);
-    for (const [name, p] of model.namedParameters()) if (name.endsWith('norm.weight')) fillInto(p, 1);
+    for (const [name, p] of model.namedParameters()) if (name.endsWith('norm.weight')) fill_(p, 1);
   });
   releaseFreedMemory();
   return model;
-}
-
-function fillInto(t: Tensor, value: number): void {
-  const v = full([...t.shape], value);
-  copyInto(t, v);
-  v.dispose();
 }
 
 /** Normal(0, std) values drawn straight into t's storage (no temporary: a 1B model's weights page in once). */

@@ -1,4 +1,4 @@
-import { add, arange, dispose, fromArray, getBackend, keep, matmul, memory, randn, setBackend, tensor, tidy, zeros } from '../lib';
+import { add, arange, dispose, fill_, fromArray, getBackend, keep, matmul, memory, noGrad, randn, setBackend, tensor, tidy, zeros } from '../lib';
 import { backendsUnderTest } from './helpers/backends';
 import { loadAddon } from '../lib/backend/native/addon';
 import { spawnSync } from 'child_process';
@@ -136,4 +136,13 @@ describe('the garbage-collection safety net', () => {
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ made: 100, left: 0 });
   }, 60_000);
+});
+
+describe('fill_ on a tensor that requires a gradient', () => {
+  it('is refused while a graph is recorded, and allowed in noGrad (as torch)', () => {
+    const p = zeros([3]).requiresGrad_();
+    expect(() => fill_(p, 1)).toThrow('fill_: tensor [3] requires a gradient; an in-place write would corrupt it (detach() it or run in noGrad)');
+    noGrad(() => fill_(p, 2));
+    expect(Array.from(p.toFloat32Array())).toEqual([2, 2, 2]);
+  });
 });

@@ -6,7 +6,7 @@
  */
 import type { Backend, BinaryOpName, Buf, ReduceOpName, UnaryOpName } from '../backend/types';
 import { kernel } from './kernel_lookup';
-import { installAutogradOps, noGrad, record } from './autograd';
+import { installAutogradOps, isGradEnabled, noGrad, record } from './autograd';
 import { empty, full } from './creation';
 import { formatShape, normalizeDim, sizeOf } from './shape';
 import { backendFor, Tensor } from './tensor';
@@ -359,7 +359,8 @@ export function softmax(a: Tensor, dim = -1): Tensor {
 export function fill_(a: Tensor, value: number): Tensor {
   const be = backendFor(a, 'fill_');
   if (!a.isContiguous()) throw new Error('fill_: tensor is not contiguous');
-  if (a.requiresGrad) throw new Error(`fill_: tensor ${formatShape(a.shape)} requires a gradient; an in-place write would corrupt it (detach() it or run in noGrad)`);
+  // As torch: a tensor that requires a gradient may be written in place only where no graph is recorded.
+  if (a.requiresGrad && isGradEnabled()) throw new Error(`fill_: tensor ${formatShape(a.shape)} requires a gradient; an in-place write would corrupt it (detach() it or run in noGrad)`);
   be.fill({ out: a.buf(), n: a.size, value });
   return a;
 }
