@@ -29,15 +29,19 @@ export function loraStepRows(): RowSpec[] {
 
 export const isLoraStepRow = (s: RowSpec): boolean => s.name === 'lora_step_1b' || s.name === 'lora_step_7b' || s.name === 'lora_quality';
 
-/** Nominal flops of a step: forward, and the input gradients (the frozen base has no weight gradient). */
+/**
+ * Nominal flops of a step: forward and input gradients of every layer (the frozen base has no weight
+ * gradient), plus the adapters' weight gradients.
+ */
 export function loraStepFlops(sh: Record<string, number>): number {
   const { L, d, F, H, KV, V, T, B, r } = sh;
   const kvw = (d / H) * KV;
-  const linear = L * (2 * d * d + 2 * d * kvw + 3 * d * F);        // weights per token
-  const lora = L * r * (7 * d + d + 2 * kvw + 2 * F + F + d * 2);  // A and B of every adapter, roughly
-  const attention = L * 2 * T * d;                               // QK^T and PV, nominal (no causal halving)
+  const linear = L * (2 * d * d + 2 * d * kvw + 3 * d * F);  // base weights per token
+  // A [r, in] and B [out, r] of q (d, d), k and v (d, kvw), o (d, d), gate and up (d, F), down (F, d).
+  const lora = L * r * (9 * d + 2 * kvw + 3 * F);
+  const attention = L * 2 * T * d;                         // QK^T and PV, nominal (no causal halving)
   const forward = 2 * B * T * (linear + lora + attention + d * V);
-  return 2 * forward + 2 * B * T * lora * 2;
+  return 2 * forward + 2 * B * T * lora;
 }
 
 interface TorchLoraResult extends LoraStepTiming {
