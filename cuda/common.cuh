@@ -11,6 +11,11 @@ namespace peftjs {
 namespace cuda {
 namespace detail {
 
+// The one stream every kernel and copy of the backend runs on (device_runtime.cu): created non-blocking on
+// first use, so work on it never waits for the legacy default stream and the host waits only where a value
+// is read back (copy_to_host, read_double, synchronize).
+cudaStream_t stream();
+
 constexpr int kThreads = 256;             // block size of the 1-d kernels
 constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
 

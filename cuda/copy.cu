@@ -53,7 +53,7 @@ bool launch(const float* src, float* dst, int64_t total, const int64_t* shape, c
     view.shape[d] = static_cast<Index>(shape[d]);
     view.strides[d] = static_cast<Index>(strides[d]);
   }
-  strided_copy_kernel<Index, kScatter><<<detail::grid_for(total), detail::kThreads>>>(src, dst, static_cast<Index>(total), view);
+  strided_copy_kernel<Index, kScatter><<<detail::grid_for(total), detail::kThreads, 0, detail::stream()>>>(src, dst, static_cast<Index>(total), view);
   return detail::launched(kScatter ? "strided_scatter" : "strided_copy", error);
 }
 

@@ -54,6 +54,19 @@ std::string unavailable_reason(cudaError_t e) {
 
 bool compiled() { return true; }
 
+cudaStream_t detail::stream() {
+  // Created once (thread-safe static init); never destroyed: the addon lives as long as the process.
+  static cudaStream_t s = [] {
+    cudaStream_t made = nullptr;
+    if (cudaStreamCreateWithFlags(&made, cudaStreamNonBlocking) != cudaSuccess) {
+      (void)cudaGetLastError();
+      made = nullptr;  // the legacy default stream; the failure resurfaces at the first launch
+    }
+    return made;
+  }();
+  return s;
+}
+
 int device_count(std::string* why) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
@@ -94,51 +107,79 @@ int device_count(std::string* why) {
   return usable;
 }
 
-void* alloc(size_t bytes, std::string* error) {
+// Device memory comes from the device's default memory pool, stream-ordered (cudaMallocAsync): a block freed
+// on the stream is reused by the next allocation without a device-wide synchronisation (cudaFree would
+// wait for all work), and the pool keeps freed memory cached instead of returning it to the driver.
+void* alloc(size_t bytes, std::string* error) { return alloc_async(bytes, error); }
+
+bool free(void* dev, std::string* error) { return free_async(dev, error); }
+
+void* alloc_async(size_t bytes, std::string* error) {
+  static const bool pool_configured = [] {
+    // Keep freed blocks in the pool across synchronisations (the default threshold 0 trims it at every one).
+    cudaMemPool_t pool;
+    int device = 0;
+    if (cudaGetDevice(&device) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+      uint64_t keep = UINT64_MAX;
+      (void)cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    }
+    (void)cudaGetLastError();
+    return true;
+  }();
+  (void)pool_configured;
   void* p = nullptr;
-  // A zero-byte request still gets a distinct, freeable pointer (cudaMalloc(0) would give nullptr).
-  const cudaError_t e = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  // A zero-byte request still gets a distinct, freeable pointer.
+  const cudaError_t e = cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, detail::stream());
   if (e != cudaSuccess) {
-    detail::fail(error, "cudaMalloc", e);
+    detail::fail(error, "cudaMallocAsync", e);
     return nullptr;
   }
   return p;
 }
 
-bool free(void* dev, std::string* error) {
+bool free_async(void* dev, std::string* error) {
   if (dev == nullptr) return true;
-  return detail::ok(cudaFree(dev), "cudaFree", error);
+  return detail::ok(cudaFreeAsync(dev, detail::stream()), "cudaFreeAsync", error);
+}
+
+bool upload_async(void* dev, const void* host, size_t bytes, std::string* error) {
+  if (bytes == 0) return true;
+  // From pageable memory the driver stages the bytes before returning, so the host buffer is free to change.
+  return detail::ok(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, detail::stream()), "cudaMemcpyAsync (host to device)",
+                    error);
 }
 
 bool copy_to_device(void* dev, const void* host, size_t bytes, std::string* error) {
-  if (bytes == 0) return true;
-  return detail::ok(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (host to device)", error);
+  return upload_async(dev, host, bytes, error);
 }
 
 bool copy_to_host(void* host, const void* dev, size_t bytes, std::string* error) {
   if (bytes == 0) return true;
-  return detail::ok(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)", error);
+  return detail::ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, detail::stream()), "cudaMemcpyAsync (device to host)",
+                    error) &&
+         detail::ok(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize", error);
 }
+
+bool read_double(const double* dev, double* host, std::string* error) { return copy_to_host(host, dev, sizeof(double), error); }
 
 bool copy_on_device(void* dev_dst, const void* dev_src, size_t bytes, std::string* error) {
   if (bytes == 0 || dev_dst == dev_src) return true;
-  const char* what = "cudaMemcpy (device to device)";
+  const char* what = "cudaMemcpyAsync (device to device)";
   const uintptr_t d = reinterpret_cast<uintptr_t>(dev_dst), s = reinterpret_cast<uintptr_t>(dev_src);
   if (d < s + bytes && s < d + bytes) {
-    // Overlapping views of one block: cudaMemcpy does not promise memmove semantics, so go through a
-    // temporary buffer.
-    void* tmp = nullptr;
-    if (!detail::ok(cudaMalloc(&tmp, bytes), "cudaMalloc", error)) return false;
-    const bool copied = detail::ok(cudaMemcpy(tmp, dev_src, bytes, cudaMemcpyDeviceToDevice), what, error) &&
-                        detail::ok(cudaMemcpy(dev_dst, tmp, bytes, cudaMemcpyDeviceToDevice), what, error);
-    const cudaError_t fe = cudaFree(tmp);
-    if (!copied) return false;
-    return detail::ok(fe, "cudaFree", error);
+    // Overlapping views of one block: a device copy does not promise memmove semantics, so go through a
+    // stream-ordered temporary.
+    void* tmp = alloc_async(bytes, error);
+    if (tmp == nullptr) return false;
+    const bool copied = detail::ok(cudaMemcpyAsync(tmp, dev_src, bytes, cudaMemcpyDeviceToDevice, detail::stream()), what, error) &&
+                        detail::ok(cudaMemcpyAsync(dev_dst, tmp, bytes, cudaMemcpyDeviceToDevice, detail::stream()), what, error);
+    const bool freed = free_async(tmp, copied ? error : nullptr);
+    return copied && freed;
   }
-  return detail::ok(cudaMemcpy(dev_dst, dev_src, bytes, cudaMemcpyDeviceToDevice), what, error);
+  return detail::ok(cudaMemcpyAsync(dev_dst, dev_src, bytes, cudaMemcpyDeviceToDevice, detail::stream()), what, error);
 }
 
-bool synchronize(std::string* error) { return detail::ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize", error); }
+bool synchronize(std::string* error) { return detail::ok(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize", error); }
 
 }  // namespace cuda
 }  // namespace peftjs

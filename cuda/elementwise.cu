@@ -49,9 +49,9 @@ template <BinaryOp OP>
 bool launch_binary(const float* a, const float* b, float* out, int64_t n, int64_t b_len, std::string* error) {
   const unsigned int blocks = detail::grid_for(n);
   if (b_len == n) {
-    binary_same_kernel<OP><<<blocks, detail::kThreads>>>(a, b, out, n);
+    binary_same_kernel<OP><<<blocks, detail::kThreads, 0, detail::stream()>>>(a, b, out, n);
   } else {
-    binary_row_kernel<OP><<<blocks, detail::kThreads>>>(a, b, out, n, b_len);
+    binary_row_kernel<OP><<<blocks, detail::kThreads, 0, detail::stream()>>>(a, b, out, n, b_len);
   }
   return detail::launched("binary", error);
 }
@@ -67,7 +67,7 @@ __global__ void unary_kernel(const float* a, float* out, int64_t n) {
 
 template <UnaryOp OP>
 bool launch_unary(const float* a, float* out, int64_t n, std::string* error) {
-  unary_kernel<OP><<<detail::grid_for(n), detail::kThreads>>>(a, out, n);
+  unary_kernel<OP><<<detail::grid_for(n), detail::kThreads, 0, detail::stream()>>>(a, out, n);
   return detail::launched("unary", error);
 }
 
@@ -97,7 +97,7 @@ bool binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, 
 
 bool scale(const float* a, float* out, int64_t n, float alpha, float beta, std::string* error) {
   if (n <= 0) return true;
-  scale_kernel<<<detail::grid_for(n), detail::kThreads>>>(a, out, n, alpha, beta);
+  scale_kernel<<<detail::grid_for(n), detail::kThreads, 0, detail::stream()>>>(a, out, n, alpha, beta);
   return detail::launched("scale", error);
 }
 
@@ -108,7 +108,7 @@ bool unary(UnaryOp op, const float* a, float* out, int64_t n, std::string* error
 
 bool fill(float* out, int64_t n, float value, std::string* error) {
   if (n <= 0) return true;
-  fill_kernel<<<detail::grid_for(n), detail::kThreads>>>(out, n, value);
+  fill_kernel<<<detail::grid_for(n), detail::kThreads, 0, detail::stream()>>>(out, n, value);
   return detail::launched("fill", error);
 }
 

@@ -4,6 +4,12 @@
 // The rest of GemmArgs (the second K segment, col_scale, act, pre_out) is not implemented: gemm() refuses
 // arguments that set it, naming the fields (gemm_support.h).
 //
+// Where libcublasLt is installed (found at run time, cublaslt.cu), gemm() hands the product to cuBLASLt,
+// which is several times faster on tensor-core GPUs; with TF32 off (the default) it computes in float32
+// as this kernel does. The kernel below runs when cuBLASLt is absent or disabled (PEFTJS_CUBLASLT=off), or
+// finds no algorithm for the arguments. k == 0 or alpha == 0 never reach cuBLASLt: scale_c_kernel does
+// those exactly as the CPU.
+//
 // A classic shared-memory tiled SGEMM: a block of 256 threads (a 16 x 16 grid) computes a BM x BN tile
 // of C (128 x 128, or 64 x 64 when the big tiles would leave the GPU idle), stepping through k in slices
 // of kBK = 8. Each slice of op(A) (BM x 8) and op(B) (8 x BN) is staged in shared memory, stored k-major
@@ -19,6 +25,7 @@
 #include <cuda_runtime.h>
 
 #include "common.cuh"
+#include "cublaslt.h"
 #include "device_api.h"
 #include "gemm_support.h"
 
@@ -211,10 +218,10 @@ bool launch_tiles(const GemmArgs& g, std::string* error) {
   }
   const dim3 grid(static_cast<unsigned int>(col_tiles),
                   static_cast<unsigned int>(row_tiles < kMaxGridY ? row_tiles : kMaxGridY));
-  if (!g.trans_a && !g.trans_b) sgemm_kernel<BM, BN, false, false><<<grid, kGemmThreads>>>(g);
-  else if (!g.trans_a && g.trans_b) sgemm_kernel<BM, BN, false, true><<<grid, kGemmThreads>>>(g);
-  else if (g.trans_a && !g.trans_b) sgemm_kernel<BM, BN, true, false><<<grid, kGemmThreads>>>(g);
-  else sgemm_kernel<BM, BN, true, true><<<grid, kGemmThreads>>>(g);
+  if (!g.trans_a && !g.trans_b) sgemm_kernel<BM, BN, false, false><<<grid, kGemmThreads, 0, detail::stream()>>>(g);
+  else if (!g.trans_a && g.trans_b) sgemm_kernel<BM, BN, false, true><<<grid, kGemmThreads, 0, detail::stream()>>>(g);
+  else if (g.trans_a && !g.trans_b) sgemm_kernel<BM, BN, true, false><<<grid, kGemmThreads, 0, detail::stream()>>>(g);
+  else sgemm_kernel<BM, BN, true, true><<<grid, kGemmThreads, 0, detail::stream()>>>(g);
   return detail::launched("gemm", error);
 }
 
@@ -230,9 +237,12 @@ bool gemm(const GemmArgs& g, std::string* error) {
   }
   if (g.m == 0 || g.n == 0) return true;
   if (g.k == 0 || g.alpha == 0.0f) {
-    scale_c_kernel<<<detail::grid_for(g.m * g.n), detail::kThreads>>>(g.c, g.m, g.n, g.ldc, g.beta, g.bias);
+    scale_c_kernel<<<detail::grid_for(g.m * g.n), detail::kThreads, 0, detail::stream()>>>(g.c, g.m, g.n, g.ldc, g.beta, g.bias);
     return detail::launched("gemm", error);
   }
+  bool handled = false;
+  if (!cublaslt_gemm_f32(g, &handled, error)) return false;
+  if (handled) return true;
   // 128 x 128 tiles when they still give every SM of a large GPU (~100+) a block; 64 x 64 otherwise.
   const int64_t big_tiles = ((g.m + 127) / 128) * ((g.n + 127) / 128);
   if (big_tiles >= 128) return launch_tiles<128, 128>(g, error);

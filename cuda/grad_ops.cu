@@ -52,20 +52,20 @@ __global__ void column_sum_kernel(const float* a, float* out, int64_t rows, int6
 bool unary_backward(UnaryOp op, const float* x, const float* dy, float* dx, int64_t n, std::string* error) {
   if (n <= 0) return true;
   return with_unary_op(op, [&](auto tag) {
-    unary_backward_kernel<decltype(tag)::value><<<detail::grid_for(n), detail::kThreads>>>(x, dy, dx, n);
+    unary_backward_kernel<decltype(tag)::value><<<detail::grid_for(n), detail::kThreads, 0, detail::stream()>>>(x, dy, dx, n);
     return detail::launched("unary_backward", error);
   });
 }
 
 bool softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, std::string* error) {
   if (rows <= 0 || cols <= 0) return true;
-  softmax_backward_kernel<<<static_cast<unsigned int>(rows < kMaxGridRows ? rows : kMaxGridRows), kRowThreads>>>(y, dy, dx, rows, cols);
+  softmax_backward_kernel<<<static_cast<unsigned int>(rows < kMaxGridRows ? rows : kMaxGridRows), kRowThreads, 0, detail::stream()>>>(y, dy, dx, rows, cols);
   return detail::launched("softmax_backward", error);
 }
 
 bool column_sum(const float* a, float* out, int64_t rows, int64_t cols, float beta, std::string* error) {
   if (cols <= 0) return true;
-  column_sum_kernel<<<detail::grid_for(cols), detail::kThreads>>>(a, out, rows, cols, beta);
+  column_sum_kernel<<<detail::grid_for(cols), detail::kThreads, 0, detail::stream()>>>(a, out, rows, cols, beta);
   return detail::launched("column_sum", error);
 }
 

@@ -106,7 +106,7 @@ unsigned int row_grid(int64_t rows) { return static_cast<unsigned int>(rows < kM
 bool column_pass(const NormArgs& a, const float* mean, const float* rstd, const float* dy, float* dweight, float* dbias,
                  std::string* error) {
   if (dweight == nullptr && dbias == nullptr) return true;
-  column_grads<<<detail::grid_for(a.cols), detail::kThreads>>>(a, mean, rstd, dy, dweight, dbias);
+  column_grads<<<detail::grid_for(a.cols), detail::kThreads, 0, detail::stream()>>>(a, mean, rstd, dy, dweight, dbias);
   return detail::launched("norm column_grads", error);
 }
 
@@ -114,34 +114,34 @@ bool column_pass(const NormArgs& a, const float* mean, const float* rstd, const 
 
 bool rms_norm_forward(const NormArgs& a, float* y, float* rstd, std::string* error) {
   if (a.rows == 0) return true;
-  rms_forward<<<row_grid(a.rows), kThreads>>>(a, y, rstd);
+  rms_forward<<<row_grid(a.rows), kThreads, 0, detail::stream()>>>(a, y, rstd);
   return detail::launched("rms_norm_forward", error);
 }
 
 bool rms_norm_backward(const NormArgs& a, const float* rstd, const float* dy, float* dx, float* dweight, std::string* error) {
   if (a.rows == 0) {
-    if (dweight) return detail::ok(cudaMemsetAsync(dweight, 0, a.cols * sizeof(float)), "rms_norm_backward memset", error);
+    if (dweight) return detail::ok(cudaMemsetAsync(dweight, 0, a.cols * sizeof(float), detail::stream()), "rms_norm_backward memset", error);
     return true;
   }
-  rms_backward_dx<<<row_grid(a.rows), kThreads>>>(a, rstd, dy, dx);
+  rms_backward_dx<<<row_grid(a.rows), kThreads, 0, detail::stream()>>>(a, rstd, dy, dx);
   if (!detail::launched("rms_norm_backward", error)) return false;
   return column_pass(a, nullptr, rstd, dy, dweight, nullptr, error);
 }
 
 bool layer_norm_forward(const NormArgs& a, const float* bias, float* y, float* mean, float* rstd, std::string* error) {
   if (a.rows == 0) return true;
-  layer_forward<<<row_grid(a.rows), kThreads>>>(a, bias, y, mean, rstd);
+  layer_forward<<<row_grid(a.rows), kThreads, 0, detail::stream()>>>(a, bias, y, mean, rstd);
   return detail::launched("layer_norm_forward", error);
 }
 
 bool layer_norm_backward(const NormArgs& a, const float* mean, const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, std::string* error) {
   if (a.rows == 0) {
-    if (dweight && !detail::ok(cudaMemsetAsync(dweight, 0, a.cols * sizeof(float)), "layer_norm_backward memset", error)) return false;
-    if (dbias) return detail::ok(cudaMemsetAsync(dbias, 0, a.cols * sizeof(float)), "layer_norm_backward memset", error);
+    if (dweight && !detail::ok(cudaMemsetAsync(dweight, 0, a.cols * sizeof(float), detail::stream()), "layer_norm_backward memset", error)) return false;
+    if (dbias) return detail::ok(cudaMemsetAsync(dbias, 0, a.cols * sizeof(float), detail::stream()), "layer_norm_backward memset", error);
     return true;
   }
-  layer_backward_dx<<<row_grid(a.rows), kThreads>>>(a, mean, rstd, dy, dx);
+  layer_backward_dx<<<row_grid(a.rows), kThreads, 0, detail::stream()>>>(a, mean, rstd, dy, dx);
   if (!detail::launched("layer_norm_backward", error)) return false;
   return column_pass(a, mean, rstd, dy, dweight, dbias, error);
 }

@@ -7,33 +7,12 @@
 #include <cuda_runtime.h>
 
 #include "common.cuh"
+#include "philox.cuh"
 #include "device_api.h"
 
 namespace peftjs {
 namespace cuda {
 namespace {
-
-struct Words {
-  uint32_t v[4];
-};
-
-__device__ __forceinline__ Words philox4x32(uint64_t counter, uint64_t key) {
-  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
-#pragma unroll
-  for (int round = 0; round < 10; ++round) {
-    const uint32_t hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
-    const uint32_t hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
-    const uint32_t n0 = hi1 ^ c1 ^ k0;
-    const uint32_t n1 = lo1;
-    const uint32_t n2 = hi0 ^ c3 ^ k1;
-    const uint32_t n3 = lo0;
-    c0 = n0, c1 = n1, c2 = n2, c3 = n3;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return {{c0, c1, c2, c3}};
-}
 
 // The Philox blocks a fill touches: block `first + t` covers stream indices [4 (first + t), 4 (first + t) + 4),
 // of which those in [offset, offset + n) land at out[index - offset].
@@ -54,7 +33,7 @@ __global__ void uniform_kernel(float* out, int64_t n, uint64_t seed, uint64_t of
   const uint64_t end = offset + static_cast<uint64_t>(n);
   for (int64_t t = detail::first_index(); t < span.blocks; t += detail::grid_stride()) {
     const uint64_t block = span.first_block + static_cast<uint64_t>(t);
-    const Words r = philox4x32(block, seed);
+    const detail::PhiloxWords r = detail::philox4x32(block, seed);
 #pragma unroll
     for (int lane = 0; lane < 4; ++lane) {
       const uint64_t index = block * 4 + lane;
@@ -72,7 +51,7 @@ __global__ void normal_kernel(float* out, int64_t n, uint64_t seed, uint64_t off
   const uint64_t end = offset + static_cast<uint64_t>(n);
   for (int64_t t = detail::first_index(); t < span.blocks; t += detail::grid_stride()) {
     const uint64_t block = span.first_block + static_cast<uint64_t>(t);
-    const Words r = philox4x32(block, seed);
+    const detail::PhiloxWords r = detail::philox4x32(block, seed);
 #pragma unroll
     for (int lane = 0; lane < 4; ++lane) {
       const uint64_t index = block * 4 + lane;
@@ -96,7 +75,7 @@ bool random_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float
                     std::string* error) {
   if (n <= 0) return true;
   const Span span = span_of(n, offset);
-  uniform_kernel<<<detail::grid_for(span.blocks), detail::kThreads>>>(out, n, seed, offset, span, low, high);
+  uniform_kernel<<<detail::grid_for(span.blocks), detail::kThreads, 0, detail::stream()>>>(out, n, seed, offset, span, low, high);
   return detail::launched("random_uniform", error);
 }
 
@@ -104,7 +83,7 @@ bool random_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float 
                    std::string* error) {
   if (n <= 0) return true;
   const Span span = span_of(n, offset);
-  normal_kernel<<<detail::grid_for(span.blocks), detail::kThreads>>>(out, n, seed, offset, span, mean, std);
+  normal_kernel<<<detail::grid_for(span.blocks), detail::kThreads, 0, detail::stream()>>>(out, n, seed, offset, span, mean, std);
   return detail::launched("random_normal", error);
 }
 

@@ -136,9 +136,9 @@ unsigned int block_row_blocks(int64_t rows) {
 template <ReduceOp OP>
 bool launch_reduce(const float* a, float* out, int64_t rows, int64_t cols, std::string* error) {
   if (cols <= kWarpRowMax) {
-    reduce_warp_rows<OP><<<warp_row_blocks(rows), kRowThreads>>>(a, out, rows, cols);
+    reduce_warp_rows<OP><<<warp_row_blocks(rows), kRowThreads, 0, detail::stream()>>>(a, out, rows, cols);
   } else {
-    reduce_block_rows<OP><<<block_row_blocks(rows), kRowThreads>>>(a, out, rows, cols);
+    reduce_block_rows<OP><<<block_row_blocks(rows), kRowThreads, 0, detail::stream()>>>(a, out, rows, cols);
   }
   return detail::launched("row_reduce", error);
 }
@@ -163,9 +163,9 @@ bool row_reduce(ReduceOp op, const float* a, float* out, int64_t rows, int64_t c
 bool softmax_rows(const float* a, float* out, int64_t rows, int64_t cols, std::string* error) {
   if (rows <= 0 || cols <= 0) return true;
   if (cols <= kWarpRowMax) {
-    softmax_warp_rows<<<warp_row_blocks(rows), kRowThreads>>>(a, out, rows, cols);
+    softmax_warp_rows<<<warp_row_blocks(rows), kRowThreads, 0, detail::stream()>>>(a, out, rows, cols);
   } else {
-    softmax_block_rows<<<block_row_blocks(rows), kRowThreads>>>(a, out, rows, cols);
+    softmax_block_rows<<<block_row_blocks(rows), kRowThreads, 0, detail::stream()>>>(a, out, rows, cols);
   }
   return detail::launched("softmax_rows", error);
 }

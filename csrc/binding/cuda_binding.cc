@@ -1,5 +1,6 @@
 // CUDA device memory for JS: allocation, free, and copies between host Float32Arrays and the device.
 // Present in every build; without CUDA (or without a GPU) each call throws an error saying why.
+#include "../../cuda/cublaslt.h"
 #include "../../cuda/device_api.h"
 #include "../../cuda/gemm_support.h"
 #include "args.h"
@@ -141,6 +142,32 @@ Napi::Value CudaGemmUnsupported(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), error);
 }
 
+// cudaGemmLibrary(): which library the CUDA GEMMs use: {cublasLt: whether libcublasLt was found and works,
+// path: the file loaded ("" if none), version: its version ("13.0.2"; "" if none), reason: why it is not
+// used ("" when it is: then every covered GEMM runs on it)}. The first call loads the library (once per
+// process); without CUDA compiled in it reports that.
+Napi::Value CudaGemmLibrary(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaGemmLibrary", 0);
+  std::string why;
+  const bool ok = cuda::cublaslt_available(&why);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cublasLt", ok);
+  o.Set("path", cuda::cublaslt_path());
+  o.Set("version", cuda::cublaslt_version());
+  o.Set("reason", why);
+  return o;
+}
+
+// cudaSetAllowTf32(allow): TF32 tensor cores for the float32 GEMMs that run on cuBLASLt (off by default, as
+// torch.backends.cuda.matmul.allow_tf32). Returns the previous setting.
+Napi::Value CudaSetAllowTf32(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaSetAllowTf32", 1);
+  const bool allow = args.boolean(0, "allow");
+  const bool previous = cuda::allow_tf32();
+  cuda::set_allow_tf32(allow);
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
 }  // namespace
 
 void register_cuda(Napi::Env env, Napi::Object exports) {
@@ -153,6 +180,8 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
       {"cudaCopy", CudaCopy},
       {"cudaSynchronize", CudaSynchronize},
       {"cudaGemmUnsupported", CudaGemmUnsupported},
+      {"cudaGemmLibrary", CudaGemmLibrary},
+      {"cudaSetAllowTf32", CudaSetAllowTf32},
   });
 }
 

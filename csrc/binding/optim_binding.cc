@@ -38,11 +38,24 @@ double unit_interval(const Params& p, const char* name) {
 struct CpuOptim : HostBuffers {
   static void adamw(const Params&, const AdamwArgs& a) { adamw_step(a); }
   static void sgd(const Params&, const SgdArgs& a) { sgd_step(a); }
+  static double sum_squares(const Params&, const float* x, int64_t n) { return peftjs::sum_squares(x, n); }
 };
 
 struct CudaOptim : DeviceBuffers {
   static void adamw(const Params& p, const AdamwArgs& a) { run(p, cuda::adamw_step, a); }
   static void sgd(const Params& p, const SgdArgs& a) { run(p, cuda::sgd_step, a); }
+  // The sum goes to a stream-ordered device double that is read back here: this entry returns a number, so
+  // it waits for the device (cuda::sum_squares alone does not).
+  static double sum_squares(const Params& p, const float* x, int64_t n) {
+    std::string e;
+    auto* out = static_cast<double*>(cuda::alloc_async(sizeof(double), &e));
+    check(p, out != nullptr, e);
+    double host = 0.0;
+    const bool ok = cuda::sum_squares(x, n, out, &e) && cuda::read_double(out, &host, &e);
+    cuda::free_async(out, nullptr);
+    check(p, ok, e);
+    return host;
+  }
 };
 
 // adamwStep({n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step})
@@ -94,18 +107,20 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 }
 
 // sumSquares({x, n}) -> sum of x[i]^2 in double
+template <class D>
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   const Params p(info, "sumSquares");
   const int64_t n = p.dim("n");
-  const float* x = p.floats("x", n);
-  return Napi::Number::New(info.Env(), sum_squares(x, n));
+  const float* x = D::view(p, "x", n);
+  return Napi::Number::New(info.Env(), D::sum_squares(p, x, n));
 }
 
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  set_functions(env, exports, {{"adamwStep", AdamwStep<CpuOptim>}, {"sgdStep", SgdStep<CpuOptim>}, {"sumSquares", SumSquares},
-                               {"cudaAdamwStep", AdamwStep<CudaOptim>}, {"cudaSgdStep", SgdStep<CudaOptim>}});
+  set_functions(env, exports, {{"adamwStep", AdamwStep<CpuOptim>}, {"sgdStep", SgdStep<CpuOptim>}, {"sumSquares", SumSquares<CpuOptim>},
+                               {"cudaAdamwStep", AdamwStep<CudaOptim>}, {"cudaSgdStep", SgdStep<CudaOptim>},
+                               {"cudaSumSquares", SumSquares<CudaOptim>}});
 }
 
 }  // namespace peftjs

@@ -1,14 +1,27 @@
-// Rotary position embedding (csrc/kernels/rope) as N-API functions. Each takes one params object, the TypeScript
-// kernel's own (lib/ops/rope/kernel.ts) with buffers as Float32Arrays, and checks every size and buffer (and
-// every position) before the kernel runs: the kernels trust their arguments.
+// Rotary position embedding (csrc/kernels/rope, cuda/rope.cu) as N-API functions, for the CPU (Float32Arrays)
+// and, prefixed cuda, for CUDA ([handle, offset] device views; the positions are uploaded). Each takes one
+// params object, the TypeScript kernel's own (lib/ops/rope/kernel.ts), and checks every size and buffer
+// before the kernel runs: the kernels trust their arguments.
+#include "../../cuda/device_api.h"
 #include "../kernels/rope/rope.h"
 #include "args.h"
 #include "bindings.h"
+#include "buffers.h"
 
 namespace peftjs {
 namespace {
 
 // rope({rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse})
+struct CpuRope : HostBuffers {
+  static void rope(const Params&, const RopeArgs& a) { peftjs::rope(a); }
+};
+
+struct CudaRope : DeviceBuffers {
+  static void rope(const Params& p, const RopeArgs& a) { run(p, cuda::rope, a); }
+};
+
+// rope({rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse})
+template <class D>
 Napi::Value Rope(const Napi::CallbackInfo& info) {
   const Params p(info, "rope");
   RopeArgs a;
@@ -27,16 +40,17 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   a.interleaved = p.boolean("interleaved");
   a.inverse = p.boolean("inverse");
   const int64_t span = a.rows == 0 ? 0 : p.checked_add(p.checked_mul(a.rows - 1, a.row_stride), row_width);
-  a.x = p.floats("x", span);
-  a.positions = p.int32s("positions", a.rows);
-  rope(a);
+  a.x = D::view(p, "x", span);
+  const typename D::Ints positions(p, p.int32s("positions", a.rows), a.rows);
+  a.positions = positions.get();
+  D::rope(p, a);
   return info.Env().Undefined();
 }
 
 }  // namespace
 
 void register_rope(Napi::Env env, Napi::Object exports) {
-  set_functions(env, exports, {{"rope", Rope}});
+  set_functions(env, exports, {{"rope", Rope<CpuRope>}, {"cudaRope", Rope<CudaRope>}});
 }
 
 }  // namespace peftjs

@@ -27,6 +27,13 @@ bool copy_to_device(void*, const void*, size_t, std::string* error) { return no_
 bool copy_to_host(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
 bool copy_on_device(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
 bool synchronize(std::string* error) { return no_cuda(error); }
+void* alloc_async(size_t, std::string* error) {
+  no_cuda(error);
+  return nullptr;
+}
+bool free_async(void*, std::string* error) { return no_cuda(error); }
+bool upload_async(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
+bool read_double(const double*, double*, std::string* error) { return no_cuda(error); }
 bool gemm(const GemmArgs&, std::string* error) { return no_cuda(error); }
 bool rms_norm_forward(const NormArgs&, float*, float*, std::string* error) { return no_cuda(error); }
 bool rms_norm_backward(const NormArgs&, const float*, const float*, float*, float*, std::string* error) { return no_cuda(error); }
@@ -43,6 +50,33 @@ bool bitfit_backward(const float*, const float*, int64_t, int64_t, int64_t, floa
   return no_cuda(error);
 }
 bool sgd_step(const SgdArgs&, std::string* error) { return no_cuda(error); }
+bool sum_squares(const float*, int64_t, double*, std::string* error) { return no_cuda(error); }
+bool embedding_forward(const int32_t*, int64_t, int64_t, const float*, float*, std::string* error) { return no_cuda(error); }
+bool embedding_backward(const int32_t*, int64_t, int64_t, const float*, float*, std::string* error) { return no_cuda(error); }
+bool rope(const RopeArgs&, std::string* error) { return no_cuda(error); }
+bool cross_entropy_forward(const float*, const int32_t*, int64_t, int64_t, int32_t, float*, float*, std::string* error) {
+  return no_cuda(error);
+}
+bool cross_entropy_backward(const float*, const int32_t*, const float*, int64_t, int64_t, int32_t, float, float*,
+                            std::string* error) {
+  return no_cuda(error);
+}
+bool attention_forward(const AttentionArgs&, float*, float*, std::string* error) { return no_cuda(error); }
+bool attention_backward(const AttentionArgs&, const float*, const float*, const float*, float*, int64_t, float*, int64_t,
+                        float*, int64_t, std::string* error) {
+  return no_cuda(error);
+}
+bool lora_forward(const LoraForwardArgs&, std::string* error) { return no_cuda(error); }
+bool lora_backward(const LoraBackwardArgs&, std::string* error) { return no_cuda(error); }
+bool ia3_forward(const Ia3Args&, float*, float*, std::string* error) { return no_cuda(error); }
+bool ia3_backward(const Ia3Args&, const float*, const float*, float*, float*, std::string* error) { return no_cuda(error); }
+bool diff_prune_forward(const DiffPruneArgs&, const float*, float*, float*, double*, std::string* error) { return no_cuda(error); }
+bool diff_prune_backward(const DiffPruneArgs&, const float*, float, const float*, float*, float*, std::string* error) {
+  return no_cuda(error);
+}
+bool project_top_k(float*, int64_t, int64_t, float*, std::string* error) { return no_cuda(error); }
+bool dequantize(const QuantizedWeight&, int64_t, int64_t, float*, std::string* error) { return no_cuda(error); }
+bool gemm_bf16(const GemmBf16Args&, std::string* error) { return no_cuda(error); }
 bool binary(BinaryOp, const float*, const float*, float*, int64_t, int64_t, std::string* error) { return no_cuda(error); }
 bool scale(const float*, float*, int64_t, float, float, std::string* error) { return no_cuda(error); }
 bool unary(UnaryOp, const float*, float*, int64_t, std::string* error) { return no_cuda(error); }
@@ -53,6 +87,33 @@ bool strided_copy(const float*, float*, const int64_t*, const int64_t*, int, std
 bool random_uniform(float*, int64_t, uint64_t, uint64_t, float, float, std::string* error) { return no_cuda(error); }
 bool random_normal(float*, int64_t, uint64_t, uint64_t, float, float, std::string* error) { return no_cuda(error); }
 
+}  // namespace cuda
+}  // namespace peftjs
+
+// cuBLASLt (cuda/cublaslt.h): never available without CUDA. The TF32 setting is kept, so that code may set
+// it whatever the build.
+#include <atomic>
+
+#include "../../cuda/cublaslt.h"
+
+namespace peftjs {
+namespace cuda {
+namespace {
+std::atomic<bool> g_stub_allow_tf32{false};
+}  // namespace
+bool cublaslt_available(std::string* why_not) { return no_cuda(why_not); }
+std::string cublaslt_path() { return std::string(); }
+std::string cublaslt_version() { return std::string(); }
+void set_allow_tf32(bool allow) { g_stub_allow_tf32.store(allow); }
+bool allow_tf32() { return g_stub_allow_tf32.load(); }
+bool cublaslt_gemm_f32(const GemmArgs&, bool* handled, std::string* error) {
+  *handled = true;
+  return no_cuda(error);
+}
+bool cublaslt_gemm_bf16(const GemmBf16Args&, const uint16_t*, int64_t, bool* handled, std::string* error) {
+  *handled = true;
+  return no_cuda(error);
+}
 }  // namespace cuda
 }  // namespace peftjs
 

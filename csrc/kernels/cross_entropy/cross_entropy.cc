@@ -26,8 +26,8 @@ void row_softmax_scaled_scalar(const float* x, int64_t n, float lse, float scale
   for (int64_t j = 0; j < n; ++j) out[j] = std::exp(x[j] - lse) * scale;
 }
 
-int64_t cross_entropy_forward(const float* logits, const int32_t* targets, int64_t rows, int64_t vocab,
-                              int32_t ignore_index, float* losses, float* lse) {
+void cross_entropy_forward(const float* logits, const int32_t* targets, int64_t rows, int64_t vocab,
+                           int32_t ignore_index, float* losses, float* lse) {
   const auto row_lse = for_cpu_path(row_lse_scalar, row_lse_avx2);
   parallel_for(rows, rows_grain(vocab), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -36,9 +36,6 @@ int64_t cross_entropy_forward(const float* logits, const int32_t* targets, int64
       losses[r] = targets[r] == ignore_index ? 0.0f : lse[r] - x[targets[r]];
     }
   });
-  int64_t counted = 0;
-  for (int64_t r = 0; r < rows; ++r) counted += targets[r] != ignore_index;
-  return counted;
 }
 
 void cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, int64_t rows,

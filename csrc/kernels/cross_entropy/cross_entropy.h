@@ -7,9 +7,8 @@
 namespace peftjs {
 
 // lse[r] = log-sum-exp of row r (max-subtracted); losses[r] = lse[r] - logits[r, t], 0 for ignored rows.
-// Returns the number of rows whose target is not ignore_index.
-int64_t cross_entropy_forward(const float* logits, const int32_t* targets, int64_t rows, int64_t vocab,
-                              int32_t ignore_index, float* losses, float* lse);
+void cross_entropy_forward(const float* logits, const int32_t* targets, int64_t rows, int64_t vocab,
+                           int32_t ignore_index, float* losses, float* lse);
 // dlogits[r] = (exp(logits[r] - lse[r]) - onehot(t)) * grad_scale; all zero for ignored rows.
 void cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, int64_t rows,
                             int64_t vocab, int32_t ignore_index, float grad_scale, float* dlogits);
