@@ -1,10 +1,11 @@
 /** peftjs: parameter-efficient fine-tuning for TypeScript on a native tensor addon. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadAddon, loadError, type NativeInfo, packageRoot } from './backend/native/addon';
+import { type CudaGemmLibrary, loadAddon, loadError, type NativeInfo, packageRoot } from './backend/native/addon';
 import { availableBackends, getBackend } from './backend';
 
 export { availableBackends, backend, backendStatus, getBackend, listKernels, setBackend, withBackend } from './backend';
+export { setCudaAllowTf32 } from './backend/cuda';
 export type { Backend, BackendName, Buf, Device, GemmParams, KernelName, Storage } from './backend/types';
 export { Tensor, memory } from './tensor/tensor';
 export type { NestedArray } from './tensor/tensor';
@@ -23,6 +24,8 @@ export interface Info {
   availableBackends: string[];
   native: NativeInfo | null;
   nativeLoadError?: string;
+  /** Where the addon has CUDA and sees a device: the library its GEMMs run on. */
+  cudaGemm?: CudaGemmLibrary;
 }
 
 /** What this installation is: version, active backend, and the addon's CPU path, threads and CUDA. */
@@ -31,6 +34,7 @@ export function info(): Info {
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
   const out: Info = { version, backend: getBackend().name, availableBackends: availableBackends(), native: addon ? addon.info() : null };
   if (!addon) out.nativeLoadError = loadError()?.message;
+  if (out.native?.cudaCompiled && out.native.cudaDevices > 0) out.cudaGemm = addon!.cudaGemmLibrary();
   return out;
 }
 

@@ -3,7 +3,7 @@
  * default where the addon loaded; `js` is always there; `cuda` where the addon has CUDA and sees a GPU.
  * PEFTJS_BACKEND names the default instead.
  */
-import { CudaBackend } from './cuda';
+import { CudaBackend, cudaKernelNames } from './cuda';
 import { JsBackend } from './js';
 import { loadAddon, loadError } from './native/addon';
 import { NativeBackend } from './native';
@@ -96,9 +96,14 @@ function defaultBackend(): Backend {
 
 /**
  * The kernels a backend runs, by name, sorted (default: the active backend). An op whose kernel a backend
- * lacks fails there with an error naming the op and the backend.
+ * lacks fails there with an error naming the op and the backend. The cuda backend's list is the build's
+ * answer: an addon built with CUDA gives it on a machine without a GPU too.
  */
 export function listKernels(name?: BackendName): string[] {
+  if (name === 'cuda' && !instances.has('cuda')) {
+    const addon = loadAddon();
+    if (addon?.info().cudaCompiled) return cudaKernelNames(addon);
+  }
   return (name === undefined ? getBackend() : backend(name)).kernels.names();
 }
 

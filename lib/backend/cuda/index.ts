@@ -3,7 +3,7 @@
  * kernels receive [handle, offset] views and the addon checks them against the shapes.
  */
 import { OP_KERNEL_NAMES, type OpKernelName, type OpKernels } from '../../ops';
-import type { NativeAddon } from '../native/addon';
+import { loadAddon, loadError, type NativeAddon } from '../native/addon';
 import { checkedPrimitives } from '../primitive_checks';
 import { KernelTable } from '../registry';
 import type { Backend, Buf, PrimitiveKernels, Storage } from '../types';
@@ -38,6 +38,14 @@ export function cudaOpKernels(addon: NativeAddon): Partial<OpKernels> {
     return typeof entry === 'function' ? [[name, (p: object) => (entry as (p: unknown) => unknown)(deviceParams(p))] as const] : [];
   });
   return Object.fromEntries(entries) as Partial<OpKernels>;
+}
+
+/**
+ * The kernels the cuda backend registers with this addon, known without a device (a build with CUDA answers
+ * the same on a machine without a GPU as on one with).
+ */
+export function cudaKernelNames(addon: NativeAddon): string[] {
+  return new KernelTable('cuda').register({ ...cudaPrimitiveKernels, ...cudaOpKernels(addon) }, {}).names();
 }
 
 /** The primitive methods are the registry's checked kernels (checkedPrimitives), set in the constructor. */
@@ -76,4 +84,15 @@ export class CudaBackend implements Backend {
   synchronize(): void {
     this.addon.cudaSynchronize();
   }
+}
+
+/**
+ * Allows TF32 tensor cores for the float32 GEMMs of the cuda backend (those cuBLASLt runs), as
+ * torch.backends.cuda.matmul.allow_tf32 does; off by default, as in PyTorch. Returns the previous setting.
+ */
+export function setCudaAllowTf32(allow: boolean): boolean {
+  if (typeof allow !== 'boolean') throw new TypeError(`setCudaAllowTf32: allow must be a boolean, got ${typeof allow}`);
+  const addon = loadAddon();
+  if (!addon) throw new Error(`setCudaAllowTf32: the native addon is not loaded (${loadError()?.message})`);
+  return addon.cudaSetAllowTf32(allow);
 }

@@ -51,6 +51,19 @@ export interface NativeAddon extends ParamsEntries<OpKernelName>, NativePrimitiv
   cudaDownload(host: Float32Array, src: DeviceView, n: number): void;
   cudaCopy(dst: DeviceView, src: DeviceView, n: number): void;
   cudaSynchronize(): void;
+  /** Which library the float32/bf16 CUDA GEMMs run on (cuBLASLt loaded at run time, or the addon's own kernels). */
+  cudaGemmLibrary(): CudaGemmLibrary;
+  /** TF32 tensor cores for float32 GEMMs on cuBLASLt; returns the previous setting. */
+  cudaSetAllowTf32(allow: boolean): boolean;
+}
+
+export interface CudaGemmLibrary {
+  cublasLt: boolean;
+  /** The file loaded; '' when none. */
+  path: string;
+  version: string;
+  /** Why cuBLASLt is not used (each place searched); '' when it is. */
+  reason: string;
 }
 
 let addon: NativeAddon | null | undefined;
