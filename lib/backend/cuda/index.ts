@@ -8,6 +8,7 @@ import { checkedPrimitives } from '../primitive_checks';
 import { KernelTable } from '../registry';
 import type { Backend, Buf, PrimitiveKernels, Storage } from '../types';
 import { dev, deviceParams } from './device_params';
+import { FrozenArrays } from './frozen_arrays';
 
 /** The primitives: each passes its params object to the addon's CUDA entry, buffers as device views. */
 const cudaPrimitiveKernels: PrimitiveKernels & ThisType<{ addon: NativeAddon }> = {
@@ -27,15 +28,26 @@ export function cudaEntryName(kernel: OpKernelName): string {
   return `cuda${kernel[0].toUpperCase()}${kernel.slice(1)}`;
 }
 
+/** The kernels that read a frozen low-precision weight's arrays: those go up once (frozen_arrays.ts). */
+const READS_FROZEN_WEIGHT: readonly OpKernelName[] = ['gemmBf16', 'dequantize'];
+
+const frozenArrays = new WeakMap<NativeAddon, FrozenArrays>();
+
 /**
  * Every op kernel (lib/ops) the addon has a CUDA entry for, called with the kernel's params object, buffers
- * as device views. The entries are compiled in with CUDA or not at all, so this list is the build's answer,
- * known without a device.
+ * as device views (and a frozen weight's arrays as views of its one device copy). The entries are compiled
+ * in with CUDA or not at all, so this list is the build's answer, known without a device.
  */
 export function cudaOpKernels(addon: NativeAddon): Partial<OpKernels> {
   const entries = OP_KERNEL_NAMES.flatMap((name) => {
-    const entry = (addon as unknown as Record<string, unknown>)[cudaEntryName(name)];
-    return typeof entry === 'function' ? [[name, (p: object) => (entry as (p: unknown) => unknown)(deviceParams(p))] as const] : [];
+    const entry = (addon as unknown as Record<string, unknown>)[cudaEntryName(name)] as ((p: unknown) => unknown) | undefined;
+    if (typeof entry !== 'function') return [];
+    if (!READS_FROZEN_WEIGHT.includes(name)) return [[name, (p: object) => entry(deviceParams(p))] as const];
+    return [[name, (p: object) => {
+      let cache = frozenArrays.get(addon);
+      if (cache === undefined) frozenArrays.set(addon, cache = new FrozenArrays(addon));
+      return entry(deviceParams(cache.params(p)));
+    }] as const];
   });
   return Object.fromEntries(entries) as Partial<OpKernels>;
 }
