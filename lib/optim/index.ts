@@ -10,4 +10,4 @@ export { scheduleLambda } from './schedules';
 export type { LrLambda, ScheduleName, ScheduleOptions } from './schedules';
 export { getScheduler, LRScheduler } from './lr_scheduler';
 export type { LRSchedulerState } from './lr_scheduler';
-export { clipGradNorm } from './clip_grad';
+export { clipGradNorm, clipGradNormTensor } from './clip_grad';

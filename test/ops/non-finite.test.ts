@@ -7,7 +7,7 @@
 import {
   add, AdamW, attention, columnSum, crossEntropy, div, embedding, enableGrad, exp, fill_, fromArray, full, gelu, geluTanh,
   IGNORE_INDEX, intTensor, layerNorm, linear, log, matmul, max, mean, meanAll, mseLoss, mul, neg, relu, rmsNorm, rope, scale,
-  setBackend, SGD, sigmoid, silu, softmax, sqrt, sub, sum, sumAll, tanh, type Tensor, withBackend, clipGradNorm, zeros,
+  setBackend, SGD, sigmoid, silu, softmax, sqrt, sub, sum, sumAll, tanh, type Tensor, withBackend, clipGradNorm, clipGradNormTensor, zeros,
 } from '../../lib';
 import { launchBitfitBackward } from '../../lib/ops/bitfit/launch';
 import { launchDiffPruneForward } from '../../lib/ops/diff_prune/launch';
@@ -165,6 +165,15 @@ describe.each(backendsUnderTest())('non-finite values on %s match the js referen
     const q = fromArray(poisoned(9, 52), [9]);
     q.grad = fromArray(poisoned(9, 53), [9]);
     expect(clipGradNorm([p, q], 1)).toBeNaN();
+    expect(q.grad.toFloat32Array().every(Number.isNaN)).toBe(true);
+  });
+
+  it('clipGradNormTensor (the device path) keeps that: a NaN norm, and every gradient NaN', () => {
+    const p = fromArray(poisoned(40, 50), [40]);
+    p.grad = fromArray(poisoned(40, 51, { 7: I }), [40]);
+    const q = fromArray(poisoned(9, 52), [9]);
+    q.grad = fromArray(poisoned(9, 53), [9]);
+    expect(clipGradNormTensor([p, q], 1).item()).toBeNaN();
     expect(q.grad.toFloat32Array().every(Number.isNaN)).toBe(true);
   });
 

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AdamW, backend, clipGradNorm, fromArray, getScheduler, LRScheduler, saveSafetensors, scheduleLambda, setBackend, SGD } from '../../lib';
+import { AdamW, backend, clipGradNorm, clipGradNormTensor, fromArray, getScheduler, LRScheduler, saveSafetensors, scheduleLambda, setBackend, SGD } from '../../lib';
 import { loadAddon } from '../../lib/backend/native/addon';
 import { hostParams } from '../../lib/backend/native/views';
 import { messageOf } from '../helpers/bad_input/case';
@@ -122,12 +122,14 @@ describe('schedules and clipping refuse bad options', () => {
       'LRScheduler.loadStateDict: baseLrs must be 1 finite numbers >= 0 (one per param group), got [1,2]'],
     [() => clipGradNorm(makeParams(), -1), 'clipGradNorm: maxNorm must be a number >= 0, got -1'],
     [() => clipGradNorm(makeParams(), 1, 0), 'clipGradNorm: normType must be > 0 or Infinity, got 0'],
+    [() => clipGradNormTensor(makeParams(), NaN), 'clipGradNormTensor: maxNorm must be a number >= 0, got NaN'],
   ] as [() => unknown, string][])('%#: %s', (fn, message) => {
     expect(fn).toThrow(message);
   });
 
-  it('clipGradNorm with no gradients returns 0', () => {
+  it('clipGradNorm with no gradients returns 0 (clipGradNormTensor a one-element 0)', () => {
     expect(clipGradNorm(makeParams(), 1)).toBe(0);
+    expect(clipGradNormTensor(makeParams(), 1).toFloat32Array()).toEqual(new Float32Array([0]));
   });
 });
 

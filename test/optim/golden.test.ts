@@ -1,5 +1,5 @@
 /** AdamW, SGD, the schedules and clipGradNorm against torch 1.13's numbers, on every CPU backend. */
-import { AdamW, clipGradNorm, fromArray, getScheduler, type Optimizer, type ScheduleName, setBackend, SGD, type Tensor } from '../../lib';
+import { AdamW, clipGradNorm, clipGradNormTensor, fromArray, getScheduler, type Optimizer, type ScheduleName, setBackend, SGD, type Tensor } from '../../lib';
 import { backendsUnderTest, backendsWithKernels } from '../helpers/backends';
 import { golden, makeParams, setGrads } from './fixtures';
 
@@ -45,6 +45,18 @@ describe.each(cpuBackends)('optimizers against torch on %s', (name) => {
     const total = clipGradNorm(params, c.maxNorm, c.normType === 'inf' ? Infinity : c.normType);
     expect(total).toAllClose(c.totalNorm, TOL);
     params.forEach((p, i) => expect(p.grad!).toAllClose(Float32Array.from(c.grads[i]), TOL));
+    params.forEach((p) => { p.grad!.dispose(); p.dispose(); });
+  });
+
+  // The device path (what clipGradNorm runs on a GPU): float32 sums, the norm left in a one-element tensor.
+  it.each(golden.clip.filter((c) => c.normType === 2).map((c) => [c.maxNorm, c] as const))('clipGradNormTensor maxNorm=%f', (_m, c) => {
+    const params = makeParams();
+    setGrads(params, 0);
+    const total = clipGradNormTensor(params, c.maxNorm);
+    expect(total.shape).toEqual([1]);
+    expect(total.item()).toAllClose(c.totalNorm, { atol: 1e-6, rtol: 1e-5 });
+    params.forEach((p, i) => expect(p.grad!).toAllClose(Float32Array.from(c.grads[i]), { atol: 1e-6, rtol: 1e-5 }));
+    total.dispose();
     params.forEach((p) => { p.grad!.dispose(); p.dispose(); });
   });
 });
