@@ -35,6 +35,9 @@ bool copy_to_device(void* dev, const void* host, size_t bytes, std::string* erro
 bool copy_to_host(void* host, const void* dev, size_t bytes, std::string* error);
 bool copy_on_device(void* dev_dst, const void* dev_src, size_t bytes, std::string* error);
 bool synchronize(std::string* error);
+// How many times the host has waited for the device so far (copy_to_host, read_double, synchronize): a
+// training step's count shows whether anything inside it reads a value back.
+uint64_t host_waits();
 
 // Stream-ordered scratch (cudaMallocAsync / cudaFreeAsync on the stream every kernel runs on): a buffer
 // freed right after the launch that reads it is released only once that kernel is done, with no host wait.

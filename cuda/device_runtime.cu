@@ -2,6 +2,7 @@
 // without a driver; there every call here fails with CUDA's reason instead of aborting.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -153,8 +154,15 @@ bool copy_to_device(void* dev, const void* host, size_t bytes, std::string* erro
   return upload_async(dev, host, bytes, error);
 }
 
+namespace {
+std::atomic<uint64_t> waits{0};
+}  // namespace
+
+uint64_t host_waits() { return waits.load(std::memory_order_relaxed); }
+
 bool copy_to_host(void* host, const void* dev, size_t bytes, std::string* error) {
   if (bytes == 0) return true;
+  waits.fetch_add(1, std::memory_order_relaxed);
   return detail::ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, detail::stream()), "cudaMemcpyAsync (device to host)",
                     error) &&
          detail::ok(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize", error);
@@ -179,7 +187,10 @@ bool copy_on_device(void* dev_dst, const void* dev_src, size_t bytes, std::strin
   return detail::ok(cudaMemcpyAsync(dev_dst, dev_src, bytes, cudaMemcpyDeviceToDevice, detail::stream()), what, error);
 }
 
-bool synchronize(std::string* error) { return detail::ok(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize", error); }
+bool synchronize(std::string* error) {
+  waits.fetch_add(1, std::memory_order_relaxed);
+  return detail::ok(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize", error);
+}
 
 }  // namespace cuda
 }  // namespace peftjs

@@ -117,6 +117,13 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudaHostWaits(): how many times the host has waited for the device (downloads, value reads, synchronize)
+// since the addon loaded; 0 without CUDA.
+Napi::Value CudaHostWaits(const Napi::CallbackInfo& info) {
+  Args args(info, "cudaHostWaits", 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(cuda::host_waits()));
+}
+
 // cudaGemmUnsupported(k2, a2, b2, colScale, act, preOut): the error cuda::gemm gives for a GemmArgs with
 // those fields set (a2, b2, colScale, preOut: whether the pointer is non-null; act: none, relu, gelu,
 // gelu_tanh or silu), or null when it implements them all. The check itself runs without a GPU, so the
@@ -179,6 +186,7 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
       {"cudaDownload", CudaDownload},
       {"cudaCopy", CudaCopy},
       {"cudaSynchronize", CudaSynchronize},
+      {"cudaHostWaits", CudaHostWaits},
       {"cudaGemmUnsupported", CudaGemmUnsupported},
       {"cudaGemmLibrary", CudaGemmLibrary},
       {"cudaSetAllowTf32", CudaSetAllowTf32},

@@ -27,6 +27,7 @@ bool copy_to_device(void*, const void*, size_t, std::string* error) { return no_
 bool copy_to_host(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
 bool copy_on_device(void*, const void*, size_t, std::string* error) { return no_cuda(error); }
 bool synchronize(std::string* error) { return no_cuda(error); }
+uint64_t host_waits() { return 0; }
 void* alloc_async(size_t, std::string* error) {
   no_cuda(error);
   return nullptr;

@@ -52,6 +52,15 @@ describe('the CUDA GEMM library and TF32', () => {
     expect(() => setCudaAllowTf32(1 as unknown as boolean)).toThrow('setCudaAllowTf32: allow must be a boolean, got number');
   });
 
+  (addon ? it : it.skip)('counts the host\'s waits for the device (none without a device)', () => {
+    const before = addon!.cudaHostWaits();
+    expect(Number.isInteger(before)).toBe(true);
+    if (addon!.cudaDeviceCount().count === 0) {
+      expect(() => addon!.cudaSynchronize()).toThrow();
+      expect(addon!.cudaHostWaits()).toBe(addon!.info().cudaCompiled ? before + 1 : 0);
+    }
+  });
+
   (addon ? it : it.skip)('says which library the GEMMs use, or why not cuBLASLt', () => {
     const lib = addon!.cudaGemmLibrary();
     expect(typeof lib.cublasLt).toBe('boolean');

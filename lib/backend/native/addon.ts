@@ -51,6 +51,8 @@ export interface NativeAddon extends ParamsEntries<OpKernelName>, NativePrimitiv
   cudaDownload(host: Float32Array, src: DeviceView, n: number): void;
   cudaCopy(dst: DeviceView, src: DeviceView, n: number): void;
   cudaSynchronize(): void;
+  /** How many times the host has waited for the device since load (downloads, value reads, synchronize). */
+  cudaHostWaits(): number;
   /** Which library the float32/bf16 CUDA GEMMs run on (cuBLASLt loaded at run time, or the addon's own kernels). */
   cudaGemmLibrary(): CudaGemmLibrary;
   /** TF32 tensor cores for float32 GEMMs on cuBLASLt; returns the previous setting. */
