@@ -18,6 +18,7 @@ import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep, type TorchResult } from './torch';
 import { TRAIN_STEPS, TRAIN_WARMUP, type TrainShape, trainInChild } from './train_step';
 import { timeTfjs, tfjsUnavailable } from './tfjs_baseline';
+import { isTfjsRow, runTfjsRows, tfjsRowsUnavailable } from './tfjs_rows';
 
 interface Options {
   only: Set<RowName> | null;
@@ -124,7 +125,8 @@ export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
   const chosen = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
-  const specs = chosen.filter((s) => !isTrainRow(s) && !isLoraStepRow(s)), trainSpecs = chosen.filter(isTrainRow);
+  const specs = chosen.filter((s) => !isTrainRow(s) && !isLoraStepRow(s) && !isTfjsRow(s)), trainSpecs = chosen.filter(isTrainRow);
+  const tfjsSpecs = chosen.filter(isTfjsRow);
   const loraSpecs = chosen.filter(isLoraStepRow);
   const info = machine();
   // Ceilings are maxima: the best of three probes, since a shared machine only ever measures low.
@@ -212,7 +214,7 @@ export async function main(argv: string[]): Promise<void> {
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(0)}%`);
   const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
   const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
-  const kernelRows = rows.filter((r) => r.name !== 'train_step' && !isLoraStepRow(r)), trainRows = rows.filter((r) => r.name === 'train_step');
+  const kernelRows = rows.filter((r) => r.name !== 'train_step' && !isLoraStepRow(r) && !isTfjsRow(r)), trainRows = rows.filter((r) => r.name === 'train_step');
   if (kernelRows.length > 0) console.log(formatTable(
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
     kernelRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
@@ -225,6 +227,24 @@ export async function main(argv: string[]): Promise<void> {
       trainRows.map((r) => [r.name, shapeLabel(r), r.ms, r.tokens_per_s!, r.peak_rss_mb!, r.gflops, num(r.torch_ms), num(r.torch_tokens_per_s),
         num(r.torch_peak_rss_mb), times(r.vs_torch), times(r.rss_vs_torch)])));
   }
+  // The tfjs rows: the same tfjs program on the peftjs backend, tfjs's cpu and wasm (issue 18).
+  const tfjsResults = tfjsSpecs.length > 0 ? await runTfjsRows(tfjsSpecs, opts.tfjs) : [];
+  const tfjsRows = tfjsResults.map((r): BenchRow => {
+    const ms = r.ms.peftjs!, flops = rowFlops(r.spec);
+    return {
+      name: r.spec.name, shape: r.spec.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / ceilings.fmaPeakGflops,
+      torch_ms: null, vs_torch: null, tfjs_cpu_ms: r.ms.cpu, vs_tfjs_cpu: ratio(r.ms.cpu, ms), tfjs_wasm_ms: r.ms.wasm, vs_tfjs_wasm: ratio(r.ms.wasm, ms),
+      notes: r.notes,
+    };
+  });
+  rows.push(...tfjsRows);
+  if (tfjsRows.length > 0) {
+    console.log('');
+    console.log(formatTable(['row', 'shape', 'peftjs ms', 'GFLOP/s', 'cpu ms', 'vs cpu', 'wasm ms', 'vs wasm'],
+      tfjsRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, num(r.tfjs_cpu_ms), times(r.vs_tfjs_cpu), num(r.tfjs_wasm_ms), times(r.vs_tfjs_wasm)])));
+    for (const r of tfjsRows) for (const n of r.notes ?? []) console.log(`${r.name} ${shapeLabel(r)}: ${n}`);
+    console.log('tfjs rows: the same tfjs program on the backends \'peftjs\' (peftjs/tfjs), \'cpu\' and \'wasm\'; vs X = X\'s ms / peftjs ms.');
+  } else if (tfjsSpecs.length > 0) console.log(`tfjs rows: ${tfjsRowsUnavailable()}`);
   const stepRows = loraRows.filter((r) => r.name !== 'lora_quality'), qualityRows = loraRows.filter((r) => r.name === 'lora_quality');
   if (stepRows.length > 0) {
     console.log('');

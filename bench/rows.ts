@@ -4,9 +4,10 @@
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
 import { loraStepFlops, loraStepRows } from './lora_step_rows';
+import { type TfjsRowName, tfjsRowFlops, tfjsRows } from './tfjs_rows';
 
 export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step'
-  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality';
+  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | TfjsRowName;
 
 export interface RowSpec {
   name: RowName;
@@ -14,7 +15,7 @@ export interface RowSpec {
 }
 
 export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step',
-  'lora_step_1b', 'lora_step_7b', 'lora_quality'];
+  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -38,6 +39,7 @@ export function defaultRows(): RowSpec[] {
   }
   rows.push({ name: 'train_step', shape: { L: 6, H: 8, d: 512, V: 8192, T: 256, B: 8 } });
   rows.push(...loraStepRows());
+  rows.push(...tfjsRows());
   return rows;
 }
 
@@ -61,6 +63,10 @@ export function rowFlops(s: RowSpec): number {
     case 'lora_step_1b':
     case 'lora_step_7b': return loraStepFlops(s.shape);
     case 'lora_quality': return 0;
+    case 'tfjs_matmul':
+    case 'tfjs_dense_fit':
+    case 'tfjs_conv_fit':
+    case 'tfjs_transformer': return tfjsRowFlops(s);
     case 'train_step': {
       // Per token and layer: qkv 3d^2, out d^2, MLP 8d^2 multiply-adds; QK^T and PV over all T keys
       // (nominal: causal halves it); the tied LM head d V. Backward is twice the forward.

@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_optim(env, exports);
   register_dequantize(env, exports);
   register_gemm_bf16(env, exports);
+  register_tfjs(env, exports);
   return exports;
 }
 

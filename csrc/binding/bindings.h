@@ -31,5 +31,6 @@ void register_attention(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_dequantize(Napi::Env env, Napi::Object exports);
 void register_gemm_bf16(Napi::Env env, Napi::Object exports);
+void register_tfjs(Napi::Env env, Napi::Object exports);
 
 }  // namespace peftjs
