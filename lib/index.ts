@@ -76,4 +76,5 @@ export { kron } from './tensor/kron_op';
 export * from './nn';
 export * from './optim';
 export * from './peft';
+export { LORA_DEFAULT_TARGETS, loraDefaultTargets } from './peft/target_module_mapping';
 export * from './train';

@@ -8,7 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Tokenizer } from '../io/tokenizer';
 import { LlamaForCausalLM } from '../nn/models/llama/model';
-import type { PretrainedModel } from '../nn/models/pretrained';
+import { isCausalLM, type PretrainedModel } from '../nn/models/pretrained';
+import { AutoModelForSequenceClassification } from '../nn/models/auto/auto';
+import { manualSeed } from '../tensor/creation';
 import { LlamaForSequenceClassification } from '../nn/models/sequence_classification';
 import { BertForSequenceClassification } from '../nn/models/bert/model';
 import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
@@ -49,18 +51,27 @@ export function loadForTask(command: string, modelPath: string, tokenizerPath: s
   const loaded = loadModelFlag(command, modelPath, storage);
   const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
   if (task === 'causal-lm') {
-    if (!(loaded instanceof LlamaForCausalLM) && loaded.constructor.name !== 'GPT2LMHeadModel')
+    if (!isCausalLM(loaded))
       throw new CliError(`peftjs ${command}: --task causal-lm needs a causal LM, but ${modelPath} holds a ${loaded.constructor.name}`);
     return { model: loaded, tokenizer };
   }
   if (loaded instanceof LlamaForSequenceClassification || loaded instanceof BertForSequenceClassification) return { model: loaded, tokenizer };
-  if (loaded instanceof LlamaForCausalLM && fs.statSync(modelPath).isDirectory()) {
+  const isFolder = fs.statSync(modelPath).isDirectory();
+  if (loaded instanceof LlamaForCausalLM && isFolder && loaded.config.modelType === 'llama') {
     loaded.dispose();
     const classifier = classifierFromBase(modelPath, labelNames ?? ['LABEL_0', 'LABEL_1'], 42);
     storeWeights(command, classifier, storage);
     return { model: classifier, tokenizer };
   }
-  throw new CliError(`peftjs ${command}: --task classification needs a Llama HF folder or a classifier, but ${modelPath} holds a ${loaded.constructor.name}`);
+  if (loaded instanceof LlamaForCausalLM && isFolder) {
+    // Qwen2, Qwen3, Gemma: HF's classifier of the family (last-token pooling), a new score head seeded as above.
+    loaded.dispose();
+    manualSeed(42);
+    const labels = labelNames ?? ['LABEL_0', 'LABEL_1'];
+    const classifier = AutoModelForSequenceClassification.fromPretrained(modelPath, { id2label: Object.fromEntries(labels.map((l, i) => [i, l])), quantization: storage });
+    return { model: classifier, tokenizer };
+  }
+  throw new CliError(`peftjs ${command}: --task classification needs a Llama, Qwen2, Qwen3 or Gemma HF folder or a classifier, but ${modelPath} holds a ${loaded.constructor.name}`);
 }
 
 export function writeLabels(dir: string, task: CliTask, labelNames: string[] | null | undefined): void {

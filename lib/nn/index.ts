@@ -20,6 +20,16 @@ export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from '.
 export { BertConfig } from './models/bert/config';
 export { BertForSequenceClassification, BertModel } from './models/bert/model';
 export type { BertInputs } from './models/bert/model';
+export { Qwen2Config } from './models/qwen2/config';
+export { Qwen2ForCausalLM, Qwen2ForSequenceClassification } from './models/qwen2/model';
+export { Qwen3Config } from './models/qwen3/config';
+export { Qwen3ForCausalLM, Qwen3ForSequenceClassification } from './models/qwen3/model';
+export { GemmaConfig } from './models/gemma/config';
+export { GemmaForCausalLM, GemmaForSequenceClassification } from './models/gemma/model';
+export { GemmaRMSNorm } from './models/gemma/norm';
+export type { DecoderVariant, LlamaLikeConfig } from './models/llama/config';
+export { AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, MODEL_FAMILIES, SUPPORTED_MODEL_TYPES } from './models/auto';
+export type { AutoClassifierOptions, AutoLoadOptions, CausalLMModel, ModelTask, SequenceClassificationModel } from './models/auto';
 export { KVCache } from './models/kv_cache';
 export type { CausalLMInputs, CausalLMOutput } from './models/causal_lm';
 export { loadPretrained, loadHfModel, loadLlama2cModel, modelFromConfig } from './models/pretrained';

@@ -1,6 +1,6 @@
 /**
  * Loading a model from disk: a llama2.c checkpoint (.bin) or a Hugging Face model folder (config.json +
- * safetensors), by its model_type (llama, gpt2, bert).
+ * safetensors), by its model_type (the families in ./auto/registry.ts: llama, gpt2, bert, qwen2, qwen3, gemma).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,21 +10,19 @@ import { HfModelFolderReader, loadHfModelFolder } from '../../io/hf_folder';
 import { QuantizedLinear } from '../../quant/quantized_linear';
 import { QuantizedTensor } from '../../quant/quantized_tensor';
 import { layerWithWeight, type ModelQuantization, quantizationTargets, quantizedLayer, releaseFreedMemory } from '../../quant/quantize_model';
-import { fromArray } from '../../tensor/creation';
+import { fromArray, randn } from '../../tensor/creation';
+import { scale } from '../../tensor/ops';
 import { noGrad } from '../../tensor/autograd';
 import type { Tensor } from '../../tensor/tensor';
 import { withoutInit } from '../init';
 import { Linear } from '../layers/linear';
 import { copyInto, type Module } from '../module';
-import { BertConfig } from './bert/config';
-import { BertForSequenceClassification } from './bert/model';
-import { GPT2Config } from './gpt2/config';
+import { type AnyPretrainedModel, type CausalLMModel, modelForConfig, type ModelTask } from './auto/registry';
 import { GPT2LMHeadModel } from './gpt2/model';
 import { LlamaConfig } from './llama/config';
 import { LlamaForCausalLM } from './llama/model';
-import { LlamaForSequenceClassification } from './sequence_classification';
 
-export type PretrainedModel = LlamaForCausalLM | LlamaForSequenceClassification | GPT2LMHeadModel | BertForSequenceClassification;
+export type PretrainedModel = AnyPretrainedModel;
 
 /** The LlamaConfig of a llama2.c header (interleaved RoPE). */
 function llamaConfigOf(c: Llama2cConfig): LlamaConfig {
@@ -81,16 +79,8 @@ function loadLlama2cQuantized(file: string, q: ModelQuantization): LlamaForCausa
 }
 
 /** The model class for a config.json object. */
-export function modelFromConfig(dict: Record<string, unknown>, file = 'config.json'): PretrainedModel {
-  const type = dict.model_type;
-  if (type === 'llama') {
-    const config = LlamaConfig.fromDict(dict, file);
-    const classifier = Array.isArray(dict.architectures) && dict.architectures.includes('LlamaForSequenceClassification');
-    return classifier ? new LlamaForSequenceClassification(config) : new LlamaForCausalLM(config);
-  }
-  if (type === 'gpt2') return new GPT2LMHeadModel(GPT2Config.fromDict(dict, file));
-  if (type === 'bert') return new BertForSequenceClassification(BertConfig.fromDict(dict, file));
-  throw new FileFormatError('config.json', file, `model_type ${JSON.stringify(type)} is not supported (expected llama, gpt2 or bert)`);
+export function modelFromConfig(dict: Record<string, unknown>, file = 'config.json', task?: ModelTask): PretrainedModel {
+  return modelForConfig(dict, file, task);
 }
 
 export interface LoadOptions {
@@ -100,15 +90,55 @@ export interface LoadOptions {
    * model never exists: the peak stays near the quantized size plus the largest tensor.
    */
   quantization?: ModelQuantization | null;
+  /**
+   * The head to build (the auto classes set it): 'causal-lm' or 'sequence-classification'. Unset: the one
+   * config.json's architectures name. A classifier built from a causal LM's folder gets a new `score` head
+   * (initialised, as HF's from_pretrained does, with a note on stderr) and leaves lm_head unread.
+   */
+  task?: ModelTask;
+  /** Overrides of config.json keys (snake_case, e.g. id2label) applied before the model is built. */
+  configOverrides?: Record<string, unknown>;
+}
+
+/** Weights a new head may lack in the file (initialised instead), and file weights it leaves unread. */
+interface HeadAllowance {
+  fresh: Set<string>;
+  unread: (key: string) => boolean;
+}
+
+const NO_ALLOWANCE: HeadAllowance = { fresh: new Set(), unread: () => false };
+
+/** For a classifier built from a causal LM's folder: its score head is new and lm_head.* is not read. */
+function headAllowance(model: Module, task: ModelTask | undefined): HeadAllowance {
+  if (task !== 'sequence-classification') return NO_ALLOWANCE;
+  const fresh = new Set(model.namedParameters().map(([k]) => k).filter((k) => k.startsWith('score.')));
+  return { fresh, unread: (k) => k.startsWith('lm_head.') };
+}
+
+/** HF's _init_weights for a new head's weight: normal(0, initializer_range) (0.02 without one). */
+function initFresh(model: Module, key: string): void {
+  const p = model.stateDict().get(key)!;
+  const std = (model as unknown as { config?: { initializerRange?: number } }).config?.initializerRange ?? 0.02;
+  noGrad(() => {
+    const r = randn(p.shape);
+    const t = scale(r, std);
+    copyInto(p, t);
+    r.dispose();
+    t.dispose();
+  });
+}
+
+function configOf(dir: string, raw: Record<string, unknown>, opts: LoadOptions): Record<string, unknown> {
+  return opts.configOverrides ? { ...raw, ...opts.configOverrides } : raw;
 }
 
 /** An HF model folder: config.json and model.safetensors (or shards listed by model.safetensors.index.json). */
 export function loadHfModel(dir: string, opts: LoadOptions = {}): PretrainedModel {
-  if (opts.quantization) return loadHfModelQuantized(dir, opts.quantization);
+  if (opts.quantization) return loadHfModelQuantized(dir, opts.quantization, opts);
   const folder = loadHfModelFolder(dir);
   try {
-    const model = modelFromConfig(folder.config, path.join(dir, 'config.json'));
-    loadWeights(model, folder.tensors, dir);
+    const model = modelFromConfig(configOf(dir, folder.config, opts), path.join(dir, 'config.json'), opts.task);
+    loadWeights(model, folder.tensors, dir, headAllowance(model, opts.task));
     return model;
   } finally {
     for (const t of folder.tensors.values()) t.dispose();
@@ -116,23 +146,26 @@ export function loadHfModel(dir: string, opts: LoadOptions = {}): PretrainedMode
 }
 
 /** Checks a file's weight names against the model's; a tied head may be absent from the file, as HF saves it. */
-function checkWeightNames(own: Map<string, Tensor>, has: (key: string) => boolean, keys: string[], dir: string): void {
+function checkWeightNames(own: Map<string, Tensor>, has: (key: string) => boolean, keys: string[], dir: string, allow: HeadAllowance = NO_ALLOWANCE): void {
   const tied = new Set<string>();
   const first = new Map<Tensor, string>();
   for (const [key, t] of own) {
     if (first.has(t)) tied.add(key);
     else first.set(t, key);
   }
-  const missing = [...own.keys()].filter((k) => !has(k) && !(tied.has(k) && has(first.get(own.get(k)!)!)));
-  const unexpected = keys.filter((k) => !own.has(k));
+  const missing = [...own.keys()].filter((k) => !has(k) && !(tied.has(k) && has(first.get(own.get(k)!)!)) && !allow.fresh.has(k));
+  const unexpected = keys.filter((k) => !own.has(k) && !allow.unread(k));
+  const fresh = [...allow.fresh].filter((k) => !has(k));
+  if (missing.length === 0 && unexpected.length === 0 && fresh.length > 0)
+    process.stderr.write(`loading ${dir}: ${fresh.join(', ')} newly initialized (not in the folder); train the head before using its predictions\n`);
   if (missing.length > 0 || unexpected.length > 0)
     throw new Error(`loading ${dir}: ${missing.length} missing weights (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}), ${unexpected.length} unexpected (${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''})`);
 }
 
 /** Copies checkpoint tensors into a model. */
-function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string): void {
+function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string, allow: HeadAllowance = NO_ALLOWANCE): void {
   const own = model.stateDict();
-  checkWeightNames(own, (k) => weights.has(k), [...weights.keys()], dir);
+  checkWeightNames(own, (k) => weights.has(k), [...weights.keys()], dir, allow);
   const present = new Map([...weights].filter(([k]) => own.has(k)));
   model.loadStateDict(present, { strict: false });
 }
@@ -142,15 +175,19 @@ function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string): 
  * (its float32 linear weights are never written, so never paged in), then each tensor is read, quantized
  * into its layer's QuantizedLinear or copied into its parameter, and freed before the next.
  */
-function loadHfModelQuantized(dir: string, q: ModelQuantization): PretrainedModel {
+function loadHfModelQuantized(dir: string, q: ModelQuantization, opts: LoadOptions): PretrainedModel {
   const reader = HfModelFolderReader.open(dir);
   try {
-    const model = withoutInit(() => modelFromConfig(reader.config, path.join(dir, 'config.json')));
+    const model = withoutInit(() => modelFromConfig(configOf(dir, reader.config, opts), path.join(dir, 'config.json'), opts.task));
     const own = model.stateDict();
-    checkWeightNames(own, (k) => reader.has(k), reader.keys(), dir);
+    const allow = headAllowance(model, opts.task);
+    checkWeightNames(own, (k) => reader.has(k), reader.keys(), dir, allow);
+    // A new head was built without initial values: give it HF's normal(0, initializer_range) now.
+    for (const k of allow.fresh) if (!reader.has(k)) initFresh(model, k);
     const targets = new Map(quantizationTargets(model, q).map(([p, layer]) => [`${p}.weight`, [p, layer] as const]));
     noGrad(() => {
       for (const key of reader.keys()) {
+        if (!own.has(key)) continue;  // a file weight the task's model does not have (allowed above)
         const target = targets.get(key);
         // A bf16 file weight stored as bf16 keeps its bits: no float32 detour, no second rounding.
         if (target && q.format === 'bfloat16' && reader.info(key).dtype === 'BF16' && target[1] instanceof Linear) {
@@ -185,6 +222,6 @@ export function loadPretrained(modelPath: string, opts: LoadOptions = {}): Pretr
 }
 
 /** Whether a loaded model predicts next tokens (and so can generate and score text). */
-export function isCausalLM(m: PretrainedModel): m is LlamaForCausalLM | GPT2LMHeadModel {
+export function isCausalLM(m: PretrainedModel): m is CausalLMModel {
   return m instanceof LlamaForCausalLM || m instanceof GPT2LMHeadModel;
 }

@@ -13,7 +13,7 @@ import type { Tensor } from '../../tensor/tensor';
 import { Linear } from '../layers/linear';
 import { Module } from '../module';
 import type { CausalLMInputs } from './causal_lm';
-import { LlamaConfig } from './llama/config';
+import { LlamaConfig, type LlamaLikeConfig } from './llama/config';
 import { LlamaModel } from './llama/model';
 
 export interface SequenceClassificationInputs extends Omit<CausalLMInputs, 'labels' | 'cache'> {
@@ -80,11 +80,11 @@ export function meanOverRealTokens(h: Tensor, flags: Uint8Array): Tensor {
   return batch === 1 ? rows[0] : concat(rows, 0);
 }
 
-export class LlamaForSequenceClassification extends Module {
-  model: LlamaModel;
+export class LlamaForSequenceClassification<C extends LlamaLikeConfig = LlamaConfig> extends Module {
+  model: LlamaModel<C>;
   score: Linear;
 
-  constructor(readonly config: LlamaConfig = new LlamaConfig()) {
+  constructor(readonly config: C = new LlamaConfig() as unknown as C) {
     super();
     this.model = this.registerModule('model', new LlamaModel(config));
     this.score = this.registerModule('score', new Linear(config.hiddenSize, config.numLabels, { bias: false, init: config.initializerRange }));

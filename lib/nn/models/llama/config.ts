@@ -1,5 +1,77 @@
 /** LlamaConfig with Hugging Face's defaults (LLaMA-7B's shapes). */
-import { ModelConfig } from '../config_base';
+import type { Embedding } from '../../layers/embedding';
+import type { RMSNorm } from '../../layers/norm';
+import type { Tensor } from '../../../tensor/tensor';
+import { camelToSnake, ModelConfig, snakeToCamel } from '../config_base';
+
+/**
+ * Where a Llama-like family departs from Llama inside the shared blocks (lib/nn/models/llama/model.ts).
+ * Absent fields are Llama's. A config exposes it as a getter (`decoderVariant`), so it is never written to
+ * config.json.
+ */
+export interface DecoderVariant {
+  /** Bias on q_proj/k_proj/v_proj and on o_proj (Llama: attention_bias on all four; Qwen2: q, k, v only). */
+  attentionBias?: { qkv: boolean; o: boolean };
+  /** RMSNorm over each head of q and k (head_dim wide) before RoPE: Qwen3's q_norm / k_norm. */
+  qkNorm?: boolean;
+  /** The activation of gate_proj in the gated MLP (Llama: silu; Gemma: GeGLU's gelu_tanh). */
+  mlpActivation?: (x: Tensor) => Tensor;
+  /** Builds every RMSNorm of the model (Gemma's scales by 1 + weight). */
+  makeNorm?: (size: number, eps: number) => RMSNorm;
+  /** Multiplies the input embeddings before the first layer (Gemma: sqrt(hidden_size)). */
+  embedScale?: number;
+  /** The embedding table's class. */
+  makeEmbedding?: (vocab: number, hidden: number, std: number) => Embedding;
+}
+
+/** What the Llama building blocks read of a config: LlamaConfig's fields, and those of the families built from them. */
+export interface LlamaLikeConfig {
+  readonly modelType: string;
+  architectures: string[];
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  numKeyValueHeads: number;
+  /** Width of one attention head (q_proj has numAttentionHeads * headDim outputs). */
+  readonly headDim: number;
+  maxPositionEmbeddings: number;
+  initializerRange: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  tieWordEmbeddings: boolean;
+  attentionBias?: boolean;
+  mlpBias?: boolean;
+  ropeInterleaved?: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+  id2label: Record<string, string>;
+  label2id: Record<string, number>;
+  readonly numLabels: number;
+  classifierPooling?: 'last' | 'mean';
+  readonly decoderVariant?: DecoderVariant;
+  toDict(): Record<string, unknown>;
+}
+
+/**
+ * The shape checks every Llama-like config makes (positive sizes, heads dividing evenly), naming the
+ * config class and HF's key.
+ */
+export function checkDecoderShape(config: LlamaLikeConfig & ModelConfig, headDimFromConfig: boolean): void {
+  const name = config.constructor.name;
+  const self = config as unknown as Record<string, unknown>;
+  for (const f of ['vocabSize', 'hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'numKeyValueHeads', ...(headDimFromConfig ? ['headDim'] : [])]) {
+    const v = self[f];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${camelToSnake(f)} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  if (!headDimFromConfig && config.hiddenSize % config.numAttentionHeads !== 0)
+    throw new RangeError(`${name}: hidden_size ${config.hiddenSize} is not divisible by num_attention_heads ${config.numAttentionHeads}`);
+  if (config.numAttentionHeads % config.numKeyValueHeads !== 0)
+    throw new RangeError(`${name}: num_attention_heads ${config.numAttentionHeads} is not divisible by num_key_value_heads ${config.numKeyValueHeads}`);
+  if (config.headDim % 2 !== 0) throw new RangeError(`${name}: head_dim ${config.headDim} must be even for rotary embeddings`);
+}
 
 export class LlamaConfig extends ModelConfig {
   readonly modelType = 'llama';
@@ -77,4 +149,53 @@ export class LlamaConfig extends ModelConfig {
     if (this.numAttentionHeads % this.numKeyValueHeads !== 0)
       throw new RangeError(`LlamaConfig: num_attention_heads ${this.numAttentionHeads} is not divisible by num_key_value_heads ${this.numKeyValueHeads}`);
   }
+}
+
+/**
+ * Type checks of config.json fields that ModelConfig's number/boolean checks cannot make (fields whose
+ * default is null, strings, lists): an error naming the class and HF's key.
+ */
+export function checkFieldKinds(config: ModelConfig, kinds: Record<string, 'int?' | 'int|int[]?' | 'string' | 'string?' | 'string[]' | 'object'>): void {
+  const self = config as unknown as Record<string, unknown>;
+  const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  for (const [field, kind] of Object.entries(kinds)) {
+    const v = self[field];
+    const ok = kind === 'int?' ? v === null || isInt(v)
+      : kind === 'int|int[]?' ? v === null || isInt(v) || (Array.isArray(v) && v.every(isInt))
+      : kind === 'string' ? typeof v === 'string'
+      : kind === 'string?' ? v === null || typeof v === 'string'
+      : kind === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
+      : v !== null && typeof v === 'object' && !Array.isArray(v);
+    const expected = { 'int?': 'an integer or null', 'int|int[]?': 'an integer, a list of integers or null', string: 'a string', 'string?': 'a string or null', 'string[]': 'a list of strings', object: 'an object' }[kind];
+    if (!ok) throw new TypeError(`${config.constructor.name}: '${camelToSnake(field)}' must be ${expected}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/**
+ * A config.json object with HF's num_labels turned into id2label / label2id (LABEL_0 ...), as
+ * PretrainedConfig does when id2label is absent, so a config class needs no num_labels field.
+ */
+export function withNumLabels(dict: Record<string, unknown>, file = 'config'): Record<string, unknown> {
+  if (dict === null || typeof dict !== 'object' || Array.isArray(dict) || !('num_labels' in dict)) return dict;
+  const { num_labels: n, ...rest } = dict;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new TypeError(`${file}: 'num_labels' must be a positive integer, got ${JSON.stringify(n)}`);
+  // HF's num_labels setter: an id2label of that length stays, any other is replaced by LABEL_i.
+  if (rest.id2label !== null && typeof rest.id2label === 'object' && Object.keys(rest.id2label).length === n) return rest;
+  const names = Array.from({ length: n }, (_, i) => `LABEL_${i}`);
+  return { ...rest, id2label: Object.fromEntries(names.map((l, i) => [String(i), l])), label2id: Object.fromEntries(names.map((l, i) => [l, i])) };
+}
+
+/**
+ * Sets the config.json keys whose HF type is wider than their default's (a nullable number such as
+ * sliding_window or pad_token_id, a list-or-number eos_token_id) without ModelConfig's number check,
+ * returning the other keys; checkFieldKinds then checks them.
+ */
+export function takeLooseFields(config: ModelConfig, dict: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const rest: Record<string, unknown> = {};
+  const self = config as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(dict)) {
+    if (keys.includes(k)) self[snakeToCamel(k)] = v;
+    else rest[k] = v;
+  }
+  return rest;
 }

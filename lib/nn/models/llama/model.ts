@@ -2,10 +2,14 @@
  * Llama (HF's modeling_llama): RMSNorm before attention and before the MLP, rotary position embeddings on
  * q and k, grouped-query attention, a SwiGLU MLP, a final RMSNorm and the LM head. Module and parameter
  * names are Hugging Face's (model.layers.N.self_attn.q_proj, mlp.gate_proj, ...).
+ *
+ * The blocks take any LlamaLikeConfig: the families built from them (Qwen2, Qwen3, Gemma) differ only where
+ * their config's `decoderVariant` says (projection biases, q/k norms, the MLP's activation, the norm, the
+ * embedding scale) and in head_dim, which they may set apart from hidden_size / num_attention_heads.
  */
 import { attention } from '../../../ops/attention/op';
 import type { IntTensor } from '../../../tensor/int_tensor';
-import { add, mul, silu } from '../../../tensor/ops';
+import { add, mul, scale, silu } from '../../../tensor/ops';
 import { rope } from '../../../ops/rope/op';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
@@ -16,7 +20,20 @@ import { ModuleList } from '../../layers/module_list';
 import { RMSNorm } from '../../layers/norm';
 import { Module } from '../../module';
 import { type CausalLMInputs, type CausalLMOutput, keyMaskOf, positionsOf, shiftedLoss } from '../causal_lm';
-import { LlamaConfig } from './config';
+import { type DecoderVariant, LlamaConfig, type LlamaLikeConfig } from './config';
+
+const NO_VARIANT: DecoderVariant = Object.freeze({});
+
+/** The family's departures from Llama (none for LlamaConfig). */
+export function variantOf(config: LlamaLikeConfig): DecoderVariant {
+  return config.decoderVariant ?? NO_VARIANT;
+}
+
+/** An RMSNorm as the family builds it. */
+function normOf(config: LlamaLikeConfig, size: number): RMSNorm {
+  const make = variantOf(config).makeNorm;
+  return make ? make(size, config.rmsNormEps) : new RMSNorm(size, config.rmsNormEps);
+}
 
 /** What one layer's attention needs besides its input. */
 export interface LayerContext {
@@ -26,28 +43,43 @@ export interface LayerContext {
   prefix: { k: Tensor; v: Tensor } | null;
 }
 
-export class LlamaAttention extends Module {
+export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Module {
   q_proj: Linear;
   k_proj: Linear;
   v_proj: Linear;
   o_proj: Linear;
+  /** Qwen3's per-head norms of q and k (absent for Llama). */
+  q_norm?: RMSNorm;
+  k_norm?: RMSNorm;
 
-  constructor(readonly config: LlamaConfig, readonly layerIndex: number) {
+  constructor(readonly config: C, readonly layerIndex: number) {
     super();
-    const c = config, init = c.initializerRange, bias = c.attentionBias;
-    const kvWidth = c.numKeyValueHeads * c.headDim;
-    this.q_proj = this.registerModule('q_proj', new Linear(c.hiddenSize, c.hiddenSize, { bias, init }));
-    this.k_proj = this.registerModule('k_proj', new Linear(c.hiddenSize, kvWidth, { bias, init }));
-    this.v_proj = this.registerModule('v_proj', new Linear(c.hiddenSize, kvWidth, { bias, init }));
-    this.o_proj = this.registerModule('o_proj', new Linear(c.hiddenSize, c.hiddenSize, { bias, init }));
+    const c = config, init = c.initializerRange, variant = variantOf(c);
+    const bias = variant.attentionBias ?? { qkv: c.attentionBias, o: c.attentionBias };
+    const qWidth = c.numAttentionHeads * c.headDim, kvWidth = c.numKeyValueHeads * c.headDim;
+    this.q_proj = this.registerModule('q_proj', new Linear(c.hiddenSize, qWidth, { bias: bias.qkv, init }));
+    this.k_proj = this.registerModule('k_proj', new Linear(c.hiddenSize, kvWidth, { bias: bias.qkv, init }));
+    this.v_proj = this.registerModule('v_proj', new Linear(c.hiddenSize, kvWidth, { bias: bias.qkv, init }));
+    this.o_proj = this.registerModule('o_proj', new Linear(qWidth, c.hiddenSize, { bias: bias.o, init }));
+    if (variant.qkNorm) {
+      this.q_norm = this.registerModule('q_norm', normOf(c, c.headDim));
+      this.k_norm = this.registerModule('k_norm', normOf(c, c.headDim));
+    }
+  }
+
+  /** A per-head norm of [B, T, heads * headDim] over each head's headDim values. */
+  private headNorm(norm: RMSNorm | undefined, t: Tensor): Tensor {
+    if (!norm) return t;
+    const [b, time, width] = t.shape, d = this.config.headDim;
+    return norm.forward(t.reshape([b, time, width / d, d])).reshape([b, time, width]);
   }
 
   /** x [B, T, hidden] -> [B, T, hidden]. */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const c = this.config;
-    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved };
-    const q = rope(this.q_proj.forward(x), { heads: c.numAttentionHeads, ...rot });
-    let k = rope(this.k_proj.forward(x), { heads: c.numKeyValueHeads, ...rot });
+    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved ?? false };
+    const q = rope(this.headNorm(this.q_norm, this.q_proj.forward(x)), { heads: c.numAttentionHeads, ...rot });
+    let k = rope(this.headNorm(this.k_norm, this.k_proj.forward(x)), { heads: c.numKeyValueHeads, ...rot });
     let v = this.v_proj.forward(x);
     if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIndex, k, v));
     if (ctx.prefix) {
@@ -59,37 +91,39 @@ export class LlamaAttention extends Module {
   }
 }
 
-export class LlamaMLP extends Module {
+export class LlamaMLP<C extends LlamaLikeConfig = LlamaConfig> extends Module {
   gate_proj: Linear;
   up_proj: Linear;
   down_proj: Linear;
+  private readonly act: (x: Tensor) => Tensor;
 
-  constructor(readonly config: LlamaConfig) {
+  constructor(readonly config: C) {
     super();
-    const c = config, init = c.initializerRange, bias = c.mlpBias;
+    const c = config, init = c.initializerRange, bias = c.mlpBias ?? false;
+    this.act = variantOf(c).mlpActivation ?? silu;
     this.gate_proj = this.registerModule('gate_proj', new Linear(c.hiddenSize, c.intermediateSize, { bias, init }));
     this.up_proj = this.registerModule('up_proj', new Linear(c.hiddenSize, c.intermediateSize, { bias, init }));
     this.down_proj = this.registerModule('down_proj', new Linear(c.intermediateSize, c.hiddenSize, { bias, init }));
   }
 
-  /** down(silu(gate(x)) * up(x)) */
+  /** down(act(gate(x)) * up(x)); act is silu for Llama */
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    return this.down_proj.forward(mul(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
   }
 }
 
-export class LlamaDecoderLayer extends Module {
-  self_attn: LlamaAttention;
-  mlp: LlamaMLP;
+export class LlamaDecoderLayer<C extends LlamaLikeConfig = LlamaConfig> extends Module {
+  self_attn: LlamaAttention<C>;
+  mlp: LlamaMLP<C>;
   input_layernorm: RMSNorm;
   post_attention_layernorm: RMSNorm;
 
-  constructor(config: LlamaConfig, layerIndex: number) {
+  constructor(config: C, layerIndex: number) {
     super();
     this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, layerIndex));
     this.mlp = this.registerModule('mlp', new LlamaMLP(config));
-    this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
-    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.input_layernorm = this.registerModule('input_layernorm', normOf(config, config.hiddenSize));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', normOf(config, config.hiddenSize));
   }
 
   forward(h: Tensor, ctx: LayerContext): Tensor {
@@ -98,19 +132,22 @@ export class LlamaDecoderLayer extends Module {
   }
 }
 
-export class LlamaModel extends Module {
+export class LlamaModel<C extends LlamaLikeConfig = LlamaConfig> extends Module {
   readonly supportsGradientCheckpointing = true;
   embed_tokens: Embedding;
-  layers: ModuleList<LlamaDecoderLayer>;
+  layers: ModuleList<LlamaDecoderLayer<C>>;
   norm: RMSNorm;
 
-  constructor(readonly config: LlamaConfig) {
+  constructor(readonly config: C) {
     super();
-    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, config.initializerRange));
-    const layers: LlamaDecoderLayer[] = [];
+    const makeEmbedding = variantOf(config).makeEmbedding;
+    this.embed_tokens = this.registerModule('embed_tokens', makeEmbedding
+      ? makeEmbedding(config.vocabSize, config.hiddenSize, config.initializerRange)
+      : new Embedding(config.vocabSize, config.hiddenSize, config.initializerRange));
+    const layers: LlamaDecoderLayer<C>[] = [];
     for (let i = 0; i < config.numHiddenLayers; i++) layers.push(new LlamaDecoderLayer(config, i));
     this.layers = this.registerModule('layers', new ModuleList(layers));
-    this.norm = this.registerModule('norm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.norm = this.registerModule('norm', normOf(config, config.hiddenSize));
   }
 
   /** The final hidden states [B, T, hidden]. */
@@ -125,6 +162,8 @@ export class LlamaModel extends Module {
       prefix: null,
     };
     let h = inputs.inputsEmbeds ?? this.embed_tokens.forward(inputs.inputIds);
+    const embedScale = variantOf(this.config).embedScale;
+    if (embedScale !== undefined) h = scale(h, embedScale);
     let i = 0;
     for (const layer of this.layers) {
       const prefix = prefixInputs(inputs.prefixKeyValues ? inputs.prefixKeyValues[i] : null);
@@ -135,11 +174,11 @@ export class LlamaModel extends Module {
   }
 }
 
-export class LlamaForCausalLM extends Module {
-  model: LlamaModel;
+export class LlamaForCausalLM<C extends LlamaLikeConfig = LlamaConfig> extends Module {
+  model: LlamaModel<C>;
   lm_head: Linear;
 
-  constructor(readonly config: LlamaConfig = new LlamaConfig()) {
+  constructor(readonly config: C = new LlamaConfig() as unknown as C) {
     super();
     this.model = this.registerModule('model', new LlamaModel(config));
     this.lm_head = this.registerModule('lm_head', new Linear(config.hiddenSize, config.vocabSize, { bias: false, init: config.initializerRange }));

@@ -8,6 +8,9 @@ export const IA3_DEFAULT_TARGETS: Readonly<Record<string, { targetModules: strin
   llama: { targetModules: ['k_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'] },
   gpt2: { targetModules: ['c_attn', 'mlp.c_proj'], feedforwardModules: ['mlp.c_proj'] },
   bert: { targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] },
+  qwen2: { targetModules: ['q_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'] },
+  qwen3: { targetModules: ['q_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'] },
+  gemma: { targetModules: ['q_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'] },
 });
 
 /** The model_type of a peftjs model (its config's modelType), or null. */
