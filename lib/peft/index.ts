@@ -20,5 +20,8 @@ export { BASE_ADAPTER_NAME, forwardWithAdapterNames } from './mixed_batch';
 export * from './tuners/bitfit';
 export * from './tuners/layer_freezing';
 export * from './tuners/diff_pruning';
+export * from './tuners/loha';
+export * from './tuners/lokr';
+export * from './tuners/vera';
 export { prepareModelForKbitTraining } from './kbit_training';
 export type { KbitTrainingOptions } from './kbit_training';

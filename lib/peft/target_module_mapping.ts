@@ -1,8 +1,11 @@
 /**
  * HF peft's default LoRA targets per model_type (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING in
- * peft's src/peft/utils/constants.py, peft at 5d602fd) for the families peftjs builds. (IA)3's defaults
- * are in tuners/ia3/defaults.ts (IA3_DEFAULT_TARGETS).
+ * peft's src/peft/utils/constants.py, peft at 5d602fd) for the families peftjs builds; LoHa, LoKr and VeRA
+ * use the same mapping, as HF's do. (IA)3's defaults are in tuners/ia3/defaults.ts (IA3_DEFAULT_TARGETS).
  */
+import type { Module } from '../nn/module';
+import { modelTypeOf } from './tuners/ia3/defaults';
+
 export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   llama: ['q_proj', 'v_proj'],
   gpt2: ['c_attn'],
@@ -16,4 +19,14 @@ export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> =
 export function loraDefaultTargets(modelType: string | null): string[] | null {
   const t = modelType === null ? undefined : LORA_DEFAULT_TARGETS[modelType];
   return t ? [...t] : null;
+}
+
+/** With targetModules null: HF's default targets of the model's architecture, written into the config (as HF does). */
+export function fillDefaultTargets(model: Module, config: { targetModules: string[] | string | null }, method: string): void {
+  if (config.targetModules !== null) return;
+  const type = modelTypeOf(model);
+  const defaults = loraDefaultTargets(type);
+  if (defaults === null)
+    throw new Error(`${method}: no default target modules for model type '${type}' (known: ${Object.keys(LORA_DEFAULT_TARGETS).join(', ')}); set targetModules`);
+  config.targetModules = defaults;
 }

@@ -10,9 +10,8 @@ import type { Module } from '../../../nn/module';
 import type { Tensor } from '../../../tensor/tensor';
 import type { PeftModel } from '../../peft_model';
 import { savedKey } from '../../save_load';
-import { loraDefaultTargets, LORA_DEFAULT_TARGETS } from '../../target_module_mapping';
+import { fillDefaultTargets } from '../../target_module_mapping';
 import { findTargets, patternValue } from '../../targets';
-import { modelTypeOf } from '../ia3/defaults';
 import { registerTuner, type Tuner } from '../../tuner';
 import { allLinearNames } from './all_linear';
 import { LoraConfig } from './config';
@@ -30,14 +29,7 @@ const loraTuner: Tuner<LoraConfig> = {
 
   inject(peft: PeftModel, config: LoraConfig, name: string): void {
     const model = peft.model;
-    if (config.targetModules === null) {
-      // As HF peft: the architecture's default targets when none are named.
-      const type = modelTypeOf(model);
-      const defaults = loraDefaultTargets(type);
-      if (defaults === null)
-        throw new Error(`LoRA: no default target modules for model type '${type}' (known: ${Object.keys(LORA_DEFAULT_TARGETS).join(', ')}); set targetModules`);
-      config.targetModules = defaults;
-    }
+    fillDefaultTargets(model, config, 'LoRA');  // as HF peft: the architecture's defaults when none are named
     if (typeof config.targetModules === 'string' && config.targetModules.toLowerCase() === 'all-linear')
       config.targetModules = allLinearNames(model, config.taskType);
     const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof QuantizedLinear || m instanceof LoraLinear ||
