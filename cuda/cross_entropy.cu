@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kRowThreads) backward_rows(const float* logits
     }
     const float l = lse[r];
     for (int64_t j = threadIdx.x; j < vocab; j += kRowThreads) {
-      const float g = expf(x[j] - l) * grad_scale;
-      out[j] = j == t ? g - grad_scale : g;
+      const float g = __fmul_rn(expf(x[j] - l), grad_scale);  // rounded before the subtraction (no FMA), as the CPU
+      out[j] = j == t ? __fsub_rn(g, grad_scale) : g;
     }
   }
 }

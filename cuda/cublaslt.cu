@@ -324,6 +324,11 @@ uint32_t alignment_of(const void* ptr, int64_t ld, size_t elem) {
 
 bool fits_int32(int64_t v) { return v >= 0 && v <= std::numeric_limits<int32_t>::max(); }
 
+// The BIAS epilogue reads the bias vector with wide loads: a bias that is not 16-byte aligned (a view at an
+// odd float offset) has been seen to fault with a misaligned address (a sticky error that ends the context)
+// rather than be refused, and no preference attribute covers it. Such a GEMM is left to the own kernels.
+bool bias_ok(const float* bias) { return bias == nullptr || reinterpret_cast<uintptr_t>(bias) % 16 == 0; }
+
 // The descriptors of one call, destroyed when it ends whatever happens.
 struct Descriptors {
   const Library& lib;
@@ -462,7 +467,7 @@ bool cublaslt_gemm_f32(const GemmArgs& g, bool* handled, std::string* error) {
   // Fields this path does not implement: the caller's own kernel (or its refusal) decides.
   if (g.k2 != 0 || g.a2 != nullptr || g.b2 != nullptr || g.col_scale != nullptr || g.pre_out != nullptr) return true;
   if (g.act != Activation::None && g.act != Activation::GeluTanh) return true;
-  if (!fits_int32(g.m) || !fits_int32(g.n) || !fits_int32(g.k)) return true;
+  if (!fits_int32(g.m) || !fits_int32(g.n) || !fits_int32(g.k) || !bias_ok(g.bias)) return true;
   if (g.m == 0 || g.n == 0) {
     *handled = true;  // nothing to compute
     return true;
@@ -506,7 +511,7 @@ bool cublaslt_gemm_bf16(const GemmBf16Args& g, const uint16_t* a_bf16, int64_t l
   if ((reinterpret_cast<uintptr_t>(g.b_bits) & 1u) != 0) return true;
   if (a_bf16 != nullptr && ((reinterpret_cast<uintptr_t>(a_bf16) & 1u) != 0 || lda_bf16 < g.k)) return true;
   if (a_bf16 == nullptr && g.a == nullptr) return true;
-  if (!fits_int32(g.m) || !fits_int32(g.n) || !fits_int32(g.k)) return true;
+  if (!fits_int32(g.m) || !fits_int32(g.n) || !fits_int32(g.k) || !bias_ok(g.bias)) return true;
   if (g.m == 0 || g.n == 0) {
     *handled = true;
     return true;

@@ -48,7 +48,7 @@ bool allow_tf32();
 // -> 0 in cuBLASLt's epilogue, NaN on the CPU) and Silu are not), bias or not, any transposes, beta == 0
 // leaving C unread. Not handled: the second K segment (k2/a2/b2), col_scale, pre_out, k == 0 or alpha == 0
 // (C = beta C + bias, no product: the callers' scale kernel does it exactly as the CPU), sizes beyond
-// int32, leading dimensions smaller than a row.
+// int32, leading dimensions smaller than a row, a bias that is not 16-byte aligned (the BIAS epilogue's loads).
 bool cublaslt_gemm_f32(const GemmArgs& g, bool* handled, std::string* error);
 
 // The bf16 GEMM of gemm_bf16.h with B given as bf16 bits (g.b_bits, the frozen weight; must be 2-byte
@@ -56,7 +56,7 @@ bool cublaslt_gemm_f32(const GemmArgs& g, bool* handled, std::string* error);
 // rounded to bf16 (nearest even, as f32_to_bf16_bits) into a stream-ordered scratch first, unless the
 // caller already has it: a_bf16 (device, [m, k] with leading dimension lda_bf16 >= k) is then used and
 // g.a ignored. Products are summed in float32 into float32 C. Not handled: g.b or g.b_quant instead of
-// b_bits, an odd b_bits / a_bf16 address, k == 0 or alpha == 0, sizes beyond int32.
+// b_bits, an odd b_bits / a_bf16 address, k == 0 or alpha == 0, sizes beyond int32, a bias not 16-byte aligned.
 bool cublaslt_gemm_bf16(const GemmBf16Args& g, const uint16_t* a_bf16, int64_t lda_bf16, bool* handled,
                         std::string* error);
 

@@ -1,8 +1,15 @@
 // Rotary position embedding in place with the semantics of csrc/kernels/rope: HF's float32 steps (inv_freq =
 // 1 / theta^(2i/d) as a float, angle = float(position) * inv_freq as a float, cos/sin of that float), one
 // thread per (row, rotated pair), looping over the heads so each angle's cos/sin is computed once per row.
+// inv_freq is computed on the host by the very expression the CPU kernel uses (std::pow, glibc's powf) and
+// passed to the kernel: the device's powf is not correctly rounded, and one ulp of inv_freq moves the angle
+// at position 8000 by ~1e-3 rad, far beyond the tolerance. Up to kArgFreqs values travel in the kernel's
+// arguments (no copy); a larger rotary_dim uploads them to stream-ordered scratch.
 // Precise cosf/sinf (no fast math): at positions in the thousands __cosf's error would exceed the tolerance.
 #include <cuda_runtime.h>
+
+#include <cmath>
+#include <vector>
 
 #include "common.cuh"
 #include "device_api.h"
@@ -11,13 +18,18 @@ namespace peftjs {
 namespace cuda {
 namespace {
 
-__global__ void rope_kernel(RopeArgs p) {
+constexpr int kArgFreqs = 512;  // 2 KiB of kernel arguments (the limit is 4 KiB)
+
+struct ArgFreqs {
+  float v[kArgFreqs];
+};
+
+__global__ void rope_kernel(RopeArgs p, ArgFreqs arg_freqs, const float* dev_freqs) {
   const int64_t half = p.rotary_dim / 2;
   const int64_t total = p.rows * half;
   for (int64_t e = detail::first_index(); e < total; e += detail::grid_stride()) {
     const int64_t r = e / half, i = e - r * half;
-    const float ex = static_cast<float>(2 * i) / static_cast<float>(p.rotary_dim);
-    const float inv_freq = 1.0f / powf(p.theta, ex);
+    const float inv_freq = dev_freqs != nullptr ? dev_freqs[i] : arg_freqs.v[i];
     const float angle = static_cast<float>(p.positions[r]) * inv_freq;
     const float cs = cosf(angle);
     const float sn = p.inverse ? -sinf(angle) : sinf(angle);
@@ -26,8 +38,8 @@ __global__ void rope_kernel(RopeArgs p) {
       float* lo = p.interleaved ? v + 2 * i : v + i;
       float* hi = p.interleaved ? v + 2 * i + 1 : v + half + i;
       const float a = *lo, b = *hi;
-      *lo = a * cs - b * sn;
-      *hi = b * cs + a * sn;
+      *lo = __fsub_rn(__fmul_rn(a, cs), __fmul_rn(b, sn));  // no FMA: the CPU's two roundings
+      *hi = __fadd_rn(__fmul_rn(b, cs), __fmul_rn(a, sn));
     }
   }
 }
@@ -37,8 +49,29 @@ __global__ void rope_kernel(RopeArgs p) {
 bool rope(const RopeArgs& a, std::string* error) {
   const int64_t half = a.rotary_dim / 2;
   if (half == 0 || a.rows == 0 || a.heads == 0) return true;
-  rope_kernel<<<detail::grid_for(a.rows * half), detail::kThreads, 0, detail::stream()>>>(a);
-  return detail::launched("rope", error);
+  // csrc/kernels/rope/rope.cc's inv_freq, expression for expression.
+  std::vector<float> inv_freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    const float e = static_cast<float>(2 * i) / static_cast<float>(a.rotary_dim);
+    inv_freq[static_cast<size_t>(i)] = 1.0f / std::pow(a.theta, e);
+  }
+  ArgFreqs arg{};
+  float* dev = nullptr;
+  if (half <= kArgFreqs) {
+    for (int64_t i = 0; i < half; ++i) arg.v[i] = inv_freq[static_cast<size_t>(i)];
+  } else {
+    const size_t bytes = static_cast<size_t>(half) * sizeof(float);
+    dev = static_cast<float*>(alloc_async(bytes, error));
+    if (dev == nullptr) return false;
+    if (!upload_async(dev, inv_freq.data(), bytes, error)) {  // pageable: staged before it returns
+      free_async(dev, nullptr);
+      return false;
+    }
+  }
+  rope_kernel<<<detail::grid_for(a.rows * half), detail::kThreads, 0, detail::stream()>>>(a, arg, dev);
+  const bool ok = detail::launched("rope", error);
+  const bool freed = free_async(dev, ok ? error : nullptr);  // stream-ordered: after the kernel has read it
+  return ok && freed;
 }
 
 }  // namespace cuda
