@@ -12,16 +12,16 @@ import { contextOf, loadForTask, readData, readLabels, taskFlag } from './task_m
 import { STORAGE_FLAGS, storageFlag } from './model_files';
 import * as fs from 'fs';
 
-export const EVAL_HELP = `usage: peftjs eval --model PATH [--adapter DIR] --data FILE [--task classification|causal-lm]
-                   [--text-column NAME] [--label-column NAME] [--tokenizer PATH] [--max-length N] [--batch-size N]
+export const EVAL_HELP = `usage: peftjs eval --model PATH [--adapter DIR] --data FILE [--task classification|causal-lm|sft]
+                   [--text-column NAME] [--label-column NAME] [--messages-column NAME] [--tokenizer PATH] [--max-length N] [--batch-size N]
   Prints the metrics as JSON: {"eval_loss", "eval_accuracy", "eval_f1"} for classification,
-  {"eval_loss", "eval_perplexity"} for a causal LM. An adapter written by peftjs train brings its labels.
+  {"eval_loss", "eval_perplexity"} for a causal LM (sft: over the assistant's tokens only). An adapter written by peftjs train brings its labels.
 examples:
   peftjs eval --model ~/.cache/peftjs/compare-base-<hash> --adapter my-lora --data test.jsonl
   peftjs eval --model ../shared/models/stories260K/stories260K.bin --task causal-lm --data story.txt`;
 
 export function evalCommand(argv: string[]): Record<string, number> {
-  const flags = parseFlags('eval', argv, { values: ['model', 'adapter', 'data', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'batch-size', ...STORAGE_FLAGS], required: ['model', 'data'] });
+  const flags = parseFlags('eval', argv, { values: ['model', 'adapter', 'data', 'task', 'text-column', 'label-column', 'messages-column', 'tokenizer', 'max-length', 'batch-size', ...STORAGE_FLAGS], required: ['model', 'data'] });
   const task = taskFlag('eval', flags);
   const adapter = stringFlag(flags, 'adapter');
   if (adapter !== undefined && !fs.existsSync(adapter)) throw new CliError(`peftjs eval: --adapter ${adapter} does not exist`);

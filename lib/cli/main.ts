@@ -16,12 +16,14 @@ commands:
                             the main job (npm start): pretrain a small byte-level Llama, fine-tune it as a
                             spam classifier with every method, print and write the comparison table
   train --model PATH --method NAME --data FILE --out DIR [method options]
-                            fine-tune with one method (full, lora, ia3, prompt-tuning, ...)
+                            fine-tune with one method (full, lora, ia3, prompt-tuning, ...); --task sft:
+                            chat data ({"messages": [...]}), loss on the assistant's tokens only
   eval --model PATH [--adapter DIR] --data FILE
                             metrics of a model (and adapter) on a data file (JSON)
   info                      version, backends, CPU path, threads, CUDA devices (JSON)
-  generate --model PATH --max-tokens N [--prompt TEXT] [--temperature T] [--top-p P]
-                            text from a causal model (llama2.c .bin or HF folder)
+  generate --model PATH --max-tokens N [--prompt TEXT] [--temperature T] [--top-p P] [--chat]
+                            text from a causal model (llama2.c .bin or HF folder); --chat: the prompt as a
+                            user message through the tokenizer's chat template
   eval-loss --model PATH --text FILE
                             mean next-token loss and perplexity of a text file (JSON)
   merge --model PATH --adapter DIR --out DIR

@@ -14,17 +14,19 @@ import { manualSeed } from '../tensor/creation';
 import { LlamaForSequenceClassification } from '../nn/models/sequence_classification';
 import { BertForSequenceClassification } from '../nn/models/bert/model';
 import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
+import { loadSftDataset } from '../train/sft';
 import { CliError, stringFlag } from './args';
 import { classifierFromBase } from './compare/base_model';
 import { loadModelFlag, loadTokenizerFlag, storeWeights, vocabSizeOf } from './model_files';
 import type { ModelQuantization } from '../quant/quantize_model';
 
-export type CliTask = 'causal-lm' | 'classification';
+/** sft: chat / instruction data (lib/train/sft.ts), a causal LM whose loss is on the assistant's tokens only. */
+export type CliTask = 'causal-lm' | 'classification' | 'sft';
 export const LABELS_FILE = 'labels.json';
 
 export function taskFlag(command: string, flags: Map<string, string | true>): CliTask {
   const t = stringFlag(flags, 'task') ?? 'classification';
-  if (t !== 'causal-lm' && t !== 'classification') throw new CliError(`peftjs ${command}: --task must be causal-lm or classification, got '${t}'`);
+  if (t !== 'causal-lm' && t !== 'classification' && t !== 'sft') throw new CliError(`peftjs ${command}: --task must be causal-lm, classification or sft, got '${t}'`);
   return t;
 }
 
@@ -33,6 +35,12 @@ export function readData(command: string, flag: string, file: string, task: CliT
   if (!fs.existsSync(file)) throw new CliError(`peftjs ${command}: --${flag} ${file} does not exist`);
   const textField = stringFlag(flags, 'text-column');
   try {
+    if (task === 'sft') {
+      const d = loadSftDataset(file, tokenizer, { maxLength, messagesField: stringFlag(flags, 'messages-column') });
+      if (d.examples.length === 0) throw new Error(`no example has an assistant token within --max-length ${maxLength}`);
+      if (d.truncatedAway > 0) process.stderr.write(`peftjs ${command}: ${d.truncatedAway} examples left out: truncated to ${maxLength} tokens, they keep no assistant token\n`);
+      return d;
+    }
     return task === 'classification'
       ? loadClassificationDataset(file, tokenizer, { maxLength, textField, labelField: stringFlag(flags, 'label-column'), labelNames })
       : loadCausalLMDataset(file, tokenizer, { maxLength, textField });
@@ -50,9 +58,9 @@ export function loadForTask(command: string, modelPath: string, tokenizerPath: s
   storage: ModelQuantization | null = null): { model: PretrainedModel; tokenizer: Tokenizer } {
   const loaded = loadModelFlag(command, modelPath, storage);
   const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
-  if (task === 'causal-lm') {
+  if (task === 'causal-lm' || task === 'sft') {
     if (!isCausalLM(loaded))
-      throw new CliError(`peftjs ${command}: --task causal-lm needs a causal LM, but ${modelPath} holds a ${loaded.constructor.name}`);
+      throw new CliError(`peftjs ${command}: --task ${task} needs a causal LM, but ${modelPath} holds a ${loaded.constructor.name}`);
     return { model: loaded, tokenizer };
   }
   if (loaded instanceof LlamaForSequenceClassification || loaded instanceof BertForSequenceClassification) return { model: loaded, tokenizer };

@@ -28,8 +28,8 @@ const METHOD_OPTIONS: Record<string, 'int' | 'number' | 'list' | 'bool' | 'strin
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data FILE --out DIR [--task classification|causal-lm]
-                    [--text-column NAME] [--label-column NAME] [--tokenizer PATH] [--max-length N]
+export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data FILE --out DIR [--task classification|causal-lm|sft]
+                    [--text-column NAME] [--label-column NAME] [--messages-column NAME] [--tokenizer PATH] [--max-length N]
                     [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
                     [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps]
                     [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [--compute-dtype bfloat16]
@@ -43,6 +43,9 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
   resumedFirstLoss is the resumed part's). --max-grad-norm clips the gradients' norm (default 1; 0: off).
   A NaN or infinite loss stops the run; --skip-nonfinite-steps skips such steps (no update) and counts them.
   --gradient-checkpointing recomputes each layer in the backward (activation memory of one layer).
+  --task sft: chat fine-tuning on JSONL rows {"messages": [{"role", "content"}, ...]} (or --messages-column),
+  rendered with the tokenizer's chat template, or {"prompt", "completion"} (two strings: joined as they are; two
+  lists of messages: templated); the loss is on the assistant's (completion's) tokens only, as TRL's SFTTrainer.
   --quantize / --dtype store the frozen linear layers in low precision (adapter methods only); --compute-dtype
   bfloat16 multiplies them in bf16 (float32 sums; vdpbf16ps on an AVX512_BF16 CPU), as torch.autocast does.
 examples:
@@ -52,7 +55,7 @@ examples:
                --num-virtual-tokens 8 --data story.txt --out my-prompt --max-steps 50 --lr 0.03`;
 
 export function trainCommand(argv: string[]): Record<string, unknown> {
-  const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
+  const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'messages-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
     'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...Object.keys(METHOD_OPTIONS)];
   const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps', 'gradient-checkpointing'], required: ['model', 'method', 'data', 'out'] });
   const task = taskFlag('train', flags);
@@ -83,7 +86,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const resumeStep = resumeFrom ? readTrainerState(resumeFrom.dir).globalStep : null;
 
   // Labels first (from the data), since a classifier's head size depends on them.
-  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), 'causal-lm' === task ? task : 'classification', null, storage);
+  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task === 'classification' ? 'classification' : task, null, storage);
   const maxLength = maxLengthFlag ?? contextOf(probe.model);
   const train = readData('train', 'data', dataFile, task, probe.tokenizer, flags, maxLength);
   const labelNames = train.labelNames ?? null;
@@ -97,7 +100,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;
 
   const fields: Record<string, unknown> = { ...spec.fields };
-  if (task === 'causal-lm') {
+  if (task !== 'classification') {
     fields.taskType = 'CAUSAL_LM';
     delete fields.modulesToSave;
   } else if (!('score' in model)) fields.modulesToSave = ['classifier'];

@@ -13,6 +13,7 @@ import * as path from 'path';
 import { FileFormatError } from './errors';
 import { readJsonFile } from './hf_json';
 import type { Tokenizer, TokenizerEncodeOptions } from './tokenizer';
+import { ChatTemplate, chatTemplateFromConfig, type ChatMessage, type ChatTemplateOptions } from './chat_template';
 
 const FORMAT = 'HF tokenizer';
 const PACKAGE = '@huggingface/tokenizers';
@@ -91,6 +92,10 @@ export class HfTokenizer implements Tokenizer {
   readonly addsEos: boolean;
   private readonly inner: JsTokenizer;
   private readonly specialIds: Set<number>;
+  private readonly config: Record<string, unknown>;
+  private readonly configSource: string;
+  private chatTemplateText: string | null = null;
+  private chatTemplates = new Map<string, ChatTemplate | null>();
 
   /** From the parsed tokenizer.json and tokenizer_config.json ({} when there is none). */
   constructor(tokenizerJson: object, config: Record<string, unknown> = {}, source = '<object>', configSource = '<config object>') {
@@ -102,6 +107,8 @@ export class HfTokenizer implements Tokenizer {
     if (!isObject(model)) fail('has no "model" object');
     checkModel(model as Record<string, unknown>, fail);
     this.inner = build(tokenizerJson, config, fail);
+    this.config = config;
+    this.configSource = configSource;
     let maxId = -1;
     for (const id of this.inner.get_vocab(true).values()) if (id > maxId) maxId = id;
     this.vocabSize = maxId + 1;
@@ -135,7 +142,38 @@ export class HfTokenizer implements Tokenizer {
       if (!isObject(parsed)) throw new FileFormatError('HF tokenizer config', configFile, 'must hold a JSON object');
       config = parsed;
     }
-    return new HfTokenizer(json as object, config, file, configFile);
+    const tok = new HfTokenizer(json as object, config, file, configFile);
+    // transformers >= 4.50 saves the template as chat_template.jinja beside the tokenizer.
+    const jinjaFile = path.join(path.dirname(file), 'chat_template.jinja');
+    if (config.chat_template === undefined && fs.existsSync(jinjaFile)) tok.chatTemplateText = fs.readFileSync(jinjaFile, 'utf8');
+    return tok;
+  }
+
+  /**
+   * The chat template (tokenizer_config.json's chat_template, the entry `name` of a list of them, or
+   * chat_template.jinja), parsed once; null when the tokenizer has none.
+   */
+  chatTemplate(name?: string): ChatTemplate | null {
+    const key = name ?? '';
+    if (!this.chatTemplates.has(key))
+      this.chatTemplates.set(key, chatTemplateFromConfig(this.config, this.chatTemplateText !== null && this.config.chat_template === undefined
+        ? path.join(path.dirname(this.configSource), 'chat_template.jinja') : this.configSource, { name, jinjaText: this.chatTemplateText }));
+    return this.chatTemplates.get(key)!;
+  }
+
+  /**
+   * HF's apply_chat_template: the conversation rendered with the chat template (special tokens and
+   * add_generation_prompt as HF passes them), then, unless tokenize is false, its ids (encoded without
+   * adding BOS/EOS: the template writes them, as HF encodes with add_special_tokens=False).
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions & { tokenize: false; templateName?: string }): string;
+  applyChatTemplate(messages: readonly ChatMessage[], opts?: ChatTemplateOptions & { tokenize?: true; templateName?: string }): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions & { tokenize?: boolean; templateName?: string } = {}): string | number[] {
+    const template = this.chatTemplate(opts.templateName);
+    if (template === null)
+      throw new Error(`HfTokenizer.applyChatTemplate: the tokenizer has no chat template (no "chat_template" in ${this.configSource} and no chat_template.jinja beside it)`);
+    const text = template.render(messages, opts);
+    return opts.tokenize === false ? text : this.encode(text, { bos: false, eos: false });
   }
 
   /**

@@ -15,5 +15,7 @@ export { hfJsonString } from './hf_json';
 export { loadTokenizer } from './tokenizer';
 export type { LoadTokenizerOptions, Tokenizer, TokenizerEncodeOptions } from './tokenizer';
 export { HfTokenizer } from './hf_tokenizer';
+export { ChatTemplate, ChatTemplateError, chatTemplateFromConfig, selectChatTemplate, STANDARD_ROLES } from './chat_template';
+export type { ChatMessage, ChatTemplateOptions } from './chat_template';
 export { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte_tokenizer';
 export { bytesToUnicode, saveTrainedBpe, trainByteLevelBpe, type TrainBpeOptions, type TrainedBpe } from './bpe_train';

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BYTE_TOKENIZER_FILE, ByteTokenizer } from './byte_tokenizer';
+import type { ChatTemplate } from './chat_template';
 import { HfTokenizer } from './hf_tokenizer';
 import { Llama2cTokenizer } from './llama2c_tokenizer';
 
@@ -26,6 +27,8 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
   /** The text to print for `id` when it follows `prev`, for streaming generation (llama2.c style). */
   decodeToken?(prev: number, id: number): string;
+  /** The tokenizer's chat template (HF tokenizers with one; see HfTokenizer.chatTemplate). */
+  chatTemplate?(name?: string): ChatTemplate | null;
 }
 
 export interface LoadTokenizerOptions {

@@ -6,6 +6,8 @@ export type { TrainerOptions } from './options';
 export { NonFiniteLossError } from './non_finite';
 export { accuracy, f1Binary, f1Macro, f1ForClass, perplexity, argmaxRows, classificationMetrics } from './metrics';
 export type { ClassificationMetrics } from './metrics';
+export { loadSftDataset, sftDataset, sftExample, tokenizeConversation, tokenizePromptCompletion, checkConversation, SftRowError } from './sft';
+export type { SftDataset, SftOptions } from './sft';
 export { evaluate } from './evaluate';
 export type { EvalOptions } from './evaluate';
 export { EarlyStopping } from './early_stopping';

@@ -11,6 +11,11 @@ export interface TokenizedExample {
   inputIds: number[];
   /** Class id (classification). */
   label?: number;
+  /**
+   * Causal LM: the token labels, one per input id (-100 where the loss ignores the token, e.g. the prompt
+   * of an SFT example); without them every token is a target.
+   */
+  labels?: number[];
   /** Line of the source file (the first line of a block). */
   line?: number;
 }
