@@ -11,3 +11,7 @@ export type { LrLambda, ScheduleName, ScheduleOptions } from './schedules';
 export { getScheduler, LRScheduler } from './lr_scheduler';
 export type { LRSchedulerState } from './lr_scheduler';
 export { clipGradNorm, clipGradNormTensor } from './clip_grad';
+export { createLoraplusOptimizer, loraplusParameterGroups } from './loraplus';
+export type { LoraplusOptions } from './loraplus';
+export { createLorafaOptimizer, LoraFAOptimizer, LORAFA_DEFAULTS, projectedGrad } from './lorafa';
+export type { LoraFAOptions, LorafaOptions, LoraFAPairs } from './lorafa';

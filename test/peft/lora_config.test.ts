@@ -92,7 +92,8 @@ describe('initLoraWeights as HF\'s reset_lora_parameters', () => {
   });
 
   it('other HF initialisations are refused by name', () => {
-    expect(() => new LoraConfig({ initLoraWeights: 'pissa' as never })).toThrow(/initLoraWeights must be true, false or 'gaussian', got "pissa"/);
+    expect(() => new LoraConfig({ initLoraWeights: 'corda' as never })).toThrow(/initLoraWeights 'corda' is not supported/);
+    expect(() => new LoraConfig({ initLoraWeights: 'pisa' as never })).toThrow(/initLoraWeights must be true, false, 'gaussian', 'pissa'.*got "pisa"/);
   });
 });
 

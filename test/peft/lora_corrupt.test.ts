@@ -115,7 +115,7 @@ describe('bad adapter_config.json', () => {
     ['lora_dropout 1', (c: Record<string, unknown>) => { c.lora_dropout = 1; }, /loraDropout must be in \[0, 1\)/],
     ['bias unknown', (c: Record<string, unknown>) => { c.bias = 'some'; }, /bias must be 'none', 'all' or 'lora_only'/],
     ['use_dora not a boolean', (c: Record<string, unknown>) => { c.use_dora = 'yes'; }, /'use_dora' must be a boolean/],
-    ['init_lora_weights pissa', (c: Record<string, unknown>) => { c.init_lora_weights = 'pissa'; }, /initLoraWeights must be true, false or 'gaussian'/],
+    ['init_lora_weights eva', (c: Record<string, unknown>) => { c.init_lora_weights = 'eva'; }, /initLoraWeights 'eva' is not supported/],
     ['a rank_pattern of 0', (c: Record<string, unknown>) => { c.rank_pattern = { q_proj: 0 }; }, /rankPattern\['q_proj'\] must be a positive integer/],
     ['lora_bias on (a newer peft feature)', (c: Record<string, unknown>) => { c.lora_bias = true; }, /'lora_bias' = true is not supported/],
   ])('%s', (_, change, problem) => {

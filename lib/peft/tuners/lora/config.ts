@@ -3,8 +3,17 @@ import { PeftConfig, registerPeftConfig, type TaskType } from '../../config';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
-/** true: A as nn.Linear's default (kaiming-uniform, a = sqrt 5), B = 0; 'gaussian': A ~ N(0, (1/r)^2), B = 0; false: both random. */
-export type LoraInit = boolean | 'gaussian';
+/**
+ * HF's init_lora_weights: true: A as nn.Linear's default (kaiming-uniform, a = sqrt 5), B = 0; 'gaussian':
+ * A ~ N(0, (1/r)^2), B = 0; false: both random; 'pissa' / 'pissa_niter_N' (principal singular vectors,
+ * exact or randomized SVD with N subspace iterations) and 'olora' (QR) take A and B from the base weight
+ * and leave the residual in it; 'orthogonal': B A = 0 from orthogonal halves (r even). See init.ts.
+ * On embedding layers every value but false gives HF's A = 0, B ~ N(0, 1).
+ */
+export type LoraInit = boolean | 'gaussian' | 'pissa' | `pissa_niter_${number}` | 'olora' | 'orthogonal';
+
+/** HF's other values, refused by name. */
+const UNSUPPORTED_INITS = ['eva', 'corda', 'loftq', 'mica', 'lora_ga'];
 
 export interface LoraConfigFields {
   r?: number;
@@ -77,9 +86,16 @@ export class LoraConfig extends PeftConfig {
     if (!(this.loraDropout >= 0 && this.loraDropout < 1)) throw new RangeError(`LoraConfig: loraDropout must be in [0, 1), got ${this.loraDropout}`);
     if (!['none', 'all', 'lora_only'].includes(this.bias)) throw new RangeError(`LoraConfig: bias must be 'none', 'all' or 'lora_only', got '${this.bias}'`);
     if (typeof this.loraAlpha !== 'number' || !Number.isFinite(this.loraAlpha)) throw new RangeError(`LoraConfig: loraAlpha must be a number, got ${this.loraAlpha}`);
-    const init = this.initLoraWeights;
-    if (init !== true && init !== false && init !== 'gaussian')
-      throw new RangeError(`LoraConfig: initLoraWeights must be true, false or 'gaussian', got ${JSON.stringify(init)} (peft's other initialisations are not supported)`);
+    const init = this.initLoraWeights as unknown;
+    if (typeof init === 'string' && UNSUPPORTED_INITS.includes(init.toLowerCase()))
+      throw new RangeError(`LoraConfig: initLoraWeights '${init}' is not supported by peftjs (supported: true, false, 'gaussian', 'pissa', 'pissa_niter_N', 'olora', 'orthogonal')`);
+    if (init !== true && init !== false && !['gaussian', 'pissa', 'olora', 'orthogonal'].includes(init as string) &&
+        !(typeof init === 'string' && /^pissa_niter_\d+$/.test(init)))
+      throw new RangeError(`LoraConfig: initLoraWeights must be true, false, 'gaussian', 'pissa', 'pissa_niter_[number of iters]' (a non-negative integer), 'olora' or 'orthogonal', got ${JSON.stringify(init)}`);
+    if (init === 'orthogonal') {
+      for (const [where, v] of [['r', this.r], ...Object.entries(this.rankPattern ?? {}).map(([p, x]) => [`rankPattern['${p}']`, x])] as [string, number][])
+        if (v % 2 !== 0) throw new RangeError(`LoraConfig: initLoraWeights 'orthogonal' requires an even rank, got ${where} = ${v}`);
+    }
     for (const [p, v] of Object.entries(this.rankPattern ?? {}))
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`LoraConfig: rankPattern['${p}'] must be a positive integer, got ${JSON.stringify(v)}`);
     for (const [p, v] of Object.entries(this.alphaPattern ?? {}))

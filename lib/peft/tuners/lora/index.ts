@@ -8,6 +8,8 @@ export { svd } from './svd';
 export type { Svd } from './svd';
 export { addWeightedAdapter } from './weighted';
 export type { CombinationType } from './weighted';
+export type { MajoritySignMethod } from './merge_utils';
+export { qr, svdLowrank } from './init';
 export { allLinearNames } from './all_linear';
 export { setLoraWarningHandler } from './warnings';
 import './tuner';

@@ -18,7 +18,9 @@ import type { Tensor } from '../../../tensor/tensor';
 import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
 import { mixedBatchRows } from '../../mixed_batch';
+import type { LoraInit } from './config';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
+import { type InitResult, oloraInit, orthogonalInit, pissaInit } from './init';
 import { loraWarn } from './warnings';
 
 export interface LoraAdapterSpec {
@@ -27,7 +29,7 @@ export interface LoraAdapterSpec {
   dropout: number;
   /** s = alpha / r, or alpha / sqrt(r) with rsLoRA. */
   scale: number;
-  init: boolean | 'gaussian';
+  init: LoraInit;
   useDora?: boolean;
 }
 
@@ -65,22 +67,66 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   /**
-   * Adds an adapter, initialised as HF's reset_lora_parameters: A and B start as nn.Linear's default
+   * Adds an adapter, initialised as HF's update_layer: A and B start as nn.Linear's default
    * (kaiming-uniform with a = sqrt 5, i.e. U(+-1/sqrt(fan_in))); init true zeroes B, 'gaussian' also
-   * redraws A from N(0, (1/r)^2), false keeps both random. DoRA's magnitude is then ||W + s B A||_row.
+   * redraws A from N(0, (1/r)^2), false keeps both random; 'pissa', 'pissa_niter_N' and 'olora' set A
+   * and B from the base weight and leave the residual in it, 'orthogonal' draws A and B with B A = 0
+   * (see init.ts). DoRA's magnitude is then ||W + s B A||_row.
    */
   addAdapter(name: string, spec: LoraAdapterSpec): void {
     if (this.specs.has(name)) throw new Error(`LoraLinear: adapter '${name}' already exists on this layer`);
     const a = new Linear(this.inFeatures, spec.r, { bias: false });
     const b = new Linear(spec.r, this.outFeatures, { bias: false });
-    noGrad(() => {
-      if (spec.init === 'gaussian') replaceWeight(a, randn([spec.r, this.inFeatures], { std: 1 / spec.r }));
-      if (spec.init !== false) replaceWeight(b, zeros([this.outFeatures, spec.r]));
-    });
+    const init = spec.init;
+    if (typeof init === 'string' && init !== 'gaussian') {
+      const result = this.weightInit(init, spec);
+      noGrad(() => {
+        replaceWeight(a, fromArray(Float32Array.from(result.a), [spec.r, this.inFeatures]));
+        replaceWeight(b, fromArray(Float32Array.from(result.b), [this.outFeatures, spec.r]));
+      });
+      if (result.residual) this.writeOutIn(result.residual);
+    } else {
+      noGrad(() => {
+        if (init === 'gaussian') replaceWeight(a, randn([spec.r, this.inFeatures], { std: 1 / spec.r }));
+        if (init !== false) replaceWeight(b, zeros([this.outFeatures, spec.r]));
+      });
+    }
     this.lora_A.registerModule(name, a);
     this.lora_B.registerModule(name, b);
     this.specs.set(name, { ...spec, useDora: spec.useDora ?? false });
     if (spec.useDora) this.lora_magnitude_vector.registerModule(name, new DoraMagnitude(this.doraNorm(name)));
+  }
+
+  /** PiSSA / OLoRA / orthogonal (init.ts) on the float32 base weight as [out, in]. */
+  private weightInit(init: string, spec: LoraAdapterSpec): InitResult {
+    const out = this.outFeatures, inF = this.inFeatures;
+    if (init === 'orthogonal') return orthogonalInit(out, inF, spec.r);
+    if (init === 'olora' && this.base_layer instanceof Conv1D)
+      throw new Error('LoraLinear: OLoRA on a Conv1D (fan_in_fan_out) layer is not supported (HF peft reads its [in, out] weight untransposed)');
+    const w = this.hostOutIn(`initLoraWeights '${init}'`);
+    if (init === 'olora') return oloraInit(w, out, inF, spec.r, spec.scale);
+    return pissaInit(w, out, inF, spec.r, spec.scale, init);
+  }
+
+  /** The float32 base weight on the host as [out, in]. */
+  private hostOutIn(what: string): Float64Array {
+    const raw = this.floatWeight(what).toFloat32Array();
+    const out = this.outFeatures, inF = this.inFeatures;
+    if (!(this.base_layer instanceof Conv1D)) return Float64Array.from(raw);
+    const t = new Float64Array(out * inF);
+    for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) t[o * inF + i] = raw[i * out + o];
+    return t;
+  }
+
+  /** Writes an [out, in] host matrix into the float32 base weight (transposed back for Conv1D). */
+  private writeOutIn(w: Float64Array): void {
+    const out = this.outFeatures, inF = this.inFeatures;
+    let stored = Float32Array.from(w);
+    if (this.base_layer instanceof Conv1D) {
+      stored = new Float32Array(out * inF);
+      for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) stored[i * out + o] = w[o * inF + i];
+    }
+    noGrad(() => this.writeWeight(stored));
   }
 
   private doraNorm(name: string): Tensor {
@@ -259,7 +305,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   private writeWeight(values: Float32Array): void {
-    const weight = this.floatWeight('DoRA');
+    const weight = this.floatWeight('writing the base weight');
     const t = fromArray(values, weight.shape);
     copyInto(weight, t);
     t.dispose();

@@ -1,12 +1,20 @@
 /**
- * HF peft's LoraModel.add_weighted_adapter for the 'linear', 'cat' and 'svd' combinations: a new adapter
- * made from weighted existing ones, added inactive and frozen (HF's _freeze_adapter), with r = lora_alpha
- * = the new rank (so its scale is 1, or sqrt(r) with rsLoRA, as HF's replace(config, ...) gives).
- * - linear: equal ranks; A = sum sqrt(w_i s_i) A_i and B = sum sqrt(w_i s_i) B_i (HF's task_arithmetic
- *   on A and B separately, so B A is not the weighted sum of the deltas unless one adapter is given).
+ * HF peft's LoraModel.add_weighted_adapter (src/peft/tuners/lora/model.py): a new adapter made from
+ * weighted existing ones, added inactive and frozen (HF's _freeze_adapter), with r = lora_alpha = the new
+ * rank (so its scale is 1, or sqrt(r) with rsLoRA, as HF's replace(config, ...) gives).
+ * - linear, ties, dare_linear, dare_ties, magnitude_prune (HF's _generalized_task_arithmetic_weighted_adapter):
+ *   equal ranks; A and B are combined separately by merge_utils (see merge_utils.ts) with the weights
+ *   sqrt(|w_i s_i|) * sign(w_i s_i) on the A side and sqrt(|w_i s_i|) on the B side. For 'linear' alone a
+ *   negative w s is refused (this port's earlier rule; HF now carries the sign on A as for the others).
+ *   With one adapter, linear is taken whatever the type (HF).
  * - cat: ranks add up; A = [w_1 s_1 A_1; w_2 s_2 A_2; ...], B = [B_1 B_2 ...]: B A = sum w_i s_i B_i A_i.
- * - svd: the truncated SVD of sum_i (w_i s_i) dW_i, where dW_i = s_i B_i A_i already holds the scale (so
- *   s_i enters twice, exactly as HF computes it); B = U S, A = V^T, over the [out, in] layout.
+ * - svd, ties_svd, dare_linear_svd, dare_ties_svd, magnitude_prune_svd (HF's
+ *   _svd_generalized_task_arithmetic_weighted_adapter): the delta weights dW_i = s_i B_i A_i (which already
+ *   hold the scale) are combined by merge_utils with the weights w_i s_i (so s_i enters twice, exactly as
+ *   HF), then truncated by SVD: B = U S, A = V^T over the [out, in] layout, optionally clamped.
+ * density (in (0, 1]) is required by the pruning types; majoritySignMethod ('total' | 'frequency',
+ * default 'total') is used by the ties types. DARE's masks come from peftjs's seeded stream (opts.seed, or
+ * the global stream of manualSeed), not torch.bernoulli's draws.
  */
 import { copyInto } from '../../../nn/module';
 import { fromArray } from '../../../tensor/creation';
@@ -16,11 +24,28 @@ import type { WeightedAdapterOptions } from '../../tuner';
 import { LoraConfig } from './config';
 import { LoraEmbedding } from './embedding_layer';
 import { LoraLinear } from './layer';
+import { type MajoritySignMethod, type MergeMethod, mergeTaskTensors, type MergeOptions, uniformSource } from './merge_utils';
 import { svd } from './svd';
 
-export type CombinationType = 'linear' | 'cat' | 'svd';
+export type CombinationType = 'linear' | 'cat' | 'svd' | 'ties' | 'ties_svd' | 'dare_linear' | 'dare_ties' | 'dare_linear_svd' |
+  'dare_ties_svd' | 'magnitude_prune' | 'magnitude_prune_svd';
+
+declare module '../../tuner' {
+  interface WeightedAdapterOptions {
+    /** The pruning types: the fraction of values kept, in (0, 1]. */
+    density?: number | null;
+    /** The ties types: how the majority sign is elected (default 'total'). */
+    majoritySignMethod?: MajoritySignMethod;
+    /** The DARE types: the seed of the random masks (default: the global stream, see manualSeed). */
+    seed?: number | null;
+  }
+}
 
 const OP = 'addWeightedAdapter';
+/** The types combining A and B separately (equal ranks), and those going through an SVD of the combined delta. */
+const AB_TYPES: readonly string[] = ['linear', 'ties', 'dare_linear', 'dare_ties', 'magnitude_prune'];
+const SVD_TYPES: readonly string[] = ['svd', 'ties_svd', 'dare_linear_svd', 'dare_ties_svd', 'magnitude_prune_svd'];
+const ALL_TYPES: readonly string[] = [...AB_TYPES, 'cat', ...SVD_TYPES];
 
 export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights: number[], adapterName: string,
                                    combinationType: string = 'svd', opts: WeightedAdapterOptions = {}): void {
@@ -43,12 +68,14 @@ export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights:
     if (m instanceof LoraEmbedding && adapters.some((a) => m.specs.has(a)))
       throw new Error(`${OP}: adapters on embedding layers cannot be combined yet (${path})`);
   }
+  if (typeof combinationType !== 'string' || !ALL_TYPES.includes(combinationType))
+    throw new Error(`${OP}: invalid combination_type '${String(combinationType)}' (supported: ${ALL_TYPES.join(', ')})`);
   const type = adapters.length === 1 ? 'linear' : combinationType;
-  if (!['linear', 'cat', 'svd'].includes(type)) throw new Error(`${OP}: invalid combination_type '${combinationType}' (supported: linear, cat, svd)`);
+  const merge = mergeOptions(type, opts);
   const ranks = configs.map((c) => c.r);
   let newRank: number;
-  if (type === 'linear') {
-    if (new Set(ranks).size !== 1) throw new Error(`${OP}: all adapters must have the same r value when using combination_type linear (got ${ranks.join(', ')})`);
+  if (AB_TYPES.includes(type)) {
+    if (new Set(ranks).size !== 1) throw new Error(`${OP}: all adapters must have the same r value when using combination_type ${type} (got ${ranks.join(', ')})`);
     newRank = ranks[0];
   } else if (type === 'cat') newRank = ranks.reduce((x, y) => x + y, 0);
   else {
@@ -56,8 +83,8 @@ export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights:
     if (!Number.isInteger(newRank) || newRank < 1) throw new RangeError(`${OP}: svdRank must be a positive integer, got ${opts.svdRank}`);
   }
   if (configs.some((c) => c.useDora)) throw new Error(`${OP}: DoRA adapters cannot be combined (their magnitudes have no weighted sum)`);
-  if (type !== 'linear' && configs.some((c) => Object.keys(c.rankPattern).length > 0))
-    throw new Error(`${OP}: adapters with a rankPattern can only be combined with 'linear' (the new adapter's per-module ranks would not fit)`);
+  if (!AB_TYPES.includes(type) && configs.some((c) => Object.keys(c.rankPattern).length > 0))
+    throw new Error(`${OP}: adapters with a rankPattern can only be combined with ${AB_TYPES.join(', ')} (the new adapter's per-module ranks would not fit)`);
 
   const config = configs[0].clone();
   config.r = newRank;
@@ -73,9 +100,9 @@ export function addWeightedAdapter(peft: PeftModel, adapters: string[], weights:
       if (!(layer instanceof LoraLinear) || !layer.specs.has(adapterName)) continue;
       const present = adapters.map((a, i) => ({ a, w: weights[i] })).filter(({ a }) => layer.specs.has(a));
       if (present.length === 0) throw new Error(`${OP}: no matching LoRAs found in ${path}`);
-      const { a, b } = type === 'linear' ? linearCombination(layer, present, path)
+      const { a, b } = AB_TYPES.includes(type) ? abCombination(type as MergeMethod, layer, present, path, merge)
         : type === 'cat' ? catCombination(layer, present, layer.specs.get(adapterName)!.r)
-          : svdCombination(layer, present, layer.specs.get(adapterName)!.r, opts.svdClamp ?? null, path);
+          : svdCombination(type, layer, present, layer.specs.get(adapterName)!.r, opts.svdClamp ?? null, path, merge);
       write(layer.lora_A.get(adapterName).weight, a);
       write(layer.lora_B.get(adapterName).weight, b);
     }
@@ -104,20 +131,36 @@ function host(layer: LoraLinear, name: string) {
   return { A: layer.lora_A.get(name).weight.toFloat32Array(), B: layer.lora_B.get(name).weight.toFloat32Array(), r: spec.r, s: spec.scale };
 }
 
-function linearCombination(layer: LoraLinear, present: Weighted[], path: string) {
-  const K = layer.inFeatures, N = layer.outFeatures;
+/** density and majoritySignMethod checked for the type that uses them (HF: density is required by the pruning types). */
+function mergeOptions(type: string, opts: WeightedAdapterOptions): MergeOptions {
+  const method = opts.majoritySignMethod ?? 'total';
+  if (method !== 'total' && method !== 'frequency')
+    throw new RangeError(`${OP}: majoritySignMethod must be 'total' or 'frequency', got ${JSON.stringify(method)}`);
+  const prunes = type !== 'linear' && type !== 'svd' && type !== 'cat';
+  const density = opts.density ?? null;
+  if (prunes && density === null) throw new RangeError(`${OP}: combination_type '${type}' needs a density in (0, 1]`);
+  if (density !== null && (typeof density !== 'number' || !(density > 0 && density <= 1)))
+    throw new RangeError(`${OP}: density must be in (0, 1], got ${String(density)}`);
+  if (opts.seed !== undefined && opts.seed !== null && (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed >= 2 ** 48))
+    throw new RangeError(`${OP}: seed must be an integer in [0, 2^48), got ${String(opts.seed)}`);
+  return { density: density ?? 1, majoritySignMethod: method, uniforms: uniformSource(opts.seed) };
+}
+
+function abCombination(type: MergeMethod, layer: LoraLinear, present: Weighted[], path: string, merge: MergeOptions) {
   const r = layer.specs.get(present[0].a)!.r;
-  const a = new Float64Array(r * K), b = new Float64Array(N * r);
+  const as: Float64Array[] = [], bs: Float64Array[] = [], wa: number[] = [], wb: number[] = [];
   for (const { a: name, w } of present) {
     const h = host(layer, name);
-    if (h.r !== r) throw new Error(`${OP}: in ${path} adapter '${name}' has rank ${h.r}, another has ${r}; 'linear' needs equal ranks`);
+    if (h.r !== r) throw new Error(`${OP}: in ${path} adapter '${name}' has rank ${h.r}, another has ${r}; '${type}' needs equal ranks`);
     const f = w * h.s;
-    if (f < 0) throw new RangeError(`${OP}: 'linear' takes sqrt(weight * scaling) (as HF), which is not real for adapter '${name}' (weight ${w}, scaling ${h.s})`);
-    const g = Math.sqrt(f);
-    h.A.forEach((v, i) => { a[i] += g * v; });
-    h.B.forEach((v, i) => { b[i] += g * v; });
+    if (type === 'linear' && f < 0) throw new RangeError(`${OP}: 'linear' takes sqrt(weight * scaling) (as HF), which is not real for adapter '${name}' (weight ${w}, scaling ${h.s})`);
+    // HF: the sign rides on the A side only, so B A keeps it.
+    wa.push(Math.sqrt(Math.abs(f)) * (f >= 0 ? 1 : -1));
+    wb.push(Math.sqrt(Math.abs(f)));
+    as.push(Float64Array.from(h.A));
+    bs.push(Float64Array.from(h.B));
   }
-  return { a, b };
+  return { a: mergeTaskTensors(type, as, wa, merge), b: mergeTaskTensors(type, bs, wb, merge) };
 }
 
 function catCombination(layer: LoraLinear, present: Weighted[], rank: number) {
@@ -134,22 +177,27 @@ function catCombination(layer: LoraLinear, present: Weighted[], rank: number) {
   return { a, b };
 }
 
-function svdCombination(layer: LoraLinear, present: Weighted[], rank: number, clamp: number | null, path: string) {
+function svdCombination(type: string, layer: LoraLinear, present: Weighted[], rank: number, clamp: number | null, path: string, merge: MergeOptions) {
   const K = layer.inFeatures, N = layer.outFeatures;
   if (rank > Math.min(N, K)) throw new RangeError(`${OP}: svd rank ${rank} exceeds min(out, in) = ${Math.min(N, K)} of ${path}`);
-  // sum_i (w_i s_i) * (s_i B_i A_i), in [out, in] (HF transposes Conv1D's [in, out] delta back to it).
-  const delta = new Float64Array(N * K);
+  // merge_utils over the deltas s_i B_i A_i with weights w_i s_i, in [out, in] (HF transposes Conv1D's
+  // [in, out] delta back to it; pruning is element-wise, so the layout does not change which values stay).
+  const deltas: Float64Array[] = [], weights: number[] = [];
   for (const { a: name, w } of present) {
     const h = host(layer, name);
-    const f = w * h.s * h.s;
+    const dw = new Float64Array(N * K);
     for (let n = 0; n < N; n++) {
       for (let j = 0; j < h.r; j++) {
-        const bnj = f * h.B[n * h.r + j];
+        const bnj = h.s * h.B[n * h.r + j];
         if (bnj === 0) continue;
-        for (let k = 0; k < K; k++) delta[n * K + k] += bnj * h.A[j * K + k];
+        for (let k = 0; k < K; k++) dw[n * K + k] += bnj * h.A[j * K + k];
       }
     }
+    deltas.push(dw);
+    weights.push(w * h.s);
   }
+  const method = (type === 'svd' ? 'linear' : type.slice(0, -'_svd'.length)) as MergeMethod;
+  const delta = mergeTaskTensors(method, deltas, weights, merge);
   const d = svd(delta, N, K);
   const b = new Float64Array(N * rank), a = new Float64Array(rank * K);
   for (let n = 0; n < N; n++) for (let j = 0; j < rank; j++) b[n * rank + j] = d.u[n * d.k + j] * d.s[j];
