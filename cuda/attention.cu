@@ -1,7 +1,9 @@
 // Fused scaled-dot-product attention on the GPU with the semantics of csrc/kernels/attention (attention.h):
 // q [B, tq, q_heads, D] and k, v [B, tk, kv_heads, D] with row strides, grouped-query heads, the causal mask
-// with its offset (query i sees keys j <= i + (tk - tq)), a device key mask, out packed, lse [B, q_heads, tq];
-// a query that sees no key gets out 0 and lse -inf.
+// with its offset (query i sees keys j <= i + (tk - tq)), the sliding window (query i sees keys
+// j > i + (tk - tq) - window, HF's sliding_window), logit soft-capping (s = softcap * tanh(s / softcap) before
+// the mask), a device key mask, out packed, lse [B, q_heads, tq]; a query that sees no key gets out 0 and lse -inf.
+// Key tiles wholly outside a query tile's window are never visited (and query tiles outside a key tile's).
 //
 // Flash-attention-2 on SIMT fp32 (no [tq, tk] matrix is ever held):
 //  - forward: a 128-thread block per (sequence, query head, 32-query block, output column chunk). Each warp
@@ -84,8 +86,30 @@ __device__ __forceinline__ int64_t key_end(const AttentionArgs& a, int64_t i1) {
   return e < 0 ? 0 : (e > a.tk ? a.tk : e);
 }
 
+// The first key that queries [i0, ..) can see under the sliding window.
+__device__ __forceinline__ int64_t key_begin(const AttentionArgs& a, int64_t i0) {
+  if (a.window <= 0) return 0;
+  const int64_t e = i0 + (a.tk - a.tq) - a.window + 1;
+  return e < 0 ? 0 : (e > a.tk ? a.tk : e);
+}
+
+// Queries [.., query_end) are all that can see keys [.., j1) under the sliding window.
+__device__ __forceinline__ int64_t query_end(const AttentionArgs& a, int64_t j1) {
+  if (a.window <= 0) return a.tq;
+  const int64_t e = j1 - 1 - (a.tk - a.tq) + a.window;
+  return e < 0 ? 0 : (e > a.tq ? a.tq : e);
+}
+
+// Whether the positions allow query i to see key j: causal (j <= i + (tk - tq)) and the sliding window
+// (j > i + (tk - tq) - window, transformers' masking_utils.sliding_window_overlay).
 __device__ __forceinline__ bool causal_ok(const AttentionArgs& a, int64_t i, int64_t j) {
-  return !a.causal || j <= i + (a.tk - a.tq);
+  const int64_t pos = i + (a.tk - a.tq);
+  return (!a.causal || j <= pos) && (a.window <= 0 || j > pos - a.window);
+}
+
+// A raw score scale * q.k soft-capped (softcap * tanh(x / softcap); x itself without a softcap).
+__device__ __forceinline__ float capped(const AttentionArgs& a, float x) {
+  return a.softcap != 0.0f ? a.softcap * tanhf(x / a.softcap) : x;
 }
 
 // acc[r] += sum over the 32 columns of bc[row r] . lane_tile[lane]: bc is a broadcast tile (every lane reads
@@ -138,7 +162,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a, floa
     const Task task = task_of(t, a.batch * H, chunks, DV);
     const int64_t b = task.unit / H, h = task.unit % H, kvh = h / group, c0 = task.c0;
     const int64_t i0 = (qblocks - 1 - task.tile) * kTile, nq = min(static_cast<int64_t>(kTile), a.tq - i0);
-    const int64_t kend = key_end(a, i0 + nq);
+    const int64_t kend = key_end(a, i0 + nq), kbegin = key_begin(a, i0);
     const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
     const float* k = a.k + b * a.tk * a.k_stride + kvh * D;
     const float* v = a.v + b * a.tk * a.v_stride + kvh * D;
@@ -152,7 +176,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a, floa
       for (int cc = 0; cc < kCols; ++cc) o[r][cc] = 0.0f;
     }
 
-    for (int64_t j0 = 0; j0 < kend; j0 += kTile) {
+    for (int64_t j0 = kbegin; j0 < kend; j0 += kTile) {
       const int64_t nk = min(static_cast<int64_t>(kTile), kend - j0), j = j0 + lane;
       float s[kRows];
 #pragma unroll
@@ -175,7 +199,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a, floa
       for (int r = 0; r < kRows; ++r) {
         const int64_t i = i0 + warp * kRows + r;
         const bool visible = key_ok && i < a.tq && causal_ok(a, i, j);
-        const float sc = visible ? a.scale * s[r] : kNegInf;
+        const float sc = visible ? capped(a, a.scale * s[r]) : kNegInf;
         seen[r] = __ballot_sync(kFullMask, sc != kNegInf);  // a score of -inf adds nothing, as on the CPU
         const float m_new = nan_max(m[r], warp_max(sc));
         p[r] = 0.0f;
@@ -271,9 +295,11 @@ __global__ void __launch_bounds__(kThreads) dkdv_kernel(AttentionArgs a, const f
     }
     // Causal: queries before j0 - offset see none of these keys.
     const int64_t first_query = a.causal ? max(static_cast<int64_t>(0), j0 - offset) : 0;
+    // Sliding window: queries from last_query on see none of these keys.
+    const int64_t last_query = query_end(a, j0 + nk);
 
     for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-      for (int64_t i0 = first_query; i0 < a.tq; i0 += kTile) {
+      for (int64_t i0 = first_query; i0 < last_query; i0 += kTile) {
         const int64_t nq = min(static_cast<int64_t>(kTile), a.tq - i0), i = i0 + lane;
         const float L = lane < nq ? lse[(b * H + h) * a.tq + i] : kNegInf;
         const float di = lane < nq ? delta[(b * a.tq + i) * H + h] : 0.0f;
@@ -303,11 +329,13 @@ __global__ void __launch_bounds__(kThreads) dkdv_kernel(AttentionArgs a, const f
 #pragma unroll
         for (int r = 0; r < kRows; ++r) {
           const int64_t j = j0 + warp * kRows + r;
-          const float sc = a.scale * s[r];
+          const float sc = capped(a, a.scale * s[r]);
+          // d(capped)/d(score) = 1 - tanh^2 under a soft-cap.
+          const float slope = a.softcap != 0.0f ? 1.0f - (sc / a.softcap) * (sc / a.softcap) : 1.0f;
           const bool use = key_ok[r] && lane < nq && L != kNegInf && causal_ok(a, i, j) && sc != kNegInf;
           seen[r] = __ballot_sync(kFullMask, use);
           p[r] = use ? expf(sc - L) : 0.0f;
-          ds[r] = use ? a.scale * p[r] * (dp[r] - di) : 0.0f;
+          ds[r] = use ? a.scale * p[r] * (dp[r] - di) * slope : 0.0f;
         }
         __syncthreads();
         for (int ii = 0; ii < static_cast<int>(nq); ++ii) {
@@ -364,7 +392,7 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(AttentionArgs a, const flo
     const Task task = task_of(t, a.batch * H, chunks, DV);
     const int64_t b = task.unit / H, h = task.unit % H, kvh = h / group, c0 = task.c0;
     const int64_t i0 = (qblocks - 1 - task.tile) * kTile, nq = min(static_cast<int64_t>(kTile), a.tq - i0);
-    const int64_t kend = key_end(a, i0 + nq);
+    const int64_t kend = key_end(a, i0 + nq), kbegin = key_begin(a, i0);
     const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
     const float* g = dout + ((b * a.tq + i0) * H + h) * D;
     const float* k = a.k + b * a.tk * a.k_stride + kvh * D;
@@ -381,7 +409,7 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(AttentionArgs a, const flo
       for (int cc = 0; cc < kCols; ++cc) acc[r][cc] = 0.0f;
     }
 
-    for (int64_t j0 = 0; j0 < kend; j0 += kTile) {
+    for (int64_t j0 = kbegin; j0 < kend; j0 += kTile) {
       const int64_t nk = min(static_cast<int64_t>(kTile), kend - j0), j = j0 + lane;
       float s[kRows], dp[kRows];
 #pragma unroll
@@ -405,10 +433,11 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(AttentionArgs a, const flo
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         const int64_t i = i0 + warp * kRows + r;
-        const float sc = a.scale * s[r];
+        const float sc = capped(a, a.scale * s[r]);
+        const float slope = a.softcap != 0.0f ? 1.0f - (sc / a.softcap) * (sc / a.softcap) : 1.0f;
         const bool use = key_ok && i < a.tq && L[r] != kNegInf && causal_ok(a, i, j) && sc != kNegInf;
         seen[r] = __ballot_sync(kFullMask, use);
-        ds[r] = use ? a.scale * expf(sc - L[r]) * (dp[r] - di[r]) : 0.0f;
+        ds[r] = use ? a.scale * expf(sc - L[r]) * (dp[r] - di[r]) * slope : 0.0f;
       }
       __syncthreads();
       for (int jj = 0; jj < static_cast<int>(nk); ++jj) {

@@ -89,7 +89,8 @@ struct Shape {
   int64_t qw, kw, qrows, krows;
 };
 
-// Reads and checks what both directions share: sizes, scale, causal, keyMask, and the q, k, v views.
+// Reads and checks what both directions share: sizes, scale, causal, window, softcap, keyMask, and the q, k,
+// v views.
 // a.key_mask is left pointing at host memory; the entries swap in D::Ints' pointer.
 template <class D>
 AttentionArgs shared_args(const Params& p, Shape& s) {
@@ -104,6 +105,15 @@ AttentionArgs shared_args(const Params& p, Shape& s) {
   if (!std::isfinite(scale)) p.fail_range("scale must be finite, got " + js_show(p, scale));
   a.scale = static_cast<float>(scale);
   a.causal = p.boolean("causal");
+  // window and softcap are optional (absent or undefined = 0: none), as in lib/ops/attention/kernel.ts.
+  a.window = p.value("window").IsUndefined() ? 0 : p.dim("window");
+  double softcap = 0;
+  if (!p.value("softcap").IsUndefined()) {
+    softcap = p.number("softcap");
+    if (!(softcap >= 0) || !std::isfinite(softcap))
+      p.fail_range("softcap must be a finite number >= 0 (0: none), got " + js_show(p, softcap));
+  }
+  a.softcap = static_cast<float>(softcap);
   a.key_mask = key_mask(p, p.checked_mul(a.batch, a.tk));
   s.qw = p.checked_mul(a.q_heads, a.head_dim), s.kw = p.checked_mul(a.kv_heads, a.head_dim);
   s.qrows = p.checked_mul(a.batch, a.tq), s.krows = p.checked_mul(a.batch, a.tk);
@@ -116,7 +126,8 @@ AttentionArgs shared_args(const Params& p, Shape& s) {
   return a;
 }
 
-// attentionForward({batch, tq, tk, qHeads, kvHeads, headDim, scale, causal, keyMask|null, q, k, v, out, lse})
+// attentionForward({batch, tq, tk, qHeads, kvHeads, headDim, scale, causal, window?, softcap?, keyMask|null, q, k, v,
+// out, lse})
 template <class D>
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const Params p(info, "attentionForward");

@@ -1,8 +1,9 @@
 /**
  * Fused attention: every backend against the js reference on random shapes (odd sizes, GQA, causal with
- * a KV-cache offset, key masks with a fully hidden sequence, q/k/v as strided slices of one buffer), the
- * reference against a naive materialized softmax(q k^T) v, float64 finite differences of the reference
- * backward, and a case checked against PyTorch.
+ * a KV-cache offset, key masks with a fully hidden sequence, q/k/v as strided slices of one buffer, sliding
+ * windows on odd lengths around the window and the tiles, logit soft-capping), the reference against a naive
+ * materialized softmax(q k^T) v, float64 finite differences of the reference backward (with windows and
+ * soft-caps), and a case checked against PyTorch.
  */
 import { backend, type BackendName, type Buf } from '../../lib';
 import type { Backend } from '../../lib/backend/types';
@@ -17,6 +18,9 @@ interface Case {
   mask: 'none' | 'some' | 'sequence';
   /** q, k, v (and dq, dk, dv) as column slices of one [B*T, (Hq + 2 Hkv) D + pad] buffer (needs tq = tk). */
   fused: boolean;
+  /** Sliding window (absent: none) and logit soft-cap (absent: none). */
+  window?: number;
+  softcap?: number;
 }
 
 /** Columns past the heads in every strided row: a kernel must leave them alone. */
@@ -64,7 +68,7 @@ function run(name: BackendName, c: Case, seed: number): Results {
   const out = buf(new Float32Array(outLen).fill(NaN)), lse = buf(new Float32Array(lseLen).fill(NaN));
   const p: AttentionParams = {
     batch: c.B, tq: c.tq, tk: c.tk, qHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D, scale: 1 / Math.sqrt(c.D), causal: c.causal,
-    keyMask: mask,
+    keyMask: mask, window: c.window, softcap: c.softcap,
     q: { buf: { ...q, offset: L.qOff }, rowStride: L.qStride },
     k: { buf: { ...k, offset: L.kOff }, rowStride: L.kStride },
     v: { buf: { ...v, offset: L.vOff }, rowStride: L.vStride },
@@ -122,6 +126,23 @@ const CASES: [string, Case][] = [
   ['~300 tokens, causal, GQA, fused', { B: 1, tq: 301, tk: 301, Hq: 2, Hkv: 1, D: 64, causal: true, mask: 'some', fused: true }],
   ['one kv group, 200 keys (keys split over threads)', { B: 1, tq: 40, tk: 200, Hq: 3, Hkv: 1, D: 8, causal: false, mask: 'some', fused: false }],
   ['~300 keys, 70 queries, D=1', { B: 2, tq: 70, tk: 299, Hq: 3, Hkv: 1, D: 1, causal: true, mask: 'some', fused: false }],
+  // Sliding windows: lengths just below, at and above the window, and across the CPU's 32/64 and CUDA's 32 tiles.
+  ['window 4, tq=tk=11, causal GQA', { B: 2, tq: 11, tk: 11, Hq: 4, Hkv: 2, D: 8, causal: true, mask: 'none', fused: false, window: 4 }],
+  ['window 4, tq=tk=3 (shorter than the window)', { B: 1, tq: 3, tk: 3, Hq: 2, Hkv: 1, D: 8, causal: true, mask: 'none', fused: false, window: 4 }],
+  ['window 4, tq=tk=5, key mask', { B: 2, tq: 5, tk: 5, Hq: 2, Hkv: 2, D: 5, causal: true, mask: 'some', fused: false, window: 4 }],
+  ['window 1 (itself only), tq=tk=9', { B: 1, tq: 9, tk: 9, Hq: 2, Hkv: 1, D: 4, causal: true, mask: 'none', fused: false, window: 1 }],
+  ['window 5, tq=3 tk=17 (KV cache offset)', { B: 2, tq: 3, tk: 17, Hq: 4, Hkv: 2, D: 17, causal: true, mask: 'none', fused: false, window: 5 }],
+  ['window 5, tq=1 tk=17, hidden sequence', { B: 2, tq: 1, tk: 17, Hq: 2, Hkv: 1, D: 8, causal: true, mask: 'sequence', fused: false, window: 5 }],
+  ['window 3 without causal, tq=7 tk=13', { B: 1, tq: 7, tk: 13, Hq: 2, Hkv: 1, D: 8, causal: false, mask: 'some', fused: false, window: 3 }],
+  ['window 33, 131 tokens, fused', { B: 1, tq: 131, tk: 131, Hq: 2, Hkv: 1, D: 16, causal: true, mask: 'some', fused: true, window: 33 }],
+  ['window 64, 197 tokens, GQA', { B: 2, tq: 197, tk: 197, Hq: 4, Hkv: 2, D: 8, causal: true, mask: 'none', fused: false, window: 64 }],
+  ['window 65, 40 queries over 200 keys', { B: 1, tq: 40, tk: 200, Hq: 3, Hkv: 1, D: 8, causal: true, mask: 'some', fused: false, window: 65 }],
+  ['window 63, ~300 tokens, D=64', { B: 1, tq: 301, tk: 301, Hq: 2, Hkv: 1, D: 64, causal: true, mask: 'none', fused: true, window: 63 }],
+  // Logit soft-capping (scores of the inputs here reach ~6, so a cap of 2 bends them).
+  ['softcap 2, tq=tk=11, causal', { B: 2, tq: 11, tk: 11, Hq: 2, Hkv: 1, D: 16, causal: true, mask: 'some', fused: false, softcap: 2 }],
+  ['softcap 2, tq=3 tk=17, no causal', { B: 1, tq: 3, tk: 17, Hq: 4, Hkv: 2, D: 17, causal: false, mask: 'none', fused: false, softcap: 2 }],
+  ['softcap 50 and window 4, tq=tk=11, fused', { B: 2, tq: 11, tk: 11, Hq: 4, Hkv: 2, D: 8, causal: true, mask: 'sequence', fused: true, window: 4, softcap: 50 }],
+  ['softcap 1.5 and window 40, 150 tokens', { B: 1, tq: 150, tk: 150, Hq: 2, Hkv: 2, D: 32, causal: true, mask: 'some', fused: false, window: 40, softcap: 1.5 }],
 ];
 
 const js = new Map<string, Results>();
@@ -182,7 +203,7 @@ const f64 = (n: number, seed: number) => Float64Array.from(hostRandom(n, seed));
 function refInputs(c: Case, seed: number): ref.AttentionInputs {
   return {
     batch: c.B, tq: c.tq, tk: c.tk, qHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D, scale: 1 / Math.sqrt(c.D), causal: c.causal,
-    keyMask: keyMask(c, seed + 7),
+    keyMask: keyMask(c, seed + 7), window: c.window ?? 0, softcap: c.softcap ?? 0,
     q: f64(c.B * c.tq * c.Hq * c.D, seed), qStride: c.Hq * c.D,
     k: f64(c.B * c.tk * c.Hkv * c.D, seed + 1), kStride: c.Hkv * c.D,
     v: f64(c.B * c.tk * c.Hkv * c.D, seed + 2), vStride: c.Hkv * c.D,
@@ -202,8 +223,13 @@ function naiveAttention(p: ref.AttentionInputs): Float64Array {
         for (let j = 0; j < tk; j++) {
           let s = 0;
           for (let d = 0; d < D; d++) s += p.q[((b * tq + i) * H + h) * D + d] * p.k[((b * tk + j) * G + g) * D + d];
-          const hidden = (p.causal && j > i + tk - tq) || (p.keyMask !== null && p.keyMask[b * tk + j] === 0);
-          S[i].push(hidden ? -Infinity : s * p.scale);
+          // HF's masking_utils: causal kv_idx <= q_idx, sliding_window_overlay kv_idx > q_idx - sliding_window.
+          const pos = i + tk - tq;
+          const hidden = (p.causal && j > pos) || (!!p.window && !(j > pos - p.window)) ||
+            (p.keyMask !== null && p.keyMask[b * tk + j] === 0);
+          // Gemma 2: attn_weights / softcap, tanh, * softcap, then the mask.
+          const capped = p.softcap ? p.softcap * Math.tanh((s * p.scale) / p.softcap) : s * p.scale;
+          S[i].push(hidden ? -Infinity : capped);
         }
         const m = Math.max(...S[i]);
         if (m === -Infinity) continue;
@@ -229,6 +255,10 @@ describe('the attention reference', () => {
     ['causal GQA 4/2', { B: 2, tq: 3, tk: 3, Hq: 4, Hkv: 2, D: 3, causal: true, mask: 'none', fused: false }],
     ['causal tk > tq, masked', { B: 2, tq: 2, tk: 5, Hq: 2, Hkv: 1, D: 2, causal: true, mask: 'some', fused: false }],
     ['causal tq > tk, a hidden sequence', { B: 2, tq: 4, tk: 2, Hq: 2, Hkv: 2, D: 2, causal: true, mask: 'sequence', fused: false }],
+    ['window 2, tq=tk=5, GQA', { B: 1, tq: 5, tk: 5, Hq: 2, Hkv: 1, D: 2, causal: true, mask: 'none', fused: false, window: 2 }],
+    ['window 3, tq=2 tk=6 (offset), masked', { B: 2, tq: 2, tk: 6, Hq: 2, Hkv: 1, D: 2, causal: true, mask: 'some', fused: false, window: 3 }],
+    ['softcap 0.7', { B: 1, tq: 3, tk: 4, Hq: 2, Hkv: 2, D: 3, causal: false, mask: 'none', fused: false, softcap: 0.7 }],
+    ['softcap 1.3 and window 2, causal', { B: 2, tq: 4, tk: 4, Hq: 2, Hkv: 1, D: 3, causal: true, mask: 'some', fused: false, window: 2, softcap: 1.3 }],
   ];
 
   it.each(GRAD_CASES)('%s: backward matches central differences of sum(out * R)', (_, c) => {

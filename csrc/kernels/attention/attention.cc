@@ -53,6 +53,19 @@ void pack_rows(const float* src, int64_t stride, int64_t n, int64_t d, float* ds
   for (int64_t r = 0; r < n; ++r) std::memcpy(dst + r * d, src + r * stride, sizeof(float) * d);
 }
 
+// Soft-caps a score tile of n rows and nk keys in place: s = softcap * tanh(s / softcap) (Gemma 2), before the
+// mask. With `slope`, also writes d(capped)/d(s) = 1 - tanh^2 for the backward. Nothing without a softcap.
+void cap_tile(const AttentionArgs& a, int64_t n, int64_t nk, float* s, float* slope) {
+  if (a.softcap == 0.0f) return;
+  const float c = a.softcap, inv = 1.0f / a.softcap;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t col = 0; col < nk; ++col) {
+      const float t = std::tanh(s[r * BK + col] * inv);
+      s[r * BK + col] = c * t;
+      if (slope) slope[r * BK + col] = 1.0f - t * t;
+    }
+}
+
 // Hides, in a score tile of rows [i0, i0 + n) and keys [j0, j0 + nk), the keys a query may not see.
 void mask_tile(const AttentionArgs& a, int64_t b, int64_t i0, int64_t n, int64_t j0, int64_t nk, float* s) {
   const int32_t* km = a.key_mask ? a.key_mask + b * a.tk + j0 : nullptr;
@@ -67,13 +80,27 @@ void mask_tile(const AttentionArgs& a, int64_t b, int64_t i0, int64_t n, int64_t
       const int64_t first_hidden = std::max<int64_t>(0, std::min<int64_t>(nk, i0 + r + offset + 1 - j0));
       for (int64_t c = first_hidden; c < nk; ++c) row[c] = kHidden;
     }
+    if (a.window > 0) {
+      // Sliding window: query i0 + r sees keys j > i0 + r + offset - window; those at or below are hidden.
+      const int64_t visible_from = std::max<int64_t>(0, std::min<int64_t>(nk, i0 + r + offset - a.window + 1 - j0));
+      for (int64_t c = 0; c < visible_from; ++c) row[c] = kHidden;
+    }
   }
 }
 
-// Keys a block of queries [i0, i1) can see at all: [0, key_end).
+// Keys a block of queries [i0, i1) can see at all: [key_begin(i0), key_end(i1)).
 int64_t key_end(const AttentionArgs& a, int64_t i1) {
   if (!a.causal) return a.tk;
   return std::max<int64_t>(0, std::min<int64_t>(a.tk, i1 - 1 + (a.tk - a.tq) + 1));
+}
+int64_t key_begin(const AttentionArgs& a, int64_t i0) {
+  if (a.window <= 0) return 0;
+  return std::max<int64_t>(0, std::min<int64_t>(a.tk, i0 + (a.tk - a.tq) - a.window + 1));
+}
+// Queries that can see any of the keys [j0, j1): [.., query_end(j1)) (the window's upper bound on queries).
+int64_t query_end(const AttentionArgs& a, int64_t j1) {
+  if (a.window <= 0) return a.tq;
+  return std::max<int64_t>(0, std::min<int64_t>(a.tq, j1 - 1 - (a.tk - a.tq) + a.window));
 }
 
 // One (sequence, query head) and its query blocks [qb0, qb1): K^T (scaled, one [D, BK] panel per key
@@ -90,7 +117,9 @@ bool forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
   const int64_t D = a.head_dim, H = a.q_heads;
   const int64_t kvh = h / (a.q_heads / a.kv_heads);
   const int64_t kend_all = key_end(a, std::min(a.tq, qb1 * BQ));
-  const int64_t padded = (kend_all + BK - 1) / BK * BK;
+  // Keys below the window of the first query block are never packed (kbase is a multiple of BK).
+  const int64_t kbase = std::min(key_begin(a, qb0 * BQ), kend_all) / BK * BK;
+  const int64_t padded = (kend_all - kbase + BK - 1) / BK * BK;
   float* kt = thread_scratch(static_cast<size_t>(2 * D * padded + BQ * BK + BQ * D + 2 * BQ));
   float* vp = kt + D * padded;
   float* s = vp + D * padded;
@@ -99,9 +128,9 @@ bool forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
   float* l = m + BQ;
   const float* k = a.k + b * a.tk * a.k_stride + kvh * D;
   const float* v = a.v + b * a.tk * a.v_stride + kvh * D;
-  for (int64_t j0 = 0; j0 < kend_all; j0 += BK)
-    ops.transpose(k + j0 * a.k_stride, a.k_stride, std::min(BK, kend_all - j0), D, a.scale, kt + j0 * D, BK);
-  pack_rows(v, a.v_stride, kend_all, D, vp);
+  for (int64_t j0 = kbase; j0 < kend_all; j0 += BK)
+    ops.transpose(k + j0 * a.k_stride, a.k_stride, std::min(BK, kend_all - j0), D, a.scale, kt + (j0 - kbase) * D, BK);
+  pack_rows(v + kbase * a.v_stride, a.v_stride, kend_all - kbase, D, vp);
   for (int64_t qb = qb0; qb < qb1; ++qb) {
     const int64_t i0 = qb * BQ, i1 = std::min(a.tq, i0 + BQ), n = i1 - i0;
     std::fill(o, o + n * D, 0.0f);
@@ -109,9 +138,11 @@ bool forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
     std::fill(l, l + n, 0.0f);
     const float* q = a.q + (b * a.tq + i0) * a.q_stride + h * D;
     const int64_t kend = key_end(a, i1);
-    for (int64_t j0 = 0; j0 < kend; j0 += BK) {
+    // Key tiles wholly below the block's window are skipped (the first tile may still hide some keys).
+    for (int64_t j0 = std::max(kbase, key_begin(a, i0) / BK * BK); j0 < kend; j0 += BK) {
       const int64_t nk = std::min(BK, kend - j0);
-      ops.matmul(n, nk, D, q, a.q_stride, kt + j0 * D, BK, s, BK, false);
+      ops.matmul(n, nk, D, q, a.q_stride, kt + (j0 - kbase) * D, BK, s, BK, false);
+      cap_tile(a, n, nk, s, nullptr);
       mask_tile(a, b, i0, n, j0, nk, s);
       for (int64_t r = 0; r < n; ++r) {
         float* row = s + r * BK;
@@ -130,7 +161,7 @@ bool forward_chunk(const AttentionArgs& a, const AttentionBlockOps& ops, int64_t
         l[r] = l[r] * alpha + ops.exp_shifted(row, nk, m_new, row);
         m[r] = m_new;
       }
-      ops.matmul(n, D, nk, s, BK, vp + j0 * D, D, o, D, true);
+      ops.matmul(n, D, nk, s, BK, vp + (j0 - kbase) * D, D, o, D, true);
     }
     for (int64_t r = 0; r < n; ++r) {
       float* dst = out + ((b * a.tq + i0 + r) * H + h) * D;
@@ -165,7 +196,7 @@ struct DqTarget {
 bool backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const BackwardOut& g, int64_t b,
                     int64_t kvh, int64_t kbegin, int64_t kend, DqTarget dq) {
   const int64_t D = a.head_dim, H = a.q_heads, group = a.q_heads / a.kv_heads, offset = a.tk - a.tq;
-  const size_t tiles = static_cast<size_t>(3 * D * BK + 4 * BQ * BK + 2 * BK * D + 2 * BQ * D);
+  const size_t tiles = static_cast<size_t>(3 * D * BK + 5 * BQ * BK + 2 * BK * D + 2 * BQ * D);
   float* kt = thread_scratch(tiles + static_cast<size_t>(group * a.tq));
   float* vt = kt + D * BK;
   float* kp = vt + D * BK;     // [BK, D] keys packed (see forward_chunk on why rows are packed)
@@ -177,7 +208,8 @@ bool backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
   float* dst = pt + BQ * BK;   // [BK, BQ]
   float* dk_acc = dst + BQ * BK;
   float* dv_acc = dk_acc + BK * D;
-  float* delta = dv_acc + BK * D;  // [group, tq]: dout_i . out_i
+  float* slope = dv_acc + BK * D;  // [BQ, BK] d(capped score)/d(score) under a softcap
+  float* delta = slope + BQ * BK;  // [group, tq]: dout_i . out_i
 
   for (int64_t gi = 0; gi < group; ++gi) {
     const int64_t h = kvh * group + gi;
@@ -202,13 +234,16 @@ bool backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
     std::fill(dv_acc, dv_acc + nk * D, 0.0f);
     // Causal: queries before j0 - offset see none of these keys.
     const int64_t first_query = a.causal ? std::max<int64_t>(0, j0 - offset) : 0;
+    // Sliding window: queries from query_end on see none of these keys.
+    const int64_t last_query = query_end(a, j0 + nk);
     for (int64_t gi = 0; gi < group; ++gi) {
       const int64_t h = kvh * group + gi;
-      for (int64_t i0 = first_query - first_query % BQ; i0 < a.tq; i0 += BQ) {
+      for (int64_t i0 = first_query - first_query % BQ; i0 < last_query; i0 += BQ) {
         const int64_t n = std::min(BQ, a.tq - i0);
         pack_rows(a.q + (b * a.tq + i0) * a.q_stride + h * D, a.q_stride, n, D, qp);
         pack_rows(g.dout + ((b * a.tq + i0) * H + h) * D, H * D, n, D, dop);
         ops.matmul(n, nk, D, qp, D, kt, BK, p, BK, false);
+        cap_tile(a, n, nk, p, slope);
         mask_tile(a, b, i0, n, j0, nk, p);
         for (int64_t r = 0; r < n; ++r) {
           float* row = p + r * BK;
@@ -221,6 +256,8 @@ bool backward_group(const AttentionArgs& a, const AttentionBlockOps& ops, const 
         for (int64_t r = 0; r < n; ++r) {
           const float di = delta[gi * a.tq + i0 + r];
           for (int64_t c = 0; c < nk; ++c) ds[r * BK + c] = a.scale * p[r * BK + c] * (ds[r * BK + c] - di);
+          if (a.softcap != 0.0f)
+            for (int64_t c = 0; c < nk; ++c) ds[r * BK + c] *= slope[r * BK + c];
         }
         ops.transpose(p, BK, n, nk, 1.0f, pt, BQ);
         ops.transpose(ds, BK, n, nk, 1.0f, dst, BQ);

@@ -13,6 +13,13 @@ struct AttentionArgs {
   float scale;
   // Query i sees keys j <= i + (tk - tq).
   bool causal;
+  // Sliding window (0 = none): query i sees only keys j > i + (tk - tq) - window, HF's sliding_window
+  // (masking_utils.sliding_window_overlay: kv_idx > q_idx - sliding_window, with q_idx the query's absolute
+  // position i + (tk - tq)); so window keys at most, itself included. Applies with or without causal.
+  int64_t window;
+  // Logit soft-capping (0 = none): a score s = scale * q.k becomes softcap * tanh(s / softcap) before the
+  // mask and the softmax (Gemma 2's attn_logit_softcapping); the backward multiplies by 1 - tanh^2.
+  float softcap;
   // [batch, tk], 0 hides a key; null attends to every key.
   const int32_t* key_mask;
   const float *q, *k, *v;

@@ -18,12 +18,14 @@ constexpr double kHiddenScore = -std::numeric_limits<double>::infinity();
 
 bool key_visible(const AttentionArgs& a, int64_t b, int64_t i, int64_t j) {
   if (a.causal && j > i + (a.tk - a.tq)) return false;
+  // Sliding window (HF's kv_idx > q_idx - sliding_window, q_idx = i + (tk - tq)).
+  if (a.window > 0 && j <= i + (a.tk - a.tq) - a.window) return false;
   return a.key_mask == nullptr || a.key_mask[b * a.tk + j] != 0;
 }
 
 int64_t kv_head_of(const AttentionArgs& a, int64_t h) { return h / (a.q_heads / a.kv_heads); }
 
-// scale * q_i . k_j of query head h for every key, -inf where hidden.
+// scale * q_i . k_j of query head h for every key (soft-capped: softcap * tanh(s / softcap)), -inf where hidden.
 void scores_row(const AttentionArgs& a, int64_t b, int64_t h, int64_t i, std::vector<double>& s) {
   const int64_t D = a.head_dim, g = kv_head_of(a, h);
   const float* q = a.q + (b * a.tq + i) * a.q_stride + h * D;
@@ -36,6 +38,7 @@ void scores_row(const AttentionArgs& a, int64_t b, int64_t h, int64_t i, std::ve
     double dot = 0;
     for (int64_t d = 0; d < D; ++d) dot += static_cast<double>(q[d]) * k[d];
     s[j] = static_cast<double>(a.scale) * dot;
+    if (a.softcap != 0.0f) s[j] = a.softcap * std::tanh(s[j] / a.softcap);
   }
 }
 
@@ -103,7 +106,11 @@ void attention_backward_exact(const AttentionArgs& a, const float* out, const fl
             const float* k = a.k + (b * a.tk + j) * a.k_stride + kh * D;
             double dP = 0;
             for (int64_t d = 0; d < D; ++d) dP += static_cast<double>(dO[d]) * v[d];
-            const double dS = a.scale * P * (dP - Di);
+            double dS = a.scale * P * (dP - Di);
+            if (a.softcap != 0.0f) {  // d(c tanh(x / c))/dx = 1 - tanh^2, tanh = the capped score / c
+              const double t = s[j] / a.softcap;
+              dS *= 1.0 - t * t;
+            }
             for (int64_t d = 0; d < D; ++d) {
               dqa[d] += dS * k[d];
               dka[j * D + d] += dS * q[d];

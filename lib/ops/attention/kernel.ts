@@ -28,6 +28,18 @@ export interface AttentionParams {
   scale: number;
   /** Query i (0-based) sees keys j <= i + (tk - tq). */
   causal: boolean;
+  /**
+   * Sliding window, 0 or absent = none: query i sees only keys j > i + (tk - tq) - window (HF's sliding_window,
+   * transformers' masking_utils.sliding_window_overlay: kv_idx > q_idx - sliding_window with q_idx the query's
+   * absolute position i + (tk - tq)), so at most `window` keys, itself included. A bound on top of causal and
+   * the key mask (it applies without causal too).
+   */
+  window?: number;
+  /**
+   * Logit soft-capping, 0 or absent = none: each score s = scale * q.k becomes softcap * tanh(s / softcap)
+   * before the mask and the softmax (Gemma 2's attn_logit_softcapping).
+   */
+  softcap?: number;
   /** [batch, tk]: 0 hides that key from every query of the sequence; null attends to every key. */
   keyMask: Int32Array | null;
   q: HeadsView;
@@ -59,7 +71,7 @@ function headsView(c: ArgChecks, name: string, v: unknown, rows: number, width: 
   c.buf(`${name}.buf`, view.buf, rows === 0 ? 0 : c.mul(rows - 1, stride) + width);
 }
 
-/** What both directions share: sizes, head counts, scale, causal, keyMask, and the q, k, v views. */
+/** What both directions share: sizes, head counts, scale, causal, window, softcap, keyMask, and the q, k, v views. */
 function shared(p: AttentionParams, c: ArgChecks): { qw: number; kw: number; qrows: number; krows: number } {
   const batch = c.dim('batch', p.batch), tq = c.dim('tq', p.tq), tk = c.dim('tk', p.tk);
   const qHeads = c.dim('qHeads', p.qHeads), kvHeads = c.dim('kvHeads', p.kvHeads), headDim = c.dim('headDim', p.headDim);
@@ -70,6 +82,11 @@ function shared(p: AttentionParams, c: ArgChecks): { qw: number; kw: number; qro
   const scale = c.number('scale', p.scale);
   if (!Number.isFinite(scale)) c.fail(`scale must be finite, got ${scale}`);
   c.boolean('causal', p.causal);
+  if (p.window !== undefined) c.dim('window', p.window);
+  if (p.softcap !== undefined) {
+    const cap = c.number('softcap', p.softcap);
+    if (!(cap >= 0) || !Number.isFinite(cap)) c.fail(`softcap must be a finite number >= 0 (0: none), got ${cap}`);
+  }
   const maskNeeded = c.mul(batch, tk);
   const mask: unknown = p.keyMask;
   if (mask !== null && mask !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * Scaled dot-product attention on the backend's fused kernel: q [B, Tq, Hq * D], k and v [B, Tk, Hkv * D]
- * (token rows may be strided, e.g. column slices of one fused qkv). Causal masking, key padding masks and
- * grouped-query heads; no [Tq, Tk] matrix per head is kept, only each query's log-sum-exp.
+ * (token rows may be strided, e.g. column slices of one fused qkv). Causal masking, sliding windows, logit
+ * soft-capping, key padding masks and grouped-query heads; no [Tq, Tk] matrix per head is kept, only each query's log-sum-exp.
  */
 import type { HeadsView } from './kernel';
 import { record } from '../../tensor/autograd';
@@ -18,6 +18,10 @@ export interface AttentionOptions {
   keyMask?: Int32Array | null;
   /** Defaults to 1 / sqrt(headDim). */
   scale?: number;
+  /** Sliding window (HF's sliding_window): query i sees keys j > i + (Tk - Tq) - window. 0 or absent: none. */
+  window?: number;
+  /** Logit soft-capping: scores become softcap * tanh(scores / softcap) before the softmax. 0 or absent: none. */
+  softcap?: number;
 }
 
 function headsView(op: string, name: string, t: Tensor, batch: number, tokens: number, width: number): HeadsView {
@@ -46,7 +50,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const kvWidth = kvHeads * headDim;
   const base = {
     batch, tq, tk, qHeads, kvHeads, headDim, scale: opts.scale ?? 1 / Math.sqrt(headDim), causal: opts.causal,
-    keyMask: opts.keyMask ?? null,
+    keyMask: opts.keyMask ?? null, window: opts.window ?? 0, softcap: opts.softcap ?? 0,
     q: headsView(op, 'q', q, batch, tq, qWidth), k: headsView(op, 'k', k, batch, tk, kvWidth), v: headsView(op, 'v', v, batch, tk, kvWidth),
   };
   if (base.keyMask && base.keyMask.length !== batch * tk)

@@ -12,6 +12,10 @@ import type { AttentionKernels, AttentionParams } from './kernel';
 export interface AttentionShape {
   batch: number; tq: number; tk: number; qHeads: number; kvHeads: number; headDim: number;
   scale: number; causal: boolean; keyMask: Int32Array | null;
+  /** Sliding window (0 = none; see AttentionParams.window). */
+  window?: number;
+  /** Logit soft-cap (0 = none; see AttentionParams.softcap). */
+  softcap?: number;
 }
 
 export interface AttentionInputs extends AttentionShape {
@@ -23,6 +27,8 @@ export interface AttentionInputs extends AttentionShape {
 /** Whether query i of sequence b sees key j (causal offset tk - tq serves KV caches and key prefixes). */
 export function keyVisible(s: AttentionShape, b: number, i: number, j: number): boolean {
   if (s.causal && j > i + (s.tk - s.tq)) return false;
+  // HF's sliding window: kv_idx > q_idx - sliding_window, the query at absolute position i + (tk - tq).
+  if (s.window && j <= i + (s.tk - s.tq) - s.window) return false;
   return s.keyMask === null || s.keyMask[b * s.tk + j] !== 0;
 }
 
@@ -31,7 +37,7 @@ export function kvHeadOf(s: AttentionShape, h: number): number {
   return Math.floor(h / (s.qHeads / s.kvHeads));
 }
 
-/** scale * q_i . k_j of query head h, for every key (-Infinity where hidden). */
+/** scale * q_i . k_j of query head h (soft-capped: softcap * tanh(s / softcap)), for every key (-Infinity where hidden). */
 function scoresRow(p: AttentionInputs, b: number, h: number, i: number): Float64Array {
   const D = p.headDim, g = kvHeadOf(p, h);
   const qi = (b * p.tq + i) * p.qStride + h * D;
@@ -42,6 +48,7 @@ function scoresRow(p: AttentionInputs, b: number, h: number, i: number): Float64
     let dot = 0;
     for (let d = 0; d < D; d++) dot += p.q[qi + d] * p.k[kj + d];
     s[j] = p.scale * dot;
+    if (p.softcap) s[j] = p.softcap * Math.tanh(s[j] / p.softcap);
   }
   return s;
 }
@@ -81,8 +88,8 @@ export interface AttentionGradOutputs {
 
 /**
  * Flash-attention's backward from the saved out and lse: P = exp(s - lse), D_i = dout_i . out_i,
- * dS = P (dP - D_i) with dP = dout v^T; dq = scale dS k, dk = scale dS^T q, dv = P^T dout (summed over
- * the query heads of a kv group). Writes only the columns of the heads each gradient owns.
+ * dS = P (dP - D_i) with dP = dout v^T (times 1 - tanh^2 under a soft-cap); dq = scale dS k, dk = scale
+ * dS^T q, dv = P^T dout (summed over the query heads of a kv group). Writes only the columns of the heads each gradient owns.
  */
 export function attentionBackward(p: AttentionInputs, out: Arr, lse: Arr, dout: Arr, g: AttentionGradOutputs): void {
   const D = p.headDim, H = p.qHeads;
@@ -114,7 +121,9 @@ export function attentionBackward(p: AttentionInputs, out: Arr, lse: Arr, dout: 
           const vj = (b * p.tk + j) * p.vStride + kh * D, kj = (b * p.tk + j) * p.kStride + kh * D;
           let dP = 0;
           for (let d = 0; d < D; d++) dP += dout[o + d] * p.v[vj + d];
-          const dS = P * (dP - Di);
+          let dS = P * (dP - Di);
+          // Under a soft-cap, d(c tanh(x / c))/dx = 1 - tanh^2, tanh being the capped score / c.
+          if (p.softcap) dS *= 1 - (s[j] / p.softcap) ** 2;
           const dkj = (b * p.tk + j) * g.dkStride + kh * D, dvj = (b * p.tk + j) * g.dvStride + kh * D;
           for (let d = 0; d < D; d++) {
             g.dq[dqi + d] += p.scale * dS * p.k[kj + d];
@@ -129,7 +138,7 @@ export function attentionBackward(p: AttentionInputs, out: Arr, lse: Arr, dout: 
 function inputs(p: AttentionParams): AttentionInputs {
   return {
     batch: p.batch, tq: p.tq, tk: p.tk, qHeads: p.qHeads, kvHeads: p.kvHeads, headDim: p.headDim, scale: p.scale,
-    causal: p.causal, keyMask: p.keyMask,
+    causal: p.causal, keyMask: p.keyMask, window: p.window ?? 0, softcap: p.softcap ?? 0,
     q: at(p.q.buf), qStride: p.q.rowStride, k: at(p.k.buf), kStride: p.k.rowStride, v: at(p.v.buf), vStride: p.v.rowStride,
   };
 }

@@ -10,7 +10,7 @@ const inputs = (b: (n: number) => Buf) => ({
   q: view(b(48), 8), k: view(b(32), 4), v: view(b(32), 4),
 });
 
-/** The checks both directions share: the q, k, v views, head counts, scale, causal and the key mask. */
+/** The checks both directions share: the q, k, v views, head counts, scale, causal, window, softcap and the key mask. */
 const SHARED_RANGES: KernelCase['ranges'] = [
   [{ kvHeads: 3 }, 'kvHeads must be at least 1 and divide qHeads, got qHeads 4 and kvHeads 3'],
   [{ kvHeads: 0 }, 'kvHeads must be at least 1 and divide qHeads, got qHeads 4 and kvHeads 0'],
@@ -19,6 +19,13 @@ const SHARED_RANGES: KernelCase['ranges'] = [
   [{ scale: Infinity }, 'scale must be finite, got Infinity'],
   [{ scale: '0.5' }, "argument 'scale' must be a number, got string"],
   [{ causal: 'yes' }, "argument 'causal' must be a boolean, got string"],
+  [{ window: -1 }, "argument 'window' must be a non-negative integer, got -1"],
+  [{ window: 2.5 }, "argument 'window' must be a non-negative integer, got 2.5"],
+  [{ window: '4' }, "argument 'window' must be a number, got string"],
+  [{ window: null }, "argument 'window' must be a number, got null"],
+  [{ softcap: -1 }, 'softcap must be a finite number >= 0 (0: none), got -1'],
+  [{ softcap: Infinity }, 'softcap must be a finite number >= 0 (0: none), got Infinity'],
+  [{ softcap: '30' }, "argument 'softcap' must be a number, got string"],
   [{ keyMask: new Int32Array(7) }, "argument 'keyMask' has 7 elements, expected at least batch * tk = 8"],
   [{ keyMask: new Float32Array(8) }, "argument 'keyMask' must be an Int32Array or null, got Float32Array"],
   [{ keyMask: [1, 1, 1, 1, 1, 1, 1, 1] }, "argument 'keyMask' must be an Int32Array or null, got Array"],
