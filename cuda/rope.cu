@@ -4,7 +4,9 @@
 // inv_freq is computed on the host by the very expression the CPU kernel uses (std::pow, glibc's powf) and
 // passed to the kernel: the device's powf is not correctly rounded, and one ulp of inv_freq moves the angle
 // at position 8000 by ~1e-3 rad, far beyond the tolerance. Up to kArgFreqs values travel in the kernel's
-// arguments (no copy); a larger rotary_dim uploads them to stream-ordered scratch.
+// arguments (no copy); a larger rotary_dim uploads them to stream-ordered scratch. RoPE scaling: the caller's
+// host inv_freq values (RopeArgs::inv_freq) take the same path; cos/sin are multiplied by attention_factor
+// (one float32 rounding, as HF) when it is not 1.
 // Precise cosf/sinf (no fast math): at positions in the thousands __cosf's error would exceed the tolerance.
 #include <cuda_runtime.h>
 
@@ -31,8 +33,9 @@ __global__ void rope_kernel(RopeArgs p, ArgFreqs arg_freqs, const float* dev_fre
     const int64_t r = e / half, i = e - r * half;
     const float inv_freq = dev_freqs != nullptr ? dev_freqs[i] : arg_freqs.v[i];
     const float angle = static_cast<float>(p.positions[r]) * inv_freq;
-    const float cs = cosf(angle);
-    const float sn = p.inverse ? -sinf(angle) : sinf(angle);
+    float cs = cosf(angle), sn = sinf(angle);
+    if (p.attention_factor != 1.0f) cs = __fmul_rn(cs, p.attention_factor), sn = __fmul_rn(sn, p.attention_factor);
+    if (p.inverse) sn = -sn;
     for (int64_t h = 0; h < p.heads; ++h) {
       float* v = p.x + r * p.row_stride + h * p.head_dim;
       float* lo = p.interleaved ? v + 2 * i : v + i;
@@ -49,9 +52,13 @@ __global__ void rope_kernel(RopeArgs p, ArgFreqs arg_freqs, const float* dev_fre
 bool rope(const RopeArgs& a, std::string* error) {
   const int64_t half = a.rotary_dim / 2;
   if (half == 0 || a.rows == 0 || a.heads == 0) return true;
-  // csrc/kernels/rope/rope.cc's inv_freq, expression for expression.
+  // csrc/kernels/rope/rope.cc's inv_freq, expression for expression, or the caller's (RoPE scaling).
   std::vector<float> inv_freq(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) {
+    if (a.inv_freq != nullptr) {
+      inv_freq[static_cast<size_t>(i)] = a.inv_freq[i];
+      continue;
+    }
     const float e = static_cast<float>(2 * i) / static_cast<float>(a.rotary_dim);
     inv_freq[static_cast<size_t>(i)] = 1.0f / std::pow(a.theta, e);
   }
@@ -68,7 +75,9 @@ bool rope(const RopeArgs& a, std::string* error) {
       return false;
     }
   }
-  rope_kernel<<<detail::grid_for(a.rows * half), detail::kThreads, 0, detail::stream()>>>(a, arg, dev);
+  RopeArgs dev_args = a;
+  dev_args.inv_freq = nullptr;  // host memory: the values travel in arg / dev
+  rope_kernel<<<detail::grid_for(a.rows * half), detail::kThreads, 0, detail::stream()>>>(dev_args, arg, dev);
   const bool ok = detail::launched("rope", error);
   const bool freed = free_async(dev, ok ? error : nullptr);  // stream-ordered: after the kernel has read it
   return ok && freed;

@@ -20,7 +20,7 @@ struct CudaRope : DeviceBuffers {
   static void rope(const Params& p, const RopeArgs& a) { run(p, cuda::rope, a); }
 };
 
-// rope({rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse})
+// rope({rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse, invFreq?, attentionFactor?})
 template <class D>
 Napi::Value Rope(const Napi::CallbackInfo& info) {
   const Params p(info, "rope");
@@ -39,6 +39,26 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   a.theta = theta;
   a.interleaved = p.boolean("interleaved");
   a.inverse = p.boolean("inverse");
+  // RoPE scaling (lib/ops/rope/kernel.ts checks the same, with the same messages): host values on both entries.
+  const int64_t half = a.rotary_dim / 2;
+  const Napi::Value inv = p.value("invFreq");
+  if (!inv.IsNull() && !inv.IsUndefined()) {
+    if (!inv.IsTypedArray() || inv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      p.fail_type("argument 'invFreq' must be a Float32Array or null, got " + Params::type_of(inv));
+    const Napi::Float32Array arr = inv.As<Napi::Float32Array>();
+    if (static_cast<int64_t>(arr.ElementLength()) != half)
+      p.fail_range("invFreq must hold rotaryDim / 2 = " + std::to_string(half) + " values, got " +
+                   std::to_string(arr.ElementLength()));
+    for (int64_t i = 0; i < half; ++i)
+      if (!std::isfinite(arr[static_cast<size_t>(i)]))
+        p.fail_range("invFreq[" + std::to_string(i) + "] must be finite, got " + Params::show(arr[static_cast<size_t>(i)]));
+    a.inv_freq = arr.Data();
+  }
+  if (!p.value("attentionFactor").IsUndefined()) {
+    const double af = p.number("attentionFactor");
+    if (!(af > 0.0) || std::isinf(af)) p.fail_range("attentionFactor must be finite and > 0, got " + Params::show(af));
+    a.attention_factor = static_cast<float>(af);
+  }
   const int64_t span = a.rows == 0 ? 0 : p.checked_add(p.checked_mul(a.rows - 1, a.row_stride), row_width);
   a.x = D::view(p, "x", span);
   const typename D::Ints positions(p, p.int32s("positions", a.rows), a.rows);

@@ -1,4 +1,7 @@
-/** Rotary position embeddings on [..., heads * headDim] rows (q or k), out of place; the backward rotates back. */
+/**
+ * Rotary position embeddings on [..., heads * headDim] rows (q or k), out of place; the backward rotates back
+ * (the transpose: by -angle, times the same attentionFactor).
+ */
 import { record } from '../../tensor/autograd';
 import { kernel } from '../../tensor/kernel_lookup';
 import { formatShape } from '../../tensor/shape';
@@ -13,6 +16,13 @@ export interface RopeOptions {
   interleaved?: boolean;
   /** Rotate only the first rotaryDim dims of each head (default: all). */
   rotaryDim?: number;
+  /**
+   * RoPE scaling: the rotaryDim/2 inverse frequencies to use instead of theta^(-2i / rotaryDim)
+   * (lib/ops/rope/scaling.ts computes them from a config's rope_scaling as HF does). null: from theta.
+   */
+  invFreq?: Float32Array | null;
+  /** Multiplies cos and sin (HF's attention_scaling: longrope, yarn); default 1. */
+  attentionFactor?: number;
 }
 
 export function rope(x: Tensor, opts: RopeOptions): Tensor {
@@ -31,7 +41,8 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
   const rotate = (t: Tensor, inverse: boolean): Tensor => {
     const out = t.copyPacked();
     kernel(be, 'rope', op)({ rows, heads: opts.heads, headDim, rotaryDim, rowStride: width, x: out.buf(), positions: opts.positions,
-      theta: opts.theta ?? 10000, interleaved: opts.interleaved ?? false, inverse });
+      theta: opts.theta ?? 10000, interleaved: opts.interleaved ?? false, inverse, invFreq: opts.invFreq ?? null,
+      attentionFactor: opts.attentionFactor ?? 1 });
     return out;
   };
   return record(rotate(x, false), op, [x], (g) => [rotate(g, true)]);

@@ -8,6 +8,10 @@ import type { RopeKernels } from './kernel';
 export interface RopeArrays {
   rows: number; heads: number; headDim: number; rotaryDim: number; rowStride: number;
   x: Arr; positions: Int32Array; theta: number; interleaved: boolean; inverse: boolean;
+  /** The rotaryDim/2 inverse frequencies (RoPE scaling); null or absent: ropeInvFreq(rotaryDim, theta). */
+  invFreq?: Float32Array | null;
+  /** Multiplies cos and sin (HF's attention_scaling); absent: 1. */
+  attentionFactor?: number;
 }
 
 /**
@@ -24,16 +28,22 @@ export function ropeInvFreq(rotaryDim: number, theta: number): Float64Array {
 /**
  * Rotates each pair (a, b) of x by angle = positions[row] * inv_freq[i] (float32 product, as HF):
  * a' = a cos - b sin, b' = b cos + a sin; by -angle when inverse. Pairs are (i, i + rotaryDim/2)
- * (HF rotate_half) or (2i, 2i + 1) when interleaved (llama2.c, Meta).
+ * (HF rotate_half) or (2i, 2i + 1) when interleaved (llama2.c, Meta). cos and sin are multiplied by
+ * attentionFactor (when not 1), in the forward and the inverse alike: the inverse is the transpose.
  */
 export function rope(p: RopeArrays): void {
   const { rows, heads, headDim, rotaryDim, rowStride, x, positions, theta, interleaved, inverse } = p;
   const half = rotaryDim / 2;
-  const inv = ropeInvFreq(rotaryDim, theta);
+  const inv = p.invFreq ?? ropeInvFreq(rotaryDim, theta);
+  const af = p.attentionFactor ?? 1;
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(Math.fround(positions[r]) * inv[i]);
-      const c = Math.cos(angle), s = inverse ? -Math.sin(angle) : Math.sin(angle);
+      let c = Math.cos(angle), s = inverse ? -Math.sin(angle) : Math.sin(angle);
+      if (af !== 1) {
+        c *= af;
+        s *= af;
+      }
       for (let h = 0; h < heads; h++) {
         const o = r * rowStride + h * headDim;
         const ia = interleaved ? o + 2 * i : o + i, ib = interleaved ? ia + 1 : ia + half;
@@ -48,6 +58,7 @@ export function rope(p: RopeArrays): void {
 /** The js backend's kernels: the math above on float32 storage. */
 export const jsRopeKernels: RopeKernels = {
   rope(p) {
-    rope({ ...p, x: at(p.x) });
+    // The native kernels take attentionFactor as a float32.
+    rope({ ...p, x: at(p.x), attentionFactor: p.attentionFactor === undefined ? 1 : Math.fround(p.attentionFactor) });
   },
 };

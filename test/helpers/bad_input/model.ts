@@ -120,7 +120,7 @@ export const MODEL_CASES: KernelCase[] = [
   {
     kernel: 'rope',
     params: (b) => ({ rows: 2, heads: 2, headDim: 4, rotaryDim: 4, rowStride: 8, x: b(16), positions: i32(0, 1), theta: 10000, interleaved: false,
-      inverse: false }),
+      inverse: false, invFreq: Float32Array.of(1, 0.01), attentionFactor: 1.25 }),
     dims: ['rows', 'heads', 'headDim', 'rotaryDim', 'rowStride'],
     bufs: ['x'],
     ranges: [
@@ -133,6 +133,18 @@ export const MODEL_CASES: KernelCase[] = [
       [{ inverse: undefined }, "argument 'inverse' must be a boolean, got undefined"],
       [{ positions: i32(0) }, "argument 'positions' has 1 elements, expected at least 2"],
       [{ positions: null }, "argument 'positions' must be an Int32Array, got null"],
+      [{ invFreq: Float32Array.of(1) }, 'invFreq must hold rotaryDim / 2 = 2 values, got 1'],
+      [{ invFreq: Float32Array.of(1, 2, 3) }, 'invFreq must hold rotaryDim / 2 = 2 values, got 3'],
+      [{ invFreq: Float32Array.of(1, NaN) }, 'invFreq[1] must be finite, got NaN'],
+      [{ invFreq: Float32Array.of(-Infinity, 1) }, 'invFreq[0] must be finite, got -Infinity'],
+      [{ invFreq: Float64Array.of(1, 2) }, "argument 'invFreq' must be a Float32Array or null, got Float64Array"],
+      [{ invFreq: [1, 2] }, "argument 'invFreq' must be a Float32Array or null, got Array"],
+      [{ attentionFactor: 0 }, 'attentionFactor must be finite and > 0, got 0'],
+      [{ attentionFactor: -1 }, 'attentionFactor must be finite and > 0, got -1'],
+      [{ attentionFactor: Infinity }, 'attentionFactor must be finite and > 0, got Infinity'],
+      [{ attentionFactor: NaN }, "argument 'attentionFactor' must not be NaN"],
+      [{ attentionFactor: '1' }, "argument 'attentionFactor' must be a number, got string"],
+      [{ attentionFactor: null }, "argument 'attentionFactor' must be a number, got null"],
     ],
   },
   {
