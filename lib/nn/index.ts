@@ -27,6 +27,13 @@ export { Qwen3ForCausalLM, Qwen3ForSequenceClassification } from './models/qwen3
 export { GemmaConfig } from './models/gemma/config';
 export { GemmaForCausalLM, GemmaForSequenceClassification } from './models/gemma/model';
 export { GemmaRMSNorm } from './models/gemma/norm';
+export { MistralConfig } from './models/mistral/config';
+export { MistralForCausalLM, MistralForSequenceClassification } from './models/mistral/model';
+export { Gemma2Config } from './models/gemma2/config';
+export { Gemma2DecoderLayer } from './models/gemma2/layer';
+export { Gemma2ForCausalLM, Gemma2ForSequenceClassification } from './models/gemma2/model';
+export { Phi3Config } from './models/phi3/config';
+export { Phi3ForCausalLM, Phi3ForSequenceClassification, Phi3Attention, Phi3MLP, Phi3DecoderLayer } from './models/phi3/model';
 export type { DecoderVariant, LlamaLikeConfig } from './models/llama/config';
 export { AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, MODEL_FAMILIES, SUPPORTED_MODEL_TYPES } from './models/auto';
 export type { AutoClassifierOptions, AutoLoadOptions, CausalLMModel, ModelTask, SequenceClassificationModel } from './models/auto';

@@ -13,6 +13,8 @@ export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> =
   qwen2: ['q_proj', 'v_proj'],
   qwen3: ['q_proj', 'v_proj'],
   gemma: ['q_proj', 'v_proj'],
+  mistral: ['q_proj', 'v_proj'],
+  gemma2: ['q_proj', 'v_proj'],
 });
 
 /** HF peft's default LoRA target modules for a model_type, or null when peft has none for it. */

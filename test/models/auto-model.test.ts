@@ -37,9 +37,9 @@ function withConfig(family: string, edit: (c: Record<string, unknown>) => void):
 
 describe('AutoModelForCausalLM / AutoModelForSequenceClassification', () => {
   it('knows every supported model_type', () => {
-    expect([...SUPPORTED_MODEL_TYPES].sort()).toEqual(['bert', 'gemma', 'gpt2', 'llama', 'qwen2', 'qwen3']);
-    expect(AutoModelForCausalLM.supportedModelTypes.sort()).toEqual(['gemma', 'gpt2', 'llama', 'qwen2', 'qwen3']);
-    expect(AutoModelForSequenceClassification.supportedModelTypes.sort()).toEqual(['bert', 'gemma', 'llama', 'qwen2', 'qwen3']);
+    expect([...SUPPORTED_MODEL_TYPES].sort()).toEqual(['bert', 'gemma', 'gemma2', 'gpt2', 'llama', 'mistral', 'phi3', 'qwen2', 'qwen3']);
+    expect(AutoModelForCausalLM.supportedModelTypes.sort()).toEqual(['gemma', 'gemma2', 'gpt2', 'llama', 'mistral', 'phi3', 'qwen2', 'qwen3']);
+    expect(AutoModelForSequenceClassification.supportedModelTypes.sort()).toEqual(['bert', 'gemma', 'gemma2', 'llama', 'mistral', 'phi3', 'qwen2', 'qwen3']);
   });
 
   it.each([['llama', LlamaForCausalLM], ['gpt2', GPT2LMHeadModel], ['qwen2', Qwen2ForCausalLM], ['qwen3', Qwen3ForCausalLM], ['gemma', GemmaForCausalLM]] as const)(
@@ -86,13 +86,13 @@ describe('AutoModelForCausalLM / AutoModelForSequenceClassification', () => {
 
   it('names an unknown model_type and the supported ones', () => {
     const dir = withConfig('qwen2', (c) => (c.model_type = 'mamba'));
-    expect(() => AutoModelForCausalLM.fromPretrained(dir)).toThrow(/model_type "mamba" is not supported \(supported: llama, gpt2, bert, qwen2, qwen3, gemma\)/);
+    expect(() => AutoModelForCausalLM.fromPretrained(dir)).toThrow(/model_type "mamba" is not supported \(supported: llama, gpt2, bert, qwen2, qwen3, gemma, mistral, gemma2, phi3\)/);
     const none = withConfig('qwen2', (c) => delete c.model_type);
     expect(() => AutoModelForCausalLM.fromPretrained(none)).toThrow(/has no model_type \(supported: llama/);
   });
 
   it('refuses a task the family lacks', () => {
-    expect(() => AutoModelForCausalLM.fromPretrained(FOLDERS.bert)).toThrow(/AutoModelForCausalLM has no model for model_type 'bert' \(model_types it builds: llama, gpt2, qwen2, qwen3, gemma\)/);
+    expect(() => AutoModelForCausalLM.fromPretrained(FOLDERS.bert)).toThrow(/AutoModelForCausalLM has no model for model_type 'bert' \(model_types it builds: llama, gpt2, qwen2, qwen3, gemma, mistral, gemma2, phi3\)/);
     expect(() => AutoModelForSequenceClassification.fromPretrained(FOLDERS.gpt2)).toThrow(/no model for model_type 'gpt2'/);
     expect(() => AutoModelForCausalLM.fromPretrained(path.join(tmp, 'nowhere'))).toThrow(/does not exist/);
   });
@@ -104,7 +104,8 @@ describe('AutoModelForCausalLM / AutoModelForSequenceClassification', () => {
     ['qwen2', 'hidden_act', 5, /Qwen2Config: 'hidden_act' must be a string, got 5/],
     ['qwen3', 'sliding_window', 'big', /Qwen3Config: 'sliding_window' must be an integer or null, got "big"/],
     ['qwen3', 'head_dim', 0, /Qwen3Config: head_dim must be a positive integer, got 0/],
-    ['qwen3', 'rope_scaling', { type: 'linear', factor: 2 }, /Qwen3Config: rope_scaling .* is not supported yet/],
+    ['qwen3', 'rope_scaling', { type: 'linear', factor: '2' }, /Qwen3Config: rope_scaling.factor must be a number > 0, got "2"/],
+    ['qwen2', 'rope_scaling', { rope_type: 'ntk-by-parts', factor: 2 }, /Qwen2Config: rope_scaling's rope_type "ntk-by-parts" is not supported \(supported: default, linear, dynamic, llama3, longrope, yarn\)/],
     ['gemma', 'hidden_activation', 7, /GemmaConfig: 'hidden_activation' must be a string or null, got 7/],
     ['gemma', 'hidden_activation', 'swiglu9', /GemmaConfig: hidden_activation: activation: unknown activation 'swiglu9'/],
     ['gemma', 'eos_token_id', [1, 'a'], /GemmaConfig: 'eos_token_id' must be an integer, a list of integers or null/],
@@ -113,13 +114,20 @@ describe('AutoModelForCausalLM / AutoModelForSequenceClassification', () => {
     expect(() => AutoModelForCausalLM.fromPretrained(dir)).toThrow(message);
   });
 
-  it('refuses a sliding window in force, and loads one that max_window_layers leaves inactive', () => {
-    const on = withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 }));
-    expect(() => AutoModelForCausalLM.fromPretrained(on)).toThrow(/Qwen2Config: use_sliding_window is true with sliding_window 4 on layers 1 .*does not run sliding-window attention yet/);
-    const types = withConfig('qwen3', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, layer_types: ['sliding_attention', 'full_attention'] }));
-    expect(() => AutoModelForCausalLM.fromPretrained(types)).toThrow(/Qwen3Config: use_sliding_window is true with sliding_window 4 on layers 0/);
-    const inactive = withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, max_window_layers: 28 }));
-    AutoModelForCausalLM.fromPretrained(inactive).dispose();
+  it('puts the sliding window on the layers HF does: from max_window_layers on, or layer_types\' sliding layers', () => {
+    const windows = (dir: string) => {
+      const m = AutoModelForCausalLM.fromPretrained(dir) as Qwen2ForCausalLM;
+      const w = Array.from(m.model.layers, (l) => l.self_attn.window);
+      m.dispose();
+      return w;
+    };
+    expect(windows(withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 })))).toEqual([0, 4]);
+    expect(windows(withConfig('qwen3', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, layer_types: ['sliding_attention', 'full_attention'] })))).toEqual([4, 0]);
+    expect(windows(withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 4, max_window_layers: 28 })))).toEqual([0, 0]);
+    expect(windows(withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: false, sliding_window: 4, max_window_layers: 0 })))).toEqual([0, 0]);
+    expect(windows(withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: null, max_window_layers: 0 })))).toEqual([0, 0]);
+    expect(() => AutoModelForCausalLM.fromPretrained(withConfig('qwen2', (c) => Object.assign(c, { use_sliding_window: true, sliding_window: 0 }))))
+      .toThrow(/Qwen2Config: sliding_window must be a positive integer or null, got 0/);
   });
 
   it('loads the new families through the CLI\'s --model', () => {

@@ -9,10 +9,16 @@ import { BertConfig } from '../bert/config';
 import { BertForSequenceClassification } from '../bert/model';
 import { GemmaConfig } from '../gemma/config';
 import { GemmaForCausalLM, GemmaForSequenceClassification } from '../gemma/model';
+import { Gemma2Config } from '../gemma2/config';
+import { Gemma2ForCausalLM, Gemma2ForSequenceClassification } from '../gemma2/model';
 import { GPT2Config } from '../gpt2/config';
 import { GPT2LMHeadModel } from '../gpt2/model';
 import { LlamaConfig } from '../llama/config';
 import { LlamaForCausalLM } from '../llama/model';
+import { MistralConfig } from '../mistral/config';
+import { MistralForCausalLM, MistralForSequenceClassification } from '../mistral/model';
+import { Phi3Config } from '../phi3/config';
+import { Phi3ForCausalLM, Phi3ForSequenceClassification } from '../phi3/model';
 import { Qwen2Config } from '../qwen2/config';
 import { Qwen2ForCausalLM, Qwen2ForSequenceClassification } from '../qwen2/model';
 import { Qwen3Config } from '../qwen3/config';
@@ -20,10 +26,12 @@ import { Qwen3ForCausalLM, Qwen3ForSequenceClassification } from '../qwen3/model
 import { LlamaForSequenceClassification } from '../sequence_classification';
 
 /** A causal language model of any supported family. */
-export type CausalLMModel = LlamaForCausalLM | Qwen2ForCausalLM | Qwen3ForCausalLM | GemmaForCausalLM | GPT2LMHeadModel;
+export type CausalLMModel =
+  LlamaForCausalLM | Qwen2ForCausalLM | Qwen3ForCausalLM | GemmaForCausalLM | MistralForCausalLM | Gemma2ForCausalLM | Phi3ForCausalLM | GPT2LMHeadModel;
 /** A sequence classifier of any supported family. */
 export type SequenceClassificationModel =
-  LlamaForSequenceClassification | Qwen2ForSequenceClassification | Qwen3ForSequenceClassification | GemmaForSequenceClassification | BertForSequenceClassification;
+  LlamaForSequenceClassification | Qwen2ForSequenceClassification | Qwen3ForSequenceClassification | GemmaForSequenceClassification |
+  MistralForSequenceClassification | Gemma2ForSequenceClassification | Phi3ForSequenceClassification | BertForSequenceClassification;
 /** Any model a folder can hold. */
 export type AnyPretrainedModel = CausalLMModel | SequenceClassificationModel;
 
@@ -57,6 +65,12 @@ export const MODEL_FAMILIES: Readonly<Record<string, ModelFamily>> = Object.free
     ['Qwen3ForSequenceClassification', (c) => new Qwen3ForSequenceClassification(c)]),
   gemma: family((d, f) => GemmaConfig.fromDict(d, f), ['GemmaForCausalLM', (c) => new GemmaForCausalLM(c)],
     ['GemmaForSequenceClassification', (c) => new GemmaForSequenceClassification(c)]),
+  mistral: family((d, f) => MistralConfig.fromDict(d, f), ['MistralForCausalLM', (c) => new MistralForCausalLM(c)],
+    ['MistralForSequenceClassification', (c) => new MistralForSequenceClassification(c)]),
+  gemma2: family((d, f) => Gemma2Config.fromDict(d, f), ['Gemma2ForCausalLM', (c) => new Gemma2ForCausalLM(c)],
+    ['Gemma2ForSequenceClassification', (c) => new Gemma2ForSequenceClassification(c)]),
+  phi3: family((d, f) => Phi3Config.fromDict(d, f), ['Phi3ForCausalLM', (c) => new Phi3ForCausalLM(c)],
+    ['Phi3ForSequenceClassification', (c) => new Phi3ForSequenceClassification(c)]),
 });
 
 /** The model_types peftjs builds. */

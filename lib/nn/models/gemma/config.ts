@@ -33,7 +33,7 @@ export class GemmaConfig extends ModelConfig implements LlamaLikeConfig {
   bosTokenId: number | null = 2;
   tieWordEmbeddings = true;
   ropeTheta = 10000;
-  /** RoPE scaling (rope_scaling): only null (the default RoPE) is supported yet. */
+  /** RoPE scaling (rope_scaling: linear, dynamic, llama3, longrope, yarn), checked by checkRopeScaling. */
   ropeScaling: Record<string, unknown> | null = null;
   attentionBias = false;
   attentionDropout = 0;

@@ -2,6 +2,7 @@
 import type { Embedding } from '../../layers/embedding';
 import type { RMSNorm } from '../../layers/norm';
 import type { Tensor } from '../../../tensor/tensor';
+import { checkRopeScaling } from '../../../ops/rope/scaling';
 import { camelToSnake, ModelConfig, snakeToCamel } from '../config_base';
 
 /**
@@ -22,6 +23,19 @@ export interface DecoderVariant {
   embedScale?: number;
   /** The embedding table's class. */
   makeEmbedding?: (vocab: number, hidden: number, std: number) => Embedding;
+  /**
+   * The sliding window of layer i's attention, 0 for full attention (Mistral: sliding_window on every layer;
+   * Qwen2/Qwen3: from max_window_layers on when use_sliding_window; Gemma 2: its sliding_attention layers).
+   */
+  slidingWindow?: (layerIndex: number) => number;
+  /** Attention logit soft-capping: scores become c * tanh(scores / c) (Gemma 2's attn_logit_softcapping). */
+  attnLogitSoftcap?: number;
+  /** The attention's score scale (Gemma 2: query_pre_attn_scalar ** -0.5); default 1 / sqrt(head_dim). */
+  attnScale?: number;
+  /** Final logit soft-capping of the LM head's logits: c * tanh(logits / c) (Gemma 2's final_logit_softcapping). */
+  finalLogitSoftcap?: number;
+  /** Builds decoder layer i (Gemma 2's layer with its four norms); default LlamaDecoderLayer. */
+  makeLayer?: (layerIndex: number) => import('./model').LlamaDecoderLayer<never>;
 }
 
 /** What the Llama building blocks read of a config: LlamaConfig's fields, and those of the families built from them. */
@@ -40,6 +54,12 @@ export interface LlamaLikeConfig {
   initializerRange: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** HF's rope_scaling (null: the default RoPE); lib/ops/rope/scaling.ts computes its frequencies. */
+  ropeScaling?: Record<string, unknown> | null;
+  /** Rotate only int(head_dim * partial_rotary_factor) dims of each head (Phi-3; default 1). */
+  partialRotaryFactor?: number;
+  /** Phi-3's top-level original_max_position_embeddings (longrope's switch point). */
+  originalMaxPositionEmbeddings?: number | null;
   tieWordEmbeddings: boolean;
   attentionBias?: boolean;
   mlpBias?: boolean;
@@ -87,6 +107,8 @@ export class LlamaConfig extends ModelConfig {
   initializerRange = 0.02;
   rmsNormEps = 1e-6;
   ropeTheta = 10000;
+  /** RoPE scaling (rope_scaling: linear, dynamic, llama3, longrope, yarn), validated by checkRopeScaling. */
+  ropeScaling: Record<string, unknown> | null = null;
   tieWordEmbeddings = false;
   attentionBias = false;
   mlpBias = false;
@@ -148,6 +170,7 @@ export class LlamaConfig extends ModelConfig {
       throw new RangeError(`LlamaConfig: hidden_size ${this.hiddenSize} is not divisible by num_attention_heads ${this.numAttentionHeads}`);
     if (this.numAttentionHeads % this.numKeyValueHeads !== 0)
       throw new RangeError(`LlamaConfig: num_attention_heads ${this.numAttentionHeads} is not divisible by num_key_value_heads ${this.numKeyValueHeads}`);
+    checkRopeScaling('LlamaConfig', this);
   }
 }
 

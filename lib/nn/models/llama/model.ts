@@ -9,8 +9,9 @@
  */
 import { attention } from '../../../ops/attention/op';
 import type { IntTensor } from '../../../tensor/int_tensor';
-import { add, mul, scale, silu } from '../../../tensor/ops';
+import { add, div, mul, scale, silu, unaryOp } from '../../../tensor/ops';
 import { rope } from '../../../ops/rope/op';
+import { rotaryParams, type RotaryParams } from '../../../ops/rope/scaling';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { prefixInputs, prefixOf, runBlock } from '../../checkpointing';
@@ -41,6 +42,8 @@ export interface LayerContext {
   keyMask: Int32Array | null;
   cache: import('../kv_cache').KVCache | null;
   prefix: { k: Tensor; v: Tensor } | null;
+  /** RoPE scaling / partial rotary for this forward (rotaryParams of the config); absent: full-width default RoPE. */
+  rotary?: RotaryParams;
 }
 
 export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Module {
@@ -51,6 +54,10 @@ export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Mod
   /** Qwen3's per-head norms of q and k (absent for Llama). */
   q_norm?: RMSNorm;
   k_norm?: RMSNorm;
+  /** This layer's sliding window (0: full attention), logit soft-cap (0: none) and score scale (the variant's). */
+  readonly window: number;
+  readonly softcap: number;
+  readonly attnScale: number | undefined;
 
   constructor(readonly config: C, readonly layerIndex: number) {
     super();
@@ -65,6 +72,9 @@ export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Mod
       this.q_norm = this.registerModule('q_norm', normOf(c, c.headDim));
       this.k_norm = this.registerModule('k_norm', normOf(c, c.headDim));
     }
+    this.window = variant.slidingWindow?.(layerIndex) ?? 0;
+    this.softcap = variant.attnLogitSoftcap ?? 0;
+    this.attnScale = variant.attnScale;
   }
 
   /** A per-head norm of [B, T, heads * headDim] over each head's headDim values. */
@@ -77,7 +87,7 @@ export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Mod
   /** x [B, T, hidden] -> [B, T, hidden]. */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const c = this.config;
-    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved ?? false };
+    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved ?? false, ...ctx.rotary };
     const q = rope(this.headNorm(this.q_norm, this.q_proj.forward(x)), { heads: c.numAttentionHeads, ...rot });
     let k = rope(this.headNorm(this.k_norm, this.k_proj.forward(x)), { heads: c.numKeyValueHeads, ...rot });
     let v = this.v_proj.forward(x);
@@ -86,7 +96,11 @@ export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Mod
       k = concat([ctx.prefix.k, k], 1);
       v = concat([ctx.prefix.v, v], 1);
     }
-    const a = attention(q, k, v, { qHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, causal: true, keyMask: ctx.keyMask });
+    // The window counts cache and prefix keys as HF's does (positions, not only this call's keys).
+    const a = attention(q, k, v, {
+      qHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, causal: true, keyMask: ctx.keyMask,
+      window: this.window, softcap: this.softcap, scale: this.attnScale,
+    });
     return this.o_proj.forward(a);
   }
 }
@@ -145,7 +159,9 @@ export class LlamaModel<C extends LlamaLikeConfig = LlamaConfig> extends Module 
       ? makeEmbedding(config.vocabSize, config.hiddenSize, config.initializerRange)
       : new Embedding(config.vocabSize, config.hiddenSize, config.initializerRange));
     const layers: LlamaDecoderLayer<C>[] = [];
-    for (let i = 0; i < config.numHiddenLayers; i++) layers.push(new LlamaDecoderLayer(config, i));
+    const makeLayer = variantOf(config).makeLayer;
+    for (let i = 0; i < config.numHiddenLayers; i++)
+      layers.push(makeLayer ? makeLayer(i) as unknown as LlamaDecoderLayer<C> : new LlamaDecoderLayer(config, i));
     this.layers = this.registerModule('layers', new ModuleList(layers));
     this.norm = this.registerModule('norm', normOf(config, config.hiddenSize));
   }
@@ -155,8 +171,10 @@ export class LlamaModel<C extends LlamaLikeConfig = LlamaConfig> extends Module 
     const [batch, time] = inputs.inputsEmbeds ? inputs.inputsEmbeds.shape : inputs.inputIds.shape;
     const past = inputs.cache ? inputs.cache.length : 0;
     const prefixLen = inputs.prefixKeyValues ? inputs.prefixKeyValues[0].k.shape[1] : 0;
+    const positions = positionsOf(inputs.positionIds, batch, time, past);
     const ctx: LayerContext = {
-      positions: positionsOf(inputs.positionIds, batch, time, past),
+      positions,
+      rotary: rotaryParams(this.config, positions),
       keyMask: keyMaskOf(inputs.attentionMask, batch, prefixLen + past + time, prefixLen),
       cache: inputs.cache ?? null,
       prefix: null,
@@ -189,7 +207,10 @@ export class LlamaForCausalLM<C extends LlamaLikeConfig = LlamaConfig> extends M
   }
 
   forward(inputs: CausalLMInputs): CausalLMOutput {
-    const logits = this.lm_head.forward(this.model.forward(inputs));
+    let logits = this.lm_head.forward(this.model.forward(inputs));
+    const cap = variantOf(this.config).finalLogitSoftcap;
+    // Gemma 2: logits / cap, tanh, * cap (HF's Gemma2ForCausalLM), before the loss.
+    if (cap) logits = scale(unaryOp('tanh', div(logits, cap)), cap);
     return { logits, loss: inputs.labels ? shiftedLoss(logits, inputs.labels) : null };
   }
 

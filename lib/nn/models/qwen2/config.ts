@@ -3,30 +3,38 @@
  * is Llama with biases on q_proj/k_proj/v_proj (none on o_proj or the MLP).
  */
 import { activation } from '../../layers/activation';
+import { checkRopeScaling, type RotaryConfig } from '../../../ops/rope/scaling';
 import { ModelConfig } from '../config_base';
 import { checkDecoderShape, checkFieldKinds, type DecoderVariant, type LlamaLikeConfig, takeLooseFields, withNumLabels } from '../llama/config';
 
-/**
- * HF's layer_types of a Qwen2/Qwen3 config: 'sliding_attention' from max_window_layers on when
- * use_sliding_window is set (HF sets sliding_window to None otherwise, and every layer attends fully).
- * peftjs has no sliding-window attention yet, so a config where a window is in force is refused by name.
- */
-export function checkSlidingWindowInactive(c: ModelConfig & {
+/** The sliding-window fields of a Qwen2/Qwen3 config. */
+export type QwenWindowFields = ModelConfig & {
   useSlidingWindow: boolean; slidingWindow: number | null; maxWindowLayers: number; numHiddenLayers: number; layerTypes: string[] | null;
-}): void {
-  const name = c.constructor.name;
-  if (c.layerTypes !== null) {
-    if (!Array.isArray(c.layerTypes) || c.layerTypes.length !== c.numHiddenLayers || !c.layerTypes.every((t) => t === 'full_attention' || t === 'sliding_attention'))
-      throw new TypeError(`${name}: 'layer_types' must list 'full_attention' or 'sliding_attention' for each of the ${c.numHiddenLayers} layers, got ${JSON.stringify(c.layerTypes)}`);
-  }
-  if (!c.useSlidingWindow || c.slidingWindow === null) return;
-  const sliding = c.layerTypes !== null
-    ? c.layerTypes.flatMap((t, i) => (t === 'sliding_attention' ? [i] : []))
-    : Array.from({ length: Math.max(0, c.numHiddenLayers - c.maxWindowLayers) }, (_, i) => c.maxWindowLayers + i);
-  if (sliding.length > 0)
-    throw new RangeError(`${name}: use_sliding_window is true with sliding_window ${c.slidingWindow} on layers ${sliding.join(', ')} ` +
-      `(max_window_layers ${c.maxWindowLayers} of ${c.numHiddenLayers}); peftjs does not run sliding-window attention yet. ` +
-      'Set use_sliding_window to false (full attention, exact within the window) or max_window_layers >= num_hidden_layers');
+};
+
+/** layer_types, when given, lists 'full_attention' or 'sliding_attention' for every layer; a window in force is >= 1. */
+export function checkLayerTypes(c: QwenWindowFields): void {
+  if (c.layerTypes !== null &&
+    (!Array.isArray(c.layerTypes) || c.layerTypes.length !== c.numHiddenLayers || !c.layerTypes.every((t) => t === 'full_attention' || t === 'sliding_attention')))
+    throw new TypeError(`${c.constructor.name}: 'layer_types' must list 'full_attention' or 'sliding_attention' for each of the ${c.numHiddenLayers} layers, got ${JSON.stringify(c.layerTypes)}`);
+  if (c.useSlidingWindow && c.slidingWindow !== null && c.slidingWindow < 1)
+    throw new RangeError(`${c.constructor.name}: sliding_window must be a positive integer or null, got ${c.slidingWindow}`);
+}
+
+/**
+ * Each layer's sliding window (0: full attention), as HF's Qwen2/Qwen3 configs set it (configuration_qwen2.py
+ * at 008e574: sliding_window = sliding_window if use_sliding_window else None; layer_types, when absent,
+ * 'sliding_attention' for layers i >= max_window_layers when sliding_window is not None; transformers
+ * v4.44.2's Qwen2Attention had the same rule: use_sliding_window and layer_idx >= max_window_layers).
+ */
+export function qwenSlidingWindow(c: QwenWindowFields): (layerIndex: number) => number {
+  const window = c.useSlidingWindow && c.slidingWindow !== null ? c.slidingWindow : 0;
+  const types = c.layerTypes;
+  return (i) => {
+    if (window === 0) return 0;
+    const sliding = types !== null ? types[i] === 'sliding_attention' : i >= c.maxWindowLayers;
+    return sliding ? window : 0;
+  };
 }
 
 export class Qwen2Config extends ModelConfig implements LlamaLikeConfig {
@@ -45,7 +53,7 @@ export class Qwen2Config extends ModelConfig implements LlamaLikeConfig {
   useCache = true;
   tieWordEmbeddings = false;
   ropeTheta = 10000;
-  /** RoPE scaling (rope_scaling): only null (the default RoPE) is supported yet. */
+  /** RoPE scaling (rope_scaling: linear, dynamic, llama3, longrope, yarn), checked by checkRopeScaling. */
   ropeScaling: Record<string, unknown> | null = null;
   useSlidingWindow = false;
   slidingWindow: number | null = 4096;
@@ -90,7 +98,7 @@ export class Qwen2Config extends ModelConfig implements LlamaLikeConfig {
   }
 
   get decoderVariant(): DecoderVariant {
-    return { attentionBias: { qkv: true, o: false }, mlpActivation: activation(this.hiddenAct) };
+    return { attentionBias: { qkv: true, o: false }, mlpActivation: activation(this.hiddenAct), slidingWindow: qwenSlidingWindow(this) };
   }
 
   override toDict(): Record<string, unknown> {
@@ -103,18 +111,17 @@ export class Qwen2Config extends ModelConfig implements LlamaLikeConfig {
   private validate(): void {
     checkDecoderShape(this, this.headDim !== this.hiddenSize / this.numAttentionHeads);
     checkDecoderFields(this);
-    checkSlidingWindowInactive(this);
+    checkLayerTypes(this);
   }
 }
 
-/** What Qwen2, Qwen3 and Gemma check alike: field types, the activation, no RoPE scaling. */
-export function checkDecoderFields(c: ModelConfig & { hiddenAct: string; ropeScaling: Record<string, unknown> | null }, extra: Parameters<typeof checkFieldKinds>[1] = {}): void {
+/** What Qwen2, Qwen3 and Gemma check alike: field types, the activation, rope_scaling (lib/ops/rope/scaling.ts). */
+export function checkDecoderFields(c: ModelConfig & RotaryConfig & { hiddenAct: string; ropeScaling: Record<string, unknown> | null }, extra: Parameters<typeof checkFieldKinds>[1] = {}): void {
   checkFieldKinds(c, {
     architectures: 'string[]', hiddenAct: 'string', bosTokenId: 'int?', eosTokenId: 'int|int[]?', padTokenId: 'int?', id2label: 'object', label2id: 'object', ...extra,
   });
   if ('slidingWindow' in c) checkFieldKinds(c, { slidingWindow: 'int?' });
-  if (c.ropeScaling !== null && c.ropeScaling !== undefined)
-    throw new RangeError(`${c.constructor.name}: rope_scaling ${JSON.stringify(c.ropeScaling)} is not supported yet (only the default RoPE, rope_scaling null)`);
+  checkRopeScaling(c.constructor.name, c);
   try {
     activation(c.hiddenAct);
   } catch (e) {

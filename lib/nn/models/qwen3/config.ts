@@ -6,7 +6,7 @@
 import { activation } from '../../layers/activation';
 import { ModelConfig } from '../config_base';
 import { checkDecoderShape, type DecoderVariant, type LlamaLikeConfig, takeLooseFields, withNumLabels } from '../llama/config';
-import { checkDecoderFields, checkSlidingWindowInactive } from '../qwen2/config';
+import { checkDecoderFields, checkLayerTypes, qwenSlidingWindow } from '../qwen2/config';
 
 export class Qwen3Config extends ModelConfig implements LlamaLikeConfig {
   readonly modelType = 'qwen3';
@@ -25,7 +25,7 @@ export class Qwen3Config extends ModelConfig implements LlamaLikeConfig {
   useCache = true;
   tieWordEmbeddings = false;
   ropeTheta = 10000;
-  /** RoPE scaling (rope_scaling): only null (the default RoPE) is supported yet. */
+  /** RoPE scaling (rope_scaling: linear, dynamic, llama3, longrope, yarn), checked by checkRopeScaling. */
   ropeScaling: Record<string, unknown> | null = null;
   attentionBias = false;
   useSlidingWindow = false;
@@ -64,7 +64,7 @@ export class Qwen3Config extends ModelConfig implements LlamaLikeConfig {
   }
 
   get decoderVariant(): DecoderVariant {
-    return { qkNorm: true, mlpActivation: activation(this.hiddenAct) };
+    return { qkNorm: true, mlpActivation: activation(this.hiddenAct), slidingWindow: qwenSlidingWindow(this) };
   }
 
   override toDict(): Record<string, unknown> {
@@ -76,6 +76,6 @@ export class Qwen3Config extends ModelConfig implements LlamaLikeConfig {
   private validate(): void {
     checkDecoderShape(this, true);
     checkDecoderFields(this);
-    checkSlidingWindowInactive(this);
+    checkLayerTypes(this);
   }
 }
