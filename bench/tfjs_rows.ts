@@ -145,15 +145,21 @@ function makeStep(t: Tf, s: RowSpec, b: number): Step {
   }
 }
 
-async function timeAt(t: Tf, s: RowSpec, b: number, runs: number): Promise<number> {
+/**
+ * The median of `runs` runs after a warm-up; with minMs, more runs (up to 40) until they add up to minMs, so a
+ * fast row's median is not at the mercy of one GC pause or a neighbour's burst on a shared machine.
+ */
+async function timeAt(t: Tf, s: RowSpec, b: number, runs: number, minMs = 0): Promise<number> {
   const step = makeStep(t, s, b);
   try {
     await step.run();  // warm-up: kernel set-up, wasm instantiation, lazy layer building
     const ms: number[] = [];
-    for (let i = 0; i < runs; i++) {
+    let total = 0;
+    for (let i = 0; i < runs || (total < minMs && i < 40); i++) {
       const t0 = performance.now();
       await step.run();
       ms.push(performance.now() - t0);
+      total += ms[ms.length - 1];
     }
     ms.sort((p, q) => p - q);
     return ms[ms.length >> 1];
@@ -203,7 +209,7 @@ export async function runTfjsRows(specs: RowSpec[], withOthers: boolean): Promis
 
 async function timeBackend(t: Tf, s: RowSpec, backend: TfjsBackendName, b: number, B: number, result: TfjsRowResult): Promise<void> {
   if (b === B) {
-    result.ms[backend] = await timeAt(t, s, B, backend === 'peftjs' ? 5 : 1);
+    result.ms[backend] = backend === 'peftjs' ? await timeAt(t, s, B, 5, 1500) : await timeAt(t, s, B, 1);
   } else if (s.name === 'tfjs_matmul') {
     result.ms[backend] = (await timeAt(t, s, b, 1)) * (B / b);
     result.notes.push(`${backend} timed on ${b} of ${B} rows, scaled`);

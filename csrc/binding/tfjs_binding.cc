@@ -16,7 +16,7 @@ namespace {
 constexpr std::pair<const char*, tfjs::BinaryOp> kBinary[] = {
     {"add", tfjs::BinaryOp::Add}, {"sub", tfjs::BinaryOp::Sub}, {"mul", tfjs::BinaryOp::Mul},
     {"div", tfjs::BinaryOp::Div}, {"max", tfjs::BinaryOp::Max}, {"min", tfjs::BinaryOp::Min},
-    {"squaredDifference", tfjs::BinaryOp::SquaredDiff}};
+    {"squaredDifference", tfjs::BinaryOp::SquaredDiff}, {"eluGrad", tfjs::BinaryOp::EluGrad}};
 constexpr std::pair<const char*, tfjs::UnaryOp> kUnary[] = {
     {"relu", tfjs::UnaryOp::Relu}, {"relu6", tfjs::UnaryOp::Relu6}, {"sigmoid", tfjs::UnaryOp::Sigmoid},
     {"tanh", tfjs::UnaryOp::Tanh}, {"exp", tfjs::UnaryOp::Exp}, {"log", tfjs::UnaryOp::Log},
@@ -110,6 +110,37 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// tfjsGather({x, indices, out, batch, outer, dim, nIdx, slice}): every index in [0, dim), checked.
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsGather");
+  const int64_t batch = p.dim("batch"), outer = p.dim("outer"), dim = p.dim("dim"), n_idx = p.dim("nIdx"), slice = p.dim("slice");
+  const int64_t bo = p.checked_mul(batch, outer);
+  const float* x = p.floats("x", p.checked_mul(p.checked_mul(bo, dim), slice));
+  const int32_t* idx = p.int32s("indices", p.checked_mul(batch, n_idx));
+  float* out = p.floats("out", p.checked_mul(p.checked_mul(bo, n_idx), slice));
+  for (int64_t i = 0; i < batch * n_idx; ++i)
+    if (idx[i] < 0 || idx[i] >= dim)
+      p.fail_range("index " + std::to_string(idx[i]) + " at " + std::to_string(i) + " is not in [0, " + std::to_string(dim) + ")");
+  if (bo * n_idx * slice > 0) tfjs::gather(x, idx, out, batch, outer, dim, n_idx, slice);
+  return info.Env().Undefined();
+}
+
+// tfjsBatchNorm({x, out, n, mean, mLen, variance, vLen, offset, oLen, scale, sLen, eps}): offset/scale may be null.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsBatchNorm");
+  const int64_t n = p.dim("n"), m_len = p.dim("mLen"), v_len = p.dim("vLen"), o_len = p.dim("oLen"), s_len = p.dim("sLen");
+  if (m_len < 1 || v_len < 1 || o_len < 1 || s_len < 1) p.fail_range("mLen, vLen, oLen and sLen must be at least 1");
+  const float* x = p.floats("x", n);
+  float* out = p.floats("out", n);
+  const float* mean = p.floats("mean", m_len);
+  const float* var = p.floats("variance", v_len);
+  const float* offset = p.opt_floats("offset", o_len);
+  const float* scale = p.opt_floats("scale", s_len);
+  const double eps = p.number("eps");
+  if (n > 0) tfjs::batch_norm(x, out, n, mean, m_len, var, v_len, offset, o_len, scale, s_len, eps);
+  return info.Env().Undefined();
+}
+
 tfjs::Conv2dGeom geom_of(const Params& p) {
   tfjs::Conv2dGeom g{p.dim("batch"), p.dim("inH"), p.dim("inW"), p.dim("inC"), p.dim("outH"), p.dim("outW"),
                      p.dim("outC"), p.dim("fh"), p.dim("fw"), p.dim("strideH"), p.dim("strideW"), p.dim("dilH"),
@@ -165,6 +196,46 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+tfjs::Conv2dGeom depthwise_geom_of(const Params& p) {
+  const tfjs::Conv2dGeom g = geom_of(p);
+  if (g.in_c < 1 || g.out_c % g.in_c != 0)
+    p.fail_range("outC (" + std::to_string(g.out_c) + ") must be a multiple of inC (" + std::to_string(g.in_c) + ")");
+  return g;
+}
+
+// tfjsDepthwiseConv2d({x, filter, out, ...geometry}): filter [fh, fw, inC, outC / inC].
+Napi::Value DepthwiseConv2d(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsDepthwiseConv2d");
+  const tfjs::Conv2dGeom g = depthwise_geom_of(p);
+  const float* x = p.floats("x", input_size(p, g));
+  const float* w = p.floats("filter", p.checked_mul(p.checked_mul(g.fh, g.fw), g.out_c));
+  float* y = p.floats("out", output_size(p, g, g.out_c));
+  tfjs::depthwise_conv2d_forward(g, x, w, y);
+  return info.Env().Undefined();
+}
+
+// tfjsDepthwiseConv2dBackpropInput({dy, filter, dx, ...geometry})
+Napi::Value DepthwiseConv2dBackpropInput(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsDepthwiseConv2dBackpropInput");
+  const tfjs::Conv2dGeom g = depthwise_geom_of(p);
+  const float* dy = p.floats("dy", output_size(p, g, g.out_c));
+  const float* w = p.floats("filter", p.checked_mul(p.checked_mul(g.fh, g.fw), g.out_c));
+  float* dx = p.floats("dx", input_size(p, g));
+  tfjs::depthwise_conv2d_backprop_input(g, dy, w, dx);
+  return info.Env().Undefined();
+}
+
+// tfjsDepthwiseConv2dBackpropFilter({x, dy, dw, ...geometry})
+Napi::Value DepthwiseConv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsDepthwiseConv2dBackpropFilter");
+  const tfjs::Conv2dGeom g = depthwise_geom_of(p);
+  const float* x = p.floats("x", input_size(p, g));
+  const float* dy = p.floats("dy", output_size(p, g, g.out_c));
+  float* dw = p.floats("dw", p.checked_mul(p.checked_mul(g.fh, g.fw), g.out_c));
+  tfjs::depthwise_conv2d_backprop_filter(g, x, dy, dw);
+  return info.Env().Undefined();
+}
+
 // tfjsPool({op: 'max'|'avg', x, out, ...geometry}); channels are inC.
 Napi::Value Pool(const Napi::CallbackInfo& info) {
   const Params p(info, "tfjsPool");
@@ -211,7 +282,12 @@ void register_tfjs(Napi::Env env, Napi::Object exports) {
                  {"tfjsConv2dBackpropFilter", Conv2dBackpropFilter},
                  {"tfjsPool", Pool},
                  {"tfjsMaxPoolBackprop", MaxPoolBackprop},
-                 {"tfjsAvgPoolBackprop", AvgPoolBackprop}});
+                 {"tfjsAvgPoolBackprop", AvgPoolBackprop},
+                 {"tfjsDepthwiseConv2d", DepthwiseConv2d},
+                 {"tfjsDepthwiseConv2dBackpropInput", DepthwiseConv2dBackpropInput},
+                 {"tfjsDepthwiseConv2dBackpropFilter", DepthwiseConv2dBackpropFilter},
+                 {"tfjsGather", Gather},
+                 {"tfjsBatchNorm", BatchNorm}});
 }
 
 }  // namespace peftjs

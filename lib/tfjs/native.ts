@@ -5,7 +5,7 @@
  */
 import { loadAddon, loadError } from '../backend/native/addon';
 
-export type TfjsBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'squaredDifference';
+export type TfjsBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'squaredDifference' | 'eluGrad';
 export type TfjsUnaryOp = 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'square' | 'abs' | 'neg'
   | 'step' | 'elu' | 'leakyRelu' | 'reciprocal';
 export type TfjsReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod';
@@ -28,9 +28,18 @@ export interface TfjsAddon {
   tfjsConv2d(p: ConvGeometry & { x: Float32Array; filter: Float32Array; out: Float32Array; bias: Float32Array | null; act: TfjsActivation }): void;
   tfjsConv2dBackpropInput(p: ConvGeometry & { dy: Float32Array; filter: Float32Array; dx: Float32Array }): void;
   tfjsConv2dBackpropFilter(p: ConvGeometry & { x: Float32Array; dy: Float32Array; dw: Float32Array }): void;
+  tfjsDepthwiseConv2d(p: ConvGeometry & { x: Float32Array; filter: Float32Array; out: Float32Array }): void;
+  tfjsDepthwiseConv2dBackpropInput(p: ConvGeometry & { dy: Float32Array; filter: Float32Array; dx: Float32Array }): void;
+  tfjsDepthwiseConv2dBackpropFilter(p: ConvGeometry & { x: Float32Array; dy: Float32Array; dw: Float32Array }): void;
   tfjsPool(p: ConvGeometry & { op: 'max' | 'avg'; x: Float32Array; out: Float32Array }): void;
   tfjsMaxPoolBackprop(p: ConvGeometry & { x: Float32Array; dy: Float32Array; dx: Float32Array }): void;
   tfjsAvgPoolBackprop(p: ConvGeometry & { dy: Float32Array; dx: Float32Array }): void;
+  tfjsGather(p: { x: Float32Array; indices: Int32Array; out: Float32Array; batch: number; outer: number; dim: number; nIdx: number; slice: number }): void;
+  tfjsBatchNorm(p: {
+    x: Float32Array; out: Float32Array; n: number; mean: Float32Array; mLen: number; variance: Float32Array; vLen: number;
+    offset: Float32Array | null; oLen: number; scale: Float32Array | null; sLen: number; eps: number;
+  }): void;
+  fill(p: { out: Float32Array; n: number; value: number }): void;
   softmax(p: { a: Float32Array; out: Float32Array; rows: number; cols: number }): void;
   stridedCopy(p: { src: Float32Array; dst: Float32Array; shape: number[]; strides: number[] }): void;
   stridedScatter(p: { src: Float32Array; dst: Float32Array; shape: number[]; strides: number[] }): void;

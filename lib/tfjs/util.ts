@@ -5,6 +5,7 @@
  */
 import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { inKernel } from './memory';
 
 export const BACKEND_NAME = 'peftjs';
 
@@ -63,6 +64,12 @@ export function override(name: string, native: NativeKernel): KernelConfig {
   const cpu = getKernel(name, 'cpu');
   if (!cpu) throw new Error(`peftjs/tfjs: tfjs's cpu backend has no kernel '${name}'`);
   const fallback = cpu.kernelFunc;
-  const kernelFunc = ((args: KernelArgs) => native(args) ?? fallback(args)) as unknown as KernelFunc;
+  const kernelFunc = ((args: KernelArgs) => inKernel(() => native(args) ?? fallback(args))) as unknown as KernelFunc;
   return { kernelName: name, backendName: BACKEND_NAME, kernelFunc, setupFunc: cpu.setupFunc, disposeFunc: cpu.disposeFunc };
+}
+
+/** tfjs's cpu kernel as a 'peftjs' kernel (its reads of the backend's storage are not escapes). */
+export function cpuAsPeftjs(k: KernelConfig): KernelConfig {
+  const f = k.kernelFunc;
+  return { ...k, backendName: BACKEND_NAME, kernelFunc: ((args: Parameters<KernelFunc>[0]) => inKernel(() => f(args))) as KernelFunc };
 }

@@ -30,6 +30,7 @@ inline float apply(float a, float b) {
     const float d = a - b;
     return d * d;
   }
+  if constexpr (OP == BinaryOp::EluGrad) return b >= 0 ? a : a * (b + 1.0f);
 }
 
 // One row of the innermost dimension, specialised on the inner strides so the common cases vectorise.
@@ -254,6 +255,7 @@ void broadcast_binary(BinaryOp op, const float* a, const int64_t* a_strides, con
     case BinaryOp::Max: return binary_nd<BinaryOp::Max>(a, as, b, bs, out, sh, nd);
     case BinaryOp::Min: return binary_nd<BinaryOp::Min>(a, as, b, bs, out, sh, nd);
     case BinaryOp::SquaredDiff: return binary_nd<BinaryOp::SquaredDiff>(a, as, b, bs, out, sh, nd);
+    case BinaryOp::EluGrad: return binary_nd<BinaryOp::EluGrad>(a, as, b, bs, out, sh, nd);
   }
 }
 
@@ -300,10 +302,42 @@ void batch_matmul(const float* a, const float* b, float* c, int64_t batch, int64
     g.act = act;
     gemm(g);
   };
-  // Many small products: one per task (each GEMM then runs on its own thread); else each GEMM uses the pool.
-  if (batch > 1 && m * n * k < (int64_t{1} << 21)) parallel_tasks(batch, one);
+  // One GEMM per task (each on its own thread, one parallel region for the whole batch) when the products are
+  // small or there are enough of them to share out evenly: a parallel region per GEMM costs a wake-up and a
+  // barrier each, which on a loaded machine (another process on the cores) is milliseconds per GEMM, e.g.
+  // attention's 64 products of 256x256x64 took ~100 ms that way against ~5 ms as tasks. Few large
+  // products: each GEMM uses the pool.
+  const int64_t threads = std::max(1, num_threads());
+  if (batch > 1 && (m * n * k < (int64_t{1} << 21) || batch >= 4 * threads)) parallel_tasks(batch, one);
   else
     for (int64_t i = 0; i < batch; ++i) one(i);
+}
+
+void gather(const float* x, const int32_t* idx, float* out, int64_t batch, int64_t outer, int64_t dim, int64_t n_idx,
+            int64_t slice) {
+  const int64_t rows = batch * outer * n_idx;
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(slice, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t i = r % n_idx, bo = r / n_idx, b = bo / outer;
+      const float* src = x + (bo * dim + idx[b * n_idx + i]) * slice;
+      std::memcpy(out + r * slice, src, sizeof(float) * slice);
+    }
+  });
+}
+
+void batch_norm(const float* x, float* out, int64_t n, const float* mean, int64_t m_len, const float* var, int64_t v_len,
+                const float* offset, int64_t o_len, const float* scale, int64_t s_len, double eps) {
+  parallel_for(n, kGrain, [&](int64_t s, int64_t e) {
+    int64_t mi = s % m_len, vi = s % v_len, oi = offset ? s % o_len : 0, si = scale ? s % s_len : 0;
+    for (int64_t i = s; i < e; ++i) {
+      const double off = offset ? static_cast<double>(offset[oi]) : 0.0, sc = scale ? static_cast<double>(scale[si]) : 1.0;
+      out[i] = static_cast<float>(off + (static_cast<double>(x[i]) - mean[mi]) * sc / std::sqrt(static_cast<double>(var[vi]) + eps));
+      if (++mi == m_len) mi = 0;
+      if (++vi == v_len) vi = 0;
+      if (offset && ++oi == o_len) oi = 0;
+      if (scale && ++si == s_len) si = 0;
+    }
+  });
 }
 
 void conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, float* y, const float* bias, Activation act) {
@@ -365,6 +399,97 @@ void conv2d_backprop_filter(const Conv2dGeom& g, const float* x, const float* dy
     gemm(gemm_args(true, false, kcols, g.out_c, rows, col.get(), kcols, dy + b0 * per_image * g.out_c, g.out_c,
                    b0 == 0 ? 0.0f : 1.0f, dw, g.out_c));
   }
+}
+
+void depthwise_conv2d_forward(const Conv2dGeom& g, const float* x, const float* w, float* y) {
+  const int64_t mul = g.out_c / g.in_c;
+  parallel_for(g.batch * g.out_h, 1, [&](int64_t s, int64_t e) {
+    for (int64_t t = s; t < e; ++t) {
+      const int64_t b = t / g.out_h, oh = t % g.out_h;
+      float* row = y + t * g.out_w * g.out_c;
+      std::fill(row, row + g.out_w * g.out_c, 0.0f);
+      for (int64_t kh = 0; kh < g.fh; ++kh) {
+        const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+        if (ih < 0 || ih >= g.in_h) continue;
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          float* o = row + ow * g.out_c;
+          for (int64_t kw = 0; kw < g.fw; ++kw) {
+            const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+            if (iw < 0 || iw >= g.in_w) continue;
+            const float* xp = x + ((b * g.in_h + ih) * g.in_w + iw) * g.in_c;
+            const float* wp = w + (kh * g.fw + kw) * g.out_c;
+            if (mul == 1) {
+              for (int64_t c = 0; c < g.in_c; ++c) o[c] += xp[c] * wp[c];
+            } else {
+              for (int64_t c = 0; c < g.in_c; ++c)
+                for (int64_t q = 0; q < mul; ++q) o[c * mul + q] += xp[c] * wp[c * mul + q];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void depthwise_conv2d_backprop_input(const Conv2dGeom& g, const float* dy, const float* w, float* dx) {
+  const int64_t mul = g.out_c / g.in_c;
+  std::fill(dx, dx + g.batch * g.in_h * g.in_w * g.in_c, 0.0f);
+  // One task per image: the windows of an image overlap only within it.
+  parallel_for(g.batch, 1, [&](int64_t s, int64_t e) {
+    for (int64_t b = s; b < e; ++b)
+      for (int64_t oh = 0; oh < g.out_h; ++oh)
+        for (int64_t kh = 0; kh < g.fh; ++kh) {
+          const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+          if (ih < 0 || ih >= g.in_h) continue;
+          for (int64_t ow = 0; ow < g.out_w; ++ow) {
+            const float* d = dy + ((b * g.out_h + oh) * g.out_w + ow) * g.out_c;
+            for (int64_t kw = 0; kw < g.fw; ++kw) {
+              const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+              if (iw < 0 || iw >= g.in_w) continue;
+              float* xp = dx + ((b * g.in_h + ih) * g.in_w + iw) * g.in_c;
+              const float* wp = w + (kh * g.fw + kw) * g.out_c;
+              if (mul == 1) {
+                for (int64_t c = 0; c < g.in_c; ++c) xp[c] += d[c] * wp[c];
+              } else {
+                for (int64_t c = 0; c < g.in_c; ++c) {
+                  float acc = 0.0f;
+                  for (int64_t q = 0; q < mul; ++q) acc += d[c * mul + q] * wp[c * mul + q];
+                  xp[c] += acc;
+                }
+              }
+            }
+          }
+        }
+  });
+}
+
+void depthwise_conv2d_backprop_filter(const Conv2dGeom& g, const float* x, const float* dy, float* dw) {
+  const int64_t mul = g.out_c / g.in_c;
+  // One task per filter tap (kh, kw): it owns dw[kh, kw, :, :].
+  parallel_for(g.fh * g.fw, 1, [&](int64_t s, int64_t e) {
+    for (int64_t tap = s; tap < e; ++tap) {
+      const int64_t kh = tap / g.fw, kw = tap % g.fw;
+      float* wp = dw + tap * g.out_c;
+      std::fill(wp, wp + g.out_c, 0.0f);
+      for (int64_t b = 0; b < g.batch; ++b)
+        for (int64_t oh = 0; oh < g.out_h; ++oh) {
+          const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+          if (ih < 0 || ih >= g.in_h) continue;
+          for (int64_t ow = 0; ow < g.out_w; ++ow) {
+            const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+            if (iw < 0 || iw >= g.in_w) continue;
+            const float* xp = x + ((b * g.in_h + ih) * g.in_w + iw) * g.in_c;
+            const float* d = dy + ((b * g.out_h + oh) * g.out_w + ow) * g.out_c;
+            if (mul == 1) {
+              for (int64_t c = 0; c < g.in_c; ++c) wp[c] += xp[c] * d[c];
+            } else {
+              for (int64_t c = 0; c < g.in_c; ++c)
+                for (int64_t q = 0; q < mul; ++q) wp[c * mul + q] += xp[c] * d[c * mul + q];
+            }
+          }
+        }
+    }
+  });
 }
 
 void pool2d(bool is_max, const Conv2dGeom& g, const float* x, float* y) {

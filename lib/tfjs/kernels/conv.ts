@@ -5,7 +5,9 @@
  */
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import { type ConvGeometry, tfjsAddon } from '../native';
+import { allocFloats } from '../memory';
 import { f32, type KernelArgs, output, override, sizeOf } from '../util';
+import { nativeBinary } from './elementwise';
 import { applyActivation } from './matmul';
 
 type Conv2DInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
@@ -50,7 +52,7 @@ function conv2dNative(args: KernelArgs, fused: boolean): TensorInfo | null {
     bv = f32(backend, bias);
     if (!bv || sizeOf(bias.shape) !== g.outC || bias.shape.length > 4 || bias.shape[bias.shape.length - 1] !== g.outC) return null;
   }
-  const out = new Float32Array(sizeOf(info.outShape));
+  const out = allocFloats(sizeOf(info.outShape));
   if (out.length > 0) tfjsAddon().tfjsConv2d({ ...g, x: xv, filter: wv, out, bias: bv, act: activation === 'relu' ? 'relu' : 'none' });
   const y = output(backend, info.outShape, out);
   if (activation === 'relu' || activation === 'linear') return y;
@@ -66,7 +68,7 @@ function conv2dBackpropInputNative(args: KernelArgs): TensorInfo | null {
   const info = convInfo(args, inputShape, filter.shape, 1);
   const g = info && geometry(info);
   if (!info || !g || sizeOf(dy.shape) !== sizeOf(info.outShape)) return null;
-  const dx = new Float32Array(sizeOf(info.inShape));
+  const dx = allocFloats(sizeOf(info.inShape));
   if (dx.length > 0) tfjsAddon().tfjsConv2dBackpropInput({ ...g, dy: dyv, filter: wv, dx });
   return output(backend, info.inShape, dx);
 }
@@ -80,9 +82,74 @@ function conv2dBackpropFilterNative(args: KernelArgs): TensorInfo | null {
   const info = convInfo(args, x.shape, filterShape, 1);
   const g = info && geometry(info);
   if (!info || !g || sizeOf(dy.shape) !== sizeOf(info.outShape)) return null;
-  const dw = new Float32Array(sizeOf(info.filterShape));
+  const dw = allocFloats(sizeOf(info.filterShape));
   if (dw.length > 0) tfjsAddon().tfjsConv2dBackpropFilter({ ...g, x: xv, dy: dyv, dw });
   return output(backend, info.filterShape, dw);
+}
+
+function depthwiseInfo(args: KernelArgs, xShape: number[], filterShape: number[]): ConvGeometry | null {
+  if (xShape.length !== 4 || filterShape.length !== 4) return null;
+  const a = args.attrs ?? {};
+  const dilations = (a.dilations as [number, number] | number | undefined) ?? [1, 1];
+  if (a.dataFormat !== undefined && a.dataFormat !== 'NHWC') return null;
+  try {
+    if (!backend_util.eitherStridesOrDilationsAreOne(a.strides as [number, number], dilations)) return null;  // tfjs's error
+    const info = backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, a.strides as [number, number], dilations,
+      a.pad as 'same', a.dimRoundingMode as 'floor' | undefined, true);
+    if (info.inChannels !== filterShape[2] || info.inChannels < 1 || info.outChannels % info.inChannels !== 0) return null;
+    return geometry(info);
+  } catch {
+    return null;
+  }
+}
+
+function depthwiseNative(args: KernelArgs, fused: boolean): TensorInfo | null {
+  const { x, filter, bias, preluActivationWeights } = args.inputs;
+  const backend = args.backend;
+  const xv = f32(backend, x), wv = f32(backend, filter);
+  const g = xv && wv && depthwiseInfo(args, x.shape, filter.shape);
+  if (!xv || !wv || !g) return null;
+  if (fused && bias && (!f32(backend, bias) || sizeOf(bias.shape) !== g.outC)) return null;
+  const shape = [g.batch, g.outH, g.outW, g.outC];
+  const out = allocFloats(sizeOf(shape));
+  if (out.length > 0) tfjsAddon().tfjsDepthwiseConv2d({ ...g, x: xv, filter: wv, out });
+  let y = output(backend, shape, out);
+  if (!fused) return y;
+  if (bias) {
+    const withBias = nativeBinary('add', { inputs: { a: y, b: bias }, backend }) as TensorInfo | null;
+    if (!withBias) {
+      backend.disposeIntermediateTensorInfo(y);
+      return null;
+    }
+    backend.disposeIntermediateTensorInfo(y);
+    y = withBias;
+  }
+  return applyActivation(args, y, (args.attrs?.activation as string | undefined) ?? 'linear', preluActivationWeights,
+    args.attrs?.leakyreluAlpha as number | undefined);
+}
+
+function depthwiseBackpropInputNative(args: KernelArgs): TensorInfo | null {
+  const { dy, filter } = args.inputs;
+  const backend = args.backend;
+  const dyv = f32(backend, dy), wv = f32(backend, filter);
+  const inputShape = args.attrs?.inputShape as number[] | undefined;
+  const g = dyv && wv && inputShape && depthwiseInfo(args, inputShape, filter.shape);
+  if (!dyv || !wv || !inputShape || !g || g.dilH !== 1 || g.dilW !== 1 || sizeOf(dy.shape) !== g.batch * g.outH * g.outW * g.outC) return null;
+  const dx = allocFloats(sizeOf(inputShape));
+  if (dx.length > 0) tfjsAddon().tfjsDepthwiseConv2dBackpropInput({ ...g, dy: dyv, filter: wv, dx });
+  return output(backend, [g.batch, g.inH, g.inW, g.inC], dx);
+}
+
+function depthwiseBackpropFilterNative(args: KernelArgs): TensorInfo | null {
+  const { x, dy } = args.inputs;
+  const backend = args.backend;
+  const xv = f32(backend, x), dyv = f32(backend, dy);
+  const filterShape = args.attrs?.filterShape as number[] | undefined;
+  const g = xv && dyv && filterShape && depthwiseInfo(args, x.shape, filterShape);
+  if (!xv || !dyv || !filterShape || !g || g.dilH !== 1 || g.dilW !== 1 || sizeOf(dy.shape) !== g.batch * g.outH * g.outW * g.outC) return null;
+  const dw = allocFloats(sizeOf(filterShape));
+  if (dw.length > 0) tfjsAddon().tfjsDepthwiseConv2dBackpropFilter({ ...g, x: xv, dy: dyv, dw });
+  return output(backend, filterShape, dw);
 }
 
 function poolInfo(args: KernelArgs, xShape: number[]): ConvGeometry | null {
@@ -106,7 +173,7 @@ function poolNative(op: 'max' | 'avg', args: KernelArgs): TensorInfo | null {
   if (!xv || !g) return null;
   if (g.fh === 1 && g.fw === 1 && g.outH === g.inH && g.outW === g.inW) return null;  // tfjs returns the input itself
   const shape = [g.batch, g.outH, g.outW, g.inC];
-  const out = new Float32Array(sizeOf(shape));
+  const out = allocFloats(sizeOf(shape));
   if (out.length > 0) tfjsAddon().tfjsPool({ ...g, op, x: xv, out });
   return output(args.backend, shape, out);
 }
@@ -117,7 +184,7 @@ function maxPoolGradNative(args: KernelArgs): TensorInfo | null {
   const dyv = f32(backend, dy), xv = f32(backend, input);
   const g = dyv && xv && poolInfo(args, input.shape);
   if (!dyv || !xv || !g || sizeOf(dy.shape) !== g.batch * g.outH * g.outW * g.inC) return null;
-  const dx = new Float32Array(sizeOf(input.shape));
+  const dx = allocFloats(sizeOf(input.shape));
   if (dx.length > 0) tfjsAddon().tfjsMaxPoolBackprop({ ...g, x: xv, dy: dyv, dx });
   return output(backend, input.shape, dx);
 }
@@ -128,7 +195,7 @@ function avgPoolGradNative(args: KernelArgs): TensorInfo | null {
   const dyv = f32(backend, dy);
   const g = dyv && input.dtype === 'float32' && poolInfo(args, input.shape);
   if (!dyv || !g || sizeOf(dy.shape) !== g.batch * g.outH * g.outW * g.inC) return null;
-  const dx = new Float32Array(sizeOf(input.shape));
+  const dx = allocFloats(sizeOf(input.shape));
   if (dx.length > 0) tfjsAddon().tfjsAvgPoolBackprop({ ...g, dy: dyv, dx });
   return output(backend, input.shape, dx);
 }
@@ -139,6 +206,10 @@ export function convKernels(): KernelConfig[] {
     override('FusedConv2D', (args) => conv2dNative(args, true)),
     override('Conv2DBackpropInput', conv2dBackpropInputNative),
     override('Conv2DBackpropFilter', conv2dBackpropFilterNative),
+    override('DepthwiseConv2dNative', (args) => depthwiseNative(args, false)),
+    override('FusedDepthwiseConv2D', (args) => depthwiseNative(args, true)),
+    override('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputNative),
+    override('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterNative),
     override('MaxPool', (args) => poolNative('max', args)),
     override('AvgPool', (args) => poolNative('avg', args)),
     override('MaxPoolGrad', maxPoolGradNative),

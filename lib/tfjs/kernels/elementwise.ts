@@ -4,6 +4,7 @@
  */
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { tfjsAddon, type TfjsBinaryOp, type TfjsUnaryOp } from '../native';
+import { allocFloats } from '../memory';
 import { f32, type KernelArgs, type NativeKernel, output, override, sizeOf, stridesOf } from '../util';
 
 /** The broadcast shape of a and b (numpy rules), or null when they do not broadcast. */
@@ -33,7 +34,7 @@ export function nativeBinary(op: TfjsBinaryOp, args: KernelArgs): ReturnType<Nat
   const outShape = broadcastShape(a.shape, b.shape);
   if (!outShape) return null;
   const n = sizeOf(outShape);
-  const out = new Float32Array(n);
+  const out = allocFloats(n);
   if (n > 0) {
     const same = sizeOf(a.shape) === n && sizeOf(b.shape) === n;
     tfjsAddon().tfjsBinary(same
@@ -48,9 +49,30 @@ export function nativeUnary(op: TfjsUnaryOp, args: KernelArgs, alpha = 0): Retur
   const xv = f32(args.backend, x);
   if (!xv) return null;
   const n = sizeOf(x.shape);
-  const out = new Float32Array(n);
+  const out = allocFloats(n);
   if (n > 0) tfjsAddon().tfjsUnary({ op, a: xv, out, n, alpha });
   return output(args.backend, x.shape, out);
+}
+
+/**
+ * FusedBatchNorm as tfjs's cpu kernel defines it: mean, variance, offset and scale read cyclically by flat
+ * index (not broadcast by shape), computed in double.
+ */
+function batchNormNative(args: KernelArgs): ReturnType<NativeKernel> {
+  const { x, mean, variance, offset, scale } = args.inputs;
+  const backend = args.backend;
+  const xv = f32(backend, x), mv = f32(backend, mean), vv = f32(backend, variance);
+  const ov = offset ? f32(backend, offset) : null, sv = scale ? f32(backend, scale) : null;
+  if (!xv || !mv || !vv || (offset && !ov) || (scale && !sv)) return null;
+  const rank = mean.shape.length;
+  if (variance.shape.length !== rank || (offset && offset.shape.length !== rank) || (scale && scale.shape.length !== rank)) return null;  // tfjs's asserts
+  const n = xv.length;
+  if (n === 0 || mv.length === 0 || vv.length === 0 || (ov && ov.length === 0) || (sv && sv.length === 0)) return null;
+  const eps = (args.attrs?.varianceEpsilon as number | undefined) ?? 0.001;
+  const out = allocFloats(n);
+  tfjsAddon().tfjsBatchNorm({ x: xv, out, n, mean: mv, mLen: mv.length, variance: vv, vLen: vv.length, offset: ov, oLen: ov ? ov.length : 1,
+    scale: sv, sLen: sv ? sv.length : 1, eps });
+  return output(backend, x.shape, out);
 }
 
 const BINARY: Array<[string, TfjsBinaryOp]> = [
@@ -68,6 +90,13 @@ export function elementwiseKernels(): KernelConfig[] {
     ...BINARY.map(([name, op]) => override(name, (args) => nativeBinary(op, args))),
     ...UNARY.map(([name, op]) => override(name, (args) => nativeUnary(op, args))),
     override('Step', (args) => nativeUnary('step', args, (args.attrs?.alpha as number | undefined) ?? 0)),
+    override('FusedBatchNorm', batchNormNative),
+    // EluGrad(dy, y): y >= 0 ? dy : dy * (y + 1); tfjs takes same-shaped inputs only.
+    override('EluGrad', (args) => {
+      const { dy, y } = args.inputs;
+      if (!dy || !y || dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d !== y.shape[i])) return null;
+      return nativeBinary('eluGrad', { ...args, inputs: { a: dy, b: y } });
+    }),
     override('LeakyRelu', (args) => nativeUnary('leakyRelu', args, (args.attrs?.alpha as number | undefined) ?? 0.2)),
   ];
 }

@@ -4,6 +4,7 @@
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { tfjsAddon, type TfjsActivation } from '../native';
+import { allocFloats } from '../memory';
 import { cpuKernel, f32, type KernelArgs, output, override, sizeOf } from '../util';
 import { broadcastShape, nativeUnary } from './elementwise';
 
@@ -42,7 +43,7 @@ function matMulNative(args: KernelArgs, bias: TensorInfo | null, act: TfjsActiva
     biasValues = f32(backend, bias);
     if (!biasValues || sizeOf(bias.shape) !== p.n || bias.shape[bias.shape.length - 1] !== p.n || bias.shape.length > p.outShape.length) return null;
   }
-  const out = new Float32Array(p.batch * p.m * p.n);
+  const out = allocFloats(p.batch * p.m * p.n);
   if (out.length > 0) {
     tfjsAddon().tfjsMatMul({ a: av, b: bv, out, batch: p.batch, m: p.m, n: p.n, k: p.k, transA, transB, aStride: p.aStride, bStride: p.bStride,
       bias: biasValues, act });

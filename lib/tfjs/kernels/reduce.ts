@@ -5,12 +5,13 @@
  */
 import { backend_util, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import { tfjsAddon, type TfjsReduceOp } from '../native';
+import { allocFloats, freeScratch } from '../memory';
 import { f32, type KernelArgs, output, override, sizeOf, stridesOf } from '../util';
 
 /** Gathers x's values permuted by perm into a new array. */
 export function transposeValues(values: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
   const st = stridesOf(shape);
-  const out = new Float32Array(values.length === 0 ? 0 : sizeOf(shape));
+  const out = allocFloats(values.length === 0 ? 0 : sizeOf(shape));
   if (out.length > 0) tfjsAddon().stridedCopy({ src: values, dst: out, shape: perm.map((p) => shape[p]), strides: perm.map((p) => st[p]) });
   return out;
 }
@@ -41,8 +42,9 @@ function reduceNative(op: TfjsReduceOp, axisAttr: 'axis' | 'reductionIndices', a
     last = rank - 1;
   }
   const outer = sizeOf(shape.slice(0, first)), inner = sizeOf(shape.slice(last + 1));
-  const out = new Float32Array(outer * inner);
+  const out = allocFloats(outer * inner);
   tfjsAddon().tfjsReduce({ op, a: values, out, outer, red, inner });
+  if (values !== xv) freeScratch(values);
   return output(backend, keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape, out);
 }
 
@@ -55,7 +57,7 @@ function softmaxNative(args: KernelArgs): TensorInfo | null {
   if (dim !== undefined && dim !== -1 && dim !== rank - 1) return null;
   const cols = logits.shape[rank - 1], n = sizeOf(logits.shape);
   if (cols === 0 || n === 0) return null;
-  const out = new Float32Array(n);
+  const out = allocFloats(n);
   tfjsAddon().softmax({ a: lv, out, rows: n / cols, cols });
   return output(args.backend, logits.shape, out);
 }
@@ -75,10 +77,17 @@ function tileNative(args: KernelArgs): TensorInfo | null {
   const reps = args.attrs?.reps as number[] | undefined;
   if (!xv || !reps || reps.length !== x.shape.length || !reps.every((r) => Number.isInteger(r) && r >= 0)) return null;
   const outShape = x.shape.map((s, i) => s * reps[i]);
-  const out = new Float32Array(sizeOf(outShape));
+  const out = allocFloats(sizeOf(outShape));
   if (out.length > 0) {
-    const st = stridesOf(x.shape);
-    tfjsAddon().stridedCopy({ src: xv, dst: out, shape: x.shape.flatMap((s, i) => [reps[i], s]), strides: st.flatMap((t) => [0, t]) });
+    // Output dimension d read as (reps[d], shape[d]) with stride 0 over the reps; size-1 dimensions dropped
+    // so the innermost loop is as long as it can be (a [8,256,1] tiled by [1,1,512] copies rows of 512).
+    const st = stridesOf(x.shape), shape: number[] = [], strides: number[] = [];
+    x.shape.forEach((s, i) => {
+      if (reps[i] !== 1) { shape.push(reps[i]); strides.push(0); }
+      if (s !== 1) { shape.push(s); strides.push(st[i]); }
+    });
+    if (shape.length === 0) { shape.push(1); strides.push(0); }
+    tfjsAddon().stridedCopy({ src: xv, dst: out, shape, strides });
   }
   return output(args.backend, outShape, out);
 }
