@@ -8,7 +8,7 @@ import { camelToSnake, snakeToCamel } from '../nn/models/config_base';
 export type PeftType =
   | 'LORA' | 'IA3' | 'PROMPT_TUNING' | 'PREFIX_TUNING' | 'P_TUNING'
   | 'BOTTLENECK_ADAPTER' | 'COMPACTER' | 'BITFIT' | 'LAYER_FREEZING' | 'DIFF_PRUNING'
-  | 'LOHA' | 'LOKR' | 'VERA';
+  | 'LOHA' | 'LOKR' | 'VERA' | 'LN_TUNING' | 'TRAINABLE_TOKENS';
 
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'SEQ_2_SEQ_LM' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION';
 

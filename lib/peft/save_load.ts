@@ -11,7 +11,7 @@ import { FileFormatError } from '../io/errors';
 import { isFloatDtype, type RawTensor, SafetensorsFile, saveSafetensors } from '../io/safetensors';
 import { copyInto, type Module } from '../nn/module';
 import { Tensor as TensorClass, type Tensor } from '../tensor/tensor';
-import { peftConfigFromJSON } from './config';
+import { type PeftConfig, peftConfigFromJSON } from './config';
 import { installAdapterIo, PeftModel } from './peft_model';
 import { adapterFromHfLayout, adapterToHfLayout } from './rope_layout';
 import { type AdapterTensor, tunerFor } from './tuner';
@@ -82,7 +82,8 @@ function blamingConfig<T>(dir: string, fn: () => T): T {
   }
 }
 
-function readAdapterConfig(dir: string) {
+/** The config of an adapter folder (its adapter_config.json), checked. */
+export function readAdapterConfig(dir: string): PeftConfig {
   const file = path.join(dir, ADAPTER_CONFIG);
   if (!fs.existsSync(file)) throw new Error(`loading an adapter: ${file} does not exist (is ${dir} an adapter folder?)`);
   let dict: Record<string, unknown>;
@@ -94,35 +95,76 @@ function readAdapterConfig(dir: string) {
   return peftConfigFromJSON(dict, file);
 }
 
-/** Reads the weights of an adapter folder into adapter `name`, checking the keys against what the adapter holds. */
-export function loadAdapterWeights(peft: PeftModel, name: string, dir: string): void {
-  const file = path.join(dir, ADAPTER_WEIGHTS);
+/** Every tensor of an adapter file under its file key: float32 Tensors, and the integer-dtype ones exactly. */
+export function readAdapterFile(file: string): { loaded: Map<string, Tensor>; raw: Map<string, RawTensor> } {
   if (!fs.existsSync(file)) throw new Error(`loading an adapter: ${file} does not exist`);
-  const config = peft.peftConfig.get(name)!;
-  const tuner = tunerFor(config.peftType, 'loadAdapter');
   const st = SafetensorsFile.open(file);
   try {
     const loaded = new Map<string, Tensor>();
     const raw = new Map<string, RawTensor>();
     for (const info of st.list()) {
-      const key = info.name;
-      let local = key;
-      if (!tuner.fileKeys) {
-        if (!key.startsWith(PREFIX)) throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
-        local = key.slice(PREFIX.length);
-      }
-      loaded.set(local, st.load(key));
-      if (!isFloatDtype(info.dtype)) raw.set(local, st.loadRaw(key));
+      loaded.set(info.name, st.load(info.name));
+      if (!isFloatDtype(info.dtype)) raw.set(info.name, st.loadRaw(info.name));
     }
-    try {
-      adapterFromHfLayout(peft, name, loaded, raw);
-      if (tuner.loadStateDict) tuner.loadStateDict(peft, name, loaded, file, raw);
-      else loadByKeys(floatOnly(adapterStateDict(peft, name)), loaded, file);
-    } finally {
-      for (const t of loaded.values()) t.dispose();
-    }
+    return { loaded, raw };
   } finally {
     st.close();
+  }
+}
+
+/**
+ * Puts tensors keyed as an adapter file keys them (`base_model.model.<...>`, or the tuner's own file keys)
+ * into adapter `name`. `loaded` holds every entry as float32 (the caller disposes it after; entries
+ * reordered for a llama2.c base are replaced and disposed here), `raw` the integer entries exactly; `file`
+ * names the source in errors. Strict (default): a missing or unexpected key is an error, as loading a folder;
+ * otherwise (HF's set_peft_model_state_dict) they are returned. A misshapen key is always an error.
+ */
+export function loadAdapterTensors(peft: PeftModel, name: string, fileKeyed: Map<string, Tensor>, rawByFileKey: Map<string, RawTensor>, file: string,
+  opts: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  const strict = opts.strict ?? true;
+  const config = peft.peftConfig.get(name);
+  if (!config) throw new Error(`loading an adapter: no adapter named '${name}'`);
+  const tuner = tunerFor(config.peftType, 'loadAdapter');
+  const loaded = new Map<string, Tensor>();
+  const raw = new Map<string, RawTensor>();
+  const foreign: string[] = [];
+  for (const [key, t] of fileKeyed) {
+    let local = key;
+    if (!tuner.fileKeys) {
+      if (!key.startsWith(PREFIX)) {
+        if (strict) throw new FileFormatError('adapter weights', file, `tensor '${key}' does not start with '${PREFIX}'`);
+        foreign.push(key);
+        continue;
+      }
+      local = key.slice(PREFIX.length);
+    }
+    loaded.set(local, t);
+    const r = rawByFileKey.get(key);
+    if (r) raw.set(local, r);
+  }
+  adapterFromHfLayout(peft, name, loaded, raw);
+  // entries the relayout replaced are new tensors: the caller's map gets them, so that it disposes them
+  for (const [local, t] of loaded) {
+    const key = tuner.fileKeys ? local : PREFIX + local;
+    if (fileKeyed.get(key) !== t) fileKeyed.set(key, t);
+  }
+  if (tuner.loadStateDict) {
+    tuner.loadStateDict(peft, name, loaded, file, raw);
+    return { missingKeys: [], unexpectedKeys: foreign };
+  }
+  const prefix = tuner.fileKeys ? '' : PREFIX;
+  const r = loadByKeys(floatOnly(adapterStateDict(peft, name)), loaded, file, { strict });
+  return { missingKeys: r.missingKeys.map((k) => prefix + k), unexpectedKeys: [...foreign, ...r.unexpectedKeys.map((k) => prefix + k)] };
+}
+
+/** Reads the weights of an adapter folder into adapter `name`, checking the keys against what the adapter holds. */
+export function loadAdapterWeights(peft: PeftModel, name: string, dir: string): void {
+  const file = path.join(dir, ADAPTER_WEIGHTS);
+  const { loaded, raw } = readAdapterFile(file);
+  try {
+    loadAdapterTensors(peft, name, loaded, raw, file);
+  } finally {
+    for (const t of loaded.values()) t.dispose();
   }
 }
 
@@ -131,22 +173,30 @@ function floatOnly(own: Map<string, AdapterTensor>): Map<string, Tensor> {
   return own as Map<string, Tensor>;
 }
 
-/** Copies saved tensors into the adapter's; a missing, unexpected or misshapen key is an error naming it. */
-export function loadByKeys(own: Map<string, Tensor>, loaded: Map<string, Tensor>, file: string): void {
+/**
+ * Copies saved tensors into the adapter's; a misshapen key is an error naming it (checked before anything
+ * is copied), and so is a missing or unexpected one unless opts.strict is false (then they are returned).
+ */
+export function loadByKeys(own: Map<string, Tensor>, loaded: Map<string, Tensor>, file: string,
+  opts: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
   const missing = [...own.keys()].filter((k) => !loaded.has(k));
   const unexpected = [...loaded.keys()].filter((k) => !own.has(k));
-  if (missing.length || unexpected.length) {
+  if ((opts.strict ?? true) && (missing.length || unexpected.length)) {
     const list = (ks: string[]) => ks.slice(0, 6).map((k) => `'${k}'`).join(', ') + (ks.length > 6 ? ', ...' : '');
     throw new FileFormatError('adapter weights', file,
       [missing.length ? `missing ${missing.length} key(s): ${list(missing)}` : '', unexpected.length ? `unexpected ${unexpected.length} key(s): ${list(unexpected)}` : '']
         .filter(Boolean).join('; '));
   }
   for (const [k, t] of own) {
-    const src = loaded.get(k)!;
-    if (src.shape.join(',') !== t.shape.join(','))
+    const src = loaded.get(k);
+    if (src && src.shape.join(',') !== t.shape.join(','))
       throw new FileFormatError('adapter weights', file, `'${k}' has shape [${src.shape.join(', ')}], the model's adapter has [${t.shape.join(', ')}]`);
-    copyInto(t, src);
   }
+  for (const [k, t] of own) {
+    const src = loaded.get(k);
+    if (src) copyInto(t, src);
+  }
+  return { missingKeys: missing, unexpectedKeys: unexpected };
 }
 
 /** Loads an adapter folder onto a model: HF's PeftModel.from_pretrained. Frozen unless isTrainable. */

@@ -32,3 +32,27 @@ export function fillDefaultTargets(model: Module, config: { targetModules: strin
     throw new Error(`${method}: no default target modules for model type '${type}' (known: ${Object.keys(LORA_DEFAULT_TARGETS).join(', ')}); set targetModules`);
   config.targetModules = defaults;
 }
+
+/**
+ * HF peft's default LN tuning targets per model_type (TRANSFORMERS_MODELS_TO_LNTUNING_TARGET_MODULES_MAPPING
+ * in constants.py, peft at 5d602fd), for the families peftjs builds.
+ */
+export const LN_TUNING_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  llama: ['input_layernorm', 'post_attention_layernorm', 'norm'],
+  gpt2: ['ln_1', 'ln_2', 'ln_f'],
+  mistral: ['input_layernorm', 'post_attention_layernorm', 'norm'],
+  gemma: ['input_layernorm', 'post_attention_layernorm', 'norm'],
+  gemma2: ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm', 'norm'],
+  qwen2: ['post_attention_layernorm'],
+  qwen3: ['post_attention_layernorm'],
+});
+
+/** LN tuning with targetModules null: HF's norms of the model's architecture, written into the config. */
+export function fillLnTuningDefaultTargets(model: Module, config: { targetModules: string[] | string | null }): void {
+  if (config.targetModules !== null) return;
+  const type = modelTypeOf(model);
+  const defaults = type === null ? undefined : LN_TUNING_DEFAULT_TARGETS[type];
+  if (!defaults)
+    throw new Error(`LN tuning: no default target modules for model type '${type}' (known: ${Object.keys(LN_TUNING_DEFAULT_TARGETS).join(', ')}); set targetModules`);
+  config.targetModules = [...defaults];
+}

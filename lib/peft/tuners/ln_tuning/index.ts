@@ -1,0 +1,4 @@
+export { LNTuningConfig } from './config';
+export type { LNTuningConfigFields } from './config';
+export { LNTuningLayer } from './layer';
+import './tuner';
