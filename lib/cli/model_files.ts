@@ -1,6 +1,7 @@
 /** Finding a model and its tokenizer from the CLI's --model / --tokenizer flags. */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isHubId, resolveModelPath } from '../io/hub';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
 import { COMPUTE_DTYPES, type ComputeDtype, QuantizedLinear } from '../quant/quantized_linear';
@@ -53,9 +54,14 @@ function reportStorage(command: string, storage: ModelQuantization, layers: numb
     'embeddings, norms and the output head stay float32\n');
 }
 
+/** A flag's path, or its Hub id ('org/name', from the Hugging Face cache or downloaded into it) as a local folder. */
+function localPath(command: string, flag: string, idOrPath: string, files: 'model' | 'tokenizer' | 'adapter'): string {
+  if (!fs.existsSync(idOrPath) && !isHubId(idOrPath)) throw new CliError(`peftjs ${command}: --${flag} ${idOrPath} does not exist (nor is it a Hugging Face Hub id 'org/name')`);
+  return resolveModelPath(idOrPath, { files });
+}
+
 export function loadModelFlag(command: string, modelPath: string, storage: ModelQuantization | null = null): PretrainedModel {
-  if (!fs.existsSync(modelPath)) throw new CliError(`peftjs ${command}: --model ${modelPath} does not exist`);
-  const model = loadPretrained(modelPath, { quantization: storage });
+  const model = loadPretrained(localPath(command, 'model', modelPath, 'model'), { quantization: storage });
   if (storage !== null) {
     const layers = model.namedModules().map(([, m]) => m).filter((m): m is QuantizedLinear => m instanceof QuantizedLinear);
     reportStorage(command, storage, layers.length, layers.reduce((s, l) => s + l.weight.size * 4, 0), layers.reduce((s, l) => s + l.weight.byteLength, 0));
@@ -65,10 +71,8 @@ export function loadModelFlag(command: string, modelPath: string, storage: Model
 
 /** --tokenizer, else the model folder itself, else a llama2.c tok*.bin beside the checkpoint. */
 export function loadTokenizerFlag(command: string, modelPath: string, tokenizerPath: string | undefined, vocabSize: number): Tokenizer {
-  if (tokenizerPath !== undefined) {
-    if (!fs.existsSync(tokenizerPath)) throw new CliError(`peftjs ${command}: --tokenizer ${tokenizerPath} does not exist`);
-    return loadTokenizer(tokenizerPath, { vocabSize });
-  }
+  if (tokenizerPath !== undefined) return loadTokenizer(localPath(command, 'tokenizer', tokenizerPath, 'tokenizer'), { vocabSize });
+  if (!fs.existsSync(modelPath)) return loadTokenizer(localPath(command, 'model', modelPath, 'tokenizer'), { vocabSize });
   if (fs.statSync(modelPath).isDirectory()) return loadTokenizer(modelPath, { vocabSize });
   const dir = path.dirname(modelPath);
   const candidates = fs.readdirSync(dir).filter((n) => /^tok.*\.bin$/.test(n) || n === 'tokenizer.bin');
@@ -80,8 +84,7 @@ export function loadTokenizerFlag(command: string, modelPath: string, tokenizerP
 /** The model with an adapter folder loaded onto it (--adapter), or the model itself. */
 export function withAdapter(command: string, model: PretrainedModel, adapterDir: string | undefined): PretrainedModel | PeftModel {
   if (adapterDir === undefined) return model;
-  if (!fs.existsSync(adapterDir)) throw new CliError(`peftjs ${command}: --adapter ${adapterDir} does not exist`);
-  return PeftModel.fromPretrained(model, adapterDir);
+  return PeftModel.fromPretrained(model, localPath(command, 'adapter', adapterDir, 'adapter'));
 }
 
 export function vocabSizeOf(model: PretrainedModel): number {

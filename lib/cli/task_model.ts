@@ -15,6 +15,7 @@ import { LlamaForSequenceClassification } from '../nn/models/sequence_classifica
 import { BertForSequenceClassification } from '../nn/models/bert/model';
 import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
 import { loadSftDataset } from '../train/sft';
+import { resolveModelPath } from '../io/hub';
 import { CliError, stringFlag } from './args';
 import { classifierFromBase } from './compare/base_model';
 import { loadModelFlag, loadTokenizerFlag, storeWeights, vocabSizeOf } from './model_files';
@@ -56,6 +57,7 @@ export function contextOf(model: PretrainedModel): number {
 /** The model and tokenizer at --model; for classification with label names, a classifier over them. */
 export function loadForTask(command: string, modelPath: string, tokenizerPath: string | undefined, task: CliTask, labelNames: string[] | null,
   storage: ModelQuantization | null = null): { model: PretrainedModel; tokenizer: Tokenizer } {
+  modelPath = resolveModelPath(modelPath);  // a Hub id: the cached (or downloaded) snapshot folder
   const loaded = loadModelFlag(command, modelPath, storage);
   const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
   if (task === 'causal-lm' || task === 'sft') {

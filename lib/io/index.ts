@@ -12,6 +12,8 @@ export type { HfModelFolder, HfTensorInfo, LoadHfModelFolderOptions, SaveHfModel
 export { DEFAULT_MAX_SHARD_BYTES, INDEX_FILE, planShards, shardFileName, SINGLE_FILE } from './hf_shards';
 export type { ShardPlan } from './hf_shards';
 export { hfJsonString } from './hf_json';
+export { hfHome, hubCacheDir, hubOffline, hubRepoFolder, isHubId, resolveModelPath, resolveModelPathAsync } from './hub';
+export type { HubFileSet, HubOptions, ResolveModelPathOptions } from './hub';
 export { loadTokenizer } from './tokenizer';
 export type { LoadTokenizerOptions, Tokenizer, TokenizerEncodeOptions } from './tokenizer';
 export { HfTokenizer } from './hf_tokenizer';

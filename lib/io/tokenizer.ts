@@ -7,6 +7,7 @@ import * as path from 'path';
 import { BYTE_TOKENIZER_FILE, ByteTokenizer } from './byte_tokenizer';
 import type { ChatTemplate } from './chat_template';
 import { HfTokenizer } from './hf_tokenizer';
+import { type HubOptions, resolveModelPath } from './hub';
 import { Llama2cTokenizer } from './llama2c_tokenizer';
 
 export interface TokenizerEncodeOptions {
@@ -31,7 +32,8 @@ export interface Tokenizer {
   chatTemplate?(name?: string): ChatTemplate | null;
 }
 
-export interface LoadTokenizerOptions {
+/** A Hub id ('org/name') is read from the Hugging Face cache or downloaded into it (HubOptions; lib/io/hub.ts). */
+export interface LoadTokenizerOptions extends HubOptions {
   /** llama2.c files: the number of tokens the model expects (see Llama2cTokenizer.load). */
   vocabSize?: number;
 }
@@ -53,11 +55,12 @@ function fromFolder(dir: string, opts: LoadTokenizerOptions): Tokenizer {
 
 /**
  * Reads a tokenizer: a tokenizer.json (tokenizer_config.json beside it supplies the special tokens),
- * a llama2.c tok*.bin, or a folder holding one of them. A sentencepiece tokenizer.model is refused with
+ * a llama2.c tok*.bin, a folder holding one of them, or a Hub id. A sentencepiece tokenizer.model is refused with
  * a message saying so. Files other than these are told apart by their first byte ("{" is JSON).
  */
-export function loadTokenizer(file: string, opts: LoadTokenizerOptions = {}): Tokenizer {
-  if (typeof file !== 'string') throw new TypeError(`loadTokenizer: expected a path string, got ${typeof file}`);
+export function loadTokenizer(idOrFile: string, opts: LoadTokenizerOptions = {}): Tokenizer {
+  if (typeof idOrFile !== 'string') throw new TypeError(`loadTokenizer: expected a path string, got ${typeof idOrFile}`);
+  const file = resolveModelPath(idOrFile, { ...opts, files: 'tokenizer' });
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);

@@ -12,6 +12,7 @@ import { isModulesToSave, ModulesToSaveWrapper } from './modules_to_save';
 import { type AdapterLayer, isAdapterLayer, tunerFor, type WeightedAdapterOptions } from './tuner';
 import type { Linear } from '../nn/layers/linear';
 import { quantizedLayer } from '../quant/quantize_model';
+import { type HubOptions, resolveModelPath } from '../io/hub';
 
 /** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
 class TunerModel extends Module {
@@ -89,14 +90,19 @@ export class PeftModel<M extends Module = Module> extends Module {
     io().save(this, dir, opts);
   }
 
-  /** Loads an adapter folder onto a base model (frozen unless isTrainable): HF's PeftModel.from_pretrained. */
-  static fromPretrained<M extends Module>(model: M, dir: string, opts: { adapterName?: string; isTrainable?: boolean } = {}): PeftModel<M> {
-    return io().fromPretrained(model, dir, opts);
+  /**
+   * Loads an adapter folder, or a Hub id ('org/name': from the Hugging Face cache or downloaded into it),
+   * onto a base model (frozen unless isTrainable): HF's PeftModel.from_pretrained.
+   */
+  static fromPretrained<M extends Module>(model: M, idOrDir: string, opts: { adapterName?: string; isTrainable?: boolean } & HubOptions = {}): PeftModel<M> {
+    const dir = resolveModelPath(idOrDir, { ...opts, files: 'adapter' });
+    return io().fromPretrained(model, dir, { adapterName: opts.adapterName, isTrainable: opts.isTrainable });
   }
 
-  /** Adds a saved adapter under a new name. */
-  loadAdapter(dir: string, name: string, opts: { isTrainable?: boolean } = {}): void {
-    io().loadAdapter(this, dir, name, opts);
+  /** Adds a saved adapter (a folder or a Hub id) under a new name. */
+  loadAdapter(idOrDir: string, name: string, opts: { isTrainable?: boolean } & HubOptions = {}): void {
+    const dir = resolveModelPath(idOrDir, { ...opts, files: 'adapter' });
+    io().loadAdapter(this, dir, name, { isTrainable: opts.isTrainable });
   }
 
   /** Makes one adapter (or several, summed, where the method allows) the active one(s). */

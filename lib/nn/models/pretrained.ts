@@ -7,6 +7,7 @@ import * as path from 'path';
 import { dequantizeQ8, forEachLlama2cWeight, type Llama2cConfig, loadLlama2c, readLlama2cConfig } from '../../io/llama2c';
 import { FileFormatError } from '../../io/errors';
 import { HfModelFolderReader, loadHfModelFolder } from '../../io/hf_folder';
+import { type HubOptions, resolveModelPath } from '../../io/hub';
 import { QuantizedLinear } from '../../quant/quantized_linear';
 import { QuantizedTensor } from '../../quant/quantized_tensor';
 import { layerWithWeight, type ModelQuantization, quantizationTargets, quantizedLayer, releaseFreedMemory } from '../../quant/quantize_model';
@@ -83,7 +84,8 @@ export function modelFromConfig(dict: Record<string, unknown>, file = 'config.js
   return modelForConfig(dict, file, task);
 }
 
-export interface LoadOptions {
+/** loadPretrained also takes a Hub id ('org/name'): the HubOptions say which revision, cache and token. */
+export interface LoadOptions extends HubOptions {
   /**
    * Store the linear layers so (lib/quant; HF's quantization_config / torch_dtype for a frozen base). An HF
    * folder is then read one tensor at a time and each linear weight quantized as it is read, so the float32
@@ -209,8 +211,9 @@ function loadHfModelQuantized(dir: string, q: ModelQuantization, opts: LoadOptio
   }
 }
 
-/** A llama2.c .bin file or an HF model folder (see LoadOptions). */
-export function loadPretrained(modelPath: string, opts: LoadOptions = {}): PretrainedModel {
+/** A llama2.c .bin file, an HF model folder or a Hub id (see LoadOptions). */
+export function loadPretrained(idOrPath: string, opts: LoadOptions = {}): PretrainedModel {
+  const modelPath = resolveModelPath(idOrPath, { ...opts, files: 'model' });
   let stat: fs.Stats;
   try {
     stat = fs.statSync(modelPath);

@@ -8,12 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FileFormatError } from '../../../io/errors';
 import { CONFIG_FILE, readHfConfig } from '../../../io/hf_folder';
+import { type HubOptions, resolveModelPath } from '../../../io/hub';
 import type { ModelQuantization } from '../../../quant/quantize_model';
 import type { ModelConfig } from '../config_base';
 import { loadHfModel } from '../pretrained';
 import { type CausalLMModel, familyOf, modelTypesFor, type ModelTask, type SequenceClassificationModel, SUPPORTED_MODEL_TYPES } from './registry';
 
-export interface AutoLoadOptions {
+/** A folder, or a Hub id ('org/name') found in the Hugging Face cache or downloaded into it (see lib/io/hub.ts). */
+export interface AutoLoadOptions extends HubOptions {
   /** Store the linear layers so while reading (see LoadOptions.quantization). */
   quantization?: ModelQuantization | null;
 }
@@ -45,7 +47,8 @@ function checkTask(op: string, folder: string, dict: Record<string, unknown>, ta
 
 export class AutoConfig {
   /** The config class of a folder's config.json (LlamaConfig, Qwen2Config, ...), by model_type. */
-  static fromPretrained(folder: string): ModelConfig {
+  static fromPretrained(idOrFolder: string, options: HubOptions = {}): ModelConfig {
+    const folder = resolveModelPath(idOrFolder, { ...options, files: 'config' });
     const dict = readConfig('AutoConfig', folder);
     const file = path.join(folder, CONFIG_FILE);
     return familyOf(dict, file)[1].configFromDict(dict, file);
@@ -59,7 +62,8 @@ export class AutoConfig {
 
 export class AutoModelForCausalLM {
   /** The family's causal LM (by config.json's model_type, whatever architectures says) with the folder's weights. */
-  static fromPretrained(folder: string, options: AutoLoadOptions = {}): CausalLMModel {
+  static fromPretrained(idOrFolder: string, options: AutoLoadOptions = {}): CausalLMModel {
+    const folder = resolveModelPath(idOrFolder, { ...options, files: 'model' });
     const dict = readConfig('AutoModelForCausalLM', folder);
     checkTask('AutoModelForCausalLM', folder, dict, 'causal-lm');
     return loadHfModel(folder, { quantization: options.quantization, task: 'causal-lm' }) as CausalLMModel;
@@ -75,7 +79,8 @@ export class AutoModelForSequenceClassification {
    * The family's sequence classifier with the folder's weights; from a causal LM's folder the `score` head
    * is new (HF's initialisation) and lm_head is not read.
    */
-  static fromPretrained(folder: string, options: AutoClassifierOptions = {}): SequenceClassificationModel {
+  static fromPretrained(idOrFolder: string, options: AutoClassifierOptions = {}): SequenceClassificationModel {
+    const folder = resolveModelPath(idOrFolder, { ...options, files: 'model' });
     const dict = readConfig('AutoModelForSequenceClassification', folder);
     checkTask('AutoModelForSequenceClassification', folder, dict, 'sequence-classification');
     return loadHfModel(folder, { quantization: options.quantization, task: 'sequence-classification', configOverrides: labelOverrides(options) }) as SequenceClassificationModel;
