@@ -6,17 +6,16 @@
 //
 // Every pointer of the QuantizedWeight is device memory; the bytes are read one at a time, so a weight may
 // start at any byte address. A thread writes a run of kRun consecutive values, so that the group index
-// (a 64-bit division) is computed once per run and then stepped. The dynamic map (256 floats) is built
-// on the host exactly as the CPU builds it and passed by value as a kernel argument (no copy to set up);
-// blocks that need it move it to shared memory.
+// (a 64-bit division) is computed once per run and then stepped. The CPU's own tables (NF4 codes, the
+// dynamic map) are passed by value as a kernel argument (no copy to set up); blocks that need the map move
+// it to shared memory.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstdint>
-#include <vector>
 
+#include "../csrc/kernels/quant/dequantize_paths.h"
 #include "common.cuh"
 #include "device_api.h"
 
@@ -26,46 +25,24 @@ namespace {
 
 constexpr int kRun = 8;  // values per thread and grid-stride step
 
-// bitsandbytes' NF4 code values (dequantize.cc kNf4Codes).
-__constant__ float kNf4Codes[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-                                    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-                                    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-                                    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-
-struct DynamicMap {
-  float v[256];
+// The CPU's lookup tables (dequantize.cc: NF4's codes, the dynamic map of double-quantized absmax codes),
+// handed to the kernel by value as its arguments: no copy of their definitions here, no memcpy.
+struct Tables {
+  float nf4[16];
+  float dynamic[256];
 };
 
-// bitsandbytes' signed dynamic map, made with float32 steps: dequantize.cc make_dynamic_map, line for line.
-DynamicMap make_dynamic_map() {
-  std::vector<float> data;
-  for (int i = 0; i < 7; ++i) {
-    const int items = (1 << i) + 1;
-    const float start = 0.1f, end = 1.0f, step = (end - start) / static_cast<float>(items - 1);
-    std::vector<float> bounds(items);
-    for (int k = 0; k < items; ++k) {
-      const volatile float along = 2 * k < items ? static_cast<float>(k) * step : static_cast<float>(items - 1 - k) * step;
-      bounds[k] = 2 * k < items ? start + along : end - along;
-    }
-    const volatile float scale = static_cast<float>(std::pow(10.0, i - 6));
-    for (int k = 0; k + 1 < items; ++k) {
-      const volatile float sum = bounds[k] + bounds[k + 1];
-      const float mean = sum / 2.0f;
-      data.push_back(scale * mean);
-      data.push_back(-scale * mean);
-    }
-  }
-  data.push_back(0.0f);
-  data.push_back(1.0f);
-  std::sort(data.begin(), data.end());
-  DynamicMap out{};
-  std::copy(data.begin(), data.end(), out.v);
-  return out;
+Tables make_tables() {
+  Tables t{};
+  std::copy(kNf4Codes, kNf4Codes + 16, t.nf4);
+  const std::array<float, 256>& map = dynamic_map();
+  std::copy(map.begin(), map.end(), t.dynamic);
+  return t;
 }
 
-const DynamicMap& dynamic_map() {
-  static const DynamicMap map = make_dynamic_map();
-  return map;
+const Tables& tables() {
+  static const Tables t = make_tables();
+  return t;
 }
 
 __device__ __forceinline__ uint16_t u16_at(const uint8_t* p, int64_t i) {
@@ -101,7 +78,7 @@ __device__ __forceinline__ float group_absmax(const QuantizedWeight& w, int64_t 
 }
 
 template <WeightFormat F>
-__device__ __forceinline__ float value_at(const QuantizedWeight& w, int64_t i, float absmax) {
+__device__ __forceinline__ float value_at(const QuantizedWeight& w, int64_t i, float absmax, const float* nf4) {
   if (F == WeightFormat::Bf16) return bf16_to_f32(u16_at(w.data, i));
   if (F == WeightFormat::F16) return f16_to_f32(u16_at(w.data, i));
   if (F == WeightFormat::Int8) {
@@ -109,16 +86,16 @@ __device__ __forceinline__ float value_at(const QuantizedWeight& w, int64_t i, f
     return __fdiv_rn(__fmul_rn(q, absmax), 127.0f);
   }
   const uint8_t byte = w.data[i >> 1];
-  return __fmul_rn(kNf4Codes[(i & 1) ? (byte & 0x0f) : (byte >> 4)], absmax);
+  return __fmul_rn(nf4[(i & 1) ? (byte & 0x0f) : (byte >> 4)], absmax);
 }
 
 // out[i - start] for i in [start, start + count), a run of kRun values per thread.
 template <WeightFormat F>
-__global__ void dequantize_kernel(QuantizedWeight w, int64_t start, int64_t count, float* out, DynamicMap map) {
+__global__ void dequantize_kernel(QuantizedWeight w, int64_t start, int64_t count, float* out, Tables tables) {
   constexpr bool kGrouped = F == WeightFormat::Int8 || F == WeightFormat::Nf4;
   __shared__ float smap[256];
   if (F == WeightFormat::Nf4 && w.absmax == nullptr) {  // uniform: every thread takes the branch or none
-    for (int b = threadIdx.x; b < 256; b += blockDim.x) smap[b] = map.v[b];
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) smap[b] = tables.dynamic[b];
     __syncthreads();
   }
   const int64_t runs = (count + kRun - 1) / kRun;
@@ -138,15 +115,15 @@ __global__ void dequantize_kernel(QuantizedWeight w, int64_t start, int64_t coun
         next += w.group;
         absmax = group_absmax<F>(w, group, smap);
       }
-      out[i - start] = value_at<F>(w, i, absmax);
+      out[i - start] = value_at<F>(w, i, absmax, tables.nf4);
     }
   }
 }
 
 template <WeightFormat F>
-bool launch(const QuantizedWeight& w, int64_t start, int64_t end, float* out, const DynamicMap& map, std::string* error) {
+bool launch(const QuantizedWeight& w, int64_t start, int64_t end, float* out, const Tables& t, std::string* error) {
   const int64_t runs = (end - start + kRun - 1) / kRun;
-  dequantize_kernel<F><<<detail::grid_for(runs), detail::kThreads, 0, detail::stream()>>>(w, start, end - start, out, map);
+  dequantize_kernel<F><<<detail::grid_for(runs), detail::kThreads, 0, detail::stream()>>>(w, start, end - start, out, t);
   return detail::launched("dequantize", error);
 }
 
@@ -158,12 +135,12 @@ bool dequantize(const QuantizedWeight& w, int64_t start, int64_t end, float* out
     if (error) *error = "dequantize: group must be at least 1, got " + std::to_string(w.group);
     return false;
   }
-  const DynamicMap& map = dynamic_map();
+  const Tables& t = tables();
   switch (w.format) {
-    case WeightFormat::Bf16: return launch<WeightFormat::Bf16>(w, start, end, out, map, error);
-    case WeightFormat::F16: return launch<WeightFormat::F16>(w, start, end, out, map, error);
-    case WeightFormat::Int8: return launch<WeightFormat::Int8>(w, start, end, out, map, error);
-    case WeightFormat::Nf4: return launch<WeightFormat::Nf4>(w, start, end, out, map, error);
+    case WeightFormat::Bf16: return launch<WeightFormat::Bf16>(w, start, end, out, t, error);
+    case WeightFormat::F16: return launch<WeightFormat::F16>(w, start, end, out, t, error);
+    case WeightFormat::Int8: return launch<WeightFormat::Int8>(w, start, end, out, t, error);
+    case WeightFormat::Nf4: return launch<WeightFormat::Nf4>(w, start, end, out, t, error);
   }
   if (error) *error = "dequantize: unknown weight format";
   return false;

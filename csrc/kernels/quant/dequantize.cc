@@ -51,10 +51,14 @@ std::array<float, 256> make_dynamic_map() {
   return out;
 }
 
+}  // namespace
+
 const std::array<float, 256>& dynamic_map() {
   static const std::array<float, 256> map = make_dynamic_map();
   return map;
 }
+
+namespace {
 
 inline float bf16_to_f32(uint16_t bits) {
   const uint32_t u = static_cast<uint32_t>(bits) << 16;

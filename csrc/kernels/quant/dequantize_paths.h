@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "dequantize.h"
@@ -11,6 +12,10 @@ namespace peftjs {
 
 // bitsandbytes' NF4 code values (csrc/kernels.cu nf4_dequantization_lut).
 extern const float kNf4Codes[16];
+
+// bitsandbytes' signed dynamic map (the double-quantized absmax codes), built once; cuda/dequantize.cu
+// hands the same table to the device.
+const std::array<float, 256>& dynamic_map();
 
 // The absmax of NF4 block b (from the double-quantized form when there is one).
 float nf4_block_absmax(const QuantizedWeight& w, int64_t b);
