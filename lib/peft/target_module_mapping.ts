@@ -23,16 +23,6 @@ export function loraDefaultTargets(modelType: string | null): string[] | null {
   return t ? [...t] : null;
 }
 
-/** With targetModules null: HF's default targets of the model's architecture, written into the config (as HF does). */
-export function fillDefaultTargets(model: Module, config: { targetModules: string[] | string | null }, method: string): void {
-  if (config.targetModules !== null) return;
-  const type = modelTypeOf(model);
-  const defaults = loraDefaultTargets(type);
-  if (defaults === null)
-    throw new Error(`${method}: no default target modules for model type '${type}' (known: ${Object.keys(LORA_DEFAULT_TARGETS).join(', ')}); set targetModules`);
-  config.targetModules = defaults;
-}
-
 /**
  * HF peft's default LN tuning targets per model_type (TRANSFORMERS_MODELS_TO_LNTUNING_TARGET_MODULES_MAPPING
  * in constants.py, peft at 5d602fd), for the families peftjs builds.
@@ -47,12 +37,16 @@ export const LN_TUNING_DEFAULT_TARGETS: Readonly<Record<string, readonly string[
   qwen3: ['post_attention_layernorm'],
 });
 
-/** LN tuning with targetModules null: HF's norms of the model's architecture, written into the config. */
-export function fillLnTuningDefaultTargets(model: Module, config: { targetModules: string[] | string | null }): void {
+/**
+ * With targetModules null: HF's default targets of the model's architecture from `table` (LoRA's mapping,
+ * which LoHa, LoKr and VeRA share, unless another is given), written into the config as HF does.
+ */
+export function fillDefaultTargets(model: Module, config: { targetModules: string[] | string | null }, method: string,
+  table: Readonly<Record<string, readonly string[]>> = LORA_DEFAULT_TARGETS): void {
   if (config.targetModules !== null) return;
   const type = modelTypeOf(model);
-  const defaults = type === null ? undefined : LN_TUNING_DEFAULT_TARGETS[type];
+  const defaults = type === null ? undefined : table[type];
   if (!defaults)
-    throw new Error(`LN tuning: no default target modules for model type '${type}' (known: ${Object.keys(LN_TUNING_DEFAULT_TARGETS).join(', ')}); set targetModules`);
+    throw new Error(`${method}: no default target modules for model type '${type}' (known: ${Object.keys(table).join(', ')}); set targetModules`);
   config.targetModules = [...defaults];
 }

@@ -5,7 +5,7 @@
  */
 import type { Module } from '../../../nn/module';
 import type { PeftModel } from '../../peft_model';
-import { fillLnTuningDefaultTargets } from '../../target_module_mapping';
+import { fillDefaultTargets, LN_TUNING_DEFAULT_TARGETS } from '../../target_module_mapping';
 import { findTargets } from '../../targets';
 import { isAdapterLayer, registerTuner, type Tuner } from '../../tuner';
 import { LNTuningConfig } from './config';
@@ -17,7 +17,7 @@ const lnTuner: Tuner<LNTuningConfig> = {
 
   inject(peft: PeftModel, config: LNTuningConfig, name: string): void {
     const model = peft.model;
-    fillLnTuningDefaultTargets(model, config);
+    fillDefaultTargets(model, config, 'LN tuning', LN_TUNING_DEFAULT_TARGETS);
     // The modules inside adapter layers (their base layers and copies) are never targets themselves.
     const inside = new Set<Module>();
     for (const [, m] of model.namedModules()) {
