@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../kernels/tfjs/tfjs_kernels.h"
+#include "../runtime/populate_pages.h"
 #include "args.h"
 #include "bindings.h"
 #include "typed_args.h"
@@ -269,6 +270,16 @@ Napi::Value AvgPoolBackprop(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// tfjsPopulatePages({out}) -> whether the pages of a fresh output array are now resident (see populate_pages.h)
+Napi::Value PopulatePages(const Napi::CallbackInfo& info) {
+  const Params p(info, "tfjsPopulatePages");
+  const Napi::Value out = p.value("out");
+  if (!out.IsTypedArray()) p.fail_type("argument 'out' must be a typed array, got " + Params::type_of(out));
+  const Napi::TypedArray array = out.As<Napi::TypedArray>();
+  auto* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  return Napi::Boolean::New(info.Env(), populate_pages(data, array.ByteLength()));
+}
+
 }  // namespace
 
 void register_tfjs(Napi::Env env, Napi::Object exports) {
@@ -287,7 +298,8 @@ void register_tfjs(Napi::Env env, Napi::Object exports) {
                  {"tfjsDepthwiseConv2dBackpropInput", DepthwiseConv2dBackpropInput},
                  {"tfjsDepthwiseConv2dBackpropFilter", DepthwiseConv2dBackpropFilter},
                  {"tfjsGather", Gather},
-                 {"tfjsBatchNorm", BatchNorm}});
+                 {"tfjsBatchNorm", BatchNorm},
+                 {"tfjsPopulatePages", PopulatePages}});
 }
 
 }  // namespace peftjs

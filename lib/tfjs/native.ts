@@ -39,6 +39,8 @@ export interface TfjsAddon {
     x: Float32Array; out: Float32Array; n: number; mean: Float32Array; mLen: number; variance: Float32Array; vLen: number;
     offset: Float32Array | null; oLen: number; scale: Float32Array | null; sLen: number; eps: number;
   }): void;
+  /** Makes a fresh array's pages resident (huge pages where whole 2 MiB pieces fit); false where the system cannot. */
+  tfjsPopulatePages(p: { out: Float32Array }): boolean;
   fill(p: { out: Float32Array; n: number; value: number }): void;
   softmax(p: { a: Float32Array; out: Float32Array; rows: number; cols: number }): void;
   stridedCopy(p: { src: Float32Array; dst: Float32Array; shape: number[]; strides: number[] }): void;

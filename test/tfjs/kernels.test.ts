@@ -5,8 +5,9 @@
  * handed to another tensor, while arrays of tensors nobody read are recycled.
  */
 import * as tf from '@tensorflow/tfjs';
-import { poolStats, POOL_MIN_FLOATS } from '../../lib/tfjs/memory';
+import { emptyPool, poolStats, POOL_MIN_FLOATS, setFreshOutputFill } from '../../lib/tfjs/memory';
 import '../../lib/tfjs';
+import { tfjsAddon } from '../../lib/tfjs/native';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -120,6 +121,44 @@ describe('peftjs kernels against cpu', () => {
     await same(() => [tf.sum(rand([9, 70, 33], 1), 1), tf.mean(rand([9, 70, 33], 2), [0, 2]), tf.max(rand([9, 70, 33], 3), [0, 2], true),
       tf.softmax(rand([17, 300], 4)), tf.transpose(rand([5, 6, 70], 5), [2, 0, 1]), tf.tile(rand([3, 1, 50], 6), [2, 40, 1]),
       tf.tile(rand([8, 256, 1], 7), [1, 1, 512]), tf.tile(rand([1, 1, 512], 8), [8, 256, 1]), tf.tile(rand([1, 1], 9), [70, 80])]);
+  });
+});
+
+describe('every native kernel writes every element of its output', () => {
+  // Fresh outputs are not zero-filled (nor are recycled ones): here each starts as NaN, so an element a
+  // kernel skips shows up against cpu. Sizes are past POOL_MIN_FLOATS, where that rule applies.
+  beforeAll(() => { console.warn = () => undefined; emptyPool(); setFreshOutputFill(NaN); });
+  afterAll(() => setFreshOutputFill(null));
+
+  it('matmul (also k = 0), convolutions and pools with their gradients', async () => {
+    const x = () => rand([4, 20, 20, 3], 11), w = () => rand([3, 3, 3, 16], 12), dw = () => rand([3, 3, 3, 2], 13);
+    await same(() => [tf.matMul(rand([70, 90], 14), rand([90, 80], 15)), tf.matMul(tf.zeros([70, 0]), tf.zeros([0, 80])),
+      tf.conv2d(x() as tf.Tensor4D, w() as tf.Tensor4D, 1, 'same'), tf.depthwiseConv2d(x() as tf.Tensor4D, dw() as tf.Tensor4D, 1, 'same'),
+      tf.maxPool(rand([4, 40, 40, 8], 16) as tf.Tensor4D, 2, 2, 'valid'), tf.avgPool(rand([4, 40, 40, 8], 17) as tf.Tensor4D, 3, 1, 'same')]);
+    await same(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').sum())([x(), w()]));
+    await same(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid').sum())([x(), dw()]));
+    await same(() => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').sum())(rand([4, 40, 40, 8], 18)));
+    await same(() => tf.grad((a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, 3, 2, 'same').sum())(rand([4, 40, 40, 8], 19)));
+  });
+
+  it('elementwise, batch norm, gather, slice, concat, pad, zeros, reductions, softmax, transpose, tile', async () => {
+    const a = () => rand([70, 90], 21);
+    await same(() => [tf.add(a(), rand([90], 22)), tf.relu(a()), tf.batchNorm(a(), rand([90], 23), tf.abs(rand([90], 24)).add(0.5)),
+      tf.gather(a(), tf.tensor1d([3, 1, 69, 0, 5, 5, 8, 2, 7, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 'int32')),
+      tf.slice(a(), [1, 2], [60, 80]), tf.concat([a(), a()], 1), tf.pad(a(), [[3, 4], [5, 6]], 2), tf.zerosLike(a()),
+      tf.sum(rand([70, 90, 3], 25), 2), tf.softmax(a()), tf.transpose(a()), tf.tile(a(), [2, 1])]);
+  });
+});
+
+describe('populating a fresh output\'s pages', () => {
+  it('keeps the contents, reports whether the system did it, and names a bad argument', () => {
+    const out = new Float32Array((5 << 20) / 4 + 3).fill(3);  // whole 2 MiB pieces inside, ragged ends
+    const done = tfjsAddon().tfjsPopulatePages({ out });
+    expect(typeof done).toBe('boolean');
+    if (process.platform === 'linux') process.stdout.write(`MADV_POPULATE_WRITE on this kernel: ${done ? 'yes' : 'no (pages fault in on first touch)'}\n`);
+    expect(out.every((v) => v === 3)).toBe(true);
+    expect(tfjsAddon().tfjsPopulatePages({ out: new Float32Array(0) })).toBe(false);
+    expect(() => tfjsAddon().tfjsPopulatePages({ out: 3 as unknown as Float32Array })).toThrow(/tfjsPopulatePages: argument 'out' must be a typed array, got number/);
   });
 });
 
