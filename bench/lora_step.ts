@@ -1,7 +1,8 @@
 /**
  * The lora_step rows: one LoRA training step (zeroGrad, forward, next-token loss, backward, AdamW over the
  * adapters) of a Llama with a real model's shape (TinyLlama-1.1B, Llama-2-7B) and random weights made
- * here, on a float32, bfloat16 or NF4 base, with or without gradient checkpointing.
+ * here, on a float32, bfloat16 or NF4 base, with or without gradient checkpointing; and the family_step
+ * rows: the same step on a small model of each family (bench/family_model.ts), float32.
  * bench/torch_lora_step.py is PyTorch's side (float32, and torch.autocast bf16).
  *
  * The model is built without initial values and each linear weight is made and stored in its format one
@@ -18,8 +19,8 @@ import { noGrad } from '../lib/tensor/autograd';
 import { tidy } from '../lib/tensor/scope';
 import { withoutInit } from '../lib/nn/init';
 import { Linear } from '../lib/nn/layers/linear';
-import { LlamaConfig } from '../lib/nn/models/llama/config';
-import { LlamaForCausalLM } from '../lib/nn/models/llama/model';
+import type { LlamaLikeConfig } from '../lib/nn/models/llama/config';
+import type { LlamaForCausalLM } from '../lib/nn/models/llama/model';
 import { copyInto, type Module } from '../lib/nn/module';
 import type { Tensor } from '../lib/tensor/tensor';
 import { AdamW } from '../lib/optim';
@@ -27,13 +28,15 @@ import { getPeftModel, LoraConfig } from '../lib/peft';
 import { QuantizedLinear } from '../lib/quant/quantized_linear';
 import { QuantizedTensor } from '../lib/quant/quantized_tensor';
 import { releaseFreedMemory } from '../lib/quant/quantize_model';
+import { buildFamilyModel, type Family, familyLinears } from './family_model';
 import { childMain, runChild, type StepTiming, timeSteps } from './step_child';
 import { randomIds } from './train_step';
 
 /**
  * L layers, width d, MLP width F, H heads, KV key/value heads, vocabulary V, sequence T, batch B; base: the
  * frozen linear weights' bits (32 float32, 16 bfloat16, 4 nf4); compute: what they multiply in (32, 16);
- * ckpt: gradient checkpointing (0, 1); r: the LoRA rank on every linear layer.
+ * ckpt: gradient checkpointing (0, 1); r: the LoRA rank on every linear layer; family: the model's family
+ * (bench/family_model.ts; llama when absent).
  */
 export interface LoraStepShape {
   L: number;
@@ -48,9 +51,8 @@ export interface LoraStepShape {
   compute: number;
   ckpt: number;
   r: number;
+  family?: Family;
 }
-
-const LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
 /** Random bytes, any length (randomFillSync takes at most 2^31 - 1 bytes a call). */
 function randomBytes(n: number): Uint8Array {
@@ -89,17 +91,14 @@ function frozenWeight(out: number, inF: number, base: number): QuantizedTensor {
   return QuantizedTensor.fromBf16Bits(new Uint8Array(bits.buffer), [out, inF]);
 }
 
-/** The Llama with its linear layers in the row's format, embeddings / norms / head float32 (as HF keeps them). */
-export function buildLlama(s: LoraStepShape): LlamaForCausalLM {
-  const config = new LlamaConfig({
-    vocabSize: s.V, hiddenSize: s.d, intermediateSize: s.F, numHiddenLayers: s.L, numAttentionHeads: s.H,
-    numKeyValueHeads: s.KV, maxPositionEmbeddings: Math.max(s.T, 16),
-  });
-  const model = withoutInit(() => new LlamaForCausalLM(config));
+/** The model with its linear layers in the row's format, embeddings / norms / head float32 (as HF keeps them). */
+export function buildModel(s: LoraStepShape): LlamaForCausalLM<LlamaLikeConfig> {
+  const family = s.family ?? 'llama', linears = familyLinears(family);
+  const model = withoutInit(() => buildFamilyModel(family, s));
   noGrad(() => {
     for (const [path, m] of model.namedModules()) {
       if (!(m instanceof Linear)) continue;
-      const isTarget = LINEARS.includes(path.slice(path.lastIndexOf('.') + 1));
+      const isTarget = linears.includes(path.slice(path.lastIndexOf('.') + 1));
       if (isTarget && s.base !== 32) {
         const q = new QuantizedLinear(frozenWeight(m.outFeatures, m.inFeatures, s.base), null, s.compute === 16 ? 'bfloat16' : 'float32');
         m.weight.dispose();
@@ -109,7 +108,8 @@ export function buildLlama(s: LoraStepShape): LlamaForCausalLM {
       }
     }
     randnInto(model.model.embed_tokens.weight, 0.02);
-    for (const [name, p] of model.namedParameters()) if (name.endsWith('norm.weight')) fill_(p, 1);
+    // Gemma's RMSNorms scale by (1 + weight): 0 is their identity.
+    for (const [name, p] of model.namedParameters()) if (name.endsWith('norm.weight')) fill_(p, family === 'gemma2' ? 0 : 1);
   });
   releaseFreedMemory();
   return model;
@@ -131,8 +131,9 @@ export interface LoraStepTiming extends StepTiming {
 export function loraStepHere(s: LoraStepShape, warmup: number, steps: number): LoraStepTiming {
   setBackend('native');
   const t0 = performance.now();
-  const model = buildLlama(s);
-  const peft = getPeftModel(model as unknown as Module as never, new LoraConfig({ r: s.r, loraAlpha: 2 * s.r, loraDropout: 0, targetModules: LINEARS }));
+  const model = buildModel(s);
+  const targetModules = familyLinears(s.family ?? 'llama');
+  const peft = getPeftModel(model as unknown as Module as never, new LoraConfig({ r: s.r, loraAlpha: 2 * s.r, loraDropout: 0, targetModules }));
   if (s.ckpt) model.gradientCheckpointingEnable();
   model.train();
   const optimizer = new AdamW(peft.trainableParameters(), { lr: 1e-4 });

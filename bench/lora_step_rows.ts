@@ -9,6 +9,7 @@ import * as path from 'path';
 import { packageRoot } from '../lib/backend/native/addon';
 import type { RowSpec } from './rows';
 import { type LoraStepShape, type LoraStepTiming, loraStepInChild } from './lora_step';
+import { FAMILIES } from './family_model';
 import { loraQuality } from './lora_quality';
 
 export const LORA_STEP_WARMUP = 1;
@@ -24,10 +25,14 @@ export function loraStepRows(): RowSpec[] {
     for (const ckpt of [0, 1]) rows.push({ name: 'lora_step_1b', shape: { ...TINYLLAMA, T: 512, B: 1, r: 16, base, compute, ckpt } });
   rows.push({ name: 'lora_step_7b', shape: { ...LLAMA2_7B, T: 256, B: 1, r: 16, base: 4, compute: 16, ckpt: 1 } });
   rows.push({ name: 'lora_quality', shape: { base: 32 } }, { name: 'lora_quality', shape: { base: 16 } }, { name: 'lora_quality', shape: { base: 4 } });
+  // Issue 20: the same-size model of each family (6 layers, d 512), LoRA r=16 on every linear layer, float32.
+  for (const family of FAMILIES)
+    rows.push({ name: 'family_step', family, shape: { L: 6, d: 512, F: 1536, H: 8, KV: 4, V: 8192, T: 256, B: 8, r: 16, base: 32, compute: 32, ckpt: 0 } });
   return rows;
 }
 
-export const isLoraStepRow = (s: RowSpec): boolean => s.name === 'lora_step_1b' || s.name === 'lora_step_7b' || s.name === 'lora_quality';
+export const isLoraStepRow = (s: RowSpec): boolean =>
+  s.name === 'lora_step_1b' || s.name === 'lora_step_7b' || s.name === 'lora_quality' || s.name === 'family_step';
 
 /**
  * Nominal flops of a step: forward and input gradients of every layer (the frozen base has no weight
@@ -49,7 +54,7 @@ interface TorchLoraResult extends LoraStepTiming {
 }
 
 /** PyTorch's step in a fresh python process, or why there is none. */
-function torchLoraStep(sh: Record<string, number>, python = process.env.PEFTJS_PYTHON ?? '/usr/bin/python3'): { result: TorchLoraResult | null; absent: string | null } {
+function torchLoraStep(sh: Record<string, number | string>, python = process.env.PEFTJS_PYTHON ?? '/usr/bin/python3'): { result: TorchLoraResult | null; absent: string | null } {
   if (!fs.existsSync(python)) return { result: null, absent: `${python} not found (apt-get install python3-torch libopenblas0-pthread)` };
   const res = spawnSync(python, [path.join(packageRoot(), 'bench', 'torch_lora_step.py'), JSON.stringify(sh), String(LORA_STEP_WARMUP), String(LORA_STEP_STEPS)],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -75,7 +80,7 @@ export interface LoraRowResult {
   notes: string[];
 }
 
-/** Runs the rows: peftjs for each, PyTorch once per (compute, checkpointing), since the base storage is ours only. */
+/** Runs the rows: peftjs for each, PyTorch once per (compute, checkpointing, family), since the base storage is ours only. */
 export function runLoraStepRows(specs: RowSpec[], torch: boolean): LoraRowResult[] {
   const torchCache = new Map<string, ReturnType<typeof torchLoraStep>>();
   const out: LoraRowResult[] = [];
@@ -84,15 +89,15 @@ export function runLoraStepRows(specs: RowSpec[], torch: boolean): LoraRowResult
       out.push(qualityRow(spec, out));
       continue;
     }
-    const sh = spec.shape;
-    const mine = loraStepInChild(sh as unknown as LoraStepShape, LORA_STEP_WARMUP, LORA_STEP_STEPS);
+    const sh = spec.shape, withFamily = spec.family ? { ...sh, family: spec.family } : sh;
+    const mine = loraStepInChild(withFamily as unknown as LoraStepShape, LORA_STEP_WARMUP, LORA_STEP_STEPS);
     const notes = [`median of ${LORA_STEP_STEPS} steps after ${LORA_STEP_WARMUP} warm-up, fresh process; model built in ${mine.build_s.toFixed(0)} s`];
     let t: TorchLoraResult | null = null;
     if (spec.name === 'lora_step_7b') {
       notes.push('torch not run: its bf16 weights alone are 13.5 GB (float32 27 GB), past what this 24 GB machine can train beside us');
     } else if (torch) {
-      const key = `${sh.compute}/${sh.ckpt}`;
-      if (!torchCache.has(key)) torchCache.set(key, torchLoraStep({ ...sh, base: 32 }));
+      const key = `${sh.compute}/${sh.ckpt}/${spec.family ?? 'llama'}/${spec.name}`;
+      if (!torchCache.has(key)) torchCache.set(key, torchLoraStep({ ...withFamily, base: 32 }));
       const got = torchCache.get(key)!;
       t = got.result;
       if (got.absent) notes.push(`torch: ${got.absent}`);

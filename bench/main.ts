@@ -16,6 +16,7 @@ import { isLoraStepRow, type LoraRowResult, runLoraStepRows } from './lora_step_
 import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep, type TorchResult } from './torch';
+import type { Family } from './family_model';
 import { TRAIN_STEPS, TRAIN_WARMUP, type TrainShape, trainInChild } from './train_step';
 import { timeTfjs, tfjsUnavailable } from './tfjs_baseline';
 import { isTfjsRow, runTfjsRows, tfjsRowsUnavailable } from './tfjs_rows';
@@ -60,6 +61,8 @@ export function parseArgs(argv: string[]): Options {
 export interface BenchRow {
   name: RowName;
   shape: Record<string, number>;
+  /** family_step: the model family. */
+  family?: Family;
   ms: number;
   gflops: number;
   peak_fraction: number;
@@ -274,11 +277,11 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** A lora_step / lora_quality result as a row of the bench JSON (train_step's fields). */
+/** A lora_step / lora_quality / family_step result as a row of the bench JSON (train_step's fields). */
 function loraBenchRow(r: LoraRowResult, peak: number): BenchRow {
   const flops = rowFlops(r.spec), ms = r.ms!;
   return {
-    name: r.spec.name, shape: r.spec.shape, ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / peak,
+    name: r.spec.name, shape: r.spec.shape, ...(r.spec.family ? { family: r.spec.family } : {}), ms, gflops: flops / ms / 1e6, peak_fraction: flops / ms / 1e6 / peak,
     torch_ms: r.torch_ms, vs_torch: ratio(r.torch_ms, ms), tfjs_cpu_ms: null, vs_tfjs_cpu: null, tfjs_wasm_ms: null, vs_tfjs_wasm: null,
     ...(r.tokens_per_s !== null ? { tokens_per_s: r.tokens_per_s, peak_rss_mb: r.peak_rss_mb!, torch_tokens_per_s: r.torch_tokens_per_s,
       torch_peak_rss_mb: r.torch_peak_rss_mb, rss_vs_torch: ratio(r.peak_rss_mb, r.torch_peak_rss_mb) } : {}),

@@ -67,7 +67,8 @@ function stepFor(s: RowSpec): () => void {
     case 'train_step':
     case 'lora_step_1b':
     case 'lora_step_7b':
-    case 'lora_quality': throw new Error(`bench: ${s.name} runs whole models (bench/train_step.ts, bench/lora_step_rows.ts), not as a kernel row`);
+    case 'lora_quality':
+    case 'family_step': throw new Error(`bench: ${s.name} runs whole models (bench/train_step.ts, bench/lora_step_rows.ts), not as a kernel row`);
     case 'tfjs_matmul':
     case 'tfjs_dense_fit':
     case 'tfjs_conv_fit':

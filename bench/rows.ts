@@ -3,19 +3,22 @@
  * (non-GEMM) work must move. Shapes follow the PEFT issue: x [T, d], W [d, d], r the LoRA rank. The
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
+import type { Family } from './family_model';
 import { loraStepFlops, loraStepRows } from './lora_step_rows';
 import { type TfjsRowName, tfjsRowFlops, tfjsRows } from './tfjs_rows';
 
 export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step'
-  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | TfjsRowName;
+  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | 'family_step' | TfjsRowName;
 
 export interface RowSpec {
   name: RowName;
   shape: Record<string, number>;
+  /** family_step: the model family (bench/family_model.ts). */
+  family?: Family;
 }
 
 export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step',
-  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
+  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'family_step', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -44,7 +47,8 @@ export function defaultRows(): RowSpec[] {
 }
 
 export function shapeLabel(s: RowSpec): string {
-  return Object.entries(s.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+  const dims = Object.entries(s.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+  return s.family ? `${s.family} ${dims}` : dims;
 }
 
 /** Nominal flops: the GEMMs' 2mnk terms (LoRA's rank-r products included). */
@@ -61,7 +65,8 @@ export function rowFlops(s: RowSpec): number {
     // fwd x W'^T, bwd dx = dy W' and dW' = dy^T x
     case 'diffprune_fwd_bwd': return 6 * T * d * d;
     case 'lora_step_1b':
-    case 'lora_step_7b': return loraStepFlops(s.shape);
+    case 'lora_step_7b':
+    case 'family_step': return loraStepFlops(s.shape);
     case 'lora_quality': return 0;
     case 'tfjs_matmul':
     case 'tfjs_dense_fit':

@@ -15,6 +15,15 @@ compute 16 runs forward and backward under torch.autocast("cpu", dtype=torch.bfl
 weights, as users write mixed-precision training on the CPU (its matmuls are oneDNN's AVX512_BF16 kernels
 where the CPU has them). ckpt 1 wraps each block in torch.utils.checkpoint. bench/lora_step.ts is the
 peftjs side.
+
+"family" (the family_step rows; llama when absent) switches to the other decoders of bench/family_model.ts,
+as transformers' modeling files compute them: qwen3 (Qwen3Attention's q_norm / k_norm, RMSNorms over
+head_dim on the [B, T, H, head_dim] view before RoPE; untied head), gemma2 (embeddings times sqrt(d),
+GemmaRMSNorm's (1 + weight), query_pre_attn_scalar = head_dim, attention soft-cap 50 before the mask,
+post-attention and pre/post-feedforward norms, gelu-tanh gate, final logit soft-cap 30, head tied to the
+embeddings; its sliding window, 4096 on even layers, hides nothing at T <= 4096, so it is left out) and
+phi3 (Phi3Attention's fused qkv_proj and Phi3MLP's gate_up_proj, one LoRA adapter each, as HF peft puts
+them). The base weights are random: the row times the step, it does not check numbers.
 """
 import json
 import sys
@@ -45,14 +54,19 @@ class LoraLinear(nn.Module):
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, d, eps=1e-6):
+    """LlamaRMSNorm; gemma: GemmaRMSNorm, x * rsqrt(mean x^2 + eps) * (1 + weight) in float32."""
+
+    def __init__(self, d, eps=1e-6, gemma=False):
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(d), requires_grad=False)
-        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(d) if gemma else torch.ones(d), requires_grad=False)
+        self.eps, self.gemma = eps, gemma
 
     def forward(self, x):
         x32 = x.float()
-        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.gemma:
+            return (normed * (1.0 + self.weight.float())).type_as(x)
+        return normed.to(x.dtype) * self.weight
 
 
 def rotate_half(x):
@@ -63,45 +77,85 @@ def rotate_half(x):
 class Block(nn.Module):
     def __init__(self, s):
         super().__init__()
-        d, self.h, self.kv, r = s["d"], s["H"], s["KV"], s["r"]
+        d, self.h, self.kv, r, f = s["d"], s["H"], s["KV"], s["r"], s["F"]
+        self.family = s.get("family", "llama")
         self.hd = d // self.h
-        self.input_layernorm = RMSNorm(d)
-        self.q_proj = LoraLinear(d, d, r)
-        self.k_proj = LoraLinear(d, self.kv * self.hd, r)
-        self.v_proj = LoraLinear(d, self.kv * self.hd, r)
+        gemma = self.family == "gemma2"
+        eps = 1e-5 if self.family == "phi3" else 1e-6
+        kvw = self.kv * self.hd
+        self.input_layernorm = RMSNorm(d, eps, gemma)
+        if self.family == "phi3":
+            self.qkv_proj = LoraLinear(d, d + 2 * kvw, r)
+            self.gate_up_proj = LoraLinear(d, 2 * f, r)
+        else:
+            self.q_proj = LoraLinear(d, d, r)
+            self.k_proj = LoraLinear(d, kvw, r)
+            self.v_proj = LoraLinear(d, kvw, r)
+            self.gate_proj = LoraLinear(d, f, r)
+            self.up_proj = LoraLinear(d, f, r)
+        if self.family == "qwen3":
+            self.q_norm = RMSNorm(self.hd, eps)
+            self.k_norm = RMSNorm(self.hd, eps)
         self.o_proj = LoraLinear(d, d, r)
-        self.post_attention_layernorm = RMSNorm(d)
-        self.gate_proj = LoraLinear(d, s["F"], r)
-        self.up_proj = LoraLinear(d, s["F"], r)
-        self.down_proj = LoraLinear(s["F"], d, r)
+        self.post_attention_layernorm = RMSNorm(d, eps, gemma)
+        if gemma:
+            self.pre_feedforward_layernorm = RMSNorm(d, eps, gemma)
+            self.post_feedforward_layernorm = RMSNorm(d, eps, gemma)
+        self.down_proj = LoraLinear(f, d, r)
+
+    def qkv(self, h):
+        if self.family == "phi3":
+            kvw = self.kv * self.hd
+            qkv = self.qkv_proj(h)
+            return qkv[..., : self.h * self.hd], qkv[..., self.h * self.hd: self.h * self.hd + kvw], qkv[..., self.h * self.hd + kvw:]
+        return self.q_proj(h), self.k_proj(h), self.v_proj(h)
+
+    def mlp(self, h):
+        if self.family == "phi3":
+            gate, up = self.gate_up_proj(h).chunk(2, dim=-1)
+            return self.down_proj(F.silu(gate) * up)
+        gate = self.gate_proj(h)
+        gate = F.gelu(gate, approximate="tanh") if self.family == "gemma2" else F.silu(gate)
+        return self.down_proj(gate * self.up_proj(h))
 
     def forward(self, x, cos, sin, mask):
         B, T, d = x.shape
         h = self.input_layernorm(x)
-        q = self.q_proj(h).view(B, T, self.h, self.hd).transpose(1, 2)
-        k = self.k_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
-        v = self.v_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
+        q, k, v = self.qkv(h)
+        q, k = q.view(B, T, self.h, self.hd), k.view(B, T, self.kv, self.hd)
+        if self.family == "qwen3":
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
+        v = v.view(B, T, self.kv, self.hd).transpose(1, 2)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         rep = self.h // self.kv
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        att = (q @ k.transpose(-2, -1)) / self.hd ** 0.5 + mask
-        att = torch.softmax(att.float(), dim=-1).to(q.dtype)
-        x = x + self.o_proj((att @ v).transpose(1, 2).reshape(B, T, d))
-        h = self.post_attention_layernorm(x)
-        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+        att = (q @ k.transpose(-2, -1)) / self.hd ** 0.5
+        if self.family == "gemma2":
+            att = torch.tanh(att / 50.0) * 50.0
+        att = torch.softmax((att + mask).float(), dim=-1).to(q.dtype)
+        o = self.o_proj((att @ v).transpose(1, 2).reshape(B, T, d))
+        if self.family == "gemma2":
+            x = x + self.post_attention_layernorm(o)
+            return x + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(x)))
+        x = x + o
+        return x + self.mlp(self.post_attention_layernorm(x))
 
 
-class Llama(nn.Module):
+class Decoder(nn.Module):
     def __init__(self, s):
         super().__init__()
+        self.family = s.get("family", "llama")
         self.embed_tokens = nn.Embedding(s["V"], s["d"])
         self.embed_tokens.weight.requires_grad_(False)
         nn.init.normal_(self.embed_tokens.weight, std=0.02)
         self.layers = nn.ModuleList(Block(s) for _ in range(s["L"]))
-        self.norm = RMSNorm(s["d"])
-        self.lm_head = nn.Linear(s["d"], s["V"], bias=False)
-        self.lm_head.weight.requires_grad_(False)
-        nn.init.normal_(self.lm_head.weight, std=0.02)
+        self.norm = RMSNorm(s["d"], 1e-5 if self.family == "phi3" else 1e-6, self.family == "gemma2")
+        self.lm_head = None
+        if self.family != "gemma2":  # Gemma 2 ties its head to the embeddings
+            self.lm_head = nn.Linear(s["d"], s["V"], bias=False)
+            self.lm_head.weight.requires_grad_(False)
+            nn.init.normal_(self.lm_head.weight, std=0.02)
         self.ckpt = bool(s["ckpt"])
         hd = s["d"] // s["H"]
         inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
@@ -112,12 +166,17 @@ class Llama(nn.Module):
 
     def forward(self, ids):
         x = self.embed_tokens(ids)
+        if self.family == "gemma2":
+            x = x * torch.tensor(x.shape[-1] ** 0.5, dtype=x.dtype)
         for layer in self.layers:
             if self.ckpt:
                 x = torch.utils.checkpoint.checkpoint(layer, x, self.cos, self.sin, self.mask, use_reentrant=False)
             else:
                 x = layer(x, self.cos, self.sin, self.mask)
-        return self.lm_head(self.norm(x))
+        x = self.norm(x)
+        if self.lm_head is None:
+            return torch.tanh(F.linear(x, self.embed_tokens.weight) / 30.0) * 30.0
+        return self.lm_head(x)
 
 
 def main():
@@ -125,7 +184,7 @@ def main():
     warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     t0 = time.perf_counter()
-    model = Llama(s)
+    model = Decoder(s)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)

@@ -18,7 +18,7 @@
  *        the fused kernels (loraForward / loraBackward) where the cuda backend registers them, and always
  *        the same layer composed of 8 GEMM launches; the fused results are checked against the composed.
  *  step  one LoRA training step (zeroGrad, forward, next-token loss, backward, AdamW over the adapters) of a
- *        Llama with TinyLlama-1.1B's shape and random weights (bench/lora_step.ts's buildLlama), bf16 base
+ *        Llama with TinyLlama-1.1B's shape and random weights (bench/lora_step.ts's buildModel), bf16 base
  *        with bf16 compute, sequence 2048, batch 4, r = 16 on q/k/v/o/gate/up/down; a float32 base when
  *        the bf16 one fails. One step is counted: the addon's cudaHostWaits() before and after it (every
  *        wait of the host for the device, inside C++ too), and every addon call, cudaDownload and
@@ -50,7 +50,7 @@ import { QuantizedTensor } from '../../lib/quant/quantized_tensor';
 import type { Module } from '../../lib/nn/module';
 import { AdamW } from '../../lib/optim';
 import { getPeftModel, LoraConfig } from '../../lib/peft';
-import { buildLlama, type LoraStepShape } from '../lora_step';
+import { buildModel, type LoraStepShape } from '../lora_step';
 import { randomIds } from '../train_step';
 import { median } from '../step_child';
 
@@ -513,7 +513,7 @@ function stepSection(be: Backend, addon: NativeAddon, shape: LoraStepShape, warm
     const keepers: Tensor[] = [];
     try {
       const t0 = now();
-      const model = buildLlama(s);
+      const model = buildModel(s);
       const peft = getPeftModel(model as unknown as Module as never, new LoraConfig({ r: s.r, loraAlpha: 2 * s.r, loraDropout: 0, targetModules: LORA_TARGETS }));
       model.train();
       const optimizer = new AdamW(peft.trainableParameters(), { lr: 1e-4 });
