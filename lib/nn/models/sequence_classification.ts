@@ -1,6 +1,6 @@
 /**
  * A decoder used as a classifier (HF's LlamaForSequenceClassification): a linear `score` head on the
- * hidden state of each sequence's last real token (the one before the first pad token, or the last one),
+ * hidden state of each sequence's last real token (the last one that is not padding),
  * or, with config.classifierPooling 'mean', on the mean of its real tokens' hidden states.
  */
 import { fromArray } from '../../tensor/creation';
@@ -46,18 +46,22 @@ export function realTokenFlags(
   return flags;
 }
 
-/** Index into [B * T] of each row's last real token: HF's (first pad position - 1), or T - 1 without padding. */
+/**
+ * Index into [B * T] of each row's last real token, as HF's GenericForSequenceClassification (v4.48+) finds it:
+ * (arange(T) * non_pad_mask).argmax(-1), so left padding pools the last token too; a row with no real token
+ * pools position 0. (v4.44's first pad - 1, modulo T, is the same token for right- or left-padded rows.)
+ */
 export function lastTokenIndex(flags: Uint8Array, batch: number, time: number): Int32Array {
   const out = new Int32Array(batch);
   for (let b = 0; b < batch; b++) {
-    let last = time - 1;
-    for (let t = 0; t < time; t++) {
-      if (!flags[b * time + t]) {
-        last = t - 1;
+    let last = 0;
+    for (let t = time - 1; t > 0; t--) {
+      if (flags[b * time + t]) {
+        last = t;
         break;
       }
     }
-    out[b] = Math.max(last, 0) + b * time;
+    out[b] = last + b * time;
   }
   return out;
 }
