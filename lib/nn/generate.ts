@@ -2,6 +2,7 @@
  * Text generation for causal language models: greedy decoding or temperature / top-p (nucleus) sampling,
  * with a KV cache so each new token costs one position's forward pass.
  */
+import { dropsCacheAtRopeSwitch } from '../ops/rope/scaling';
 import { noGrad } from '../tensor/autograd';
 import { tidy } from '../tensor/scope';
 import type { CausalLMInputs, CausalLMOutput } from './models/causal_lm';
@@ -28,6 +29,12 @@ export interface GenerateOptions {
   onToken?: (id: number) => void;
 }
 
+/** The config of a model, or of the model a PeftModel wraps (its `model`); undefined when neither has one. */
+function configOf(model: CausalLM): unknown {
+  const m = model as { config?: unknown; model?: { config?: unknown } };
+  return m.config ?? m.model?.config;
+}
+
 /** Returns the new token ids (not the prompt). */
 export function generate(model: CausalLM, promptIds: readonly number[], opts: GenerateOptions): number[] {
   if (promptIds.length === 0) throw new RangeError('generate: the prompt must hold at least one token (e.g. BOS)');
@@ -45,7 +52,13 @@ export function generate(model: CausalLM, promptIds: readonly number[], opts: Ge
     noGrad(() => {
       let input = [...promptIds];
       const limit = opts.maxLength ?? Infinity;
+      const config = configOf(model);
       for (let step = 0; step < opts.maxNewTokens && cache.length + input.length <= limit; step++) {
+        // Phi-3's LongRoPE: at the switch to the long factors HF recomputes the sequence without the cache.
+        if (dropsCacheAtRopeSwitch(config, cache.length, cache.length + input.length)) {
+          cache.dispose();
+          input = [...promptIds, ...out];
+        }
         const logits = tidy(() => {
           const { logits: l } = model.forward({ inputIds: { data: Int32Array.from(input), shape: [1, input.length] }, cache });
           const last = l.slice(1, input.length - 1, input.length);

@@ -271,3 +271,22 @@ export function rotaryParams(c: RotaryConfig, positions: Int32Array): RotaryPara
   cache.set(c, { key, params });
   return params;
 }
+
+/** The model_types whose HF causal LM drops the KV cache at LongRoPE's switch point (Phi3ForCausalLM overrides
+ * prepare_inputs_for_generation; other models with longrope, e.g. LlamaForCausalLM, keep their cache). */
+const DROP_CACHE_AT_SWITCH: ReadonlySet<string> = new Set(['phi3']);
+
+/**
+ * Whether generation must drop its KV cache before a step over `total` tokens of which `past` are cached: HF's
+ * Phi3ForCausalLM.prepare_inputs_for_generation (transformers v4.49+, read at 00d4b3d): with rope_scaling set,
+ * when input_ids reaches original_max_position_embeddings + 1 tokens while the cache holds no more than
+ * original_max_position_embeddings, the cache is dropped, so the whole sequence is recomputed with the long
+ * factors (the cached keys were rotated with the short ones). `config` is the model's (anything else: false).
+ */
+export function dropsCacheAtRopeSwitch(config: unknown, past: number, total: number): boolean {
+  const c = config as (Partial<RotaryConfig> & { modelType?: unknown }) | null | undefined;
+  if (!c || typeof c.modelType !== 'string' || !DROP_CACHE_AT_SWITCH.has(c.modelType) || !c.ropeScaling) return false;
+  const original = c.originalMaxPositionEmbeddings ?? c.maxPositionEmbeddings;
+  if (typeof original !== 'number') return false;
+  return past > 0 && total >= original + 1 && past <= original;
+}
