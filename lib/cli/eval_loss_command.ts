@@ -9,11 +9,12 @@ import { tidy } from '../tensor/scope';
 import { isCausalLM } from '../nn/models/pretrained';
 import type { CausalLM } from '../nn/generate';
 import { CliError, parseFlags, stringFlag } from './args';
-import { loadModelFlag, loadTokenizerFlag, STORAGE_FLAGS, storageFlag, vocabSizeOf, withAdapter } from './model_files';
+import { HUB_FLAGS, HUB_FLAGS_HELP, hubFlags, loadModelFlag, loadTokenizerFlag, STORAGE_FLAGS, storageFlag, vocabSizeOf, withAdapter } from './model_files';
 
-export const EVAL_LOSS_HELP = `usage: peftjs eval-loss --model PATH [--tokenizer PATH] --text FILE [--adapter DIR]
+export const EVAL_LOSS_HELP = `usage: peftjs eval-loss --model PATH [--tokenizer PATH] --text FILE [--adapter DIR] [--revision REV] [--token TOKEN]
   Prints {"tokens": n, "loss": L, "perplexity": P}: L is the mean of -log p(t_i | t_<i) over i = 1..n-1,
   the text encoded with BOS and no EOS.
+  ${HUB_FLAGS_HELP}
 example:
   peftjs eval-loss --model ../shared/models/stories260K/stories260K.bin --text story.txt`;
 
@@ -45,17 +46,18 @@ export function meanNextTokenLoss(lm: CausalLM, ids: readonly number[], context:
 }
 
 export function evalLossCommand(argv: string[]): EvalLossResult {
-  const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter', ...STORAGE_FLAGS], required: ['model', 'text'] });
+  const flags = parseFlags('eval-loss', argv, { values: ['model', 'tokenizer', 'text', 'adapter', ...STORAGE_FLAGS, ...HUB_FLAGS], required: ['model', 'text'] });
   const textFile = stringFlag(flags, 'text')!;
   if (!fs.existsSync(textFile)) throw new CliError(`peftjs eval-loss: --text ${textFile} does not exist`);
   const modelPath = stringFlag(flags, 'model')!;
-  const model = loadModelFlag('eval-loss', modelPath, storageFlag('eval-loss', flags));
-  const tokenizer = loadTokenizerFlag('eval-loss', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model));
+  const hub = hubFlags('eval-loss', flags);
+  const model = loadModelFlag('eval-loss', modelPath, storageFlag('eval-loss', flags), hub);
+  const tokenizer = loadTokenizerFlag('eval-loss', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model), hub);
   const ids = tokenizer.encode(fs.readFileSync(textFile, 'utf8'), { bos: true, eos: false });
   const context = 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;
   process.stderr.write(`eval-loss: ${ids.length} tokens, context ${context}\n`);
   if (!isCausalLM(model)) throw new CliError(`peftjs eval-loss: ${modelPath} holds a ${model.constructor.name}, not a causal language model`);
-  const runner = withAdapter('eval-loss', model, stringFlag(flags, 'adapter')) as CausalLM;
+  const runner = withAdapter('eval-loss', model, stringFlag(flags, 'adapter'), hub) as CausalLM;
   const loss = meanNextTokenLoss(runner, ids, context);
   model.dispose();
   return { tokens: ids.length, loss, perplexity: Math.exp(loss) };

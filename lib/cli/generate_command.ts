@@ -2,7 +2,7 @@
 import { type CausalLM, generate } from '../nn/generate';
 import { isCausalLM } from '../nn/models/pretrained';
 import { numberFlag, parseFlags, stringFlag, CliError } from './args';
-import { loadModelFlag, loadTokenizerFlag, STORAGE_FLAGS, storageFlag, vocabSizeOf, withAdapter } from './model_files';
+import { HUB_FLAGS, HUB_FLAGS_HELP, hubFlags, loadModelFlag, loadTokenizerFlag, STORAGE_FLAGS, storageFlag, vocabSizeOf, withAdapter } from './model_files';
 import { ChatTemplateError, type ChatMessage } from '../io/chat_template';
 import type { Tokenizer } from '../io/tokenizer';
 
@@ -24,17 +24,19 @@ function chatPrompt(tokenizer: Tokenizer, prompt: string, system: string | undef
 
 export const GENERATE_HELP = `usage: peftjs generate --model PATH [--tokenizer PATH] [--prompt TEXT] --max-tokens N
                        [--temperature T] [--top-p P] [--seed S] [--adapter DIR] [--chat [--system TEXT]]
+                       [--revision REV] [--token TOKEN]
   Prints the prompt and the generated text. Temperature 0 (default) is greedy decoding.
   --chat: the prompt is a user message: the tokenizer's chat template renders it (after --system's message, if
   given) with the assistant's header (add_generation_prompt), and only the reply is printed; generation stops
   at the tokenizer's EOS (tokenizer_config.json's eos_token, e.g. <|im_end|> or <|eot_id|>).
+  ${HUB_FLAGS_HELP}
 examples:
   peftjs generate --model ../shared/models/stories260K/stories260K.bin --max-tokens 64
   peftjs generate --model qwen2.5-0.5b-instruct --adapter my-sft --chat --prompt "Name three colours." --max-tokens 64`;
 
 export function generateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): void {
   const flags = parseFlags('generate', argv, {
-    values: ['model', 'tokenizer', 'prompt', 'max-tokens', 'temperature', 'top-p', 'seed', 'adapter', 'system', ...STORAGE_FLAGS], switches: ['chat'], required: ['model', 'max-tokens'],
+    values: ['model', 'tokenizer', 'prompt', 'max-tokens', 'temperature', 'top-p', 'seed', 'adapter', 'system', ...STORAGE_FLAGS, ...HUB_FLAGS], switches: ['chat'], required: ['model', 'max-tokens'],
   });
   const chat = flags.has('chat');
   if (!chat && flags.has('system')) throw new CliError('peftjs generate: --system is a chat message; pass --chat with it');
@@ -43,9 +45,10 @@ export function generateCommand(argv: string[], out: (s: string) => void = (s) =
   const topP = numberFlag('generate', flags, 'top-p', 1, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   const seed = numberFlag('generate', flags, 'seed', 1234, Number.isInteger, 'an integer');
   const modelPath = stringFlag(flags, 'model')!;
-  const model = loadModelFlag('generate', modelPath, storageFlag('generate', flags));
+  const hub = hubFlags('generate', flags);
+  const model = loadModelFlag('generate', modelPath, storageFlag('generate', flags), hub);
   if (!isCausalLM(model)) throw new CliError(`peftjs generate: ${modelPath} is a ${model.constructor.name}, not a causal language model`);
-  const tokenizer = loadTokenizerFlag('generate', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model));
+  const tokenizer = loadTokenizerFlag('generate', modelPath, stringFlag(flags, 'tokenizer'), vocabSizeOf(model), hub);
   const prompt = chat ? chatPrompt(tokenizer, stringFlag(flags, 'prompt') ?? '', stringFlag(flags, 'system')) : tokenizer.encode(stringFlag(flags, 'prompt') ?? '', { bos: true });
   if (prompt.length === 0) throw new CliError(`peftjs generate: ${chat ? 'the chat template rendered an empty prompt' : 'the tokenizer has no BOS token; give a --prompt'}`);
   let prev = prompt[prompt.length - 1];
@@ -57,7 +60,7 @@ export function generateCommand(argv: string[], out: (s: string) => void = (s) =
     prev = prompt[0];
     prompt.slice(1).forEach(emit);
   }
-  const runner = withAdapter('generate', model, stringFlag(flags, 'adapter'));
+  const runner = withAdapter('generate', model, stringFlag(flags, 'adapter'), hub);
   generate(runner as CausalLM, prompt, {
     maxNewTokens: maxTokens, temperature, topP, seed, eosTokenId: tokenizer.eosId,
     maxLength: 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions,

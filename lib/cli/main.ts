@@ -32,6 +32,8 @@ commands:
   (train, eval, generate and eval-loss take --quantize nf4|int8 or --dtype bfloat16|float16|float32: how the
    frozen linear weights are stored; embeddings, norms and the output head stay float32; and
    --compute-dtype float32|bfloat16: the precision those layers multiply in, float32 sums either way)
+  (train, eval, generate, eval-loss and merge take --revision REV and --token TOKEN for a Hub id 'org/name' in
+   --model: the branch, tag or commit to load (default main) and the token sent (default HF_TOKEN))
   bench [--only NAME,...] [--json FILE] [--no-torch] [--no-tfjs]
                             kernel benchmarks beside PyTorch, TensorFlow.js and the js reference
 

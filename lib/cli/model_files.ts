@@ -1,7 +1,7 @@
 /** Finding a model and its tokenizer from the CLI's --model / --tokenizer flags. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { isHubId, resolveModelPath } from '../io/hub';
+import { type HubOptions, isHubId, resolveModelPath } from '../io/hub';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer';
 import { loadPretrained, type PretrainedModel } from '../nn/models/pretrained';
 import { COMPUTE_DTYPES, type ComputeDtype, QuantizedLinear } from '../quant/quantized_linear';
@@ -54,14 +54,45 @@ function reportStorage(command: string, storage: ModelQuantization, layers: numb
     'embeddings, norms and the output head stay float32\n');
 }
 
-/** A flag's path, or its Hub id ('org/name', from the Hugging Face cache or downloaded into it) as a local folder. */
-function localPath(command: string, flag: string, idOrPath: string, files: 'model' | 'tokenizer' | 'adapter'): string {
-  if (!fs.existsSync(idOrPath) && !isHubId(idOrPath)) throw new CliError(`peftjs ${command}: --${flag} ${idOrPath} does not exist (nor is it a Hugging Face Hub id 'org/name')`);
-  return resolveModelPath(idOrPath, { files });
+/**
+ * The flags for a --model that is a Hub id: --revision (a branch, tag or commit; default main) and --token (sent
+ * as `Authorization: Bearer`; default HF_TOKEN, else the token file `huggingface-cli login` writes).
+ */
+export const HUB_FLAGS = ['revision', 'token'] as const;
+
+/** What the help texts say of HUB_FLAGS. */
+export const HUB_FLAGS_HELP = `--revision REV / --token TOKEN: for a Hub id ('org/name') in --model, the branch, tag or commit to load (default
+  main; the tokenizer read from the model comes from the same revision) and the Hub token to send (default HF_TOKEN,
+  else the token file huggingface-cli login writes; --adapter and --tokenizer ids get the token too).`;
+
+/** --revision / --token as resolveModelPath's options (absent flags: the resolver's defaults). */
+export function hubFlags(command: string, flags: Map<string, string | true>): HubOptions {
+  const out: HubOptions = {};
+  for (const name of HUB_FLAGS) {
+    const v = stringFlag(flags, name);
+    if (v === undefined) continue;
+    if (v === '') throw new CliError(`peftjs ${command}: --${name} must not be empty`);
+    out[name] = v;
+  }
+  return out;
 }
 
-export function loadModelFlag(command: string, modelPath: string, storage: ModelQuantization | null = null): PretrainedModel {
-  const model = loadPretrained(localPath(command, 'model', modelPath, 'model'), { quantization: storage });
+/** A flag's path, or its Hub id ('org/name', from the Hugging Face cache or downloaded into it) as a local folder. */
+function localPath(command: string, flag: string, idOrPath: string, files: 'model' | 'tokenizer' | 'adapter', hub: HubOptions = {}): string {
+  if (!fs.existsSync(idOrPath) && !isHubId(idOrPath)) throw new CliError(`peftjs ${command}: --${flag} ${idOrPath} does not exist (nor is it a Hugging Face Hub id 'org/name')`);
+  return resolveModelPath(idOrPath, { ...hub, files });
+}
+
+/** Only the token of --revision / --token: for ids other than --model's (an adapter, a separate tokenizer). */
+const tokenOnly = (hub: HubOptions): HubOptions => (hub.token !== undefined ? { token: hub.token } : {});
+
+/** --model's folder: the path itself, or a Hub id's snapshot at --revision (fetched with --token). */
+export function modelFolderFlag(command: string, modelPath: string, hub: HubOptions = {}): string {
+  return localPath(command, 'model', modelPath, 'model', hub);
+}
+
+export function loadModelFlag(command: string, modelPath: string, storage: ModelQuantization | null = null, hub: HubOptions = {}): PretrainedModel {
+  const model = loadPretrained(localPath(command, 'model', modelPath, 'model', hub), { quantization: storage });
   if (storage !== null) {
     const layers = model.namedModules().map(([, m]) => m).filter((m): m is QuantizedLinear => m instanceof QuantizedLinear);
     reportStorage(command, storage, layers.length, layers.reduce((s, l) => s + l.weight.size * 4, 0), layers.reduce((s, l) => s + l.weight.byteLength, 0));
@@ -70,9 +101,9 @@ export function loadModelFlag(command: string, modelPath: string, storage: Model
 }
 
 /** --tokenizer, else the model folder itself, else a llama2.c tok*.bin beside the checkpoint. */
-export function loadTokenizerFlag(command: string, modelPath: string, tokenizerPath: string | undefined, vocabSize: number): Tokenizer {
-  if (tokenizerPath !== undefined) return loadTokenizer(localPath(command, 'tokenizer', tokenizerPath, 'tokenizer'), { vocabSize });
-  if (!fs.existsSync(modelPath)) return loadTokenizer(localPath(command, 'model', modelPath, 'tokenizer'), { vocabSize });
+export function loadTokenizerFlag(command: string, modelPath: string, tokenizerPath: string | undefined, vocabSize: number, hub: HubOptions = {}): Tokenizer {
+  if (tokenizerPath !== undefined) return loadTokenizer(localPath(command, 'tokenizer', tokenizerPath, 'tokenizer', tokenOnly(hub)), { vocabSize });
+  if (!fs.existsSync(modelPath)) return loadTokenizer(localPath(command, 'model', modelPath, 'tokenizer', hub), { vocabSize });
   if (fs.statSync(modelPath).isDirectory()) return loadTokenizer(modelPath, { vocabSize });
   const dir = path.dirname(modelPath);
   const candidates = fs.readdirSync(dir).filter((n) => /^tok.*\.bin$/.test(n) || n === 'tokenizer.bin');
@@ -82,9 +113,9 @@ export function loadTokenizerFlag(command: string, modelPath: string, tokenizerP
 }
 
 /** The model with an adapter folder loaded onto it (--adapter), or the model itself. */
-export function withAdapter(command: string, model: PretrainedModel, adapterDir: string | undefined): PretrainedModel | PeftModel {
+export function withAdapter(command: string, model: PretrainedModel, adapterDir: string | undefined, hub: HubOptions = {}): PretrainedModel | PeftModel {
   if (adapterDir === undefined) return model;
-  return PeftModel.fromPretrained(model, localPath(command, 'adapter', adapterDir, 'adapter'));
+  return PeftModel.fromPretrained(model, localPath(command, 'adapter', adapterDir, 'adapter', tokenOnly(hub)));
 }
 
 export function vocabSizeOf(model: PretrainedModel): number {

@@ -15,10 +15,10 @@ import { LlamaForSequenceClassification } from '../nn/models/sequence_classifica
 import { BertForSequenceClassification } from '../nn/models/bert/model';
 import { loadCausalLMDataset, loadClassificationDataset, type Dataset } from '../train/data/dataset';
 import { loadSftDataset } from '../train/sft';
-import { resolveModelPath } from '../io/hub';
+import type { HubOptions } from '../io/hub';
 import { CliError, stringFlag } from './args';
 import { classifierFromBase } from './compare/base_model';
-import { loadModelFlag, loadTokenizerFlag, storeWeights, vocabSizeOf } from './model_files';
+import { loadModelFlag, loadTokenizerFlag, modelFolderFlag, storeWeights, vocabSizeOf } from './model_files';
 import type { ModelQuantization } from '../quant/quantize_model';
 
 /** sft: chat / instruction data (lib/train/sft.ts), a causal LM whose loss is on the assistant's tokens only. */
@@ -54,12 +54,15 @@ export function contextOf(model: PretrainedModel): number {
   return 'maxPositionEmbeddings' in model.config ? model.config.maxPositionEmbeddings : model.config.nPositions;
 }
 
-/** The model and tokenizer at --model; for classification with label names, a classifier over them. */
+/**
+ * The model and tokenizer at --model (a Hub id at --revision, fetched with --token: `hub`); for classification
+ * with label names, a classifier over them.
+ */
 export function loadForTask(command: string, modelPath: string, tokenizerPath: string | undefined, task: CliTask, labelNames: string[] | null,
-  storage: ModelQuantization | null = null): { model: PretrainedModel; tokenizer: Tokenizer } {
-  modelPath = resolveModelPath(modelPath);  // a Hub id: the cached (or downloaded) snapshot folder
+  storage: ModelQuantization | null = null, hub: HubOptions = {}): { model: PretrainedModel; tokenizer: Tokenizer } {
+  modelPath = modelFolderFlag(command, modelPath, hub);  // a Hub id: the cached (or downloaded) snapshot folder
   const loaded = loadModelFlag(command, modelPath, storage);
-  const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded));
+  const tokenizer = loadTokenizerFlag(command, modelPath, tokenizerPath, vocabSizeOf(loaded), hub);
   if (task === 'causal-lm' || task === 'sft') {
     if (!isCausalLM(loaded))
       throw new CliError(`peftjs ${command}: --task ${task} needs a causal LM, but ${modelPath} holds a ${loaded.constructor.name}`);

@@ -17,7 +17,7 @@ import { Trainer, type TrainResult } from '../train/trainer';
 import { CliError, numberFlag, parseFlags, stringFlag } from './args';
 import { makeConfig, METHOD_NAMES, methodTable } from './compare/methods';
 import { contextOf, loadForTask, readData, taskFlag, writeLabels } from './task_model';
-import { STORAGE_FLAGS, storageFlag } from './model_files';
+import { HUB_FLAGS, HUB_FLAGS_HELP, hubFlags, STORAGE_FLAGS, storageFlag } from './model_files';
 
 /** Method options: --kebab-case flag -> the config's camelCase field, and how its value parses. */
 const METHOD_OPTIONS: Record<string, 'int' | 'number' | 'list' | 'bool' | 'string'> = {
@@ -33,7 +33,7 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
                     [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
                     [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps]
                     [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [--compute-dtype bfloat16]
-                    [method options]
+                    [--revision REV] [--token TOKEN] [method options]
   methods: ${METHOD_NAMES.join(', ')}
   method options (the config's fields): ${Object.keys(METHOD_OPTIONS).map((k) => `--${k}`).join(' ')}
   Classification from a causal Llama folder builds a classifier (base weights, a new score head) whose
@@ -48,6 +48,7 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
   lists of messages: templated); the loss is on the assistant's (completion's) tokens only, as TRL's SFTTrainer.
   --quantize / --dtype store the frozen linear layers in low precision (adapter methods only); --compute-dtype
   bfloat16 multiplies them in bf16 (float32 sums; vdpbf16ps on an AVX512_BF16 CPU), as torch.autocast does.
+  ${HUB_FLAGS_HELP}
 examples:
   peftjs train --model ~/.cache/peftjs/compare-base-<hash> --method lora --r 8 --lora-alpha 16 \\
                --target-modules q_proj,v_proj --data train.jsonl --out my-lora --epochs 2
@@ -56,7 +57,7 @@ examples:
 
 export function trainCommand(argv: string[]): Record<string, unknown> {
   const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'messages-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
-    'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...Object.keys(METHOD_OPTIONS)];
+    'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...HUB_FLAGS, ...Object.keys(METHOD_OPTIONS)];
   const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps', 'gradient-checkpointing'], required: ['model', 'method', 'data', 'out'] });
   const task = taskFlag('train', flags);
   const methodName = stringFlag(flags, 'method')!;
@@ -73,6 +74,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
     skipNonFiniteSteps: flags.has('skip-nonfinite-steps'),
   };
   const storage = storageFlag('train', flags);
+  const hub = hubFlags('train', flags);
   if (storage !== null && spec.configClass === null)
     throw new CliError(`peftjs train: --method ${methodName} trains the weights themselves; a ${storage.format} base is frozen (use an adapter method)`);
   const maxLengthFlag = int('max-length');
@@ -86,14 +88,14 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const resumeStep = resumeFrom ? readTrainerState(resumeFrom.dir).globalStep : null;
 
   // Labels first (from the data), since a classifier's head size depends on them.
-  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task === 'classification' ? 'classification' : task, null, storage);
+  const probe = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task === 'classification' ? 'classification' : task, null, storage, hub);
   const maxLength = maxLengthFlag ?? contextOf(probe.model);
   const train = readData('train', 'data', dataFile, task, probe.tokenizer, flags, maxLength);
   const labelNames = train.labelNames ?? null;
   let { model, tokenizer } = probe;
   if (task === 'classification' && labelNames && 'numLabels' in model.config && model.config.numLabels !== labelNames.length) {
     model.dispose();
-    ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames, storage));
+    ({ model, tokenizer } = loadForTask('train', modelPath, stringFlag(flags, 'tokenizer'), task, labelNames, storage, hub));
   }
   if (flags.has('gradient-checkpointing')) model.gradientCheckpointingEnable();
   const evalFile = stringFlag(flags, 'eval-data');

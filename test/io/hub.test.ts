@@ -1,6 +1,7 @@
 /**
- * Hub ids (lib/io/hub.ts) against a small Hub on 127.0.0.1: an HTTP server (node:http, in a worker thread,
- * since the synchronous loaders block this thread while a child process downloads) serving the Hub's URL
+ * Hub ids (lib/io/hub.ts) against a small Hub on 127.0.0.1 (test/helpers/hub_server.ts): an HTTP server
+ * (node:http, in a worker thread, since the synchronous loaders block this thread while a child process
+ * downloads) serving the Hub's URL
  * layout, {repo}/resolve/{revision}/{file}, from fixture folders: X-Repo-Commit and ETag headers, LFS files
  * (*.safetensors) as a 302 to a CDN path with X-Linked-Etag / X-Linked-Size, 404 with X-Error-Code for a
  * missing file or revision, 401 for a private repo without its token, and a CDN answer that closes the
@@ -11,12 +12,12 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Worker } from 'worker_threads';
 import {
   AutoConfig, AutoModelForCausalLM, loadHfModelFolder, loadPretrained, loadTokenizer, noGrad, PeftModel, resolveModelPath,
   resolveModelPathAsync, saveHfModelFolder,
 } from '../../lib';
 import { loadModelFlag, loadTokenizerFlag } from '../../lib/cli/model_files';
+import { LocalHub } from '../helpers/hub_server';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const LLAMA = path.join(FIXTURES, 'models', 'llama');
@@ -29,79 +30,16 @@ const COMMIT_F = 'd'.repeat(40);
 const COMMIT_L = 'e'.repeat(40);
 const TOKEN = 'hf_secret_token';
 
-/** The Hub: workerData.repos[id] = { token?, refs: {branch: commit}, commits: {commit: {file: absolute path}} }. */
-const SERVER = String.raw`
-const http = require('http');
-const fs = require('fs');
-const crypto = require('crypto');
-const { parentPort, workerData } = require('worker_threads');
-const { repos, logFile, interruptOnce } = workerData;
-const interrupted = new Set();
-const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
-const gitSha1 = (b) => crypto.createHash('sha1').update('blob ' + b.length + '\0').update(b).digest('hex');
-const server = http.createServer((req, res) => {
-  fs.appendFileSync(logFile, JSON.stringify({ method: req.method, url: req.url, auth: req.headers.authorization || null }) + '\n');
-  const u = new URL(req.url, 'http://127.0.0.1');
-  const cdn = u.pathname.match(/^\/cdn-lfs\/(.+)\/([0-9a-f]{64})$/);
-  if (cdn) {
-    const repo = repos[cdn[1]];
-    const file = repo && Object.values(repo.commits).flatMap((c) => Object.values(c)).find((f) => sha256(fs.readFileSync(f)) === cdn[2]);
-    if (!file) { res.writeHead(404); return res.end(); }
-    const body = fs.readFileSync(file);
-    res.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/octet-stream' });
-    const key = cdn[1] + '/' + cdn[2];
-    if (interruptOnce.includes(cdn[1]) && !interrupted.has(key)) {
-      interrupted.add(key);
-      return res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket.destroy(), 20));
-    }
-    return res.end(body);
-  }
-  const m = u.pathname.match(/^\/(.+?)\/resolve\/([^/]+)\/(.+)$/);
-  if (!m) { res.writeHead(400); return res.end(); }
-  const id = m[1], rev = decodeURIComponent(m[2]), name = m[3].split('/').map(decodeURIComponent).join('/');
-  const repo = repos[id];
-  if (!repo || (repo.token && req.headers.authorization !== 'Bearer ' + repo.token)) {
-    res.writeHead(401, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'application/json' });
-    return res.end(JSON.stringify({ error: 'Repository not found' }));
-  }
-  const commit = repo.refs[rev] || (repo.commits[rev] ? rev : null);
-  if (!commit) { res.writeHead(404, { 'X-Error-Code': 'RevisionNotFound' }); return res.end('Invalid rev id: ' + rev); }
-  const file = repo.commits[commit][name];
-  if (!file) { res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': commit }); return res.end('Entry not found'); }
-  const body = fs.readFileSync(file);
-  if (name.endsWith('.safetensors')) {
-    const sha = sha256(body);
-    res.writeHead(302, {
-      Location: 'http://127.0.0.1:' + server.address().port + '/cdn-lfs/' + id + '/' + sha, 'X-Repo-Commit': commit,
-      'X-Linked-Etag': '"' + sha + '"', 'X-Linked-Size': String(body.length), ETag: 'W/"redirect-' + sha.slice(0, 8) + '"',
-    });
-    return res.end();
-  }
-  res.writeHead(200, { 'X-Repo-Commit': commit, ETag: '"' + gitSha1(body) + '"', 'Content-Length': body.length });
-  res.end(req.method === 'HEAD' ? undefined : body);
-});
-server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
-parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.close()); });
-`;
-
 let tmp: string;
 let cacheDir: string;
 let logFile: string;
-let worker: Worker;
+let hub: LocalHub;
 let endpoint: string;
 const saved: Record<string, string | undefined> = {};
 const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_HUB_DISABLE_PROGRESS_BARS', 'HUGGING_FACE_HUB_TOKEN'];
 
-interface Logged {
-  method: string;
-  url: string;
-  auth: string | null;
-}
-function requests(): Logged[] {
-  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Logged);
-}
-const clearLog = () => fs.writeFileSync(logFile, '');
+const requests = () => hub.requests();
+const clearLog = () => hub.clearLog();
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peftjs-hub-'));
@@ -134,12 +72,8 @@ beforeAll(async () => {
       commits: { [COMMIT_L]: { 'adapter_config.json': path.join(LORA, 'adapter_config.json'), 'adapter_model.safetensors': path.join(LORA, 'adapter_model.safetensors') } },
     },
   };
-  worker = new Worker(SERVER, { eval: true, workerData: { repos, logFile, interruptOnce: ['org/flaky'] } });
-  const port = await new Promise<number>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  endpoint = `http://127.0.0.1:${port}`;
+  hub = await LocalHub.start(repos, logFile, ['org/flaky']);
+  endpoint = hub.endpoint;
   for (const k of ENV) saved[k] = process.env[k];
   for (const k of ENV) delete process.env[k];
   process.env.HF_ENDPOINT = endpoint;
@@ -153,10 +87,7 @@ afterAll(async () => {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
-  if (worker) {
-    worker.postMessage('close');
-    await worker.terminate();
-  }
+  if (hub) await hub.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
