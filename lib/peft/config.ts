@@ -8,7 +8,10 @@ import { camelToSnake, snakeToCamel } from '../nn/models/config_base';
 export type PeftType =
   | 'LORA' | 'IA3' | 'PROMPT_TUNING' | 'PREFIX_TUNING' | 'P_TUNING'
   | 'BOTTLENECK_ADAPTER' | 'COMPACTER' | 'BITFIT' | 'LAYER_FREEZING' | 'DIFF_PRUNING'
-  | 'LOHA' | 'LOKR' | 'VERA' | 'LN_TUNING' | 'TRAINABLE_TOKENS';
+  | 'LOHA' | 'LOKR' | 'VERA' | 'LN_TUNING' | 'TRAINABLE_TOKENS'
+  | 'ADALORA'
+  | 'FOURIERFT' | 'ADAPTION_PROMPT'
+  | 'OFT' | 'BOFT';
 
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'SEQ_2_SEQ_LM' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION';
 

@@ -26,5 +26,6 @@ export * from './tuners/lokr';
 export * from './tuners/vera';
 export * from './tuners/ln_tuning';
 export * from './tuners/trainable_tokens';
+export * from './tuners/adalora';
 export { prepareModelForKbitTraining } from './kbit_training';
 export type { KbitTrainingOptions } from './kbit_training';

@@ -184,7 +184,26 @@ export class PeftModel<M extends Module = Module> extends Module {
     const config = this.peftConfig.get(this.activeAdapter);
     const tuner = config ? tunerFor(config.peftType, 'forward') : null;
     if (tuner?.forward && !this.adaptersDisabled) return tuner.forward(this, inputs, this.activeAdapter);
-    return (this.model as unknown as { forward(i: unknown): unknown }).forward(inputs);
+    const out = (this.model as unknown as { forward(i: unknown): unknown }).forward(inputs);
+    tuner?.afterForward?.(this, out);
+    return out;
+  }
+
+  /**
+   * AdaLoRA's rank allocation (HF's AdaLoraModel.update_and_allocate): call it after optimizer.step() and
+   * before zeroGrad() (it reads the gradients) with the 0-based index of the step just taken; the Trainer
+   * does so itself. An error for a model without one (not AdaLoRA, or no trainable adapter).
+   */
+  updateAndAllocate(globalStep: number): void {
+    const step = this.rankAllocation();
+    if (!step) throw new Error(`updateAndAllocate: this model has no rank allocation (${[...new Set([...this.peftConfig.values()].map((c) => c.peftType))].join(', ')} adapters; AdaLoRA with a trainable adapter has one)`);
+    step(globalStep);
+  }
+
+  /** updateAndAllocate bound to this model, or null when it has none. */
+  rankAllocation(): ((globalStep: number) => void) | null {
+    const config = this.peftConfig.values().next().value;
+    return config ? tunerFor(config.peftType, 'updateAndAllocate').rankAllocation?.(this) ?? null : null;
   }
 
   /**

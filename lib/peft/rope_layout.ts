@@ -4,13 +4,13 @@
  * holds them in rotate_half order (i, i + d/2). An adapter saved from the model must be the same adapter on
  * that folder, so savePretrained reorders every tensor indexed by q/k OUTPUT features exactly as the base
  * weights are reordered, and loading reorders them back:
- *   rows of  lora_B, lora_magnitude_vector (DoRA), ia3_l when it scales outputs ([out, 1]), full q/k
+ *   rows of  lora_B (AdaLoRA's too), lora_magnitude_vector (DoRA), ia3_l when it scales outputs ([out, 1]), boft_s, full q/k
  *            weights and biases (modules_to_save, layer freezing, BitFit, LoRA's bias), diff-pruning
  *            deltas (sparse indices into the [out, in] weight);
  *   columns  of prefix tuning's key prefixes (keys enter attention already rotated, beside the rotated k).
- * Input features are never permuted, and neither is v, so lora_A, input scales and everything on o_proj
- * (whose input is attention's output, in v's order) stay as they are. A q/k tensor of unknown layout is
- * refused rather than saved or loaded in a silently wrong order.
+ * Input features are never permuted, and neither is v, so lora_A, AdaLoRA's lora_E, OFT's oft_R, BOFT's boft_R, input scales
+ * and everything on o_proj (whose input is attention's output, in v's order) stay as they are. A q/k tensor
+ * of unknown layout is refused rather than saved or loaded in a silently wrong order.
  */
 import type { RawTensor } from '../io/safetensors';
 import type { RawTensorInput } from '../io/safetensors_write';
@@ -72,9 +72,9 @@ interface Entries {
 
 const QK = /(?:^|\.)self_attn\.(q_proj|k_proj)\.(.+)$/;
 /** Saved tensors of a q/k module whose first axis is its output features. */
-const OUTPUT_ROWS = new Set(['weight', 'bias', 'base_layer.weight', 'base_layer.bias', 'lora_B.weight', 'lora_magnitude_vector']);
+const OUTPUT_ROWS = new Set(['weight', 'bias', 'base_layer.weight', 'base_layer.bias', 'lora_B.weight', 'lora_magnitude_vector', 'boft_s', 'lora_B']);
 /** Saved tensors of a q/k module that only see its input features. */
-const INPUT_ONLY = new Set(['lora_A.weight']);
+const INPUT_ONLY = new Set(['lora_A.weight', 'oft_R.weight', 'boft_R', 'lora_A', 'lora_E']);
 const DIFF = { indices: 'diff_delta.indices', values: 'diff_delta.values', shape: 'diff_delta.shape' };
 
 /** Reorders, in place, every entry indexed by q/k output features (see the file's comment). */

@@ -85,6 +85,16 @@ export interface Tuner<C extends PeftConfig = PeftConfig> {
    * this hook (called by PeftModel when adapters are disabled or enabled again) swaps the original values in.
    */
   setDisabled?(peft: PeftModel, disabled: boolean): void;
+  /**
+   * Runs after the model's own forward (not prompt learning's `forward`) on its output, which it may change
+   * in place: HF's AdaLoraModel.forward adds AdaLoRA's orthogonal regulariser to the loss.
+   */
+  afterForward?(peft: PeftModel, output: unknown): void;
+  /**
+   * AdaLoRA's step after each optimizer step (HF's update_and_allocate), bound to the model; null when it
+   * has nothing to allocate (no trainable adapter). See PeftModel.updateAndAllocate.
+   */
+  rankAllocation?(peft: PeftModel): ((globalStep: number) => void) | null;
   /** HF's add_weighted_adapter: a new adapter combined from existing ones (LoRA). */
   addWeightedAdapter?(peft: PeftModel, adapters: string[], weights: number[], name: string, combinationType: string, opts: WeightedAdapterOptions): void;
 }

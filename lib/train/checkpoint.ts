@@ -17,6 +17,7 @@ import { saveSafetensors } from '../io/safetensors_write';
 import type { Module } from '../nn/module';
 import { PeftModel } from '../peft/peft_model';
 import { loadAdapterWeights } from '../peft/save_load';
+import { withFullRankAdaLora } from '../peft/tuners/adalora/tuner';
 import type { LRSchedulerState } from '../optim/lr_scheduler';
 import type { RandomState } from '../tensor/creation';
 import type { Tensor } from '../tensor/tensor';
@@ -53,7 +54,7 @@ export interface TrainerState {
 /** Writes the model's weights into a checkpoint folder: adapters for a PeftModel, else every parameter. */
 export function saveModelWeights(model: Module, dir: string): void {
   if (model instanceof PeftModel) {
-    model.savePretrained(dir);
+    withFullRankAdaLora(model, () => model.savePretrained(dir));
     return;
   }
   const tensors: Record<string, Tensor> = Object.fromEntries(model.namedParameters());

@@ -34,6 +34,7 @@ import { ShuffleRng } from './data/shuffle';
 import { EarlyStopping } from './early_stopping';
 import { evaluate } from './evaluate';
 import { numLabelsOf, padIdOf, runModel, taskOf, vocabSizeOf } from './model_kind';
+import { PeftModel } from '../peft/peft_model';
 import { firstNonFiniteParameter, NonFiniteLossError } from './non_finite';
 import { checkOptions, type TrainerOptions } from './options';
 import { buildParamGroups } from './param_groups';
@@ -330,6 +331,8 @@ export class Trainer {
     }
     if (bad === null) {
       this.optimizer.step();
+      // AdaLoRA (HF's update_and_allocate): reads this step's gradients, so after step() and before zeroGrad().
+      if (this.model instanceof PeftModel) this.model.rankAllocation()?.(this.globalStep);
       if (total > 0) {
         this.lastFiniteStep = this.globalStep + 1;
         this.firstLoss ??= loss;

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  AdamW, BitFitConfig, DiffPruningConfig, finalizeDiffPruning, getPeftModel, IA3Config, LayerFreezingConfig, LlamaConfig, LlamaForCausalLM, loadHfModel,
+  AdaLoraConfig, AdamW, BitFitConfig, DiffPruningConfig, finalizeDiffPruning, getPeftModel, IA3Config, LayerFreezingConfig, LlamaConfig, LlamaForCausalLM, loadHfModel,
   loadLlama2cModel, loadTokenizer, LoraConfig, manualSeed, type Module, noGrad, type PeftConfig, PeftModel, PrefixTuningConfig, saveModelFolder, setBackend,
   type Tensor, tidy,
 } from '../../lib';
@@ -37,6 +37,7 @@ const METHODS: [string, () => PeftConfig, number, Finish][] = [
   ['layer freezing (last block trains)', () => new LayerFreezingConfig({ numFrozenLayers: 4, freezeEmbeddings: true }), 1e-2, null],
   ['diff pruning on q/k', () => new DiffPruningConfig({ targetModules: ['q_proj', 'k_proj'], targetDensity: 0.3 }), 1e-2, (p) => finalizeDiffPruning(p)],
   ['prefix tuning (key prefixes)', () => new PrefixTuningConfig({ numVirtualTokens: 4, taskType: 'CAUSAL_LM' }), 5e-2, null],
+  ['AdaLoRA on q/k/v (lora_B rows)', () => new AdaLoraConfig({ initR: 4, targetModules: ['q_proj', 'k_proj', 'v_proj'], totalStep: 10 }), 2e-2, null],
 ];
 
 const run = (m: Module, batch: Batch) => noGrad(() => tidy(() => (m as unknown as Forward).forward({ inputIds: batch }).logits.toFloat32Array()));

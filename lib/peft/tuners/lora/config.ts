@@ -40,7 +40,7 @@ export interface LoraConfigFields {
  * adapter_config.json keys of newer peft versions for features this port does not have, with the value
  * that means "off". A file that turns one on is refused rather than silently loaded as something else.
  */
-const UNSUPPORTED_WHEN_SET: Record<string, (v: unknown) => boolean> = {
+export const UNSUPPORTED_WHEN_SET: Record<string, (v: unknown) => boolean> = {
   lora_bias: (v) => v === true,
   layer_replication: (v) => v !== null && v !== undefined,
   use_qalora: (v) => v === true,
