@@ -27,5 +27,7 @@ export * from './tuners/vera';
 export * from './tuners/ln_tuning';
 export * from './tuners/trainable_tokens';
 export * from './tuners/adalora';
+export * from './tuners/oft';
+export * from './tuners/boft';
 export { prepareModelForKbitTraining } from './kbit_training';
 export type { KbitTrainingOptions } from './kbit_training';
