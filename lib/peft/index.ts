@@ -27,6 +27,8 @@ export * from './tuners/vera';
 export * from './tuners/ln_tuning';
 export * from './tuners/trainable_tokens';
 export * from './tuners/adalora';
+export * from './tuners/fourierft';
+export * from './tuners/adaption_prompt';
 export * from './tuners/oft';
 export * from './tuners/boft';
 export { prepareModelForKbitTraining } from './kbit_training';

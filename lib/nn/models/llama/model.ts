@@ -84,11 +84,25 @@ export class LlamaAttention<C extends LlamaLikeConfig = LlamaConfig> extends Mod
     return norm.forward(t.reshape([b, time, width / d, d])).reshape([b, time, width]);
   }
 
+  /** This forward's rotary settings (positions, theta, layout, scaling). */
+  private rotary(ctx: LayerContext) {
+    const c = this.config;
+    return { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved ?? false, ...ctx.rotary };
+  }
+
+  /**
+   * The query states [B, T, heads * headDim] as forward computes them (projection, q norm, RoPE): adaption
+   * prompts (peft/tuners/adaption_prompt) recompute them to attend over their own keys, as HF's do.
+   */
+  queryStates(x: Tensor, ctx: LayerContext): Tensor {
+    return rope(this.headNorm(this.q_norm, this.q_proj.forward(x)), { heads: this.config.numAttentionHeads, ...this.rotary(ctx) });
+  }
+
   /** x [B, T, hidden] -> [B, T, hidden]. */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const c = this.config;
-    const rot = { positions: ctx.positions, theta: c.ropeTheta, interleaved: c.ropeInterleaved ?? false, ...ctx.rotary };
-    const q = rope(this.headNorm(this.q_norm, this.q_proj.forward(x)), { heads: c.numAttentionHeads, ...rot });
+    const rot = this.rotary(ctx);
+    const q = this.queryStates(x, ctx);
     let k = rope(this.headNorm(this.k_norm, this.k_proj.forward(x)), { heads: c.numKeyValueHeads, ...rot });
     let v = this.v_proj.forward(x);
     if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIndex, k, v));

@@ -1,0 +1,143 @@
+/**
+ * FourierFTLinear: a Linear (or GPT-2's Conv1D) with FourierFT adapters, HF's fourierft.FourierFTLinear
+ * (src/peft/tuners/fourierft/layer.py): `base_layer` and per adapter the trainable `fourierft_spectrum`
+ * [n_frequency]; the frequencies' locations (HF's `indices`, not saved) come from torch's randperm under
+ * random_loc_seed (randperm.ts). delta_w [out, in] = real(ifft2(dense spectrum)) * scaling, computed as two
+ * differentiable products (dft.ts); y = base(x) + x delta_w^T, also for Conv1D (HF's forward uses
+ * F.linear(x, delta_w) whatever the layout; only merging transposes it into Conv1D's [in, out] weight).
+ * Initialisation as update_layer: spectrum ~ N(0, 1), zeros with init_weights (reset_fourier_parameters).
+ */
+import { Conv1D } from '../../../nn/layers/conv1d';
+import type { Linear } from '../../../nn/layers/linear';
+import { parameter } from '../../../nn/module';
+import { noGrad } from '../../../tensor/autograd';
+import { randn, zeros } from '../../../tensor/creation';
+import { add, linear, matmul, mul, scale, sub } from '../../../tensor/ops';
+import { concat } from '../../../tensor/shape_ops';
+import type { Tensor } from '../../../tensor/tensor';
+import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
+import { foldDelta } from '../fold_delta';
+import { fourierBases, TrigTable } from './dft';
+import { torchRandpermPrefix } from './randperm';
+
+export interface FourierFTSpec {
+  nFrequency: number;
+  scaling: number;
+  randomLocSeed: number;
+  /** HF's indices[0] and indices[1]: the row (output) and column (input) of each frequency. */
+  rows: Int32Array;
+  cols: Int32Array;
+}
+
+export class FourierFTLinear extends AdapterLayerBase<FourierFTSpec> {
+  readonly base_layer: Linear | Conv1D;
+  readonly fourierft_spectrum: ParameterDict;
+  private tables: { out: TrigTable; in: TrigTable } | null = null;
+
+  constructor(base: Linear | Conv1D) {
+    super();
+    this.base_layer = this.registerModule('base_layer', base);
+    this.fourierft_spectrum = this.registerModule('fourierft_spectrum', new ParameterDict());
+  }
+
+  get inFeatures(): number {
+    return this.base_layer.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base_layer.outFeatures;
+  }
+  /** HF's fan_in_fan_out: the base weight is stored [in, out] (GPT-2's Conv1D). */
+  get fanInFanOut(): boolean {
+    return this.base_layer instanceof Conv1D;
+  }
+
+  /** HF's update_layer: the checks on n_frequency, the locations, then the spectrum. */
+  addAdapter(name: string, opts: { nFrequency: number; scaling: number; randomLocSeed: number; initWeights: boolean }, path = ''): void {
+    if (this.specs.has(name)) throw new Error(`FourierFTLinear: adapter '${name}' already exists on this layer`);
+    const { nFrequency: f } = opts, inF = this.inFeatures, out = this.outFeatures;
+    const at = path ? ` (at '${path}')` : '';
+    if (!Number.isInteger(f) || f <= 0) throw new RangeError(`FourierFT: n_frequency should be a positive integer value but the value passed is ${f}${at}`);
+    if (f > inF * out)
+      throw new RangeError(`FourierFT: n_frequency should be less than or equal to the product of the input and output dimensions but the value passed is ${f} and the product is ${inF * out}${at}`);
+    const idx = torchRandpermPrefix(out * inF, opts.randomLocSeed, f);
+    const rows = Int32Array.from(idx, (i) => Math.floor(i / inF));
+    const cols = Int32Array.from(idx, (i) => i % inF);
+    const spectrum = noGrad(() => (opts.initWeights ? zeros([f]) : randn([f])));
+    this.fourierft_spectrum.set(name, parameter(spectrum));
+    this.specs.set(name, { nFrequency: f, scaling: opts.scaling, randomLocSeed: opts.randomLocSeed, rows, cols });
+  }
+
+  protected disposeAdapter(name: string): void {
+    this.fourierft_spectrum.get(name).dispose();
+    this.fourierft_spectrum.set(name, null);
+  }
+
+  private bases(name: string): { u: Tensor; v: Tensor } {
+    this.tables ??= { out: new TrigTable(this.outFeatures), in: new TrigTable(this.inFeatures) };
+    const s = this.specs.get(name)!;
+    return fourierBases(s.rows, s.cols, this.tables.out, this.tables.in);
+  }
+
+  /** [s; s]: the spectrum once for the cosine rows of U and V, once for the sine rows. */
+  private doubled(name: string): Tensor {
+    const s = this.fourierft_spectrum.get(name);
+    return concat([s, s], 0);
+  }
+
+  /** HF's get_delta_weight: real(ifft2(dense spectrum)) * scaling, [out, in], differentiable in the spectrum. */
+  deltaWeight(name: string): Tensor {
+    const spec = this.specs.get(name)!;
+    const { u, v } = this.bases(name);
+    const s2 = this.doubled(name), ut = u.T;
+    const us = mul(ut, s2);                                          // U^T diag([s; s])   [out, 2F]
+    const delta = matmul(us, v, { alpha: spec.scaling / (this.outFeatures * this.inFeatures) });
+    // Outside the graph (merging, eval under noGrad) the temporaries go now; in it, autograd holds them.
+    if (!delta.requiresGrad) [u, v, ut, s2, us].forEach((t) => t.dispose());
+    return delta;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.disabled && this.merged.length > 0) throw new Error('FourierFTLinear: adapters are merged into the weights; unmerge() before disabling them');
+    let y = this.base_layer.forward(x);
+    if (this.disabled) return y;
+    const inF = this.inFeatures, out = this.outFeatures;
+    const tokens = x.size / inF;
+    for (const n of this.active) {
+      if (this.merged.includes(n)) continue;
+      // x delta^T either through delta (out * in * 2F per call, HF's way) or as ((x V^T) * [s; s]) U, which
+      // costs tokens * (in + out) * 2F: the cheaper one (a few generated tokens, say), the same sum either way.
+      if (tokens * (inF + out) < inF * out) {
+        const spec = this.specs.get(n)!;
+        const { u, v } = this.bases(n);
+        const h = mul(linear(x, v), this.doubled(n));                  // [..., 2F]
+        y = add(y, linear(scale(h, spec.scaling / (out * inF)), u.T));
+      } else {
+        y = add(y, linear(x, this.deltaWeight(n)));
+      }
+    }
+    return y;
+  }
+
+  /** The delta in the base weight's layout ([out, in], or [in, out] for Conv1D: HF's transpose(delta, fan_in_fan_out)). */
+  private storedDelta(name: string): Tensor {
+    return noGrad(() => {
+      const d = this.deltaWeight(name);
+      if (!this.fanInFanOut) return d;
+      const t = d.T.contiguous();
+      d.dispose();
+      return t;
+    });
+  }
+
+  merge(names: string[]): void {
+    for (const n of names) {
+      if (this.merged.includes(n) || !this.specs.has(n)) continue;
+      foldDelta(this.base_layer.weight, this.storedDelta(n), add);
+      this.merged.push(n);
+    }
+  }
+
+  unmerge(): void {
+    while (this.merged.length > 0) foldDelta(this.base_layer.weight, this.storedDelta(this.merged.pop()!), sub);
+  }
+}
