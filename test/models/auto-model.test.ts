@@ -1,6 +1,7 @@
 /**
  * The auto classes: config.json's model_type picks the family's class for each supported type, an unknown
- * one is an error naming it and the supported ones, a field of the wrong type is an error naming the field;
+ * one is an error naming it and the supported ones, a field of the wrong type is an error naming the field,
+ * a missing or misshapen weight one naming the folder, the tensor and the shapes;
  * the new configs carry HF's defaults; HF peft's default LoRA / IA3 targets for the new families; the CLI's
  * --model loads them.
  */
@@ -10,7 +11,7 @@ import * as path from 'path';
 import {
   AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, BertForSequenceClassification, GemmaConfig, GemmaForCausalLM,
   GemmaForSequenceClassification, getPeftModel, GPT2LMHeadModel, IA3Config, LlamaForCausalLM, LoraConfig, loraDefaultTargets, Qwen2Config,
-  Qwen2ForCausalLM, Qwen2ForSequenceClassification, Qwen3Config, Qwen3ForCausalLM, SUPPORTED_MODEL_TYPES, tidy,
+  Qwen2ForCausalLM, Qwen2ForSequenceClassification, Qwen3Config, Qwen3ForCausalLM, SafetensorsFile, saveSafetensors, SUPPORTED_MODEL_TYPES, type Tensor, tidy,
 } from '../../lib';
 import { loadModelFlag } from '../../lib/cli/model_files';
 
@@ -95,6 +96,24 @@ describe('AutoModelForCausalLM / AutoModelForSequenceClassification', () => {
     expect(() => AutoModelForCausalLM.fromPretrained(FOLDERS.bert)).toThrow(/AutoModelForCausalLM has no model for model_type 'bert' \(model_types it builds: llama, gpt2, qwen2, qwen3, gemma, mistral, gemma2, phi3\)/);
     expect(() => AutoModelForSequenceClassification.fromPretrained(FOLDERS.gpt2)).toThrow(/no model for model_type 'gpt2'/);
     expect(() => AutoModelForCausalLM.fromPretrained(path.join(tmp, 'nowhere'))).toThrow(/does not exist/);
+  });
+
+  it('names the folder and the tensor when a weight is missing or misshapen', () => {
+    const st = SafetensorsFile.open(path.join(FOLDERS.qwen3, 'model.safetensors'));
+    const tensors = new Map(st.list().map((i) => [i.name, st.load(i.name)] as [string, Tensor]));
+    st.close();
+    const folder = (edit: (t: Map<string, Tensor>) => void) => {
+      const dir = withConfig('qwen3', () => undefined), copy = new Map(tensors);
+      edit(copy);
+      saveSafetensors(path.join(dir, 'model.safetensors'), Object.fromEntries(copy));
+      return dir;
+    };
+    const gone = folder((t) => t.delete('model.layers.1.self_attn.k_norm.weight'));
+    expect(() => AutoModelForCausalLM.fromPretrained(gone)).toThrow(new RegExp(`loading ${gone}: 1 missing weights \\(model\\.layers\\.1\\.self_attn\\.k_norm\\.weight\\)`));
+    const wrong = folder((t) => t.set('model.layers.1.self_attn.k_norm.weight', tensors.get('model.layers.0.self_attn.q_proj.weight')!));
+    expect(() => AutoModelForCausalLM.fromPretrained(wrong))
+      .toThrow(new RegExp(`loading ${wrong}: loadStateDict: 'model\\.layers\\.1\\.self_attn\\.k_norm\\.weight' has shape \\[128, 64\\] in the source but \\[32\\] in the model`));
+    for (const t of tensors.values()) t.dispose();
   });
 
   it.each([

@@ -169,7 +169,13 @@ function loadWeights(model: Module, weights: Map<string, Tensor>, dir: string, a
   const own = model.stateDict();
   checkWeightNames(own, (k) => weights.has(k), [...weights.keys()], dir, allow);
   const present = new Map([...weights].filter(([k]) => own.has(k)));
-  model.loadStateDict(present, { strict: false });
+  try {
+    model.loadStateDict(present, { strict: false });
+  } catch (e) {
+    // loadStateDict names the tensor and both shapes; the folder says which files hold it.
+    if (e instanceof RangeError) throw new RangeError(`loading ${dir}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
