@@ -73,6 +73,8 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
     maxGradNorm: numberFlag('train', flags, 'max-grad-norm', 1, (v) => v >= 0, 'a number >= 0'),
     skipNonFiniteSteps: flags.has('skip-nonfinite-steps'),
   };
+  // AdaLoRA's budget schedule spans the run: the table's entry for the steps asked (640 when only epochs are given).
+  const stepsSpec = plan.maxSteps !== undefined ? methodTable(2, plan.maxSteps).find((m) => m.name === methodName)! : spec;
   const storage = storageFlag('train', flags);
   const hub = hubFlags('train', flags);
   if (storage !== null && spec.configClass === null)
@@ -101,7 +103,7 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const evalFile = stringFlag(flags, 'eval-data');
   const evalData = evalFile ? readData('train', 'eval-data', evalFile, task, tokenizer, flags, maxLength, labelNames ?? undefined).examples : undefined;
 
-  const fields: Record<string, unknown> = { ...spec.fields };
+  const fields: Record<string, unknown> = { ...stepsSpec.fields };
   if (task !== 'classification') {
     fields.taskType = 'CAUSAL_LM';
     delete fields.modulesToSave;

@@ -8,7 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { METHOD_NAMES } from '../../lib/cli/compare/methods';
+import { DEFAULT_METHOD_NAMES, METHOD_NAMES } from '../../lib/cli/compare/methods';
 
 const MAIN = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 let haveData = true;
@@ -35,7 +35,7 @@ if (!fs.existsSync(MAIN)) console.log(`skipping compare --quick: ${MAIN} is abse
     expect(r.status).toBe(0);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     const names = json.results.map((x: { method: string }) => x.method);
-    expect(names).toEqual(METHOD_NAMES);
+    expect(names).toEqual(DEFAULT_METHOD_NAMES);
     for (const m of json.results) {
       expect([m.method, m.lastTrainLoss < m.firstTrainLoss]).toEqual([m.method, true]);
       expect([m.method, m.testAccuracy > m.majorityAccuracy]).toEqual([m.method, true]);
@@ -46,11 +46,28 @@ if (!fs.existsSync(MAIN)) console.log(`skipping compare --quick: ${MAIN} is abse
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
     expect(md).toContain('| method | trainable params | trainable % | test accuracy | F1 | train time |');
     // The header, the alignment row and one row per method.
-    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(METHOD_NAMES.length + 2);
+    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(DEFAULT_METHOD_NAMES.length + 2);
     const svg = fs.readFileSync(path.join(out, 'results.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    expect((svg.match(/class="accuracy"/g) ?? []).length).toBe(METHOD_NAMES.length);
+    expect((svg.match(/class="accuracy"/g) ?? []).length).toBe(DEFAULT_METHOD_NAMES.length);
     expect(r.stdout).toContain('trainable params');
+  });
+
+  it('runs HF peft\'s other methods when --methods names them: each learns and beats the majority class', () => {
+    const extended = METHOD_NAMES.filter((n) => !DEFAULT_METHOD_NAMES.includes(n));
+    expect(extended).toEqual(['loha', 'lokr', 'vera', 'adalora', 'oft', 'boft', 'fourierft', 'ln-tuning']);
+    const out = path.join(tmp, 'extended');
+    const r = spawnSync(process.execPath, [MAIN, 'compare', '--quick', '--methods', extended.join(','), '--out', out, '--cache-dir', path.join(tmp, 'cache')], { encoding: 'utf8' });
+    console.log(r.stdout);
+    expect(r.stderr).not.toMatch(/failed/);
+    expect(r.status).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(json.results.map((x: { method: string }) => x.method)).toEqual(extended);
+    for (const m of json.results) {
+      expect([m.method, m.lastTrainLoss < m.firstTrainLoss]).toEqual([m.method, true]);
+      expect([m.method, m.testAccuracy > m.majorityAccuracy]).toEqual([m.method, true]);
+      expect([m.method, m.adapterBytes > 0]).toEqual([m.method, true]);
+    }
   });
 });

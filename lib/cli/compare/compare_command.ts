@@ -13,7 +13,7 @@ import type { ProgressStream } from '../../train/progress';
 import { CliError, numberFlag, parseFlags, stringFlag } from '../args';
 import { type BaseModelSpec, cacheRoot, ensureBaseModel } from './base_model';
 import { loadSpamSplits, type SpamExample } from './datasets';
-import { METHOD_NAMES, methodAvailable, methodTable } from './methods';
+import { DEFAULT_METHOD_NAMES, METHOD_NAMES, methodAvailable, methodTable } from './methods';
 import { ChildProgressView } from './progress_view';
 import { compareSvg, markdownTable, textTable } from './report';
 import type { MethodJob, MethodResult } from './run_method';
@@ -31,11 +31,13 @@ export const COMPARE_HELP = `usage: peftjs compare [--quick] [--out DIR] [--meth
   Peak memory is each method's own process's maximum resident set size (maxRSS).
   About 15 minutes on 2 cores the first time (pretraining included), 12 after (Zen 4; 11 and 9 on Zen 5);
   --quick: about 1.5 minutes.
-  methods: ${METHOD_NAMES.join(', ')}
+  methods (run by default): ${DEFAULT_METHOD_NAMES.join(', ')}
+  HF peft's other methods (when --methods names them, or --methods all): ${METHOD_NAMES.filter((n) => !DEFAULT_METHOD_NAMES.includes(n)).join(', ')}
 examples:
   peftjs compare
   peftjs compare --quick --out /tmp/cmp
-  peftjs compare --methods full,lora,ia3`;
+  peftjs compare --methods full,lora,ia3
+  peftjs compare --methods loha,lokr,vera,adalora,oft,boft,fourierft,ln-tuning`;
 
 /** What differs between the full run and --quick. */
 export interface CompareMode {
@@ -128,13 +130,14 @@ export async function compareCommand(argv: string[], log: (s: string) => void = 
   const preset = MODES[flags.has('quick') ? 'quick' : 'full'];
   const mode = { ...preset, steps: numberFlag('compare', flags, 'steps', preset.steps, (v) => Number.isInteger(v) && v > 0, 'a positive integer') };
   const out = path.resolve(stringFlag(flags, 'out') ?? 'compare-results');
-  const all = methodTable(mode.base.numHiddenLayers);
+  const all = methodTable(mode.base.numHiddenLayers, mode.steps);
   const asked = stringFlag(flags, 'methods');
-  let methods = all;
-  if (asked !== undefined) {
+  let methods = all.filter((m) => !m.extended);
+  if (asked === 'all') methods = all;
+  else if (asked !== undefined) {
     const names = asked.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     const unknown = names.filter((n) => !all.some((m) => m.name === n));
-    if (names.length === 0 || unknown.length > 0) throw new CliError(`peftjs compare: --methods: unknown method(s) ${unknown.join(', ') || "''"} (known: ${METHOD_NAMES.join(', ')})`);
+    if (names.length === 0 || unknown.length > 0) throw new CliError(`peftjs compare: --methods: unknown method(s) ${unknown.join(', ') || "''"} (known: ${METHOD_NAMES.join(', ')}, or all)`);
     methods = all.filter((m) => names.includes(m.name));
   }
   const missing = methods.filter((m) => !methodAvailable(m));

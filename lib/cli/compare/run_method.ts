@@ -81,7 +81,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 export function runMethod(job: MethodJob): MethodResult {
   const data = JSON.parse(fs.readFileSync(job.dataFile, 'utf8')) as Record<'train' | 'validation' | 'test', TokenizedExample[]>;
   const base = classifierFromBase(job.baseDir, SPAM_LABELS, job.seed);
-  const spec = methodTable(base.config.numHiddenLayers).find((m) => m.name === job.method);
+  const spec = methodTable(base.config.numHiddenLayers, job.steps).find((m) => m.name === job.method);
   if (!spec) throw new Error(`compare-one: unknown method ${job.method}`);
   const config = makeConfig(spec);
   const model: Module = config ? getPeftModel(base, config) : base;
