@@ -6,7 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GPT2Config, GPT2LMHeadModel, getPeftModel, Mt19937, PeftModel, setBackend, VeraConfig, VeraLinear, veraProjectionsOf } from '../../lib';
+import { GPT2Config, GPT2LMHeadModel, getPeftModel, manualSeed, Mt19937, PeftModel, setBackend, tidy, VeraConfig, VeraLinear, VeraProjections, veraProjectionsOf } from '../../lib';
+import * as ops from '../../lib/tensor/ops';
+import { forward, inputsOf, openGolden } from '../helpers/golden';
 import { withoutInit } from '../../lib/nn/init';
 import { checkFixture, checkIdentityAtInit, load, PEFT_FIXTURES, rawEntries, tmp, trainSteps } from './vera_lycoris_helpers';
 
@@ -95,6 +97,40 @@ describe('VeRA adapters as HF peft makes them', () => {
     peft.printTrainableParameters((l) => lines.push(l));
     expect(lines).toEqual(['trainable params: 30,720 || all params: 124,470,528 || trainable%: 0.0247']);
     expect(peft.peftConfig.get('default')!.toJSON().target_modules).toEqual(['c_attn']);
+  });
+});
+
+describe('VeRA layers reading one input share its projection x A^T', () => {
+  const gradsOf = (peft: PeftModel) => {
+    const golden = openGolden('llama');
+    const loss = tidy(() => {
+      const { loss: l } = forward(peft.model as never, inputsOf('llama', golden));
+      l.backward();
+      return l.item();
+    });
+    golden.file.close();
+    const grads = peft.trainableParameters().map((p) => p.grad!.toFloat32Array());
+    return { loss, grads };
+  };
+  const make = () => {
+    manualSeed(3);  // initWeights false draws lambda_d: both models get the same
+    return getPeftModel(load('llama'), new VeraConfig({ r: 8, targetModules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'], initWeights: false }));
+  };
+
+  it('makes x A^T once per attention block for q, k and v (k narrower), with the gradients of separate products', () => {
+    const linearSpy = jest.spyOn(ops, 'linear');
+    const shared = gradsOf(make());
+    const products = linearSpy.mock.calls.filter(([, w]) => w.shape[0] === 8).length;  // x A^T: A blocks have r = 8 rows
+    linearSpy.mockRestore();
+    // 2 layers: one product for q/k/v, one for down_proj, in each.
+    expect(products).toBe(4);
+    const project = jest.spyOn(VeraProjections.prototype, 'projectInput').mockImplementation(function (this: VeraProjections, x, r, inF, out) {
+      return ops.linear(x, this.block(r, inF, out).a);
+    });
+    const separate = gradsOf(make());
+    project.mockRestore();
+    expect(shared.loss).toBeCloseTo(separate.loss, 6);
+    shared.grads.forEach((g, i) => expect(g).toAllClose(separate.grads[i], { atol: 1e-6, rtol: 1e-5 }));
   });
 });
 

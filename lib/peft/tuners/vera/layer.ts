@@ -5,7 +5,8 @@
  * (VeraProjections): y = base(x) + lambda_b * ((lambda_d * (drop(x) A[:, :in]^T)) B[:out, :]^T).
  * Initialisation as reset_vera_parameters: lambda_b = 0 (the identity), lambda_d = d_initial; with
  * init_weights false lambda_b = 1 and lambda_d ~ N(0, 1), as the parameters are created. Merging folds
- * (lambda_b B) (lambda_d A) into the base weight (transposed for Conv1D's [in, out] storage).
+ * (lambda_b B) (lambda_d A) into the base weight (transposed for Conv1D's [in, out] storage). Layers reading
+ * the same input share x A^T (VeraProjections.projectInput).
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
@@ -24,7 +25,8 @@ import { foldDelta } from '../fold_delta';
  * are made contiguous once per layer shape and shared by the layers of that shape.
  */
 export class VeraProjections {
-  private readonly blocks = new Map<string, { a: Tensor; b: Tensor }>();
+  /** A[:r, :in] by `r x in`, B[:out, :r] by `out x r`: layers of equal input width share one A block. */
+  private readonly blocks = new Map<string, Tensor>();
 
   constructor(readonly vera_A: Tensor, readonly vera_B: Tensor, readonly prngKey: number, readonly saveProjection: boolean) {}
 
@@ -40,24 +42,41 @@ export class VeraProjections {
 
   /** A[:r, :in] and B[:out, :r], contiguous. */
   block(r: number, inF: number, out: number): { a: Tensor; b: Tensor } {
-    const key = `${r}x${inF}x${out}`;
-    let blk = this.blocks.get(key);
-    if (!blk) {
-      blk = noGrad(() => ({
-        a: parameter(this.vera_A.slice(0, 0, r).slice(1, 0, inF).contiguous(), false),
-        b: parameter(this.vera_B.slice(0, 0, out).slice(1, 0, r).contiguous(), false),
-      }));
-      this.blocks.set(key, blk);
-    }
-    return blk;
+    return {
+      a: this.cut(`A ${r}x${inF}`, () => this.vera_A.slice(0, 0, r).slice(1, 0, inF)),
+      b: this.cut(`B ${out}x${r}`, () => this.vera_B.slice(0, 0, out).slice(1, 0, r)),
+    };
   }
+
+  private cut(key: string, view: () => Tensor): Tensor {
+    let t = this.blocks.get(key);
+    if (!t) {
+      t = noGrad(() => parameter(view().contiguous(), false));
+      this.blocks.set(key, t);
+    }
+    return t;
+  }
+
+  /**
+   * x A[:r, :in]^T, shared by the layers that read the same input: q, k and v of one attention block all
+   * project the same hidden states by the same A block, so the product is made once per block and input
+   * (autograd sums the layers' gradients into it). Only for an undropped x (dropout draws a mask per layer).
+   */
+  projectInput(x: Tensor, r: number, inF: number, out: number): Tensor {
+    const a = this.block(r, inF, out).a;
+    const hit = this.lastProjection;
+    if (hit && hit.x === x && hit.a === a && !hit.u.isDisposed && !x.isDisposed) return hit.u;
+    const u = linear(x, a);
+    this.lastProjection = { x, a, u };
+    return u;
+  }
+
+  private lastProjection: { x: Tensor; a: Tensor; u: Tensor } | null = null;
 
   /** After vera_A / vera_B were overwritten (loading): the blocks are cut again on next use. */
   invalidate(): void {
-    for (const { a, b } of this.blocks.values()) {
-      a.dispose();
-      b.dispose();
-    }
+    this.lastProjection = null;
+    for (const t of this.blocks.values()) t.dispose();
     this.blocks.clear();
   }
 
@@ -130,7 +149,10 @@ export class VeraLinear extends AdapterLayerBase<VeraSpec> {
       if (this.merged.includes(n)) continue;
       const { a, b } = this.block(n);
       const s = this.specs.get(n)!;
-      const h = mul(linear(dropout(x, s.dropout, this.training), a), this.vera_lambda_d.get(n));
+      const u = s.dropout > 0 && this.training
+        ? linear(dropout(x, s.dropout, true), a)
+        : this.projections.get(n)!.projectInput(x, s.r, this.inFeatures, this.outFeatures);
+      const h = mul(u, this.vera_lambda_d.get(n));
       y = add(y, mul(linear(h, b), this.vera_lambda_b.get(n)));
     }
     return y;
