@@ -78,3 +78,5 @@ export * from './optim';
 export * from './peft';
 export { LORA_DEFAULT_TARGETS, loraDefaultTargets } from './peft/target_module_mapping';
 export * from './train';
+/** Data-parallel collectives over MPI (initDistributed, worldSize, rank, allReduce, broadcast, barrier). */
+export * as dist from './dist';

@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_dequantize(env, exports);
   register_gemm_bf16(env, exports);
   register_tfjs(env, exports);
+  register_dist(env, exports);
   return exports;
 }
 

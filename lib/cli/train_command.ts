@@ -11,6 +11,7 @@ import { getPeftModel, PeftModel } from '../peft/peft_model';
 import '../peft/save_load';
 import type { Module } from '../nn/module';
 import { latestCheckpoint } from '../train/checkpoint_folder';
+import { isMainProcess } from '../dist';
 import { readTrainerState } from '../train/checkpoint';
 import { NonFiniteLossError } from '../train/non_finite';
 import { Trainer, type TrainResult } from '../train/trainer';
@@ -138,10 +139,13 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   // The same guard as the checkpoints': never write NaN weights over what --out holds (a rerun's adapter).
   const bad = trainer.nonFiniteParameter();
   if (bad !== null) throw new CliError(`peftjs train: not saving the trained weights into ${out}: ${bad} holds NaN or Inf values`);
-  if (runner instanceof PeftModel) runner.savePretrained(out);
-  else saveModelFolder(model as never, out);
-  if (tokenizer instanceof ByteTokenizer) tokenizer.save(path.join(out, BYTE_TOKENIZER_FILE));
-  writeLabels(out, task, labelNames);
+  // Under mpirun every rank holds the same weights; rank 0 alone writes them.
+  if (isMainProcess()) {
+    if (runner instanceof PeftModel) runner.savePretrained(out);
+    else saveModelFolder(model as never, out);
+    if (tokenizer instanceof ByteTokenizer) tokenizer.save(path.join(out, BYTE_TOKENIZER_FILE));
+    writeLabels(out, task, labelNames);
+  }
   const losses = r.stepLosses;
   const result = {
     out, method: methodName, steps: r.globalStep,

@@ -70,8 +70,14 @@ export interface TrainerOptions {
   logFile?: string | null;
   /** Progress on stderr (default true), or another stream, or false. */
   progress?: boolean | ProgressStream;
-  /** Called with each log entry. */
+  /** Called with each log entry (on every rank of a distributed run). */
   onLog?: (e: LogEntry) => void;
+  /**
+   * Data-parallel training over MPI (lib/train/distributed.ts): batchSize is then per rank, and only rank 0
+   * writes the log, progress and checkpoints. Default: on when an MPI launcher (mpirun) started more than one
+   * process; false: never; true: always initialise MPI.
+   */
+  distributed?: boolean;
 }
 
 function positiveInt(name: string, v: unknown): void {
@@ -85,6 +91,7 @@ export function checkOptions(o: TrainerOptions): void {
   if (o.lr !== undefined && !(o.lr >= 0)) throw new RangeError(`Trainer: lr must be >= 0, got ${String(o.lr)}`);
   if (o.maxGradNorm !== undefined && !(o.maxGradNorm >= 0)) throw new RangeError(`Trainer: maxGradNorm must be >= 0, got ${String(o.maxGradNorm)}`);
   if (o.skipNonFiniteSteps !== undefined && typeof o.skipNonFiniteSteps !== 'boolean') throw new TypeError(`Trainer: skipNonFiniteSteps must be a boolean, got ${String(o.skipNonFiniteSteps)}`);
+  if (o.distributed !== undefined && typeof o.distributed !== 'boolean') throw new TypeError(`Trainer: distributed must be a boolean, got ${String(o.distributed)}`);
   if (o.saveSteps !== undefined && !o.outputDir) throw new Error('Trainer: saveSteps needs an outputDir');
   if (o.resumeFromCheckpoint === true && !o.outputDir) throw new Error('Trainer: resumeFromCheckpoint: true needs an outputDir');
   if (o.earlyStopping && (!o.evalDataset || o.evalDataset.length === 0)) throw new Error('Trainer: earlyStopping needs an evalDataset');

@@ -28,9 +28,10 @@ import { tidy } from '../tensor/scope';
 import { getSeedCounters, resetSeedCounters, setSeedCounters } from '../tensor/seed_counters';
 import type { Tensor } from '../tensor/tensor';
 import { OPTIMIZER_STATE, loadModelWeights, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
-import { latestCheckpoint, removeStaleTemporaries, writeCheckpointFolder } from './checkpoint_folder';
+import { CHECKPOINT_PREFIX, latestCheckpoint, removeStaleTemporaries, writeCheckpointFolder } from './checkpoint_folder';
 import { collate, type Batch, type TaskKind } from './data/collate';
 import { ShuffleRng } from './data/shuffle';
+import { DataParallel, emptyBatch } from './distributed';
 import { EarlyStopping } from './early_stopping';
 import { evaluate } from './evaluate';
 import { numLabelsOf, padIdOf, runModel, taskOf, vocabSizeOf } from './model_kind';
@@ -71,6 +72,8 @@ export class Trainer {
   private readonly rng: ShuffleRng;
   private readonly early: EarlyStopping | null;
   private readonly log: TrainLog;
+  /** The data-parallel world (null: a single process). */
+  private readonly dp: DataParallel | null;
   private globalStep = 0;
   private epoch = 0;
   private batchInEpoch = 0;
@@ -90,7 +93,8 @@ export class Trainer {
     const vocab = vocabSizeOf(model);
     if (vocab !== null && !(this.padId >= 0 && this.padId < vocab))
       throw new RangeError(`Trainer: the pad id ${this.padId} is outside the model's vocabulary [0, ${vocab}) (it comes from ${o.padId !== undefined ? 'padId' : 'the tokenizer or the config\'s pad/eos token id'}); pass padId`);
-    this.batchesPerEpoch = Math.ceil(o.trainDataset.length / o.batchSize);
+    this.dp = DataParallel.fromOption(o.distributed);
+    this.batchesPerEpoch = this.dp ? this.dp.batchesPerEpoch(o.trainDataset.length, o.batchSize) : Math.ceil(o.trainDataset.length / o.batchSize);
     const stepsPerEpoch = Math.ceil(this.batchesPerEpoch / o.gradientAccumulationSteps);
     this.totalSteps = o.maxSteps ?? (o.epochs ?? 1) * stepsPerEpoch;
     const groups = buildParamGroups(model, o.paramGroups);
@@ -109,7 +113,7 @@ export class Trainer {
     this.rng = new ShuffleRng(o.seed ?? 42);
     this.early = o.earlyStopping ? new EarlyStopping(o.earlyStopping) : null;
     const logFile = o.logFile !== undefined ? o.logFile : o.outputDir ? path.join(o.outputDir, 'log.jsonl') : null;
-    this.log = new TrainLog(logFile);
+    this.log = new TrainLog(this.dp && !this.dp.isMain ? null : logFile);
   }
 
   /** The loss curve's path: the log's, with .svg for .jsonl. */
@@ -132,7 +136,7 @@ export class Trainer {
     if (o.logFile) fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
     if (resumeDir) {
       // What a run killed mid-save left: gone before this run saves (and even if it never does).
-      if (o.outputDir) removeStaleTemporaries(o.outputDir);
+      if (o.outputDir && (!this.dp || this.dp.isMain)) removeStaleTemporaries(o.outputDir);
       this.loadCheckpoint(resumeDir);
       this.log.resumeAt(this.globalStep);
     } else if (this.globalStep === 0) {
@@ -141,6 +145,7 @@ export class Trainer {
       resetSeedCounters();
       this.log.reset();
     }
+    this.dp?.start(this.model, this.params, o, [['total steps', this.totalSteps], ['global step', this.globalStep], ['batch in epoch', this.batchInEpoch]]);
     this.model.train();
     const progress = this.progressBar();
     const stepLosses: { step: number; loss: number }[] = [];
@@ -208,11 +213,18 @@ export class Trainer {
       throw new Error(`Trainer: not saving checkpoint-${this.globalStep}: the trainable parameter ${bad} holds NaN or Inf values ` +
         `(${kept ? `the newest checkpoint, ${path.basename(kept.dir)}, is kept` : 'there is no earlier checkpoint'})`);
     }
-    return writeCheckpointFolder(o.outputDir, this.globalStep, (dir) => {
-      saveModelWeights(this.model, dir);
-      this.optimizer.saveState(path.join(dir, OPTIMIZER_STATE));
-      writeTrainerState(dir, this.state());
+    if (this.dp && !this.dp.isMain) {
+      // Rank 0 writes; the barrier makes the checkpoint exist once any rank is past this step.
+      this.dp.barrier();
+      return path.join(o.outputDir, `${CHECKPOINT_PREFIX}${this.globalStep}`);
+    }
+    const dir = writeCheckpointFolder(o.outputDir, this.globalStep, (d) => {
+      saveModelWeights(this.model, d);
+      this.optimizer.saveState(path.join(d, OPTIMIZER_STATE));
+      writeTrainerState(d, this.state());
     }, o.saveTotalLimit);
+    this.dp?.barrier();
+    return dir;
   }
 
   /** The name of a trainable parameter holding NaN or Inf, or null when all are finite. */
@@ -281,8 +293,9 @@ export class Trainer {
     const count = Math.min(o.gradientAccumulationSteps, this.batchesPerEpoch - this.batchInEpoch);
     const batches: Batch[] = [];
     for (let k = 0; k < count; k++) {
-      const at = (this.batchInEpoch + k) * o.batchSize;
-      batches.push(collate(order.slice(at, at + o.batchSize).map((i) => o.trainDataset[i]), this.task, this.padId));
+      const at = this.dp ? this.dp.sliceStart(this.batchInEpoch + k, o.batchSize) : (this.batchInEpoch + k) * o.batchSize;
+      const examples = order.slice(at, at + o.batchSize).map((i) => o.trainDataset[i]);
+      batches.push(examples.length > 0 ? collate(examples, this.task, this.padId) : emptyBatch());
     }
     this.batchInEpoch += count;
     return batches;
@@ -295,8 +308,10 @@ export class Trainer {
   private trainStep(): { loss: number; tokens: number; gradNorm: number | null; skipped: string | null } {
     const windowStart = this.batchInEpoch;
     const batches = this.nextWindow();
-    const total = batches.reduce((a, b) => a + b.targets, 0);
-    const tokens = batches.reduce((a, b) => a + b.tokens, 0);
+    // Distributed: the world's loss terms, so each rank's gradients are its share of the global mean.
+    const localTargets = batches.reduce((a, b) => a + b.targets, 0);
+    const total = this.dp ? this.dp.sumCount(localTargets) : localTargets;
+    let tokens = batches.reduce((a, b) => a + b.tokens, 0);
     let loss = 0;
     this.optimizer.zeroGrad();
     for (const b of batches) {
@@ -313,6 +328,7 @@ export class Trainer {
       loss += value * w;
       if (!Number.isFinite(value)) break;  // the window's loss is non-finite whatever its other batches give
     }
+    if (this.dp) ({ loss, tokens } = this.dp.reduceStep(this.params, loss, tokens));
     // A window without loss terms has no loss (NaN, logged as null) but nothing went wrong: it steps as before.
     let bad: NonFiniteLossError | null = null;
     let gradNorm: number | null = null;
@@ -376,7 +392,7 @@ export class Trainer {
 
   private progressBar(): { bar: ProgressBar; stream: ProgressStream } | null {
     const p = this.opts.progress ?? true;
-    if (p === false) return null;
+    if (p === false || (this.dp && !this.dp.isMain)) return null;
     const stream: ProgressStream = p === true ? process.stderr : p;
     return { bar: new ProgressBar(stream, this.totalSteps), stream };
   }
