@@ -33,3 +33,4 @@ export * from './tuners/oft';
 export * from './tuners/boft';
 export { prepareModelForKbitTraining } from './kbit_training';
 export type { KbitTrainingOptions } from './kbit_training';
+export * from './mixed_model';

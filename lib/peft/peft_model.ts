@@ -13,6 +13,7 @@ import { type AdapterLayer, isAdapterLayer, tunerFor, type WeightedAdapterOption
 import type { Linear } from '../nn/layers/linear';
 import { quantizedLayer } from '../quant/quantize_model';
 import { type HubOptions, resolveModelPath } from '../io/hub';
+import type { PeftMixedModel } from './mixed_model';
 
 /** Holds the adapted model under the name `model`, as HF's tuner models (LoraModel, ...) do. */
 class TunerModel extends Module {
@@ -44,7 +45,7 @@ function io(): AdapterIo {
 export class PeftModel<M extends Module = Module> extends Module {
   readonly base_model: TunerModel;
   readonly peftConfig = new Map<string, PeftConfig>();
-  private active: string[] = [];
+  protected active: string[] = [];
   private adaptersDisabled = false;
 
   constructor(model: M, config: PeftConfig, adapterName = 'default') {
@@ -314,7 +315,7 @@ export class PeftModel<M extends Module = Module> extends Module {
     return model;
   }
 
-  private wrapModulesToSave(config: PeftConfig, name: string): void {
+  protected wrapModulesToSave(config: PeftConfig, name: string): void {
     const targets = (config as ModulesToSaveConfig).modulesToSave;
     if (!targets || targets.length === 0) return;
     let found = 0;
@@ -335,7 +336,27 @@ export function trainableParametersLine(c: { trainable: number; all: number }): 
   return `trainable params: ${fmt(c.trainable)} || all params: ${fmt(c.all)} || trainable%: ${(c.all === 0 ? 0 : (100 * c.trainable) / c.all).toFixed(4)}`;
 }
 
-/** Wraps a model with a new adapter: HF's get_peft_model. */
-export function getPeftModel<M extends Module>(model: M, config: PeftConfig, adapterName = 'default'): PeftModel<M> {
-  return new PeftModel(model, config, adapterName);
+/** PeftMixedModel's constructor; mixed_model.ts (which imports this file) installs it here. */
+type MixedFactory = <M extends Module>(model: M, config: PeftConfig, adapterName: string) => PeftMixedModel<M>;
+let mixedFactory: MixedFactory | null = null;
+export function installMixedModel(f: MixedFactory): void {
+  mixedFactory = f;
+}
+
+export interface GetPeftModelOptions {
+  adapterName?: string;
+  /** HF's mixed=True: a PeftMixedModel, which holds adapters of different types (LoRA, LoHa, LoKr, OFT) together. */
+  mixed?: boolean;
+}
+
+/** Wraps a model with a new adapter: HF's get_peft_model (`{ mixed: true }`: a PeftMixedModel). */
+export function getPeftModel<M extends Module>(model: M, config: PeftConfig, opts: GetPeftModelOptions & { mixed: true }): PeftMixedModel<M>;
+export function getPeftModel<M extends Module>(model: M, config: PeftConfig, adapterNameOrOpts?: string | GetPeftModelOptions): PeftModel<M>;
+export function getPeftModel<M extends Module>(model: M, config: PeftConfig, adapterNameOrOpts: string | GetPeftModelOptions = 'default'): PeftModel<M> {
+  const opts = typeof adapterNameOrOpts === 'string' ? { adapterName: adapterNameOrOpts } : adapterNameOrOpts ?? {};
+  if (typeof opts !== 'object') throw new TypeError(`getPeftModel: the third argument must be an adapter name or options, got ${String(opts)}`);
+  const name = opts.adapterName ?? 'default';
+  if (!opts.mixed) return new PeftModel(model, config, name);
+  if (!mixedFactory) throw new Error('getPeftModel: PeftMixedModel is not loaded (import peftjs, not a single file)');
+  return mixedFactory(model, config, name);
 }

@@ -142,7 +142,7 @@ describe('initLoraWeights from the base weight, as HF\'s LoraLayer', () => {
     expect(() => new LoraConfig({ initLoraWeights: 'pissa_niter_x' as never })).toThrow(/initLoraWeights must be/);
     expect(() => new LoraConfig({ initLoraWeights: 'pissa_niter_-1' as never })).toThrow(/initLoraWeights must be/);
     expect(() => new LoraConfig({ initLoraWeights: 'eva' as never })).toThrow(/initLoraWeights 'eva' is not supported/);
-    expect(() => new LoraConfig({ initLoraWeights: 'loftq' as never })).toThrow(/initLoraWeights 'loftq' is not supported/);
+    expect(() => new LoraConfig({ initLoraWeights: 'loftq' })).toThrow(/loftqConfig must be specified when initLoraWeights is 'loftq'/);  // lora_loftq.test.ts
     expect(() => getPeftModel(llama(), new LoraConfig({ r: 40, targetModules: ['v_proj'], initLoraWeights: 'pissa' }))).toThrow(/r = 40 exceeds min\(out, in\) = 16/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { Module } from '../../nn/module';
 import type { Tensor } from '../../tensor/tensor';
-import type { AdapterLayer } from '../tuner';
+import { type AdapterLayer, isAdapterLayer } from '../tuner';
 
 /** Children named by adapter (HF's ModuleDict). */
 export class AdapterDict<M extends Module> extends Module {
@@ -31,6 +31,16 @@ export class ParameterDict extends Module {
   set(name: string, t: Tensor | null): void {
     this.registerParameter(name, t);
   }
+}
+
+/**
+ * HF's BaseTunerLayer.get_base_layer(): the module under every adapter layer. Only a mixed model
+ * (PeftMixedModel) nests adapter layers of different methods, each wrapping the next as its base_layer;
+ * merging and the weight-reading kernels use the innermost module's weight.
+ */
+export function getBaseLayer(m: Module): Module {
+  while (isAdapterLayer(m)) m = m.base_layer;
+  return m;
 }
 
 export abstract class AdapterLayerBase<Spec> extends Module implements AdapterLayer {

@@ -4,11 +4,12 @@
  * dW = ((w1_a w1_b) * (w2_a w2_b)) * alpha / r (HadaWeight.forward: a Hadamard product of two rank-r
  * products), y = base(x) + x dW^T. Initialisation as reset_adapter_parameters: kaiming-uniform (a = sqrt 5)
  * for w1_a, w1_b, w2_a and zeros for w2_b, so the adapter starts as the identity; init_weights false draws
- * w2_b too (reset_adapter_parameters_random).
+ * w2_b too (reset_adapter_parameters_random). The forward's x dW^T runs as one fused node (hada_op.ts).
  */
 import { matmul, mul } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { ParameterDict } from '../adapter_layer';
+import { hadaLinear } from './hada_op';
 import { kaimingUniform, LycorisLinear, type LycorisSpec, zeroMatrix } from './lycoris';
 import type { Linear } from '../../../nn/layers/linear';
 
@@ -46,5 +47,11 @@ export class LoHaLinear extends LycorisLinear {
     const w1 = matmul(this.hada_w1_a.get(name), this.hada_w1_b.get(name), { alpha: s.scaling });
     const w2 = matmul(this.hada_w2_a.get(name), this.hada_w2_b.get(name));
     return mul(w1, w2);
+  }
+
+  /** x dW^T without the dense dW or its gradient: the rank-r^2 (or, for large r, dense) path of hada_op.ts. */
+  protected override deltaForward(x: Tensor, name: string): Tensor {
+    const s = this.specs.get(name)!;
+    return hadaLinear(x, this.hada_w1_a.get(name), this.hada_w1_b.get(name), this.hada_w2_a.get(name), this.hada_w2_b.get(name), s.scaling);
   }
 }

@@ -5,9 +5,11 @@
  * torch's Linear, Conv1d and Conv2d; peftjs has no convolutions, so Linear only, and GPT-2's Conv1D is
  * refused as HF refuses it (it is not a torch.nn.Conv1d).
  *
- * The delta weight is built each forward from the factors with differentiable ops (matmul, mul, kron):
- * the backward reduces dW [out, in] into the factors through autograd. A fused kernel would skip
- * materialising dW for the gradient (HF's HadaWeight.backward does the same products explicitly).
+ * The forward's adapter term x dW^T goes through deltaForward(): LoHa and LoKr compute it with one autograd
+ * node each that never forms the dense [out, in] delta or its gradient (loha/hada_op.ts, lokr/kron_linear_op.ts).
+ * deltaWeight() (the delta built from the factors with differentiable matmul/mul/kron) stays the definition:
+ * merge/unmerge fold it, and `fusedDelta = false` runs the forward through it (linear(x, deltaWeight)), the
+ * reference the fused ops are tested against.
  */
 import { Linear } from '../../../nn/layers/linear';
 import type { Module } from '../../../nn/module';
@@ -20,7 +22,7 @@ import { PeftConfig } from '../../config';
 import type { PeftModel } from '../../peft_model';
 import { fillDefaultTargets } from '../../target_module_mapping';
 import { findTargets, isTargeted, patternValue } from '../../targets';
-import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
+import { AdapterLayerBase, getBaseLayer, ParameterDict } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
 
 const isNameList = (v: unknown) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
@@ -115,6 +117,10 @@ export function zeroMatrix(shape: [number, number]): Tensor {
  * call and rank_dropout zeroes output rows of dW (as HF: the rows of the weight, not the rank).
  */
 export abstract class LycorisLinear extends AdapterLayerBase<LycorisSpec> {
+  /**
+   * The wrapped Linear. In a mixed model (PeftMixedModel) it can be another method's adapter layer around
+   * it instead (HF nests them), which runs as the Linear would; `base` is the Linear either way.
+   */
   readonly base_layer: Linear;
 
   constructor(base: Linear) {
@@ -122,17 +128,33 @@ export abstract class LycorisLinear extends AdapterLayerBase<LycorisSpec> {
     this.base_layer = this.registerModule('base_layer', base);
   }
 
+  /** HF's get_base_layer(): the Linear under any nested adapter layers; merging folds into its weight. */
+  get base(): Linear {
+    return getBaseLayer(this.base_layer) as Linear;
+  }
+
   get inFeatures(): number {
-    return this.base_layer.inFeatures;
+    return this.base.inFeatures;
   }
   get outFeatures(): number {
-    return this.base_layer.outFeatures;
+    return this.base.outFeatures;
   }
 
   /** The names of this method's ParameterDicts (HF's adapter_layer_names). */
   protected abstract dicts(): ParameterDict[];
   /** The scaled delta weight [out, in] of adapter `name`, differentiable in its factors (no dropout). */
   abstract deltaWeight(name: string): Tensor;
+
+  /**
+   * Whether forward() takes the method's fused op for x dW^T (true), or the generic autograd path
+   * linear(x, deltaWeight(name)) (false: the reference, for tests and timing comparisons).
+   */
+  fusedDelta = true;
+
+  /** x dW^T for adapter `name` (no dropout); the methods override it with their fused op. */
+  protected deltaForward(x: Tensor, name: string): Tensor {
+    return linear(x, this.deltaWeight(name));
+  }
 
   protected setParam(dict: ParameterDict, name: string, t: Tensor): void {
     dict.set(name, parameter(t));
@@ -157,7 +179,8 @@ export abstract class LycorisLinear extends AdapterLayerBase<LycorisSpec> {
       const s = this.specs.get(n)!;
       // HF: the adapter runs unless training and torch.rand(1) <= module_dropout.
       if (this.training && s.moduleDropout > 0 && drawOne() <= s.moduleDropout) continue;
-      let delta = linear(x, this.deltaWeight(n));
+      // rank_dropout stays a mask on the term's output (dW's rows) after either path, exactly as before.
+      let delta = this.fusedDelta ? this.deltaForward(x, n) : linear(x, this.deltaWeight(n));
       if (this.training && s.rankDropout > 0) delta = mul(delta, rowMask(this.outFeatures, s.rankDropout, s.rankDropoutScale));
       y = add(y, delta);
     }
@@ -167,13 +190,13 @@ export abstract class LycorisLinear extends AdapterLayerBase<LycorisSpec> {
   merge(names: string[]): void {
     for (const n of names) {
       if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      foldDelta(this.base_layer.weight, noGrad(() => this.deltaWeight(n)), add);
+      foldDelta(this.base.weight, noGrad(() => this.deltaWeight(n)), add);
       this.merged.push(n);
     }
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) foldDelta(this.base_layer.weight, noGrad(() => this.deltaWeight(this.merged.pop()!)), sub);
+    while (this.merged.length > 0) foldDelta(this.base.weight, noGrad(() => this.deltaWeight(this.merged.pop()!)), sub);
   }
 }
 

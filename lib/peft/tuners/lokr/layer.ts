@@ -4,7 +4,8 @@
  * right factor `lokr_w2` [b, d] or `lokr_w2_a` [b, r] + `lokr_w2_b` [r, d] (shapes: factorization.ts);
  * dW = kron(w1, w2) * alpha / r (make_kron), y = base(x) + x dW^T. Initialisation as
  * reset_adapter_parameters: w1 (or w1_a) zeros, the rest kaiming-uniform (a = sqrt 5): the adapter starts
- * as the identity; 'lycoris' zeroes w2 (or w2_b) instead; false draws everything.
+ * as the identity; 'lycoris' zeroes w2 (or w2_b) instead; false draws everything. The forward's x dW^T
+ * runs without forming the Kronecker product (kron_linear_op.ts).
  */
 import type { Linear } from '../../../nn/layers/linear';
 import { kron } from '../../../tensor/kron_op';
@@ -14,6 +15,7 @@ import { ParameterDict } from '../adapter_layer';
 import { kaimingUniform, LycorisLinear, type LycorisSpec, zeroMatrix } from '../loha/lycoris';
 import type { LoKrInit } from './config';
 import type { LoKrShapes } from './factorization';
+import { kronLinear } from './kron_linear_op';
 
 export class LoKrLinear extends LycorisLinear {
   readonly lokr_w1: ParameterDict;
@@ -71,5 +73,13 @@ export class LoKrLinear extends LycorisLinear {
     const w1 = this.factor(this.lokr_w1, this.lokr_w1_a, this.lokr_w1_b, name);
     const w2 = this.factor(this.lokr_w2, this.lokr_w2_a, this.lokr_w2_b, name);
     return scale(kron(w1, w2), s.scaling);
+  }
+
+  /** x dW^T through the Kronecker-vector identity: two small GEMMs each way, no [out, in] matrix. */
+  protected override deltaForward(x: Tensor, name: string): Tensor {
+    const s = this.specs.get(name)!;
+    const w1 = this.factor(this.lokr_w1, this.lokr_w1_a, this.lokr_w1_b, name);
+    const w2 = this.factor(this.lokr_w2, this.lokr_w2_a, this.lokr_w2_b, name);
+    return kronLinear(x, w1, w2, s.scaling);
   }
 }

@@ -36,6 +36,8 @@ export class LoraEmbedding extends AdapterLayerBase<LoraAdapterSpec> {
   addAdapter(name: string, spec: LoraAdapterSpec): void {
     if (this.specs.has(name)) throw new Error(`LoraEmbedding: adapter '${name}' already exists on this layer`);
     if (spec.useDora) throw new Error(`LoraEmbedding: DoRA is not supported on embedding layers (adapter '${name}')`);
+    // HF's Embedding.update_layer calls loftq_init(adapter_name) without the config it needs, so it fails there too.
+    if (spec.init === 'loftq') throw new Error(`LoraEmbedding: initLoraWeights 'loftq' is not supported on embedding layers (adapter '${name}'); target linear layers`);
     const { numEmbeddings, embeddingDim } = this.base_layer;
     const a = noGrad(() => (spec.init === false ? randn([spec.r, numEmbeddings]) : zeros([spec.r, numEmbeddings])));
     const b = noGrad(() => randn([embeddingDim, spec.r]));

@@ -15,12 +15,14 @@ import { seedCounter } from '../../../tensor/seed_counters';
 import { loraAdd, loraLinear, loraMixed } from '../../../ops/lora/op';
 import { add, matmul, sub } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
-import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
+import { AdapterDict, AdapterLayerBase, getBaseLayer } from '../adapter_layer';
 import { foldDelta } from '../fold_delta';
 import { mixedBatchRows } from '../../mixed_batch';
 import type { LoraInit } from './config';
 import { doraAdd, DoraMagnitude, doraWeightNorm } from './dora';
 import { type InitResult, oloraInit, orthogonalInit, pissaInit } from './init';
+import { loftqInit } from './loftq';
+import type { LoftQConfig } from './loftq_config';
 import { loraWarn } from './warnings';
 
 export interface LoraAdapterSpec {
@@ -31,14 +33,22 @@ export interface LoraAdapterSpec {
   scale: number;
   init: LoraInit;
   useDora?: boolean;
+  /** init 'loftq': the config's loftqConfig. */
+  loftq?: LoftQConfig | null;
 }
 
 /** Each training forward with dropout takes a fresh seed; registered so checkpoints can resume it. */
 const warnedDequantize = new Set<string>();
 const dropoutSeeds = seedCounter('lora.dropout', 1);
 
+type LoraBase = Linear | Conv1D | QuantizedLinear;
+
 export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
-  readonly base_layer: Linear | Conv1D | QuantizedLinear;
+  /**
+   * The wrapped layer. In a mixed model (PeftMixedModel) it can be another method's adapter layer around
+   * it instead (HF nests them), which runs as that layer would; `base` is the layer itself either way.
+   */
+  readonly base_layer: LoraBase;
   readonly lora_A: AdapterDict<Linear>;
   readonly lora_B: AdapterDict<Linear>;
   readonly lora_magnitude_vector: AdapterDict<DoraMagnitude>;
@@ -55,15 +65,27 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     this.lora_magnitude_vector = this.registerModule('lora_magnitude_vector', new AdapterDict<DoraMagnitude>());
   }
 
+  /**
+   * HF's get_base_layer(): the Linear / Conv1D / QuantizedLinear itself, under any adapter layers of other
+   * methods nested in between (PeftMixedModel); its weight is what merging and the fused kernels use.
+   */
+  get base(): LoraBase {
+    return getBaseLayer(this.base_layer) as LoraBase;
+  }
+  /** Whether other adapter layers sit between this one and the base (a mixed model): their forward must run. */
+  private get nested(): boolean {
+    return this.base_layer !== this.base;
+  }
+
   get inFeatures(): number {
-    return this.base_layer.inFeatures;
+    return this.base.inFeatures;
   }
   get outFeatures(): number {
-    return this.base_layer.outFeatures;
+    return this.base.outFeatures;
   }
   /** HF's fan_in_fan_out: the base weight is stored [in, out] (GPT-2's Conv1D). */
   get fanInFanOut(): boolean {
-    return this.base_layer instanceof Conv1D;
+    return this.base instanceof Conv1D;
   }
 
   /**
@@ -71,7 +93,8 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
    * (kaiming-uniform with a = sqrt 5, i.e. U(+-1/sqrt(fan_in))); init true zeroes B, 'gaussian' also
    * redraws A from N(0, (1/r)^2), false keeps both random; 'pissa', 'pissa_niter_N' and 'olora' set A
    * and B from the base weight and leave the residual in it, 'orthogonal' draws A and B with B A = 0
-   * (see init.ts). DoRA's magnitude is then ||W + s B A||_row.
+   * (see init.ts), 'loftq' replaces the base weight by its dequantized quantization and fits A and B to
+   * the error (loftq.ts). DoRA's magnitude is then ||W + s B A||_row.
    */
   addAdapter(name: string, spec: LoraAdapterSpec): void {
     if (this.specs.has(name)) throw new Error(`LoraLinear: adapter '${name}' already exists on this layer`);
@@ -101,10 +124,17 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   private weightInit(init: string, spec: LoraAdapterSpec): InitResult {
     const out = this.outFeatures, inF = this.inFeatures;
     if (init === 'orthogonal') return orthogonalInit(out, inF, spec.r);
-    if (init === 'olora' && this.base_layer instanceof Conv1D)
+    if (init === 'olora' && this.base instanceof Conv1D)
       throw new Error('LoraLinear: OLoRA on a Conv1D (fan_in_fan_out) layer is not supported (HF peft reads its [in, out] weight untransposed)');
+    // HF's loftq_init quantizes and decomposes the stored weight as it is: Conv1D's [in, out] gives adapters of the wrong shapes.
+    if (init === 'loftq' && this.base instanceof Conv1D)
+      throw new Error('LoraLinear: LoftQ on a Conv1D (fan_in_fan_out) layer is not supported (HF peft quantizes and decomposes its [in, out] weight untransposed)');
     const w = this.hostOutIn(`initLoraWeights '${init}'`);
     if (init === 'olora') return oloraInit(w, out, inF, spec.r, spec.scale);
+    if (init === 'loftq') {
+      if (!spec.loftq) throw new RangeError("LoraLinear: initLoraWeights 'loftq' needs the config's loftqConfig");
+      return loftqInit(w, out, inF, spec.r, spec.loftq);
+    }
     return pissaInit(w, out, inF, spec.r, spec.scale, init);
   }
 
@@ -112,7 +142,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   private hostOutIn(what: string): Float64Array {
     const raw = this.floatWeight(what).toFloat32Array();
     const out = this.outFeatures, inF = this.inFeatures;
-    if (!(this.base_layer instanceof Conv1D)) return Float64Array.from(raw);
+    if (!(this.base instanceof Conv1D)) return Float64Array.from(raw);
     const t = new Float64Array(out * inF);
     for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) t[o * inF + i] = raw[i * out + o];
     return t;
@@ -122,7 +152,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   private writeOutIn(w: Float64Array): void {
     const out = this.outFeatures, inF = this.inFeatures;
     let stored = Float32Array.from(w);
-    if (this.base_layer instanceof Conv1D) {
+    if (this.base instanceof Conv1D) {
       stored = new Float32Array(out * inF);
       for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) stored[i * out + o] = w[o * inF + i];
     }
@@ -143,7 +173,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
 
   /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
   weightOutIn(): Tensor {
-    const base = this.base_layer;
+    const base = this.base;
     if (base instanceof QuantizedLinear) throw this.quantizedBase('this operation');
     return base instanceof Conv1D ? base.weight.T : base.weight;
   }
@@ -157,6 +187,8 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
    * float32, by option). It says so.
    */
   private dequantizeBase(): void {
+    // Only a LoRA layer directly on its base (as every PeftModel builds) can swap that base for a float one.
+    if (this.nested) throw new Error('LoraLinear: merging into a quantized base under nested adapter layers is not supported');
     const q = this.base_layer as QuantizedLinear;
     // Once per format, as Python's warnings.warn shows a warning once per place.
     if (!warnedDequantize.has(q.weight.format)) {
@@ -179,13 +211,14 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
 
   /** The float32 base weight as stored (merging writes into it). */
   private floatWeight(what: string): Tensor {
-    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase(what);
-    return this.base_layer.weight;
+    const base = this.base;
+    if (base instanceof QuantizedLinear) throw this.quantizedBase(what);
+    return base.weight;
   }
 
   /** What runs on a float32 base only (merging, DoRA, mixed batches) refuses a quantized one by name. */
   private quantizedBase(what: string): Error {
-    return needsFloatBase('LoraLinear', what, this.base_layer as QuantizedLinear);
+    return needsFloatBase('LoraLinear', what, this.base as QuantizedLinear);
   }
 
 
@@ -211,12 +244,13 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
       const a = this.lora_A.get(n).weight, b = this.lora_B.get(n).weight;
       if (this.specs.get(n)!.useDora) {
         y ??= this.base_layer.forward(x);
-        y = doraAdd({ x, result: y, wOutIn: this.weightOutIn(), bias: this.base_layer.bias, a, b,
+        y = doraAdd({ x, result: y, wOutIn: this.weightOutIn(), bias: this.base.bias, a, b,
           magnitude: this.lora_magnitude_vector.get(n).weight, ...opts(n) });
       } else {
-        // A quantized base runs its own panel-wise GEMM; the adapter's term is added by the fused kernel.
-        if (y === null && this.base_layer instanceof QuantizedLinear) y = this.base_layer.forward(x);
-        y = y === null ? loraLinear(x, this.weightOutIn(), this.base_layer.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
+        // A quantized base runs its own panel-wise GEMM, and nested adapter layers (a mixed model) their own
+        // forward, as HF's self.base_layer(x); the adapter's term is then added by the fused kernel.
+        if (y === null && (this.base instanceof QuantizedLinear || this.nested)) y = this.base_layer.forward(x);
+        y = y === null ? loraLinear(x, this.weightOutIn(), this.base.bias, a, b, opts(n)) : loraAdd(y, x, a, b, opts(n));
       }
     }
     return y!;
@@ -225,13 +259,14 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   /** One adapter per sample (HF's _mixed_batch_forward), on the mixed kernels; differentiable. */
   private mixedForward(x: Tensor, names: readonly string[]): Tensor {
     if (this.merged.length > 0) throw new Error('LoraLinear: cannot run a mixed batch (adapterNames) with merged adapters; unmerge() first');
-    if (this.base_layer instanceof QuantizedLinear) throw this.quantizedBase('a mixed batch (adapterNames)');
+    if (this.nested) throw new Error('LoraLinear: a mixed batch (adapterNames) cannot run through nested adapter layers (PeftMixedModel)');
+    if (this.base instanceof QuantizedLinear) throw this.quantizedBase('a mixed batch (adapterNames)');
     const { used, rowAdapter } = mixedBatchRows(names, x, (n) => this.specs.has(n), 'LoraLinear');
     const dora = used.find((n) => this.specs.get(n)!.useDora);
     if (dora !== undefined) throw new Error(`LoraLinear: cannot run a mixed batch (adapterNames) with DoRA adapter '${dora}', as HF peft`);
     if (used.length === 0) return this.base_layer.forward(x);
     const adapters = used.map((n) => ({ a: this.lora_A.get(n).weight, b: this.lora_B.get(n).weight, ...this.runOptions(n) }));
-    return loraMixed(x, this.weightOutIn(), this.base_layer.bias, adapters, rowAdapter);
+    return loraMixed(x, this.weightOutIn(), this.base.bias, adapters, rowAdapter);
   }
 
   /** s B A as the base weight's layout ([out, in], or [in, out] for Conv1D). */
@@ -239,7 +274,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     const s = this.specs.get(name)!;
     return noGrad(() => {
       const ab = matmul(this.lora_B.get(name).weight, this.lora_A.get(name).weight, { alpha: s.scale });
-      if (!(this.base_layer instanceof Conv1D)) return ab;
+      if (!(this.base instanceof Conv1D)) return ab;
       const t = ab.T.contiguous();
       ab.dispose();
       return t;
@@ -247,7 +282,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
   }
 
   merge(names: string[]): void {
-    if (this.base_layer instanceof QuantizedLinear && names.some((n) => this.specs.has(n))) this.dequantizeBase();
+    if (this.base instanceof QuantizedLinear && names.some((n) => this.specs.has(n))) this.dequantizeBase();
     for (const n of names) {
       if (this.merged.includes(n) || !this.specs.has(n)) continue;
       if (this.specs.get(n)!.useDora) this.mergeDora(n);
@@ -300,7 +335,7 @@ export class LoraLinear extends AdapterLayerBase<LoraAdapterSpec> {
     const delta = d.toFloat32Array();
     d.dispose();
     const out = this.outFeatures, inF = this.inFeatures;
-    const rowOf = this.base_layer instanceof Conv1D ? (i: number) => i % out : (i: number) => Math.floor(i / inF);
+    const rowOf = this.base instanceof Conv1D ? (i: number) => i % out : (i: number) => Math.floor(i / inF);
     return { w, delta, rowOf };
   }
 

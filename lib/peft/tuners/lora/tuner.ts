@@ -37,7 +37,8 @@ const loraTuner: Tuner<LoraConfig> = {
     for (const [path, m] of findTargets(model, config, accept, 'LoRA')) {
       const r = patternValue(config.rankPattern, path, config.r);
       const alpha = patternValue(config.alphaPattern, path, config.loraAlpha);
-      const spec = { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights, useDora: config.useDora };
+      const spec = { r, alpha, dropout: config.loraDropout, scale: config.scaling(r, alpha), init: config.initLoraWeights, useDora: config.useDora,
+        loftq: config.loftqConfig };
       if (m instanceof Embedding || m instanceof LoraEmbedding) {
         const layer = m instanceof LoraEmbedding ? m : new LoraEmbedding(m);
         if (layer !== m) model.setSubmodule(path, layer);

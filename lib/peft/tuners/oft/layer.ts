@@ -16,7 +16,7 @@ import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
 import type { Tensor } from '../../../tensor/tensor';
-import { AdapterDict, AdapterLayerBase } from '../adapter_layer';
+import { AdapterDict, AdapterLayerBase, getBaseLayer } from '../adapter_layer';
 import { batchedInverse, bmm, cayleyExact, cayleyNeumann, skewFromUpper } from './cayley';
 import type { OFTConfig } from './config';
 import { warn } from './common';
@@ -76,6 +76,10 @@ export function resolveBlocks(inFeatures: number, r: number, blockSize: number):
 }
 
 export class OFTLinear extends AdapterLayerBase<OFTSpec> {
+  /**
+   * The wrapped Linear. In a mixed model (PeftMixedModel) it can be another method's adapter layer around
+   * it instead (HF nests them), which runs as the Linear would; `base` is the Linear either way.
+   */
   readonly base_layer: Linear;
   readonly oft_R: AdapterDict<OFTRotation>;
 
@@ -85,11 +89,16 @@ export class OFTLinear extends AdapterLayerBase<OFTSpec> {
     this.oft_R = this.registerModule('oft_R', new AdapterDict<OFTRotation>());
   }
 
+  /** HF's get_base_layer(): the Linear under any nested adapter layers; merging rotates its weight. */
+  get base(): Linear {
+    return getBaseLayer(this.base_layer) as Linear;
+  }
+
   get inFeatures(): number {
-    return this.base_layer.inFeatures;
+    return this.base.inFeatures;
   }
   get outFeatures(): number {
-    return this.base_layer.outFeatures;
+    return this.base.outFeatures;
   }
 
   addAdapter(name: string, config: OFTConfig): void {
@@ -156,7 +165,7 @@ export class OFTLinear extends AdapterLayerBase<OFTSpec> {
   private foldBlocks(name: string, blocks: Tensor): void {
     const { r, blockSize } = this.specs.get(name)!;
     noGrad(() => {
-      const w = this.base_layer.weight;
+      const w = this.base.weight;
       const out = this.outFeatures;
       const wb = w.reshape([out, r, blockSize]);
       const perBlock = wb.permute([1, 0, 2]);
