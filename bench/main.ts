@@ -13,6 +13,7 @@ import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
 import { loraOverBase, timeExtra, timePeftjs } from './peftjs_rows';
 import { isLoraStepRow, type LoraRowResult, runLoraStepRows } from './lora_step_rows';
+import { ddpBenchRow, formatDdpTable, runDdpStepRows } from './ddp_step_rows';
 import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
 import { formatNumber, formatTable } from './table';
 import { runTorch, runTorchTrainStep, type TorchResult } from './torch';
@@ -95,6 +96,13 @@ export interface BenchRow {
   /** lora_quality: held-out loss after training, and (this / the float32 base's) - 1. */
   held_out_loss?: number;
   vs_float32_loss?: number;
+  /** ddp_step: ranks, the all-reduce's median ms per step, its share of the step, bytes per rank, 2-rank tokens/s over 2 x 1-rank. */
+  ranks?: number;
+  allreduce_ms?: number;
+  allreduce_share?: number;
+  allreduce_bytes?: number;
+  scaling_efficiency?: number | null;
+  scaling_efficiency_vs_corun?: number | null;
   /** The losses of every step (warm-up included), peftjs and torch: both should fall. */
   losses?: number[];
   torch_losses?: number[] | null;
@@ -128,7 +136,8 @@ export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (!availableBackends().includes('native')) throw new Error('bench: the native addon is not available; run `npm install` first');
   const chosen = defaultRows().filter((r) => opts.only === null || opts.only.has(r.name));
-  const specs = chosen.filter((s) => !isTrainRow(s) && !isLoraStepRow(s) && !isTfjsRow(s)), trainSpecs = chosen.filter(isTrainRow);
+  const specs = chosen.filter((s) => !isTrainRow(s) && !isLoraStepRow(s) && !isTfjsRow(s) && s.name !== 'ddp_step'), trainSpecs = chosen.filter(isTrainRow);
+  const ddpSpecs = chosen.filter((s) => s.name === 'ddp_step');
   const tfjsSpecs = chosen.filter(isTfjsRow);
   const loraSpecs = chosen.filter(isLoraStepRow);
   const info = machine();
@@ -214,10 +223,14 @@ export async function main(argv: string[]): Promise<void> {
   const loraRows = loraResults.filter((r) => r.ms !== null).map((r) => loraBenchRow(r, ceilings.fmaPeakGflops));
   rows.push(...loraRows);
 
+  const ddpResults = ddpSpecs.length > 0 ? runDdpStepRows(ddpSpecs) : [];
+  const ddpRows = ddpResults.filter((r) => r.timing !== null).map((r) => ddpBenchRow(r, ceilings.fmaPeakGflops));
+  rows.push(...ddpRows);
+
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(0)}%`);
   const times = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 100 ? x.toFixed(0) : x.toFixed(2)}x`);
   const num = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x);
-  const kernelRows = rows.filter((r) => r.name !== 'train_step' && !isLoraStepRow(r) && !isTfjsRow(r)), trainRows = rows.filter((r) => r.name === 'train_step');
+  const kernelRows = rows.filter((r) => r.name !== 'train_step' && r.name !== 'ddp_step' && !isLoraStepRow(r) && !isTfjsRow(r)), trainRows = rows.filter((r) => r.name === 'train_step');
   if (kernelRows.length > 0) console.log(formatTable(
     ['row', 'shape', 'ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch', 'tfjs-cpu', 'tfjs-wasm', 'vs js', 'vs base', 'added ms', 'GB/s', '% bw'],
     kernelRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
@@ -229,6 +242,10 @@ export async function main(argv: string[]): Promise<void> {
       ['row', 'shape', 'ms/step', 'tokens/s', 'RSS MB', 'GFLOP/s', 'torch ms/step', 'torch tokens/s', 'torch RSS MB', 'tokens/s vs torch', 'RSS vs torch'],
       trainRows.map((r) => [r.name, shapeLabel(r), r.ms, r.tokens_per_s!, r.peak_rss_mb!, r.gflops, num(r.torch_ms), num(r.torch_tokens_per_s),
         num(r.torch_peak_rss_mb), times(r.vs_torch), times(r.rss_vs_torch)])));
+  }
+  if (ddpResults.length > 0) {
+    console.log('');
+    console.log(formatDdpTable(ddpResults));
   }
   // The tfjs rows: the same tfjs program on the peftjs backend, tfjs's cpu and wasm (issue 18).
   const tfjsResults = tfjsSpecs.length > 0 ? await runTfjsRows(tfjsSpecs, opts.tfjs) : [];

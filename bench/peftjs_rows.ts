@@ -68,7 +68,8 @@ function stepFor(s: RowSpec): () => void {
     case 'lora_step_1b':
     case 'lora_step_7b':
     case 'lora_quality':
-    case 'family_step': throw new Error(`bench: ${s.name} runs whole models (bench/train_step.ts, bench/lora_step_rows.ts), not as a kernel row`);
+    case 'family_step':
+    case 'ddp_step': throw new Error(`bench: ${s.name} runs whole models (bench/train_step.ts, bench/lora_step_rows.ts, bench/ddp_step.ts), not as a kernel row`);
     case 'tfjs_matmul':
     case 'tfjs_dense_fit':
     case 'tfjs_conv_fit':

@@ -4,11 +4,12 @@
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
 import type { Family } from './family_model';
+import { ddpStepRows } from './ddp_step';
 import { loraStepFlops, loraStepRows } from './lora_step_rows';
 import { type TfjsRowName, tfjsRowFlops, tfjsRows } from './tfjs_rows';
 
 export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step'
-  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | 'family_step' | TfjsRowName;
+  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | 'family_step' | 'ddp_step' | TfjsRowName;
 
 export interface RowSpec {
   name: RowName;
@@ -18,7 +19,7 @@ export interface RowSpec {
 }
 
 export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step',
-  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'family_step', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
+  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'family_step', 'ddp_step', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -42,6 +43,7 @@ export function defaultRows(): RowSpec[] {
   }
   rows.push({ name: 'train_step', shape: { L: 6, H: 8, d: 512, V: 8192, T: 256, B: 8 } });
   rows.push(...loraStepRows());
+  rows.push(...ddpStepRows());
   rows.push(...tfjsRows());
   return rows;
 }
@@ -72,6 +74,13 @@ export function rowFlops(s: RowSpec): number {
     case 'tfjs_dense_fit':
     case 'tfjs_conv_fit':
     case 'tfjs_transformer': return tfjsRowFlops(s);
+    case 'ddp_step': {
+      // train_step's count for every rank's batch; LoRA adds its products and skips the base weights' gradients.
+      // A and B of c_attn (d -> 3d), attn c_proj (d -> d), c_fc (d -> 4d), mlp c_proj (4d -> d): 16 d r per token and layer.
+      const { L, V, B, r, ranks } = s.shape, tokens = ranks * B * T, lora = 16 * d * r;
+      const forward = 2 * tokens * (L * (12 * d * d + 2 * T * d + lora) + d * V);
+      return r > 0 ? 2 * forward + 2 * tokens * L * lora : 3 * forward;
+    }
     case 'train_step': {
       // Per token and layer: qkv 3d^2, out d^2, MLP 8d^2 multiply-adds; QK^T and PV over all T keys
       // (nominal: causal halves it); the tied LM head d V. Backward is twice the forward.

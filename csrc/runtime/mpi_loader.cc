@@ -3,9 +3,15 @@
 
 #include <dlfcn.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <climits>
+#include <cstdio>  // snprintf
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace peftjs::mpi {
 namespace {
@@ -132,6 +138,64 @@ bool ready(const char* what, std::string* why) {
   return false;
 }
 
+// The collective watchdog. Open MPI ends the whole job when a rank dies (mpirun sees the process exit or
+// get killed and kills the rest), so a dead rank never leaves the others waiting; a rank that is alive
+// but stuck (deadlocked, stopped, spinning outside MPI) would. So each collective records when it began,
+// and a thread checks once a second: past PEFTJS_DIST_TIMEOUT seconds (default 1800, torch.distributed's
+// default; 0: off) in one collective, it says so on stderr and ends this process with status 1 (_exit:
+// nothing else runs in a process whose main thread is stuck in MPI), and mpirun then ends the job. The
+// stuck rank cannot be named from here (it is the one not in the collective); every waiting rank prints.
+std::atomic<int64_t> g_entered_ns{0};  // steady-clock ns when the current collective began; 0: none
+std::atomic<const char*> g_entered_what{"collective"};
+int64_t g_timeout_s = 1800;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Watched {
+  explicit Watched(const char* what) {
+    g_entered_what.store(what);
+    g_entered_ns.store(now_ns());
+  }
+  ~Watched() { g_entered_ns.store(0); }
+};
+
+// Reads PEFTJS_DIST_TIMEOUT into g_timeout_s; false (with *why) when it is not a whole number of seconds.
+bool read_timeout(std::string* why) {
+  const char* env = std::getenv("PEFTJS_DIST_TIMEOUT");
+  if (env == nullptr || env[0] == '\0') return true;
+  char* end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  if (end == env || *end != '\0' || v < 0) {
+    *why = std::string("PEFTJS_DIST_TIMEOUT must be a whole number of seconds (0: no collective watchdog), got '") + env + "'";
+    return false;
+  }
+  g_timeout_s = v;
+  return true;
+}
+
+void start_watchdog(int rank, int size) {
+  if (g_timeout_s == 0 || size < 2) return;
+  std::thread([rank, size] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(g_timeout_s < 10 ? 200 : 1000));
+      const int64_t began = g_entered_ns.load();
+      if (began == 0 || now_ns() - began < g_timeout_s * 1000000000LL) continue;
+      char line[512];
+      const int n = std::snprintf(line, sizeof line,
+                                  "peftjs: rank %d of %d: %s has waited %lld s for the other ranks (PEFTJS_DIST_TIMEOUT): "
+                                  "some rank is stuck outside it (or in a step longer than the timeout); ending the job\n",
+                                  rank, size, g_entered_what.load(), static_cast<long long>((now_ns() - began) / 1000000000LL));
+      if (n > 0) {
+        const ssize_t ignored = ::write(2, line, static_cast<size_t>(n < static_cast<int>(sizeof line) ? n : sizeof line - 1));
+        (void)ignored;
+      }
+      std::_Exit(1);
+    }
+  }).detach();
+}
+
 }  // namespace
 
 bool init(World* world, std::string* why) {
@@ -144,7 +208,7 @@ bool init(World* world, std::string* why) {
     *world = g_world;
     return true;
   }
-  if (!load(why)) return false;
+  if (!read_timeout(why) || !load(why)) return false;
   int already = 0;
   if (!check(g_lib.initialized(&already), "MPI_Initialized", why)) return false;
   World w;
@@ -164,6 +228,7 @@ bool init(World* world, std::string* why) {
                   : "libmpi";
   g_world = w;
   g_initialised = true;
+  start_watchdog(w.rank, w.size);
   *world = w;
   return true;
 }
@@ -175,6 +240,7 @@ bool active() {
 
 bool allreduce_sum(float* data, int64_t n, std::string* why) {
   if (!ready("allReduce", why)) return false;
+  const Watched watched("MPI_Allreduce");
   for (int64_t at = 0; at < n; at += INT_MAX) {
     const int count = static_cast<int>(n - at < INT_MAX ? n - at : INT_MAX);
     if (!check(g_lib.allreduce(kInPlace, data + at, count, g_lib.float_type, g_lib.op_sum, g_lib.comm_world),
@@ -186,6 +252,7 @@ bool allreduce_sum(float* data, int64_t n, std::string* why) {
 
 bool broadcast(void* data, int64_t bytes, int root, std::string* why) {
   if (!ready("broadcast", why)) return false;
+  const Watched watched("MPI_Bcast");
   char* p = static_cast<char*>(data);
   for (int64_t at = 0; at < bytes; at += INT_MAX) {
     const int count = static_cast<int>(bytes - at < INT_MAX ? bytes - at : INT_MAX);
@@ -196,6 +263,7 @@ bool broadcast(void* data, int64_t bytes, int root, std::string* why) {
 
 bool barrier(std::string* why) {
   if (!ready("barrier", why)) return false;
+  const Watched watched("MPI_Barrier");
   return check(g_lib.barrier(g_lib.comm_world), "MPI_Barrier", why);
 }
 

@@ -6,7 +6,10 @@
 //
 // Every collective runs on MPI_COMM_WORLD from the thread that initialised MPI (the JS main thread), so
 // MPI is initialised with MPI_THREAD_FUNNELED. Open MPI's default error handler on MPI_COMM_WORLD aborts the
-// whole job on a communication failure, so a failed collective does not come back here to hang.
+// whole job on a communication failure, so a failed collective does not come back here to hang; a rank that
+// dies is noticed by mpirun, which ends the job. For a rank that stays alive but never reaches a collective,
+// a watchdog thread ends a process that has waited in one collective longer than PEFTJS_DIST_TIMEOUT
+// seconds (default 1800; 0: off), and mpirun then ends the rest (mpi_loader.cc).
 #pragma once
 
 #include <cstdint>

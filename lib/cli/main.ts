@@ -5,6 +5,7 @@ import { CliError } from './args';
 import { COMPARE_HELP, compareCommand, compareOneCommand } from './compare/compare_command';
 import { EVAL_HELP, evalCommand } from './eval_command';
 import { TRAIN_HELP, trainCommand } from './train_command';
+import { isMainProcess } from '../dist';
 import { EVAL_LOSS_HELP, evalLossCommand } from './eval_loss_command';
 import { GENERATE_HELP, generateCommand } from './generate_command';
 import { MERGE_HELP, mergeCommand } from './merge_command';
@@ -17,7 +18,8 @@ commands:
                             spam classifier with every method, print and write the comparison table
   train --model PATH --method NAME --data FILE --out DIR [method options]
                             fine-tune with one method (full, lora, ia3, prompt-tuning, ...); --task sft:
-                            chat data ({"messages": [...]}), loss on the assistant's tokens only
+                            chat data ({"messages": [...]}), loss on the assistant's tokens only; under
+                            mpirun -np N (or --distributed): data-parallel over MPI, --batch-size per rank
   eval --model PATH [--adapter DIR] --data FILE
                             metrics of a model (and adapter) on a data file (JSON)
   info                      version, backends, CPU path, threads, CUDA devices (JSON)
@@ -40,6 +42,8 @@ commands:
 environment:
   PEFTJS_DEBUG=1            print an error's stack trace (errors are one line otherwise)
   PEFTJS_BACKEND=NAME       js, native or cuda (default native; js, with a warning, when the addon did not load)
+  PEFTJS_MPI_LIB=FILE       the MPI library distributed training loads (default Open MPI's libmpi.so.40)
+  PEFTJS_DIST_TIMEOUT=S     distributed: end the job when a rank waits in one collective over S s (default 1800; 0: never)
 
 examples:
   peftjs compare --quick
@@ -75,7 +79,11 @@ async function run(command: string | undefined, rest: string[]): Promise<void> {
       return;
     case 'train':
       if (wantsHelp(rest)) return console.log(TRAIN_HELP);
-      console.log(JSON.stringify(trainCommand(rest)));
+      {
+        const result = trainCommand(rest);
+        // Under mpirun every rank ends with the same result; one JSON line, from rank 0.
+        if (isMainProcess()) console.log(JSON.stringify(result));
+      }
       return;
     case 'eval':
       if (wantsHelp(rest)) return console.log(EVAL_HELP);

@@ -34,7 +34,7 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
                     [--epochs N | --max-steps N] [--batch-size N] [--lr LR] [--eval-data FILE] [--eval-steps N]
                     [--save-steps N] [--resume] [--seed S] [--max-grad-norm N] [--skip-nonfinite-steps]
                     [--gradient-checkpointing] [--quantize nf4|int8 | --dtype bfloat16|float16|float32] [--compute-dtype bfloat16]
-                    [--revision REV] [--token TOKEN] [method options]
+                    [--revision REV] [--token TOKEN] [--distributed] [method options]
   methods: ${METHOD_NAMES.join(', ')}
   method options (the config's fields): ${Object.keys(METHOD_OPTIONS).map((k) => `--${k}`).join(' ')}
   Classification from a causal Llama folder builds a classifier (base weights, a new score head) whose
@@ -49,17 +49,25 @@ export const TRAIN_HELP = `usage: peftjs train --model PATH --method NAME --data
   lists of messages: templated); the loss is on the assistant's (completion's) tokens only, as TRL's SFTTrainer.
   --quantize / --dtype store the frozen linear layers in low precision (adapter methods only); --compute-dtype
   bfloat16 multiplies them in bf16 (float32 sums; vdpbf16ps on an AVX512_BF16 CPU), as torch.autocast does.
+  Data-parallel training over MPI (Open MPI: apt-get install openmpi-bin): mpirun -np N [-H hosts] peftjs train ...
+  runs N ranks (noticed from mpirun's environment; --distributed asks for MPI even without it). --batch-size is then
+  per rank (the global batch is N x it), each rank trains on its own share of every epoch, the gradients are averaged
+  once per step; rank 0 alone prints progress and the result and writes --out (which every rank must see for
+  --resume). A checkpoint resumes at the same N bit for bit, or at another N (or batch size) from the next whole
+  global batch of its epoch (--max-steps keeps its plan). A rank that dies ends the whole job (mpirun's message names it).
   ${HUB_FLAGS_HELP}
 examples:
   peftjs train --model ~/.cache/peftjs/compare-base-<hash> --method lora --r 8 --lora-alpha 16 \\
                --target-modules q_proj,v_proj --data train.jsonl --out my-lora --epochs 2
   peftjs train --model ../shared/models/stories260K/stories260K.bin --method prompt-tuning --task causal-lm \\
-               --num-virtual-tokens 8 --data story.txt --out my-prompt --max-steps 50 --lr 0.03`;
+               --num-virtual-tokens 8 --data story.txt --out my-prompt --max-steps 50 --lr 0.03
+  mpirun -np 4 -H node1,node2,node3,node4 npx peftjs train --model DIR --method lora --r 8 --data train.jsonl \
+               --out /shared/my-lora --batch-size 4 --max-steps 500 --save-steps 100`;
 
 export function trainCommand(argv: string[]): Record<string, unknown> {
   const values = ['model', 'method', 'data', 'out', 'task', 'text-column', 'label-column', 'messages-column', 'tokenizer', 'max-length', 'epochs', 'max-steps',
     'batch-size', 'lr', 'eval-data', 'eval-steps', 'save-steps', 'seed', 'max-grad-norm', ...STORAGE_FLAGS, ...HUB_FLAGS, ...Object.keys(METHOD_OPTIONS)];
-  const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps', 'gradient-checkpointing'], required: ['model', 'method', 'data', 'out'] });
+  const flags = parseFlags('train', argv, { values, switches: ['resume', 'skip-nonfinite-steps', 'gradient-checkpointing', 'distributed'], required: ['model', 'method', 'data', 'out'] });
   const task = taskFlag('train', flags);
   const methodName = stringFlag(flags, 'method')!;
   const spec = methodTable(2).find((m) => m.name === methodName);
@@ -125,8 +133,10 @@ export function trainCommand(argv: string[]): Record<string, unknown> {
   const trainer = new Trainer(runner, {
     trainDataset: train.examples, evalDataset: evalData, task: task === 'classification' ? 'seq_cls' : 'causal_lm', tokenizer,
     padId: tokenizer.padId ?? tokenizer.eosId ?? 0, ...plan, outputDir: out, resumeFromCheckpoint: resumeFrom?.dir,
+    // Unset: on under an MPI launcher of more than one process (lib/train/distributed.ts).
+    ...(flags.has('distributed') ? { distributed: true } : {}),
   });
-  if (resumeFrom) console.error(`peftjs train: resuming from ${path.basename(resumeFrom.dir)} (step ${resumeStep})`);
+  if (resumeFrom && isMainProcess()) console.error(`peftjs train: resuming from ${path.basename(resumeFrom.dir)} (step ${resumeStep})`);
   let r: TrainResult;
   try {
     r = trainer.train();

@@ -6,7 +6,12 @@
  * Exit: once initialised, a process that ends normally finalizes MPI (collective: the other ranks reach it
  * too), and one that ends with an error (an uncaught exception, process.exit(n != 0)) calls MPI_Abort, which
  * ends every rank of the job: the others may be waiting in a collective for this one and would otherwise
- * wait forever.
+ * wait forever. A rank that dies without either (SIGKILL, the OOM killer, a lost node) is noticed by
+ * mpirun, which ends the job (its message names the rank); a rank that stays alive but never reaches the
+ * next collective is caught by the addon's watchdog: a rank that has waited in one collective longer than
+ * PEFTJS_DIST_TIMEOUT seconds (default 1800; 0: off) says so and exits, and mpirun ends the rest
+ * (csrc/runtime/mpi_loader.cc). Checkpoints are written atomically by rank 0, so the last one stays
+ * loadable whichever way the job ends.
  */
 import * as fs from 'fs';
 import { inspect } from 'util';

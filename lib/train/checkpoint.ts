@@ -49,6 +49,26 @@ export interface TrainerState {
   firstLoss: number | null;
   /** Steps skipped so far for a non-finite loss or gradient norm (TrainerOptions.skipNonFiniteSteps). */
   skippedNonFiniteSteps: number;
+  /**
+   * The data-parallel world that wrote the checkpoint (1: a single process) and its per-rank batch size
+   * (null in checkpoints written before it was recorded): batchInEpoch counts global batches of
+   * worldSize * batchSize examples, which is how a resume at another size finds its place in the epoch
+   * (lib/train/data_position.ts).
+   */
+  worldSize: number;
+  batchSize: number | null;
+  /**
+   * Each rank's random streams ([r]: rank r's), for a distributed run: dropout draws as many numbers as the
+   * rank's batch holds, so ranks' streams part ways and a bit-exact resume at the same world size restores
+   * every rank's own. Null for a single process (randomState and seedCounters are its streams).
+   */
+  rankRandom: RankRandom[] | null;
+}
+
+/** One rank's random streams in a distributed checkpoint. */
+export interface RankRandom {
+  randomState: RandomState;
+  seedCounters: Record<string, number>;
 }
 
 /** Writes the model's weights into a checkpoint folder: adapters for a PeftModel, else every parameter. */
@@ -110,12 +130,24 @@ export function readTrainerState(dir: string): TrainerState {
     if (!Number.isInteger(raw[k]) || (raw[k] as number) < 0) bad(`'${k}' must be a non-negative integer, got ${JSON.stringify(raw[k])}`);
   // Ranges as the setters that take these values check them, so a bad file is refused here, by name.
   if ((raw.shuffleState as number) >= 2 ** 32) bad(`'shuffleState' must be below 2^32, got ${raw.shuffleState}`);
-  const rs = raw.randomState as RandomState | undefined;
-  if (!rs || !Number.isInteger(rs.seed) || rs.seed < 0 || rs.seed >= 2 ** 48 || !Number.isSafeInteger(rs.offset) || rs.offset < 0 || rs.offset % 4 !== 0)
-    bad(`'randomState' must be {seed: an integer in [0, 2^48), offset: a non-negative multiple of 4}, got ${JSON.stringify(rs)}`);
-  if (typeof raw.seedCounters !== 'object' || raw.seedCounters === null || Array.isArray(raw.seedCounters)) bad("'seedCounters' must be an object");
-  for (const [name, value] of Object.entries(raw.seedCounters as Record<string, unknown>))
-    if (!Number.isSafeInteger(value) || (value as number) < 0) bad(`seed counter '${name}' must be a non-negative integer, got ${JSON.stringify(value)}`);
+  const checkStreams = (where: string, r: RandomState | undefined, counters: unknown) => {
+    if (!r || !Number.isInteger(r.seed) || r.seed < 0 || r.seed >= 2 ** 48 || !Number.isSafeInteger(r.offset) || r.offset < 0 || r.offset % 4 !== 0)
+      bad(`'${where}randomState' must be {seed: an integer in [0, 2^48), offset: a non-negative multiple of 4}, got ${JSON.stringify(r)}`);
+    if (typeof counters !== 'object' || counters === null || Array.isArray(counters)) bad(`'${where}seedCounters' must be an object`);
+    for (const [name, value] of Object.entries(counters as Record<string, unknown>))
+      if (!Number.isSafeInteger(value) || (value as number) < 0) bad(`${where}seed counter '${name}' must be a non-negative integer, got ${JSON.stringify(value)}`);
+  };
+  checkStreams('', raw.randomState as RandomState | undefined, raw.seedCounters);
+  // worldSize, batchSize and rankRandom came with distributed training: older checkpoints are a single process's.
+  if (raw.worldSize !== undefined && (!Number.isInteger(raw.worldSize) || (raw.worldSize as number) < 1)) bad(`'worldSize' must be a positive integer, got ${JSON.stringify(raw.worldSize)}`);
+  if (raw.batchSize !== undefined && raw.batchSize !== null && (!Number.isInteger(raw.batchSize) || (raw.batchSize as number) < 1))
+    bad(`'batchSize' must be a positive integer or null, got ${JSON.stringify(raw.batchSize)}`);
+  if (raw.rankRandom !== undefined && raw.rankRandom !== null) {
+    const rr = raw.rankRandom as RankRandom[];
+    if (!Array.isArray(rr) || rr.length !== ((raw.worldSize as number | undefined) ?? 1))
+      bad(`'rankRandom' must be null or an array of one {randomState, seedCounters} per rank (worldSize ${JSON.stringify(raw.worldSize ?? 1)}), got ${JSON.stringify(rr)?.slice(0, 200)}`);
+    rr.forEach((x, r) => checkStreams(`rankRandom[${r}].`, x?.randomState, x?.seedCounters));
+  }
   const sch = raw.scheduler as LRSchedulerState | undefined;
   if (!sch || !Number.isInteger(sch.lastStep) || !Array.isArray(sch.baseLrs)) bad(`'scheduler' must be {lastStep, baseLrs}, got ${JSON.stringify(sch)}`);
   const es = raw.earlyStopping as EarlyStoppingState | null | undefined;
@@ -125,5 +157,5 @@ export function readTrainerState(dir: string): TrainerState {
   if (raw.skippedNonFiniteSteps !== undefined && (!Number.isInteger(raw.skippedNonFiniteSteps) || (raw.skippedNonFiniteSteps as number) < 0))
     bad(`'skippedNonFiniteSteps' must be a non-negative integer, got ${JSON.stringify(raw.skippedNonFiniteSteps)}`);
   const { format: _f, version: _v, ...state } = raw;
-  return { firstLoss: null, skippedNonFiniteSteps: 0, ...state } as unknown as TrainerState;
+  return { firstLoss: null, skippedNonFiniteSteps: 0, worldSize: 1, batchSize: null, rankRandom: null, ...state } as unknown as TrainerState;
 }

@@ -28,6 +28,9 @@ import { allGatherIntegers, allReduceFlat, barrier, broadcastTensors, initDistri
 import type { Batch } from './data/collate';
 import type { TokenizedExample } from './data/tokenize';
 import type { TrainerOptions } from './options';
+import type { RankRandom } from './checkpoint';
+import { getRandomState } from '../tensor/creation';
+import { getSeedCounters } from '../tensor/seed_counters';
 
 /** What every rank must agree on before the first step: a name for the error, and the value. */
 export type Agreement = [string, number][];
@@ -52,7 +55,17 @@ export function emptyBatch(): Batch {
   return { inputIds: none, attentionMask: none, labels: none, targets: 0, tokens: 0 };
 }
 
+/** What reduceStep has done so far (for the ddp_step bench row): calls, wall time, bytes reduced per rank. */
+export interface ReduceStats {
+  calls: number;
+  ms: number;
+  bytes: number;
+}
+
 export class DataParallel {
+  /** Cumulative: the all-reduce's share of a step is ms over the steps' time (bench/ddp_step.ts). */
+  readonly reduceStats: ReduceStats = { calls: 0, ms: 0, bytes: 0 };
+
   private constructor(readonly rank: number, readonly size: number) {}
 
   /**
@@ -125,6 +138,7 @@ export class DataParallel {
    * the optimizer skips it as it would there) and gets the world's loss and tokens back.
    */
   reduceStep(params: Tensor[], loss: number, tokens: number): { loss: number; tokens: number } {
+    const t0 = performance.now();
     const flags = new Float32Array(params.length + 2);
     params.forEach((p, i) => {
       if (p.grad !== null) flags[i] = 1;
@@ -136,6 +150,7 @@ export class DataParallel {
     const host = grads.map((g) => (g.device === 'cpu' && g.isContiguous() && g.data instanceof Float32Array ? g.data : null));
     const values = grads.map((g, i) => host[i] ?? g.toFloat32Array());
     allReduceFlat([...values, flags], 'sum');
+    this.reduceStats.bytes += 4 * (values.reduce((n, v) => n + v.length, 0) + flags.length);
     grads.forEach((g, i) => {
       // A device (or non-float32) gradient was reduced as a host copy: its values go back through its backend.
       if (host[i] === null) backend(g.storage.backend).write(g.buf('distributed'), values[i]);
@@ -146,7 +161,26 @@ export class DataParallel {
         p.grad = null;
       }
     });
+    this.reduceStats.calls++;
+    this.reduceStats.ms += performance.now() - t0;
     return { loss: flags[params.length], tokens: flags[params.length + 1] };
+  }
+
+  /**
+   * Every rank's random streams, for a checkpoint (collective: every rank calls it at the same step). The
+   * seed counters' names are compared first, so the gather that follows has one length on every rank.
+   */
+  gatherRandomStreams(): RankRandom[] {
+    const counters = getSeedCounters();
+    const names = Object.keys(counters).sort();
+    const shapes = allGatherIntegers([names.length, fnv1a(names.join('\n'))]);
+    shapes.forEach(([n, h], r) => {
+      if (n !== shapes[0][0] || h !== shapes[0][1])
+        throw new Error(`Trainer (distributed): rank ${r} has ${n} seed counters (names hash ${h}) where rank 0 has ${shapes[0][0]} (hash ${shapes[0][1]}); every rank must run the same code`);
+    });
+    const rs = getRandomState();
+    const all = allGatherIntegers([rs.seed, rs.offset, ...names.map((n) => counters[n])]);
+    return all.map(([seed, offset, ...values]) => ({ randomState: { seed, offset }, seedCounters: Object.fromEntries(names.map((n, i) => [n, values[i]])) }));
   }
 
   barrier(): void {

@@ -27,10 +27,11 @@ import { scale } from '../tensor/ops';
 import { tidy } from '../tensor/scope';
 import { getSeedCounters, resetSeedCounters, setSeedCounters } from '../tensor/seed_counters';
 import type { Tensor } from '../tensor/tensor';
-import { OPTIMIZER_STATE, loadModelWeights, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
+import { OPTIMIZER_STATE, loadModelWeights, type RankRandom, readTrainerState, saveModelWeights, type TrainerState, writeTrainerState } from './checkpoint';
 import { CHECKPOINT_PREFIX, latestCheckpoint, removeStaleTemporaries, writeCheckpointFolder } from './checkpoint_folder';
 import { collate, type Batch, type TaskKind } from './data/collate';
 import { ShuffleRng } from './data/shuffle';
+import { mapDataPosition } from './data_position';
 import { DataParallel, emptyBatch } from './distributed';
 import { EarlyStopping } from './early_stopping';
 import { evaluate } from './evaluate';
@@ -213,6 +214,8 @@ export class Trainer {
       throw new Error(`Trainer: not saving checkpoint-${this.globalStep}: the trainable parameter ${bad} holds NaN or Inf values ` +
         `(${kept ? `the newest checkpoint, ${path.basename(kept.dir)}, is kept` : 'there is no earlier checkpoint'})`);
     }
+    // Collective: every rank's random streams go into rank 0's trainer state.
+    const rankRandom = this.dp ? this.dp.gatherRandomStreams() : null;
     if (this.dp && !this.dp.isMain) {
       // Rank 0 writes; the barrier makes the checkpoint exist once any rank is past this step.
       this.dp.barrier();
@@ -221,7 +224,7 @@ export class Trainer {
     const dir = writeCheckpointFolder(o.outputDir, this.globalStep, (d) => {
       saveModelWeights(this.model, d);
       this.optimizer.saveState(path.join(d, OPTIMIZER_STATE));
-      writeTrainerState(d, this.state());
+      writeTrainerState(d, this.state(rankRandom));
     }, o.saveTotalLimit);
     this.dp?.barrier();
     return dir;
@@ -233,23 +236,50 @@ export class Trainer {
     return firstNonFiniteParameter(this.model.namedParameters().filter(([, t]) => trainable.has(t)));
   }
 
-  /** Restores a checkpoint of this same run (same model, data and plan). */
+  /**
+   * Restores a checkpoint of this same run (same model, data and plan). The world size and per-rank batch
+   * size may differ from the run that wrote it: the position in the epoch then maps through the global
+   * batch (lib/train/data_position.ts); at the same world size every rank gets its own random streams
+   * back, so the resumed run is the uninterrupted one bit for bit.
+   */
   loadCheckpoint(dir: string): void {
     const s = readTrainerState(dir);
+    const o = this.opts;
+    const worldSize = this.dp?.size ?? 1;
+    // Checkpoints from before batchSize was recorded: taken to be of this run's global batch, as they were then.
+    const saved = { worldSize: s.batchSize === null ? worldSize : s.worldSize, batchSize: s.batchSize ?? o.batchSize };
+    const sameBatches = saved.worldSize * saved.batchSize === worldSize * o.batchSize;
+    const runs = (w: number, b: number) => `${w} rank${w === 1 ? '' : 's'} x batch ${b}`;
     if (s.totalSteps !== this.totalSteps)
-      throw new Error(`Trainer: checkpoint ${dir} is of a run of ${s.totalSteps} steps, this one plans ${this.totalSteps} (same data, batch size, epochs or maxSteps needed)`);
-    if (s.batchInEpoch >= this.batchesPerEpoch)
-      throw new Error(`Trainer: checkpoint ${dir} is at batch ${s.batchInEpoch} of an epoch, this dataset has ${this.batchesPerEpoch} batches per epoch`);
+      throw new Error(`Trainer: checkpoint ${dir} is of a run of ${s.totalSteps} steps, this one plans ${this.totalSteps} (same data, batch size, epochs or maxSteps needed` +
+        (sameBatches ? ')' : `; it was written by ${runs(saved.worldSize, saved.batchSize)}, this run is ${runs(worldSize, o.batchSize)}: pass maxSteps: ${s.totalSteps} to continue its plan at the new size)`));
+    let position = { batchInEpoch: s.batchInEpoch, nextEpoch: false, skipped: 0 };
+    if (sameBatches) {
+      if (s.batchInEpoch >= this.batchesPerEpoch)
+        throw new Error(`Trainer: checkpoint ${dir} is at batch ${s.batchInEpoch} of an epoch, this dataset has ${this.batchesPerEpoch} batches per epoch`);
+    } else {
+      position = mapDataPosition(s.batchInEpoch, saved, { worldSize, batchSize: o.batchSize }, o.trainDataset.length);
+      if (position.skipped > 0 && (!this.dp || this.dp.isMain))
+        process.stderr.write(`peftjs: resuming ${dir} (written by ${runs(saved.worldSize, saved.batchSize)}) as ${runs(worldSize, o.batchSize)}: ` +
+          `${position.skipped} example(s) of epoch ${s.epoch} skipped to start at a whole global batch of ${worldSize * o.batchSize}\n`);
+    }
     loadModelWeights(this.model, dir);
     this.optimizer.loadState(path.join(dir, OPTIMIZER_STATE));
     this.scheduler.loadStateDict(s.scheduler);
-    setRandomState(s.randomState);
-    setSeedCounters(s.seedCounters);
+    const own = s.rankRandom && s.rankRandom.length === worldSize ? s.rankRandom[this.dp?.rank ?? 0] : s;
+    setRandomState(own.randomState);
+    setSeedCounters(own.seedCounters);
     this.rng.state = s.shuffleState;
     this.order = null;
     this.globalStep = s.globalStep;
     this.epoch = s.epoch;
-    this.batchInEpoch = s.batchInEpoch;
+    this.batchInEpoch = position.batchInEpoch;
+    if (position.nextEpoch) {
+      // Draw the saved epoch's order (advancing the shuffle generator as that epoch did), then leave it.
+      this.epochOrder();
+      this.order = null;
+      this.epoch++;
+    }
     this.firstLoss = s.firstLoss;
     this.skippedNonFiniteSteps = s.skippedNonFiniteSteps;
     // Checkpoints are only written from finite parameters, so the run was sound at least up to here.
@@ -257,7 +287,7 @@ export class Trainer {
     if (this.early && s.earlyStopping) this.early.state = s.earlyStopping;
   }
 
-  private state(): TrainerState {
+  private state(rankRandom: RankRandom[] | null = null): TrainerState {
     return {
       globalStep: this.globalStep,
       epoch: this.epoch,
@@ -270,6 +300,9 @@ export class Trainer {
       totalSteps: this.totalSteps,
       firstLoss: this.firstLoss,
       skippedNonFiniteSteps: this.skippedNonFiniteSteps,
+      worldSize: this.dp?.size ?? 1,
+      batchSize: this.opts.batchSize,
+      rankRandom,
     };
   }
 

@@ -25,6 +25,17 @@ export interface RunSpec {
   examples: number;
   /** LoRA r by rank (a rank missing here takes loraR[0]): a mismatch makes the start-up check fail. */
   loraR: number[];
+  /** LoRA dropout (default 0): its seed counters part ways on ranks given an empty batch. */
+  loraDropout?: number;
+  /** Checkpoints every saveSteps steps into outputDir. */
+  outputDir?: string;
+  saveSteps?: number;
+  /** Resume from this checkpoint folder. */
+  resume?: string;
+  /** This rank SIGKILLs itself once the step is done (after its checkpoint, if one is due), first writing the time into `${out}.killed`. */
+  kill?: { rank: number; step: number };
+  /** This rank hangs (alive, outside MPI) once the step is logged, first writing the time into `${out}.stalled`. */
+  stall?: { rank: number; step: number };
   out: string;
 }
 
@@ -33,6 +44,24 @@ const FIXTURE = path.join(__dirname, '..', 'fixtures', 'models', 'llama');
 /** Sequences counting up by 5 modulo 97 from different starts, of lengths 5..9 (so batches pad differently). */
 function data(n: number): TokenizedExample[] {
   return Array.from({ length: n }, (_, k) => ({ inputIds: Array.from({ length: 5 + (k % 5) }, (_, t) => (11 * k + 5 * t) % 97) }));
+}
+
+/**
+ * The fault test's rank death: SIGKILL (no exit handler, no MPI_Abort: as the OOM killer or a lost node
+ * would end it) once `step` is logged, i.e. after the step's update (the log comes before the step's
+ * checkpoint, so a kill at step saveSteps*k + 1 or later leaves checkpoint-(saveSteps*k) the last one).
+ */
+function killAt(step: number, spec: RunSpec): void {
+  if (step !== spec.kill!.step) return;
+  fs.writeFileSync(`${spec.out}.killed`, String(Date.now()));
+  process.kill(process.pid, 'SIGKILL');
+}
+
+/** The watchdog test's stuck rank: blocks the main thread for good, using no CPU, never reaching the next collective. */
+function stallAt(step: number, spec: RunSpec): void {
+  if (step !== spec.stall!.step) return;
+  fs.writeFileSync(`${spec.out}.stalled`, String(Date.now()));
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
 function main(): void {
@@ -44,7 +73,7 @@ function main(): void {
   let model: Module = base;
   if (spec.mode === 'lora') {
     manualSeed(100 + me);
-    model = getPeftModel(base, new LoraConfig({ r: spec.loraR[me] ?? spec.loraR[0], loraAlpha: 8, loraDropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], initLoraWeights: 'gaussian' })) as unknown as Module;
+    model = getPeftModel(base, new LoraConfig({ r: spec.loraR[me] ?? spec.loraR[0], loraAlpha: 8, loraDropout: spec.loraDropout ?? 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], initLoraWeights: 'gaussian' })) as unknown as Module;
   } else if (me !== 0) {
     manualSeed(200 + me);
     noGrad(() => model.loadStateDict(Object.fromEntries(model.namedParameters().map(([n, p]) => [n, add(p, randn(p.shape, { std: 0.01 }))]))));
@@ -52,6 +81,10 @@ function main(): void {
   const trainer = new Trainer(model, {
     trainDataset: data(spec.examples), batchSize: spec.batchSize, gradientAccumulationSteps: spec.gradientAccumulationSteps,
     maxSteps: spec.steps, lr: 3e-3, weightDecay: 0.01, warmupSteps: 2, maxGradNorm: 1.0, seed: 5, progress: false, padId: 0,
+    ...(spec.outputDir ? { outputDir: spec.outputDir, saveSteps: spec.saveSteps } : {}),
+    ...(spec.resume ? { resumeFromCheckpoint: spec.resume } : {}),
+    ...(spec.kill?.rank === me ? { onLog: (e: { step: number }) => killAt(e.step, spec) } : {}),
+    ...(spec.stall?.rank === me ? { onLog: (e: { step: number }) => stallAt(e.step, spec) } : {}),
   });
   const result = trainer.train();
   if (!isMainProcess()) return;
