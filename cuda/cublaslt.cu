@@ -32,6 +32,7 @@
 
 #include "common.cuh"
 #include "cublaslt.h"
+#include "library_search.h"
 #include "device_api.h"
 
 namespace peftjs {
@@ -140,92 +141,12 @@ bool try_open(const std::string& name, Library* lib, std::string* tried) {
   return true;
 }
 
-bool is_dir(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using library_search::disabled_value;
+using library_search::env;
+using library_search::is_file;
 
-bool is_file(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-void add_unique(std::vector<std::string>* dirs, const std::string& dir) {
-  if (dir.empty()) return;
-  for (const std::string& d : *dirs)
-    if (d == dir) return;
-  dirs->push_back(dir);
-}
-
-// The nvidia-cublas wheels' library directories under one site-packages-like directory.
-void add_wheel_dirs(std::vector<std::string>* dirs, const std::string& packages) {
-  add_unique(dirs, packages + "/nvidia/cublas/lib");  // nvidia-cublas-cu12
-  add_unique(dirs, packages + "/nvidia/cu13/lib");    // nvidia-cublas (CUDA 13 wheels share one tree)
-}
-
-// <base>/python3.X/{site,dist}-packages for every python3.X directory under base.
-void add_python_dirs(std::vector<std::string>* dirs, const std::string& base) {
-  DIR* d = opendir(base.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> found;
-  while (const dirent* e = readdir(d))
-    if (std::strncmp(e->d_name, "python3.", 8) == 0) found.push_back(base + "/" + e->d_name);
-  closedir(d);
-  for (const std::string& py : found) {
-    for (const char* sub : {"/site-packages", "/dist-packages"})
-      if (is_dir(py + sub)) add_wheel_dirs(dirs, py + sub);
-  }
-}
-
-std::vector<std::string> search_dirs() {
-#if defined(__aarch64__)
-  const char* target = "sbsa-linux";
-  const char* multiarch = "/usr/lib/aarch64-linux-gnu";
-#else
-  const char* target = "x86_64-linux";
-  const char* multiarch = "/usr/lib/x86_64-linux-gnu";
-#endif
-  std::vector<std::string> dirs;
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH"}) {
-    const std::string root = env(var);
-    if (!root.empty()) {
-      add_unique(&dirs, root + "/lib64");
-      add_unique(&dirs, root + "/targets/" + target + "/lib");
-    }
-  }
-  add_unique(&dirs, "/usr/local/cuda/lib64");
-  add_unique(&dirs, std::string("/usr/local/cuda/targets/") + target + "/lib");
-  add_unique(&dirs, multiarch);
-  add_unique(&dirs, "/usr/lib64");
-  const std::string conda = env("CONDA_PREFIX");
-  if (!conda.empty()) add_unique(&dirs, conda + "/lib");  // conda's libcublas package
-  std::vector<std::string> bases = {"/usr/lib", "/usr/local/lib"};
-  const std::string home = env("HOME");
-  if (!home.empty()) bases.push_back(home + "/.local/lib");
-  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
-    const std::string prefix = env(var);
-    if (!prefix.empty()) bases.push_back(prefix + "/lib");
-  }
-  for (const std::string& base : bases) add_python_dirs(&dirs, base);
-  // PYTHONPATH entries are site-packages-like directories themselves.
-  const std::string pythonpath = env("PYTHONPATH");
-  for (size_t start = 0; start <= pythonpath.size();) {
-    const size_t end = std::min(pythonpath.find(':', start), pythonpath.size());
-    if (end > start) add_wheel_dirs(&dirs, pythonpath.substr(start, end - start));
-    start = end + 1;
-  }
-  return dirs;
-}
-
-bool disabled_value(std::string v) {
-  for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return v == "0" || v == "off" || v == "none" || v == "false" || v == "no" || v == "disable" || v == "disabled";
-}
+// The nvidia-cublas wheels: nvidia-cublas-cu12's tree, and the CUDA 13 wheels' shared one.
+std::vector<std::string> search_dirs() { return library_search::search_dirs({"nvidia/cublas/lib", "nvidia/cu13/lib"}); }
 
 // Finds and opens the library; false with *why_not saying what was tried.
 bool load(Library* lib, std::string* why_not) {

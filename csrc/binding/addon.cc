@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_gemm_bf16(env, exports);
   register_tfjs(env, exports);
   register_dist(env, exports);
+  register_nccl(env, exports);
   return exports;
 }
 

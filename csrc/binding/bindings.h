@@ -33,5 +33,6 @@ void register_dequantize(Napi::Env env, Napi::Object exports);
 void register_gemm_bf16(Napi::Env env, Napi::Object exports);
 void register_tfjs(Napi::Env env, Napi::Object exports);
 void register_dist(Napi::Env env, Napi::Object exports);
+void register_nccl(Napi::Env env, Napi::Object exports);
 
 }  // namespace peftjs

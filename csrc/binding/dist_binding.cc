@@ -4,7 +4,9 @@
 //   distAllReduce(Float32Array, 'sum' | 'mean')        (in place)
 //   distBroadcast(Float32Array, root)                  (root's values into every rank's array)
 //   distBarrier(), distFinalize(), distAbort(code)
+// The cuda backend's device buffers go through NCCL instead where it loads (nccl_binding.cc).
 // The names carry "dist" because the addon's exports are one flat namespace with the kernels'.
+#include "../../cuda/nccl.h"
 #include "../runtime/mpi_loader.h"
 #include "args.h"
 #include "bindings.h"
@@ -64,6 +66,9 @@ Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
 
 Napi::Value DistFinalize(const Napi::CallbackInfo& info) {
   Args args(info, "distFinalize", 0);
+  // NCCL's communicator first (nccl_binding.cc bootstrapped it over this MPI world; every rank reaches here,
+  // so its destroy, which flushes the queued collectives, finds its peers doing the same).
+  cuda::nccl_comm_end(true);
   mpi::finalize();
   return info.Env().Undefined();
 }

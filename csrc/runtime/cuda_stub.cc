@@ -118,4 +118,22 @@ bool cublaslt_gemm_bf16(const GemmBf16Args&, const uint16_t*, int64_t, bool* han
 }  // namespace cuda
 }  // namespace peftjs
 
+// NCCL (cuda/nccl.h): never available without CUDA; there is no communicator and no device buffer to reduce.
+#include "../../cuda/nccl.h"
+
+namespace peftjs {
+namespace cuda {
+bool nccl_available(std::string* why_not) { return no_cuda(why_not); }
+std::string nccl_path() { return std::string(); }
+std::string nccl_version() { return std::string(); }
+bool nccl_unique_id(unsigned char*, std::string* error) { return no_cuda(error); }
+bool nccl_comm_init(int, int, const unsigned char*, std::string* error) { return no_cuda(error); }
+bool nccl_ready() { return false; }
+int nccl_size() { return 0; }
+void nccl_comm_end(bool) {}
+bool nccl_all_reduce(const NcclSpan*, size_t, bool, std::string* error) { return no_cuda(error); }
+bool nccl_broadcast(const NcclSpan*, size_t, int, std::string* error) { return no_cuda(error); }
+}  // namespace cuda
+}  // namespace peftjs
+
 #endif  // PEFTJS_WITH_CUDA

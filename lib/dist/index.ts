@@ -1,15 +1,18 @@
 /**
  * Collectives for data-parallel training over MPI (Open MPI, loaded at run time by the addon; see mpi.ts):
  * the world (rank, size), and allReduce / broadcast / barrier on tensors' float32 values or on host
- * Float32Arrays. Every rank must make the same calls in the same order with the same sizes, as with
- * torch.distributed. Without initDistributed() the process is a world of one: rank 0 of size 1, and every
+ * Float32Arrays. Tensors of the cuda backend go through NCCL on the device when every rank has it (nccl.ts),
+ * else through host copies over MPI, as tensors of any other device backend. Every rank must make the same
+ * calls in the same order with the same sizes, as with torch.distributed. Without initDistributed() the process is a world of one: rank 0 of size 1, and every
  * collective is the identity.
  */
 import { backend } from '../backend';
 import type { Tensor } from '../tensor/tensor';
 import { initMpi, mpi, mpiLaunch, mpiWorld, type MpiWorld } from './mpi';
+import { collectivePath, ncclAllReduce, ncclBroadcast } from './nccl';
 
 export { mpiLaunch, type MpiLaunch, type MpiWorld } from './mpi';
+export { collectivePath, ncclEnabled, ncclInfo, ncclOutcome, setNcclWarningHandler, type CollectivePath, type NcclInfo, type NcclOutcome } from './nccl';
 
 export type ReduceOp = 'sum' | 'mean';
 
@@ -70,6 +73,7 @@ function valuesOf(x: Tensor | Float32Array): { values: Float32Array; commit: () 
 /** Sums (or averages) x over all ranks, in place. */
 export function allReduce(x: Tensor | Float32Array, op: ReduceOp = 'sum'): void {
   if (worldSize() === 1) return;
+  if (!(x instanceof Float32Array) && collectivePath(x) === 'nccl') return ncclAllReduce([x], op);
   const { values, commit } = valuesOf(x);
   mpi().distAllReduce(values, op);
   commit();
@@ -78,6 +82,7 @@ export function allReduce(x: Tensor | Float32Array, op: ReduceOp = 'sum'): void 
 /** Copies root's x into every rank's x, in place. */
 export function broadcast(x: Tensor | Float32Array, root = 0): void {
   if (worldSize() === 1) return;
+  if (!(x instanceof Float32Array) && collectivePath(x) === 'nccl') return ncclBroadcast([x], root);
   const { values, commit } = valuesOf(x);
   mpi().distBroadcast(values, root);
   commit();
@@ -127,17 +132,34 @@ export function allReduceFlat(arrays: Float32Array[], op: ReduceOp = 'sum', buck
   flush();
 }
 
-/** allReduceFlat over tensors' values (written back into each tensor). */
+/** The tensors that NCCL takes (cuda tensors, when it is enabled) and the rest, each in the given order. */
+function splitByPath(tensors: Tensor[]): { nccl: Tensor[]; mpi: Tensor[] } {
+  const nccl: Tensor[] = [];
+  const rest: Tensor[] = [];
+  for (const t of tensors) (collectivePath(t) === 'nccl' ? nccl : rest).push(t);
+  return { nccl, mpi: rest };
+}
+
+/**
+ * allReduceFlat over tensors' values (written back into each tensor). cuda tensors go to NCCL in one group
+ * (queued on the device's stream: no host copy, no wait) when every rank has it; the rest in MPI buckets.
+ */
 export function allReduceTensors(tensors: Tensor[], op: ReduceOp = 'sum', bucketFloats = DEFAULT_BUCKET_FLOATS): void {
   if (worldSize() === 1) return;
-  const vs = tensors.map(valuesOf);
+  const { nccl, mpi: viaMpi } = splitByPath(tensors);
+  if (nccl.length > 0) ncclAllReduce(nccl, op);
+  if (viaMpi.length === 0) return;
+  const vs = viaMpi.map(valuesOf);
   allReduceFlat(vs.map((v) => v.values), op, bucketFloats);
   for (const v of vs) v.commit();
 }
 
-/** Copies root's tensors into every rank's (one call per tensor, in place for CPU tensors). */
+/** Copies root's tensors into every rank's: cuda ones in one NCCL group when enabled, the others one MPI call each (in place for CPU tensors). */
 export function broadcastTensors(tensors: Tensor[], root = 0): void {
-  for (const t of tensors) broadcast(t, root);
+  if (worldSize() === 1) return;
+  const { nccl, mpi: viaMpi } = splitByPath(tensors);
+  if (nccl.length > 0) ncclBroadcast(nccl, root);
+  for (const t of viaMpi) broadcast(t, root);
 }
 
 /**

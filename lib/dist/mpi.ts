@@ -15,7 +15,7 @@
  */
 import * as fs from 'fs';
 import { inspect } from 'util';
-import { loadAddon, loadError } from '../backend/native/addon';
+import { type DeviceView, loadAddon, loadError } from '../backend/native/addon';
 
 export interface MpiWorld {
   rank: number;
@@ -26,14 +26,41 @@ export interface MpiWorld {
   library: string;
 }
 
-/** The addon's collective entries (dist_binding.cc); buffers are host Float32Arrays, changed in place. */
-interface DistAddon {
+/**
+ * The addon's collective entries: over MPI (dist_binding.cc) on host Float32Arrays, and over NCCL
+ * (nccl_binding.cc, see nccl.ts) on the cuda backend's device views; all change their buffers in place.
+ */
+export interface DistAddon {
   distInit(): MpiWorld;
   distAllReduce(data: Float32Array, op: 'sum' | 'mean'): void;
   distBroadcast(data: Float32Array, root: number): void;
   distBarrier(): void;
   distFinalize(): void;
   distAbort(code: number): never;
+  ncclInit(): NcclOutcome;
+  ncclInfo(): NcclInfo;
+  cudaAllReduce(views: DeviceView[], counts: number[], op: 'sum' | 'mean'): void;
+  cudaBroadcast(views: DeviceView[], counts: number[], root: number): void;
+}
+
+/** ncclInit's answer, the same on every rank: whether the cuda backend's collectives run on NCCL, and if not why. */
+export interface NcclOutcome {
+  nccl: boolean;
+  /** Why not ('' when NCCL is used): the ranks lacking it, and this rank's own reason. */
+  reason: string;
+  /** The libnccl file loaded and its version ('' when none). */
+  library: string;
+  version: string;
+}
+
+/** This process's NCCL, without any communication: whether the library loads, from where, and why not. */
+export interface NcclInfo {
+  available: boolean;
+  library: string;
+  version: string;
+  reason: string;
+  /** Whether a communicator is up (ncclInit succeeded). */
+  ready: boolean;
 }
 
 /** What the launcher put in the environment: Open MPI's OMPI_COMM_WORLD_*, or PMI_* (MPICH's Hydra, Slurm). */
@@ -62,7 +89,8 @@ export function mpiLaunch(env: NodeJS.ProcessEnv = process.env): MpiLaunch | nul
 let world: MpiWorld | null = null;
 let addonCache: DistAddon | null = null;
 
-function distAddon(): DistAddon {
+/** The addon's collective entries, loaded but with nothing initialised (ncclInfo needs no MPI world). */
+export function distAddon(): DistAddon {
   if (addonCache) return addonCache;
   const addon = loadAddon() as unknown as Partial<DistAddon> | null;
   if (!addon) throw new Error(`distributed training needs the native addon, which did not load (${loadError()?.message})`);

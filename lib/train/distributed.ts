@@ -14,7 +14,8 @@
  * - Step: micro-batches are weighted by their loss terms over the whole world's window (one tiny all-reduce
  *   of the count), so each rank's gradients are its share of the global mean and their sum over ranks is the
  *   single process's gradient whatever the padding; the gradients, the loss and the token count are then
- *   summed in one bucketed all-reduce, once per optimizer step (not per micro-batch). Every rank then holds
+ *   summed in one bucketed all-reduce, once per optimizer step (not per micro-batch; cuda gradients in one
+ *   NCCL group on the device where every rank has NCCL, lib/dist/nccl.ts). Every rank then holds
  *   the same gradients and loss, so clipping, the non-finite checks and the update agree everywhere.
  * - Output: only rank 0 writes the log, the progress bar and checkpoints (the Trainer asks isMain).
  */
@@ -24,7 +25,7 @@ import { zeros } from '../tensor/creation';
 import { keep } from '../tensor/scope';
 import type { Tensor } from '../tensor/tensor';
 import { backend } from '../backend';
-import { allGatherIntegers, allReduceFlat, barrier, broadcastTensors, initDistributed, mpiLaunch, worldSize } from '../dist';
+import { allGatherIntegers, allReduceFlat, allReduceTensors, barrier, broadcastTensors, collectivePath, initDistributed, mpiLaunch, worldSize } from '../dist';
 import type { Batch } from './data/collate';
 import type { TokenizedExample } from './data/tokenize';
 import type { TrainerOptions } from './options';
@@ -55,7 +56,10 @@ export function emptyBatch(): Batch {
   return { inputIds: none, attentionMask: none, labels: none, targets: 0, tokens: 0 };
 }
 
-/** What reduceStep has done so far (for the ddp_step bench row): calls, wall time, bytes reduced per rank. */
+/**
+ * What reduceStep has done so far (for the ddp_step bench row): calls, wall time, bytes reduced per rank.
+ * Gradients reduced by NCCL count only their queuing in ms: the device runs them later, on its stream.
+ */
 export interface ReduceStats {
   calls: number;
   ms: number;
@@ -147,11 +151,16 @@ export class DataParallel {
     flags[params.length] = loss;
     flags[params.length + 1] = tokens;
     const grads = params.map((p) => p.grad!);
-    const host = grads.map((g) => (g.device === 'cpu' && g.isContiguous() && g.data instanceof Float32Array ? g.data : null));
-    const values = grads.map((g, i) => host[i] ?? g.toFloat32Array());
+    // cuda gradients go through NCCL where every rank has it (lib/dist), queued on the device's stream (no
+    // host copy: the optimizer's kernels follow on that stream); the rest, and the flags, in MPI buckets.
+    const onDevice = new Set(grads.filter((g) => collectivePath(g) === 'nccl'));
+    if (onDevice.size > 0) allReduceTensors([...onDevice], 'sum');
+    const viaMpi = grads.filter((g) => !onDevice.has(g));
+    const host = viaMpi.map((g) => (g.device === 'cpu' && g.isContiguous() && g.data instanceof Float32Array ? g.data : null));
+    const values = viaMpi.map((g, i) => host[i] ?? g.toFloat32Array());
     allReduceFlat([...values, flags], 'sum');
-    this.reduceStats.bytes += 4 * (values.reduce((n, v) => n + v.length, 0) + flags.length);
-    grads.forEach((g, i) => {
+    this.reduceStats.bytes += 4 * (grads.reduce((n, g) => n + g.size, 0) + flags.length);
+    viaMpi.forEach((g, i) => {
       // A device (or non-float32) gradient was reduced as a host copy: its values go back through its backend.
       if (host[i] === null) backend(g.storage.backend).write(g.buf('distributed'), values[i]);
     });
