@@ -64,6 +64,8 @@ export function methodTable(numLayers: number, steps = 640): MethodSpec[] {
     { name: 'diff-pruning', configClass: 'DiffPruningConfig', fields: { targetDensity: 0.05, ...HEAD }, lr: 2e-3 },
     // HF peft's other methods with their defaults (HF's default targets for llama: q_proj and v_proj; LN
     // tuning: the RMSNorms), at a rate that suits adapters (LoRA's); not tuned on this task like the ones above.
+    // Adaption prompt and trainable tokens are left out: their configs have no modulesToSave (as HF's), so
+    // the classifier's new score head could not train.
     ...extendedMethods(steps),
   ];
 }
