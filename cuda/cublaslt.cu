@@ -33,6 +33,7 @@
 #include "common.cuh"
 #include "cublaslt.h"
 #include "library_search.h"
+#include "../csrc/runtime/dl_library.h"
 #include "device_api.h"
 
 namespace peftjs {
@@ -77,15 +78,6 @@ struct State {
   size_t workspace_bytes = 0;
 };
 
-template <typename Fn>
-bool resolve(void* so, const char* name, Fn* fn, std::string* missing) {
-  *fn = reinterpret_cast<Fn>(dlsym(so, name));
-  if (*fn != nullptr) return true;
-  if (!missing->empty()) *missing += ", ";
-  *missing += name;
-  return false;
-}
-
 std::string version_string(size_t v) {  // CUBLASLT_VERSION: major * 10000 + minor * 100 + patch
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
 }
@@ -93,34 +85,25 @@ std::string version_string(size_t v) {  // CUBLASLT_VERSION: major * 10000 + min
 // dlopen()s `name` (a file name for the loader's search, or a path) and resolves the entry points. On
 // failure appends "<name>: <reason>" to *tried and leaves *lib empty.
 bool try_open(const std::string& name, Library* lib, std::string* tried) {
-  auto failed = [&](const std::string& why) {
-    if (!tried->empty()) *tried += "; ";
-    // dlerror() usually starts with the name already.
-    *tried += why.compare(0, name.size(), name) == 0 ? why : name + ": " + why;
-    return false;
-  };
-  dlerror();
-  void* so = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (so == nullptr) {
-    const char* e = dlerror();
-    return failed(e ? e : "dlopen failed");
-  }
+  auto failed = [&](const std::string& why) { return dl::note_failure(name, why, tried); };
+  void* so = dl::open(name, RTLD_NOW | RTLD_LOCAL, tried);
+  if (so == nullptr) return false;
   Library l;
   l.so = so;
   std::string missing;
   bool all = true;
-  all &= resolve(so, "cublasLtCreate", &l.create, &missing);
-  all &= resolve(so, "cublasLtGetVersion", &l.get_version, &missing);
-  all &= resolve(so, "cublasLtMatmulDescCreate", &l.desc_create, &missing);
-  all &= resolve(so, "cublasLtMatmulDescSetAttribute", &l.desc_set, &missing);
-  all &= resolve(so, "cublasLtMatmulDescDestroy", &l.desc_destroy, &missing);
-  all &= resolve(so, "cublasLtMatrixLayoutCreate", &l.layout_create, &missing);
-  all &= resolve(so, "cublasLtMatrixLayoutDestroy", &l.layout_destroy, &missing);
-  all &= resolve(so, "cublasLtMatmulPreferenceCreate", &l.pref_create, &missing);
-  all &= resolve(so, "cublasLtMatmulPreferenceSetAttribute", &l.pref_set, &missing);
-  all &= resolve(so, "cublasLtMatmulPreferenceDestroy", &l.pref_destroy, &missing);
-  all &= resolve(so, "cublasLtMatmulAlgoGetHeuristic", &l.heuristic, &missing);
-  all &= resolve(so, "cublasLtMatmul", &l.matmul, &missing);
+  all &= dl::resolve(so, "cublasLtCreate", &l.create, &missing);
+  all &= dl::resolve(so, "cublasLtGetVersion", &l.get_version, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulDescCreate", &l.desc_create, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulDescSetAttribute", &l.desc_set, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulDescDestroy", &l.desc_destroy, &missing);
+  all &= dl::resolve(so, "cublasLtMatrixLayoutCreate", &l.layout_create, &missing);
+  all &= dl::resolve(so, "cublasLtMatrixLayoutDestroy", &l.layout_destroy, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulPreferenceCreate", &l.pref_create, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulPreferenceSetAttribute", &l.pref_set, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulPreferenceDestroy", &l.pref_destroy, &missing);
+  all &= dl::resolve(so, "cublasLtMatmulAlgoGetHeuristic", &l.heuristic, &missing);
+  all &= dl::resolve(so, "cublasLtMatmul", &l.matmul, &missing);
   if (!all) {
     dlclose(so);
     return failed("not a usable cuBLASLt (missing " + missing + ")");

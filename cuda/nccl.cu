@@ -24,6 +24,7 @@
 #include "common.cuh"
 #include "device_api.h"
 #include "library_search.h"
+#include "../csrc/runtime/dl_library.h"
 #include "nccl.h"
 
 namespace peftjs {
@@ -58,15 +59,6 @@ struct State {
   Library lib;
 };
 
-template <typename Fn>
-bool resolve(void* so, const char* name, Fn* fn, std::string* missing) {
-  *fn = reinterpret_cast<Fn>(dlsym(so, name));
-  if (*fn != nullptr) return true;
-  if (!missing->empty()) *missing += ", ";
-  *missing += name;
-  return false;
-}
-
 // ncclGetVersion's code as "2.21.5" (see nccl.h for the two codings); *major gets the major version.
 std::string version_string(int code, int* major) {
   int minor = 0, patch = 0;
@@ -84,37 +76,29 @@ std::string version_string(int code, int* major) {
 // dlopen()s `name` (a file name for the loader's search, or a path) and resolves the entry points. On
 // failure appends "<name>: <reason>" to *tried and leaves *lib empty.
 bool try_open(const std::string& name, Library* lib, std::string* tried) {
-  auto failed = [&](const std::string& why) {
-    if (!tried->empty()) *tried += "; ";
-    *tried += why.compare(0, name.size(), name) == 0 ? why : name + ": " + why;  // dlerror() often starts with it
-    return false;
-  };
-  dlerror();
-  void* so = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (so == nullptr) {
-    const char* e = dlerror();
-    return failed(e ? e : "dlopen failed");
-  }
+  auto failed = [&](const std::string& why) { return dl::note_failure(name, why, tried); };
+  void* so = dl::open(name, RTLD_NOW | RTLD_LOCAL, tried);
+  if (so == nullptr) return false;
   Library l;
   l.so = so;
   std::string missing;
   bool all = true;
-  all &= resolve(so, "ncclGetVersion", &l.get_version, &missing);
-  all &= resolve(so, "ncclGetUniqueId", &l.get_unique_id, &missing);
-  all &= resolve(so, "ncclCommInitRank", &l.comm_init_rank, &missing);
-  all &= resolve(so, "ncclCommDestroy", &l.comm_destroy, &missing);
-  all &= resolve(so, "ncclCommAbort", &l.comm_abort, &missing);
-  all &= resolve(so, "ncclAllReduce", &l.all_reduce, &missing);
-  all &= resolve(so, "ncclBroadcast", &l.broadcast, &missing);
-  all &= resolve(so, "ncclGroupStart", &l.group_start, &missing);
-  all &= resolve(so, "ncclGroupEnd", &l.group_end, &missing);
-  all &= resolve(so, "ncclGetErrorString", &l.error_string, &missing);
+  all &= dl::resolve(so, "ncclGetVersion", &l.get_version, &missing);
+  all &= dl::resolve(so, "ncclGetUniqueId", &l.get_unique_id, &missing);
+  all &= dl::resolve(so, "ncclCommInitRank", &l.comm_init_rank, &missing);
+  all &= dl::resolve(so, "ncclCommDestroy", &l.comm_destroy, &missing);
+  all &= dl::resolve(so, "ncclCommAbort", &l.comm_abort, &missing);
+  all &= dl::resolve(so, "ncclAllReduce", &l.all_reduce, &missing);
+  all &= dl::resolve(so, "ncclBroadcast", &l.broadcast, &missing);
+  all &= dl::resolve(so, "ncclGroupStart", &l.group_start, &missing);
+  all &= dl::resolve(so, "ncclGroupEnd", &l.group_end, &missing);
+  all &= dl::resolve(so, "ncclGetErrorString", &l.error_string, &missing);
   if (!all) {
     dlclose(so);
     return failed("not a usable NCCL (missing " + missing + ")");
   }
   std::string optional;
-  resolve(so, "ncclGetLastError", &l.last_error, &optional);
+  dl::resolve(so, "ncclGetLastError", &l.last_error, &optional);
   int code = 0, major = 0;
   if (l.get_version(&code) != nc::ncclSuccess) {
     dlclose(so);

@@ -1,6 +1,8 @@
 // MPI through dlopen (see mpi_loader.h): the Open MPI ABI declared by hand, the library opened on first use.
 #include "mpi_loader.h"
 
+#include "dl_library.h"
+
 #include <dlfcn.h>
 
 #include <unistd.h>
@@ -51,18 +53,6 @@ World g_world;
 bool g_initialised = false;
 bool g_finalized = false;
 
-template <class T>
-bool resolve(void* so, const char* name, T* out, std::string* missing) {
-  void* p = dlsym(so, name);
-  if (p == nullptr) {
-    if (!missing->empty()) *missing += ", ";
-    *missing += name;
-    return false;
-  }
-  *out = reinterpret_cast<T>(p);
-  return true;
-}
-
 const char* kInstallHint =
     "peftjs's distributed training needs Open MPI at run time: install it (Debian/Ubuntu: apt-get install "
     "openmpi-bin; Fedora: dnf install openmpi; macOS: brew install open-mpi) or set PEFTJS_MPI_LIB to the "
@@ -70,41 +60,33 @@ const char* kInstallHint =
 
 // Opens `name` and resolves every entry; on failure appends "<name>: <reason>" to *tried.
 bool try_open(const std::string& name, Library* lib, std::string* tried) {
-  auto failed = [&](const std::string& why) {
-    if (!tried->empty()) *tried += "; ";
-    *tried += why.compare(0, name.size(), name) == 0 ? why : name + ": " + why;
-    return false;
-  };
-  dlerror();
+  auto failed = [&](const std::string& why) { return dl::note_failure(name, why, tried); };
   // RTLD_GLOBAL: Open MPI's components are plugins dlopen()ed by libmpi, and they resolve libmpi's own
   // symbols from the global namespace (with RTLD_LOCAL MPI_Init fails to load them).
-  void* so = dlopen(name.c_str(), RTLD_NOW | RTLD_GLOBAL);
-  if (so == nullptr) {
-    const char* e = dlerror();
-    return failed(e ? e : "dlopen failed");
-  }
+  void* so = dl::open(name, RTLD_NOW | RTLD_GLOBAL, tried);
+  if (so == nullptr) return false;
   Library l;
   l.so = so;
   std::string missing;
   bool all = true;
-  all &= resolve(so, "MPI_Initialized", &l.initialized, &missing);
-  all &= resolve(so, "MPI_Finalized", &l.finalized, &missing);
-  all &= resolve(so, "MPI_Init_thread", &l.init_thread, &missing);
-  all &= resolve(so, "MPI_Comm_rank", &l.comm_rank, &missing);
-  all &= resolve(so, "MPI_Comm_size", &l.comm_size, &missing);
-  all &= resolve(so, "MPI_Allreduce", &l.allreduce, &missing);
-  all &= resolve(so, "MPI_Bcast", &l.bcast, &missing);
-  all &= resolve(so, "MPI_Barrier", &l.barrier, &missing);
-  all &= resolve(so, "MPI_Finalize", &l.finalize, &missing);
-  all &= resolve(so, "MPI_Abort", &l.abort, &missing);
-  all &= resolve(so, "MPI_Error_string", &l.error_string, &missing);
+  all &= dl::resolve(so, "MPI_Initialized", &l.initialized, &missing);
+  all &= dl::resolve(so, "MPI_Finalized", &l.finalized, &missing);
+  all &= dl::resolve(so, "MPI_Init_thread", &l.init_thread, &missing);
+  all &= dl::resolve(so, "MPI_Comm_rank", &l.comm_rank, &missing);
+  all &= dl::resolve(so, "MPI_Comm_size", &l.comm_size, &missing);
+  all &= dl::resolve(so, "MPI_Allreduce", &l.allreduce, &missing);
+  all &= dl::resolve(so, "MPI_Bcast", &l.bcast, &missing);
+  all &= dl::resolve(so, "MPI_Barrier", &l.barrier, &missing);
+  all &= dl::resolve(so, "MPI_Finalize", &l.finalize, &missing);
+  all &= dl::resolve(so, "MPI_Abort", &l.abort, &missing);
+  all &= dl::resolve(so, "MPI_Error_string", &l.error_string, &missing);
   if (!all) return failed("not an MPI library (missing " + missing + ")");
   std::string handles;
   bool ompi = true;
-  ompi &= resolve(so, "ompi_mpi_comm_world", &l.comm_world, &handles);
-  ompi &= resolve(so, "ompi_mpi_float", &l.float_type, &handles);
-  ompi &= resolve(so, "ompi_mpi_byte", &l.byte_type, &handles);
-  ompi &= resolve(so, "ompi_mpi_op_sum", &l.op_sum, &handles);
+  ompi &= dl::resolve(so, "ompi_mpi_comm_world", &l.comm_world, &handles);
+  ompi &= dl::resolve(so, "ompi_mpi_float", &l.float_type, &handles);
+  ompi &= dl::resolve(so, "ompi_mpi_byte", &l.byte_type, &handles);
+  ompi &= dl::resolve(so, "ompi_mpi_op_sum", &l.op_sum, &handles);
   // Left open: an MPI library cannot be unloaded once its symbols may have been used.
   if (!ompi) return failed("not Open MPI (missing " + handles + "; MPICH's ABI is not supported)");
   *lib = l;
