@@ -5,7 +5,10 @@
  * Also the two containers that name an adapter's tensors as HF does (`lora_A.default`, `ia3_l.default`).
  */
 import { Module } from '../../nn/module';
+import { noGrad } from '../../tensor/autograd';
+import { add, sub } from '../../tensor/ops';
 import type { Tensor } from '../../tensor/tensor';
+import { foldDelta } from './fold_delta';
 import { type AdapterLayer, isAdapterLayer } from '../tuner';
 
 /** Children named by adapter (HF's ModuleDict). */
@@ -81,4 +84,21 @@ export abstract class AdapterLayerBase<Spec> extends Module implements AdapterLa
   protected abstract disposeAdapter(name: string): void;
   abstract merge(names: string[]): void;
   abstract unmerge(): void;
+
+  /**
+   * merge() of a layer whose adapters fold into `weight` as a delta in its layout: each named adapter of this
+   * layer not merged yet, in order.
+   */
+  protected mergeDeltas(weight: Tensor, names: string[], delta: (name: string) => Tensor): void {
+    for (const n of names) {
+      if (this.merged.includes(n) || !this.specs.has(n)) continue;
+      foldDelta(weight, noGrad(() => delta(n)), add);
+      this.merged.push(n);
+    }
+  }
+
+  /** unmerge() of such a layer: the merged adapters out again, the last merged first. */
+  protected unmergeDeltas(weight: Tensor, delta: (name: string) => Tensor): void {
+    while (this.merged.length > 0) foldDelta(weight, noGrad(() => delta(this.merged.pop()!)), sub);
+  }
 }

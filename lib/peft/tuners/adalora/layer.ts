@@ -16,11 +16,10 @@ import { parameter } from '../../../nn/module';
 import { loraAdd, loraLinear } from '../../../ops/lora/op';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, full, randn, zeros } from '../../../tensor/creation';
-import { add, matmul, mul, sub } from '../../../tensor/ops';
+import { matmul, mul } from '../../../tensor/ops';
 import { seedCounter } from '../../../tensor/seed_counters';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
-import { foldDelta } from '../fold_delta';
 
 export interface AdaLoraSpec {
   /** The current rank (init_r, or what a rank pattern left). */
@@ -155,14 +154,10 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
   }
 
   merge(names: string[]): void {
-    for (const n of names) {
-      if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      foldDelta(this.base_layer.weight, this.deltaWeight(n), add);
-      this.merged.push(n);
-    }
+    this.mergeDeltas(this.base_layer.weight, names, (n) => this.deltaWeight(n));
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) foldDelta(this.base_layer.weight, this.deltaWeight(this.merged.pop()!), sub);
+    this.unmergeDeltas(this.base_layer.weight, (n) => this.deltaWeight(n));
   }
 }

@@ -12,11 +12,10 @@ import type { Linear } from '../../../nn/layers/linear';
 import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { randn, zeros } from '../../../tensor/creation';
-import { add, linear, matmul, mul, scale, sub } from '../../../tensor/ops';
+import { add, linear, matmul, mul, scale } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
-import { foldDelta } from '../fold_delta';
 import { fourierBases, TrigTable } from './dft';
 import { torchRandpermPrefix } from './randperm';
 
@@ -130,14 +129,10 @@ export class FourierFTLinear extends AdapterLayerBase<FourierFTSpec> {
   }
 
   merge(names: string[]): void {
-    for (const n of names) {
-      if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      foldDelta(this.base_layer.weight, this.storedDelta(n), add);
-      this.merged.push(n);
-    }
+    this.mergeDeltas(this.base_layer.weight, names, (n) => this.storedDelta(n));
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) foldDelta(this.base_layer.weight, this.storedDelta(this.merged.pop()!), sub);
+    this.unmergeDeltas(this.base_layer.weight, (n) => this.storedDelta(n));
   }
 }

@@ -16,14 +16,13 @@ import type { Module } from '../../../nn/module';
 import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, rand, zeros } from '../../../tensor/creation';
-import { add, linear, mul, sub } from '../../../tensor/ops';
+import { add, linear, mul } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { PeftConfig } from '../../config';
 import type { PeftModel } from '../../peft_model';
 import { fillDefaultTargets } from '../../target_module_mapping';
 import { findTargets, isTargeted, patternValue } from '../../targets';
 import { AdapterLayerBase, getBaseLayer, ParameterDict } from '../adapter_layer';
-import { foldDelta } from '../fold_delta';
 
 const isNameList = (v: unknown) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
 
@@ -188,15 +187,11 @@ export abstract class LycorisLinear extends AdapterLayerBase<LycorisSpec> {
   }
 
   merge(names: string[]): void {
-    for (const n of names) {
-      if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      foldDelta(this.base.weight, noGrad(() => this.deltaWeight(n)), add);
-      this.merged.push(n);
-    }
+    this.mergeDeltas(this.base.weight, names, (n) => this.deltaWeight(n));
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) foldDelta(this.base.weight, noGrad(() => this.deltaWeight(this.merged.pop()!)), sub);
+    this.unmergeDeltas(this.base.weight, (n) => this.deltaWeight(n));
   }
 }
 

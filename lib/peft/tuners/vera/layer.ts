@@ -14,10 +14,9 @@ import { parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, full, ones, randn } from '../../../tensor/creation';
 import { dropout } from '../../../tensor/shape_ops';
-import { add, linear, matmul, mul, sub } from '../../../tensor/ops';
+import { add, linear, matmul, mul } from '../../../tensor/ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
-import { foldDelta } from '../fold_delta';
 
 /**
  * The shared frozen projections of a model's VeRA adapters (HF's VeraModel.vera_A / vera_B buffers: not
@@ -175,15 +174,11 @@ export class VeraLinear extends AdapterLayerBase<VeraSpec> {
   }
 
   merge(names: string[]): void {
-    for (const n of names) {
-      if (this.merged.includes(n) || !this.specs.has(n)) continue;
-      foldDelta(this.base_layer.weight, this.deltaWeight(n), add);
-      this.merged.push(n);
-    }
+    this.mergeDeltas(this.base_layer.weight, names, (n) => this.deltaWeight(n));
   }
 
   unmerge(): void {
-    while (this.merged.length > 0) foldDelta(this.base_layer.weight, this.deltaWeight(this.merged.pop()!), sub);
+    this.unmergeDeltas(this.base_layer.weight, (n) => this.deltaWeight(n));
   }
 }
 
