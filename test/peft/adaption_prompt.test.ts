@@ -12,34 +12,18 @@ import {
   copyInto, fromArray, MistralConfig, MistralForCausalLM, noGrad, PeftModel, Qwen2Config, Qwen2ForCausalLM, setBackend, type Module,
 } from '../../lib';
 import { withoutInit } from '../../lib/nn/init';
-import { expectedLogits, load, logitsOf, PEFT_FIXTURES, rawEntries, tmp, trainSteps } from './vera_lycoris_helpers';
+import { checkFixture, load, logitsOf, PEFT_FIXTURES, rawEntries, tmp, trainSteps } from './vera_lycoris_helpers';
 import { forward, inputsOf, openGolden } from '../helpers/golden';
 
 beforeAll(() => setBackend('native'));
 
-/** Loads fixture `name`: torch's logits to 1e-4, the adapter matters, saved again byte for byte, loads again the same. */
+/** Loads fixture `name` (checkFixture without merging), adapter_config.json written back as read; HF cannot merge it. */
 function checkAdaptionFixture(name: string, family: string): PeftModel {
-  const dir = path.join(PEFT_FIXTURES, name);
-  const peft = PeftModel.fromPretrained(load(family), dir);
-  const logits = logitsOf(peft.model, family);
-  const expected = expectedLogits(dir);
-  expect(logits).toAllClose(expected, { atol: 1e-4, rtol: 1e-4 });
-  const base = peft.disableAdapter(() => logitsOf(peft.model, family));
-  expect(() => expect(base).toAllClose(expected, { atol: 1e-2 })).toThrow();
+  const peft = checkFixture(name, family, { merges: false });
   const out = tmp();
   peft.savePretrained(out);
-  const a = rawEntries(path.join(dir, 'adapter_model.safetensors'));
-  const b = rawEntries(path.join(out, 'adapter_model.safetensors'));
-  expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
-  for (const [k, e] of a) {
-    expect({ k, dtype: b.get(k)!.dtype, shape: b.get(k)!.shape }).toEqual({ k, dtype: e.dtype, shape: e.shape });
-    expect(b.get(k)!.bytes.equals(e.bytes)).toBe(true);
-  }
-  expect(JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'))).toEqual({
-    ...JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')),
-  });
-  const again = PeftModel.fromPretrained(load(family), out);
-  expect(logitsOf(again.model, family)).toAllClose(logits, { atol: 0, rtol: 0 });
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8')))
+    .toEqual(JSON.parse(fs.readFileSync(path.join(PEFT_FIXTURES, name, 'adapter_config.json'), 'utf8')));
   // HF's AdaptionPromptModel has no merge
   expect(() => peft.merge()).toThrow(/ADAPTION_PROMPT adapters \('default'\) have no weights to fold into the base model/);
   return peft;
