@@ -15,6 +15,7 @@ import {
   noGrad, PeftModel, peftConfigFromJSON, QuantizedTensor, quantizeModel, replaceLoraWeightsLoftq, setBackend, setLoraWarningHandler, type Tensor,
 } from '../../lib';
 import { logitsOf } from './vera_lycoris_helpers';
+import { canon, expectClose, host } from './lora_init_helpers';
 
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'peft', 'loftq', 'loftq.safetensors');
@@ -24,30 +25,8 @@ const R = 4;
 const CASES: [string, number, number][] = [['nf4_iter1', 4, 1], ['nf4_iter2', 4, 2], ['nf4_iter3', 4, 3], ['int8_iter1', 8, 1], ['int8_iter2', 8, 2]];
 
 const llama = () => loadHfModel(path.join(MODELS, 'llama')) as LlamaForCausalLM;
-const host = (t: Tensor) => Array.from(t.toFloat32Array());
-const maxAbs = (v: number[]) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
-function expectClose(actual: number[], expected: number[], tol: number, what: string, scaleOf = expected): void {
-  expect(actual.length).toBe(expected.length);
-  const scale = Math.max(maxAbs(scaleOf), 1e-6);
-  const worst = Math.max(...actual.map((v, i) => Math.abs(v - expected[i])));
-  if (!(worst / scale < tol)) throw new Error(`${what}: max |diff| ${worst} vs scale ${scale}`);
-}
-/** Each pair (A row j, B column j) signed so that A row j's largest |value| is positive. */
-function canon(a: number[], b: number[], r: number): { a: number[]; b: number[] } {
-  const inF = a.length / r, out = b.length / r;
-  const a2 = [...a], b2 = [...b];
-  for (let j = 0; j < r; j++) {
-    let best = 0;
-    for (let i = 0; i < inF; i++) if (Math.abs(a[j * inF + i]) > Math.abs(best)) best = a[j * inF + i];
-    if (best < 0) {
-      for (let i = 0; i < inF; i++) a2[j * inF + i] = -a2[j * inF + i];
-      for (let i = 0; i < out; i++) b2[i * r + j] = -b2[i * r + j];
-    }
-  }
-  return { a: a2, b: b2 };
-}
 /** B A for B [out, r], A [r, in]. */
 function product(b: number[], a: number[], r: number): number[] {
   const inF = a.length / r, out = b.length / r;
