@@ -2,8 +2,9 @@
  * FourierFTLinear: a Linear (or GPT-2's Conv1D) with FourierFT adapters, HF's fourierft.FourierFTLinear
  * (src/peft/tuners/fourierft/layer.py): `base_layer` and per adapter the trainable `fourierft_spectrum`
  * [n_frequency]; the frequencies' locations (HF's `indices`, not saved) come from torch's randperm under
- * random_loc_seed (randperm.ts). delta_w [out, in] = real(ifft2(dense spectrum)) * scaling, computed as two
- * differentiable products (dft.ts); y = base(x) + x delta_w^T, also for Conv1D (HF's forward uses
+ * random_loc_seed (randperm.ts). delta_w [out, in] = real(ifft2(dense spectrum)) * scaling, computed by a
+ * four-step transform in GEMMs (delta_op.ts, fast_dft.ts) or, where that costs more (few frequencies, a
+ * prime width), as the product of two frozen bases (dft.ts); y = base(x) + x delta_w^T, also for Conv1D (HF's forward uses
  * F.linear(x, delta_w) whatever the layout; only merging transposes it into Conv1D's [in, out] weight).
  * Initialisation as update_layer: spectrum ~ N(0, 1), zeros with init_weights (reset_fourier_parameters).
  */
@@ -16,7 +17,9 @@ import { add, linear, matmul, mul, scale } from '../../../tensor/ops';
 import { concat } from '../../../tensor/shape_ops';
 import type { Tensor } from '../../../tensor/tensor';
 import { AdapterLayerBase, ParameterDict } from '../adapter_layer';
+import { fastDeltaCost, fourierDelta } from './delta_op';
 import { fourierBases, TrigTable } from './dft';
+import { rowDftPlan } from './fast_dft';
 import { torchRandpermPrefix } from './randperm';
 
 export interface FourierFTSpec {
@@ -27,6 +30,19 @@ export interface FourierFTSpec {
   rows: Int32Array;
   cols: Int32Array;
 }
+
+/** How delta_w is computed: the four-step transform (delta_op.ts) or the product of the frozen bases (dft.ts). */
+export type FourierDeltaPath = 'transform' | 'bases';
+
+/**
+ * The cost model's constants, in multiply-adds, calibrated on the native backend (2 cores): one of the
+ * transform's N1 small steps (a slice, a GEMM, a strided copy) costs ~20 us beyond its flops, and an element
+ * of the host-built arrays (the transform's spectrum rows, the bases' U and V) ~4 multiply-adds of GEMM
+ * time. With them the transform is taken from ~200x64 layers with a few hundred frequencies up (it measured
+ * 5x faster there, 3.5-6x at GPT-2's sizes with 1000), the bases below (where both take about 1 ms).
+ */
+const TRANSFORM_STEP_OVERHEAD = 3e5;
+const HOST_ELEMENT_COST = 4;
 
 export class FourierFTLinear extends AdapterLayerBase<FourierFTSpec> {
   readonly base_layer: Linear | Conv1D;
@@ -83,9 +99,31 @@ export class FourierFTLinear extends AdapterLayerBase<FourierFTSpec> {
     return concat([s, s], 0);
   }
 
-  /** HF's get_delta_weight: real(ifft2(dense spectrum)) * scaling, [out, in], differentiable in the spectrum. */
-  deltaWeight(name: string): Tensor {
+  /** Multiply-adds of building delta_w for f frequencies each way (forward only). */
+  private deltaCosts(f: number): Record<FourierDeltaPath, number> {
+    const out = this.outFeatures, inF = this.inFeatures, plan = rowDftPlan(out);
+    return {
+      transform: fastDeltaCost(plan, inF, f, false, HOST_ELEMENT_COST) + plan.n1 * TRANSFORM_STEP_OVERHEAD,
+      bases: HOST_ELEMENT_COST * 2 * f * (out + inF) + 2 * f * out * inF,
+    };
+  }
+
+  /** The cheaper way to build delta_w for an adapter of f frequencies on this layer. */
+  deltaPath(f: number): FourierDeltaPath {
+    const c = this.deltaCosts(f);
+    return c.transform < c.bases ? 'transform' : 'bases';
+  }
+
+  /**
+   * HF's get_delta_weight: real(ifft2(dense spectrum)) * scaling, [out, in], differentiable in the spectrum;
+   * `path` (tests, benchmarks) overrides the choice of deltaPath.
+   */
+  deltaWeight(name: string, path: FourierDeltaPath = this.deltaPath(this.specs.get(name)!.nFrequency)): Tensor {
     const spec = this.specs.get(name)!;
+    if (path === 'transform') {
+      this.tables ??= { out: new TrigTable(this.outFeatures), in: new TrigTable(this.inFeatures) };
+      return fourierDelta(this.fourierft_spectrum.get(name), spec, spec.scaling, rowDftPlan(this.outFeatures), this.tables.in);
+    }
     const { u, v } = this.bases(name);
     const s2 = this.doubled(name), ut = u.T;
     const us = mul(ut, s2);                                          // U^T diag([s; s])   [out, 2F]
@@ -103,10 +141,12 @@ export class FourierFTLinear extends AdapterLayerBase<FourierFTSpec> {
     const tokens = x.size / inF;
     for (const n of this.active) {
       if (this.merged.includes(n)) continue;
-      // x delta^T either through delta (out * in * 2F per call, HF's way) or as ((x V^T) * [s; s]) U, which
-      // costs tokens * (in + out) * 2F: the cheaper one (a few generated tokens, say), the same sum either way.
-      if (tokens * (inF + out) < inF * out) {
-        const spec = this.specs.get(n)!;
+      // x delta^T either through delta (HF's way: building it, then tokens * in * out) or as
+      // ((x V^T) * [s; s]) U, which costs (tokens + 1) * (in + out) * 2F with the bases: the cheaper one (a
+      // few generated tokens, say), the same sum either way.
+      const spec = this.specs.get(n)!;
+      const costs = this.deltaCosts(spec.nFrequency);
+      if ((tokens + 1) * (inF + out) * 2 * spec.nFrequency < Math.min(costs.transform, costs.bases) + tokens * inF * out) {
         const { u, v } = this.bases(n);
         const h = mul(linear(x, v), this.doubled(n));                  // [..., 2F]
         y = add(y, linear(scale(h, spec.scaling / (out * inF)), u.T));
