@@ -11,7 +11,7 @@ import { availableBackends } from '../lib';
 import { loadAddon } from '../lib/backend/native/addon';
 import { timeJsGemm } from './js_baseline';
 import { machine } from './machine';
-import { loraOverBase, timeExtra, timePeftjs } from './peftjs_rows';
+import { loraOverBase, timeExtra, timeFourierBases, timePeftjs } from './peftjs_rows';
 import { isLoraStepRow, type LoraRowResult, runLoraStepRows } from './lora_step_rows';
 import { ddpBenchRow, formatDdpTable, runDdpStepRows } from './ddp_step_rows';
 import { defaultRows, extraBytes, isTrainRow, ROW_NAMES, type RowName, type RowSpec, rowFlops, shapeLabel } from './rows';
@@ -181,6 +181,10 @@ export async function main(argv: string[]): Promise<void> {
       if (s.shape.compute === 16) row.notes!.push(`bf16 compute: ${loadAddon()!.info().avx512Bf16 ? 'vdpbf16ps' : 'no AVX512_BF16 here, the rounded float32 GEMM'}; torch: bf16 matmul`);
       else if (s.shape.bits !== 16) row.notes!.push('torch: float32 matmul (no CPU weight-only int8/nf4 kernel in torch)');
     }
+    if (s.name === 'fourierft_delta') {
+      const bases = timeFourierBases(s).medianMs;
+      row.notes!.push(`the product of the frozen bases (the path before the transform): ${bases.toFixed(1)} ms, ${(bases / ms).toFixed(1)}x the transform's; torch: ifft2 of the dense spectrum, as HF`);
+    }
     if (s.name === 'lora_fwd_bwd') {
       const paired = loraOverBase(s);
       row.overhead_vs_base = paired.ratio - 1;
@@ -236,6 +240,7 @@ export async function main(argv: string[]): Promise<void> {
     kernelRows.map((r) => [r.name, shapeLabel(r), r.ms, r.gflops, pct(r.peak_fraction), num(r.torch_ms), times(r.vs_torch),
       times(r.vs_tfjs_cpu), times(r.vs_tfjs_wasm), times(r.vs_js), r.overhead_vs_base === undefined ? '-' : `${r.overhead_vs_base >= 0 ? '+' : ''}${pct(r.overhead_vs_base)}`,
       num(r.added_ms), num(r.gbps), pct(r.bandwidth_fraction)])));
+  for (const r of kernelRows) if (r.name === 'fourierft_delta') for (const n of r.notes ?? []) console.log(`${r.name} ${shapeLabel(r)}: ${n}`);
   if (trainRows.length > 0) {
     if (kernelRows.length > 0) console.log('');
     console.log(formatTable(

@@ -1,5 +1,6 @@
 /** Times each row on the peftjs native backend (median of repeated runs after warm-up). */
-import { matmul, randn, setBackend, tidy, zeros } from '../lib';
+import { FourierFTLinear, Linear, matmul, noGrad, randn, setBackend, tidy, zeros } from '../lib';
+import type { FourierDeltaPath } from '../lib/peft/tuners/fourierft/layer';
 import { launchBitfitBackward } from '../lib/ops/bitfit/launch';
 import { launchDiffPruneBackward, launchDiffPruneForward } from '../lib/ops/diff_prune/launch';
 import { launchIa3Backward, launchIa3Forward } from '../lib/ops/ia3/launch';
@@ -64,6 +65,7 @@ function stepFor(s: RowSpec): () => void {
         launchDiffPruneBackward(dw, delta, logAlpha, { ...opts, gates: z });  // from the kept gates, as autograd runs it
       };
     }
+    case 'fourierft_delta': return fourierDeltaStep(s);
     case 'train_step':
     case 'lora_step_1b':
     case 'lora_step_7b':
@@ -75,6 +77,29 @@ function stepFor(s: RowSpec): () => void {
     case 'tfjs_conv_fit':
     case 'tfjs_transformer': throw new Error(`bench: ${s.name} runs through TensorFlow.js (bench/tfjs_rows.ts), not as a kernel row`);
   }
+}
+
+/** FourierFT's delta weight forward and the spectrum's gradient backward, along `path` (default: the layer's choice). */
+function fourierDeltaStep(s: RowSpec, path?: FourierDeltaPath): () => void {
+  const { out, in: inF, F } = s.shape;
+  const layer = new FourierFTLinear(noGrad(() => new Linear(inF, out)));
+  layer.addAdapter('default', { nFrequency: F, scaling: 150, randomLocSeed: 777, initWeights: false });
+  const spectrum = layer.fourierft_spectrum.get('default');
+  const g = randn([out, inF], { seed: 4 });
+  return () => {
+    layer.deltaWeight('default', path).backward({ grad: g });
+    spectrum.grad?.dispose();
+    spectrum.grad = null;
+  };
+}
+
+/** fourierft_delta along the product of the frozen bases (the path before the transform), for the note. */
+export function timeFourierBases(s: RowSpec): Timing {
+  setBackend('native');
+  return tidy(() => {
+    const step = fourierDeltaStep(s, 'bases');
+    return timeIt(() => tidy(step), { warmup: 1, minRuns: 5, budgetMs: 3000 });
+  });
 }
 
 /**

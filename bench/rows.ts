@@ -4,12 +4,13 @@
  * train_step row (issue 4) is a whole model: L layers, H heads, width d, vocabulary V, sequence T, batch B.
  */
 import type { Family } from './family_model';
+import { rowDftCost, rowDftPlan } from '../lib/peft/tuners/fourierft/fast_dft';
 import { ddpStepRows } from './ddp_step';
 import { loraStepFlops, loraStepRows } from './lora_step_rows';
 import { type TfjsRowName, tfjsRowFlops, tfjsRows } from './tfjs_rows';
 
 export type RowName = 'gemm' | 'gemm_wq' | 'base_fwd_bwd' | 'lora_fwd_bwd' | 'ia3_fwd_bwd' | 'bitfit_fwd_bwd' | 'diffprune_fwd_bwd' | 'train_step'
-  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | 'family_step' | 'ddp_step' | TfjsRowName;
+  | 'lora_step_1b' | 'lora_step_7b' | 'lora_quality' | 'family_step' | 'ddp_step' | 'fourierft_delta' | TfjsRowName;
 
 export interface RowSpec {
   name: RowName;
@@ -19,7 +20,7 @@ export interface RowSpec {
 }
 
 export const ROW_NAMES: RowName[] = ['gemm', 'gemm_wq', 'base_fwd_bwd', 'lora_fwd_bwd', 'ia3_fwd_bwd', 'bitfit_fwd_bwd', 'diffprune_fwd_bwd', 'train_step',
-  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'family_step', 'ddp_step', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
+  'lora_step_1b', 'lora_step_7b', 'lora_quality', 'family_step', 'ddp_step', 'fourierft_delta', 'tfjs_matmul', 'tfjs_dense_fit', 'tfjs_conv_fit', 'tfjs_transformer'];
 
 /** Rows that train a whole model in a child process (bench/train_step.ts), not one kernel in-process. */
 export const isTrainRow = (s: RowSpec): boolean => s.name === 'train_step';
@@ -41,6 +42,9 @@ export function defaultRows(): RowSpec[] {
     rows.push({ name: 'bitfit_fwd_bwd', shape: { T: 2048, d } });
     rows.push({ name: 'diffprune_fwd_bwd', shape: { T: 2048, d } });
   }
+  // FourierFT's delta from the spectrum and the spectrum's gradient from d delta, on GPT-2 small's mlp.c_proj
+  // (HF's default target) and attn.c_attn, with HF's default 1000 frequencies.
+  for (const [out, inF] of [[768, 3072], [2304, 768]]) rows.push({ name: 'fourierft_delta', shape: { out, in: inF, F: 1000 } });
   rows.push({ name: 'train_step', shape: { L: 6, H: 8, d: 512, V: 8192, T: 256, B: 8 } });
   rows.push(...loraStepRows());
   rows.push(...ddpStepRows());
@@ -70,6 +74,11 @@ export function rowFlops(s: RowSpec): number {
     case 'lora_step_7b':
     case 'family_step': return loraStepFlops(s.shape);
     case 'lora_quality': return 0;
+    // the transform's GEMMs, forward (complex in, real out) and backward (real in, complex out)
+    case 'fourierft_delta': {
+      const plan = rowDftPlan(s.shape.out);
+      return 2 * (rowDftCost(plan, s.shape.in, true, false) + rowDftCost(plan, s.shape.in, false, true));
+    }
     case 'tfjs_matmul':
     case 'tfjs_dense_fit':
     case 'tfjs_conv_fit':

@@ -28,6 +28,21 @@ def step_for(name, s):
         if s["bits"] == 16 or s.get("compute") == 16:
             x, w = x.bfloat16(), w.bfloat16()
         return lambda: x @ w.T
+    if name == "fourierft_delta":
+        # HF peft's FourierFTLayer.get_delta_weight: the spectrum into a dense [out, in] at the drawn
+        # locations, real(ifft2) * scaling; the backward from d delta.
+        out, inf, f = s["out"], s["in"], s["F"]
+        idx = torch.randperm(out * inf, generator=torch.Generator().manual_seed(777))[:f]
+        rows, cols = idx // inf, idx % inf
+        spectrum = torch.randn(f).requires_grad_(True)
+        gd = g(out, inf)
+
+        def step():
+            spectrum.grad = None
+            dense = torch.zeros(out, inf)
+            dense[rows, cols] = spectrum
+            (torch.fft.ifft2(dense).real * 150.0).backward(gd)
+        return step
     T, d = s["T"], s["d"]
     x = g(T, d).requires_grad_(True)
     w, b, dy = g(d, d, std=0.02), g(d), g(T, d)

@@ -25,6 +25,23 @@ export function ones(shape: Shape): Tensor {
   return full(shape, 1);
 }
 
+/**
+ * A tensor whose values `write` sets on the host, into zeros. On a CPU backend it writes straight into the
+ * tensor's memory, which the backend's pool hands out warm (a fresh multi-MB host array costs more in page
+ * faults than many kernels that use it); elsewhere it writes a host array and uploads it.
+ */
+export function hostWritten(shape: Shape, write: (values: Float32Array) => void): Tensor {
+  const t = zeros(shape);
+  if (t.device === 'cpu') {
+    write(t.data);
+    return t;
+  }
+  t.dispose();
+  const values = new Float32Array(sizeOf(shape));
+  write(values);
+  return fromArray(values, shape);
+}
+
 function flatten(values: NestedArray, shape: number[], out: number[], depth: number): void {
   if (Array.isArray(values)) {
     if (shape.length === depth) shape.push(values.length);

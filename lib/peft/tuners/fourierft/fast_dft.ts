@@ -5,13 +5,13 @@
  *   A[p1, r2, :] = sum_r1 e^{2 pi i p1 r1 / N1} Z[N2 r1 + r2, :]          one GEMM over Z viewed [N1, N2 M]
  *   X[p1 + N1 p2, :] = sum_r2 e^{2 pi i r2 (p1 + N1 p2) / N} A[p1, r2, :]  one GEMM [N2, N2] x [N2, M] per p1
  * (the second matrix holds the twiddle factors). 8 N (N1 + N2) M flops for complex input and output
- * against 8 N^2 M for the plain product: 28x fewer at N = 768 (24 x 32), 48x at 4096. Complex matrices are
+ * against 8 N^2 M for the plain product: 14x fewer at N = 768 (24 x 32), 32x at 4096. Complex matrices are
  * stacked planes [re; im] along the rows ([2N, M]), so each complex product is one real GEMM with the
  * block matrix [[C, -S], [S, C]], its rows ordered so that A[p1] comes out as one contiguous [2 N2, M].
  * No gradient flows through here: the callers (delta_op.ts) write their backward with the same transform.
  */
 import { noGrad } from '../../../tensor/autograd';
-import { empty, fromArray } from '../../../tensor/creation';
+import { empty, hostWritten } from '../../../tensor/creation';
 import { matmul } from '../../../tensor/ops';
 import { scatterInto, type Tensor } from '../../../tensor/tensor';
 
@@ -48,10 +48,9 @@ function trig(n: number): { cos: Float64Array; sin: Float64Array } {
  * The first step's matrix: rows (p1, re), (p1, im) interleaved; columns r1 of the real plane, then (for a
  * complex input) r1 of the imaginary plane. [2 N1, N1] or [2 N1, 2 N1].
  */
-function firstStepMatrix(n1: number, complexIn: boolean): Float32Array {
+function writeFirstStepMatrix(out: Float32Array, n1: number, complexIn: boolean): void {
   const { cos, sin } = trig(n1);
   const cols = complexIn ? 2 * n1 : n1;
-  const out = new Float32Array(2 * n1 * cols);
   for (let p1 = 0; p1 < n1; p1++) {
     for (let r1 = 0; r1 < n1; r1++) {
       const t = (p1 * r1) % n1, c = cos[t], s = sin[t];
@@ -63,17 +62,15 @@ function firstStepMatrix(n1: number, complexIn: boolean): Float32Array {
       }
     }
   }
-  return out;
 }
 
 /**
  * The second step's matrices for every p1, stacked: [N1 * rows, 2 N2] with rows = N2 (real output:
  * [C | -S]) or 2 N2 (complex: [[C, -S], [S, C]]), C[p2, r2] = cos(2 pi r2 (p1 + N1 p2) / N).
  */
-function secondStepMatrices(plan: RowDftPlan, complexOut: boolean, table: { cos: Float64Array; sin: Float64Array }): Float32Array {
+function writeSecondStepMatrices(out: Float32Array, plan: RowDftPlan, complexOut: boolean, table: { cos: Float64Array; sin: Float64Array }): void {
   const { n, n1, n2 } = plan;
   const rows = complexOut ? 2 * n2 : n2, cols = 2 * n2;
-  const out = new Float32Array(n1 * rows * cols);
   for (let p1 = 0; p1 < n1; p1++) {
     const base = p1 * rows * cols;
     for (let p2 = 0; p2 < n2; p2++) {
@@ -89,7 +86,6 @@ function secondStepMatrices(plan: RowDftPlan, complexOut: boolean, table: { cos:
       }
     }
   }
-  return out;
 }
 
 /**
@@ -103,12 +99,12 @@ export function rowDft(z: Tensor, plan: RowDftPlan, complexOut: boolean): Tensor
     throw new RangeError(`rowDft: expected a contiguous [${n}, M] or [${2 * n}, M] matrix, got [${z.shape.join(', ')}]`);
   const complexIn = planes === 2, m = z.shape[1];
   return noGrad(() => {
-    const first = fromArray(firstStepMatrix(n1, complexIn), [2 * n1, complexIn ? 2 * n1 : n1]);
+    const first = hostWritten([2 * n1, complexIn ? 2 * n1 : n1], (out) => writeFirstStepMatrix(out, n1, complexIn));
     const zv = z.reshape([planes * n1, n2 * m]);
     const a = matmul(first, zv);  // rows (p1, re|im): A[p1] = [2 N2, M]
     [first, zv].forEach((t) => t.dispose());
     const rows = complexOut ? 2 * n2 : n2;
-    const second = fromArray(secondStepMatrices(plan, complexOut, trig(n)), [n1 * rows, 2 * n2]);
+    const second = hostWritten([n1 * rows, 2 * n2], (out) => writeSecondStepMatrices(out, plan, complexOut, trig(n)));
     const x = empty([(complexOut ? 2 : 1) * n, m]);
     for (let p1 = 0; p1 < n1; p1++) {
       const w = second.slice(0, p1 * rows, (p1 + 1) * rows);

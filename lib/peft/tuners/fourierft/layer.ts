@@ -38,8 +38,8 @@ export type FourierDeltaPath = 'transform' | 'bases';
  * The cost model's constants, in multiply-adds, calibrated on the native backend (2 cores): one of the
  * transform's N1 small steps (a slice, a GEMM, a strided copy) costs ~20 us beyond its flops, and an element
  * of the host-built arrays (the transform's spectrum rows, the bases' U and V) ~4 multiply-adds of GEMM
- * time. With them the transform is taken from ~200x64 layers with a few hundred frequencies up (it measured
- * 5x faster there, 3.5-6x at GPT-2's sizes with 1000), the bases below (where both take about 1 ms).
+ * time. With them the transform is taken from ~200x64 layers with a few hundred frequencies up (about even
+ * there, 2.6-5x faster forward + backward from 288x768 with 1000), the bases below (both ~1 ms there).
  */
 const TRANSFORM_STEP_OVERHEAD = 3e5;
 const HOST_ELEMENT_COST = 4;
