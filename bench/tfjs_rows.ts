@@ -80,8 +80,11 @@ function oneHot(t: Tf, b: number, classes: number) {
   return t.oneHot(t.tensor1d(Array.from({ length: b }, (_, i) => i % classes), 'int32'), classes);
 }
 
-/** One run of the row at batch b on the current backend (model built, inputs made). */
-function makeStep(t: Tf, s: RowSpec, b: number): Step {
+/**
+ * One run of the row at batch b on the current backend (model built, inputs made). forwardOnly (the fit rows):
+ * model.predict instead of model.fit, for a backend that cannot run the fit step's kernels.
+ */
+function makeStep(t: Tf, s: RowSpec, b: number, forwardOnly = false): Step {
   const sh = s.shape;
   switch (s.name) {
     case 'tfjs_matmul': {
@@ -108,7 +111,14 @@ function makeStep(t: Tf, s: RowSpec, b: number): Step {
       const x = t.randomNormal(s.name === 'tfjs_dense_fit' ? [b, sh.in] : [b, sh.H, sh.W, 1]);
       const y = oneHot(t, b, s.name === 'tfjs_dense_fit' ? sh.out : 10);
       return {
-        async run() { await model.fit(x, y, { batchSize: b, epochs: 1, shuffle: false, verbose: 0 }); },
+        async run() {
+          if (!forwardOnly) await model.fit(x, y, { batchSize: b, epochs: 1, shuffle: false, verbose: 0 });
+          else {
+            const p = model.predict(x) as import('@tensorflow/tfjs').Tensor;
+            await p.data();
+            p.dispose();
+          }
+        },
         dispose() { t.dispose([x, y]); model.dispose(); },
       };
     }
@@ -153,8 +163,8 @@ function makeStep(t: Tf, s: RowSpec, b: number): Step {
  * and on the VMs measured each new MB of memory costs ~1.5 ms of host page faults, which a program that runs
  * for longer than a second no longer pays. The note gives the first runs' median beside the steady one.
  */
-async function timeAt(t: Tf, s: RowSpec, b: number, runs: number, minMs = 0, warmMs = 0, coldRuns?: number[]): Promise<number> {
-  const step = makeStep(t, s, b);
+async function timeAt(t: Tf, s: RowSpec, b: number, runs: number, minMs = 0, warmMs = 0, coldRuns?: number[], forwardOnly = false): Promise<number> {
+  const step = makeStep(t, s, b, forwardOnly);
   try {
     const warmStart = performance.now();
     do {
@@ -211,6 +221,7 @@ export async function runTfjsRows(specs: RowSpec[], withOthers: boolean): Promis
           result.notes.push(`${backend}: ${(e as Error).message.split('\n')[0]}`);
         }
       }
+      if (withOthers && result.ms.wasm === null && (s.name === 'tfjs_conv_fit' || s.name === 'tfjs_dense_fit')) await forwardOnlyNote(t, s, result);
       results.push(result);
     }
   } finally {
@@ -240,5 +251,19 @@ async function timeBackend(t: Tf, s: RowSpec, backend: TfjsBackendName, b: numbe
     result.notes.push(`${backend} timed at batch ${half} and ${b}, extrapolated to ${B}`);
   }
 }
+/**
+ * When wasm cannot run a fit step (tfjs-backend-wasm registers no Conv2DBackpropFilter), the forward pass
+ * alone (model.predict at the full batch) on 'peftjs' and 'wasm', as a note: the one comparison wasm allows.
+ */
+async function forwardOnlyNote(t: Tf, s: RowSpec, result: TfjsRowResult): Promise<void> {
+  const B = batchOf(s), ms: Partial<Record<TfjsBackendName, number>> = {};
+  for (const backend of ['peftjs', 'wasm'] as const) {
+    await t.setBackend(backend);
+    await t.ready();
+    ms[backend] = backend === 'peftjs' ? await timeAt(t, s, B, 5, 1500, 1000, undefined, true) : await timeAt(t, s, B, 3, 0, 0, undefined, true);
+  }
+  result.notes.push(`wasm cannot fit; the forward pass alone (model.predict, batch ${B}): peftjs ${ms.peftjs!.toFixed(1)} ms, wasm ${ms.wasm!.toFixed(1)} ms, ${(ms.wasm! / ms.peftjs!).toFixed(1)}x`);
+}
+
 /** One run of a row at batch b on the current backend (for profiling with tf.profile). */
 export const makeTfjsStep = makeStep;
