@@ -3,6 +3,7 @@
  *   adapter_config.json + adapter_model.safetensors  the adapters of a PeftModel (savePretrained's layout;
  *                                                    only the trainable weights), or
  *   model.safetensors                                the full model (tied weights stored once)
+ *   adalora_allocator.safetensors                    an AdaLoRA adapter's importance averages (RankAllocator)
  *   optimizer.safetensors                            the optimizer's state (lib/optim saveState)
  *   trainer_state.json                               step, epoch, data position, random streams, scheduler,
  *                                                    early stopping
@@ -17,7 +18,8 @@ import { saveSafetensors } from '../io/safetensors_write';
 import type { Module } from '../nn/module';
 import { PeftModel } from '../peft/peft_model';
 import { loadAdapterWeights } from '../peft/save_load';
-import { withFullRankAdaLora } from '../peft/tuners/adalora/tuner';
+import { rankAllocatorOf, withFullRankAdaLora } from '../peft/tuners/adalora/tuner';
+import { fromArray } from '../tensor/creation';
 import type { LRSchedulerState } from '../optim/lr_scheduler';
 import type { RandomState } from '../tensor/creation';
 import type { Tensor } from '../tensor/tensor';
@@ -26,6 +28,7 @@ import type { EarlyStoppingState } from './early_stopping';
 export const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
 export const MODEL_WEIGHTS = 'model.safetensors';
+export const ADALORA_ALLOCATOR_STATE = 'adalora_allocator.safetensors';
 const FORMAT = 'peftjs-trainer';
 const VERSION = 1;
 
@@ -75,6 +78,7 @@ export interface RankRandom {
 export function saveModelWeights(model: Module, dir: string): void {
   if (model instanceof PeftModel) {
     withFullRankAdaLora(model, () => model.savePretrained(dir));
+    saveAllocatorState(model, dir);
     return;
   }
   const tensors: Record<string, Tensor> = Object.fromEntries(model.namedParameters());
@@ -85,6 +89,7 @@ export function saveModelWeights(model: Module, dir: string): void {
 export function loadModelWeights(model: Module, dir: string): void {
   if (model instanceof PeftModel) {
     for (const name of model.peftConfig.keys()) loadAdapterWeights(model, name, name === 'default' ? dir : path.join(dir, name));
+    loadAllocatorState(model, dir);
     return;
   }
   const file = path.join(dir, MODEL_WEIGHTS);
@@ -102,6 +107,42 @@ export function loadModelWeights(model: Module, dir: string): void {
     model.loadStateDict(loaded, { strict: false });
   } finally {
     for (const t of loaded.values()) t.dispose();
+    st.close();
+  }
+}
+
+/** The training AdaLoRA adapter's importance averages, when it has any yet. */
+function saveAllocatorState(model: PeftModel, dir: string): void {
+  const state = rankAllocatorOf(model)?.state();
+  if (!state || state.size === 0) return;
+  const tensors: Record<string, Tensor> = {};
+  for (const [k, v] of state) tensors[k] = fromArray(v, [v.length]);
+  try {
+    saveSafetensors(path.join(dir, ADALORA_ALLOCATOR_STATE), tensors, { format: 'pt' });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+/**
+ * Reads saveAllocatorState's file back. A checkpoint without it (written before the averages were saved, or
+ * before the first optimizer step) leaves them at zero, as a fresh allocator starts.
+ */
+function loadAllocatorState(model: PeftModel, dir: string): void {
+  const allocator = rankAllocatorOf(model), file = path.join(dir, ADALORA_ALLOCATOR_STATE);
+  if (!allocator || !fs.existsSync(file)) return;
+  const st = SafetensorsFile.open(file);
+  try {
+    const entries = new Map<string, Float32Array>();
+    for (const k of st.names()) {
+      const t = st.load(k);
+      entries.set(k, t.toFloat32Array());
+      t.dispose();
+    }
+    allocator.loadState(entries, model.model, file);
+  } catch (e) {
+    throw e instanceof FileFormatError ? e : new FileFormatError('AdaLoRA allocator state', file, (e as Error).message);
+  } finally {
     st.close();
   }
 }

@@ -255,6 +255,58 @@ describe('AdaLoRA through the Trainer', () => {
   });
 });
 
+describe('AdaLoRA in Trainer checkpoints', () => {
+  const make = () => getPeftModel(load('llama'), new AdaLoraConfig({ targetModules: ['q_proj', 'v_proj'], initR: 4, targetR: 2, tinit: 1, tfinal: 2, deltaT: 2, totalStep: 10 }));
+  const data = Array.from({ length: 20 }, (_, i) => ({ inputIds: Array.from({ length: 8 }, (_, j) => (i * 7 + j * 5) % 97) }));
+  const adapterWeights = (peft: PeftModel) => new Map(peft.model.namedParameters().filter(([p]) => /lora_[ABE]\./.test(p)).map(([p, t]) => [p, t.toFloat32Array()]));
+  const pattern = (peft: PeftModel) => JSON.stringify((peft.peftConfig.get('default') as AdaLoraConfig).rankPattern);
+
+  it('a run resumed mid-budgeting equals the uninterrupted run bit for bit, importance averages included; without the file they restart from zero', () => {
+    const outputDir = tmp();
+    const opts = { trainDataset: data, batchSize: 2, lr: 1e-2, progress: false, outputDir, saveSteps: 4 };
+    const whole = make();
+    new Trainer(whole, { ...opts, maxSteps: 10 }).train();
+    const ckpt = path.join(outputDir, 'checkpoint-4');
+    expect(fs.existsSync(path.join(ckpt, 'adalora_allocator.safetensors'))).toBe(true);
+    expect(rawEntries(path.join(ckpt, 'adalora_allocator.safetensors')).has('model.layers.0.self_attn.q_proj.lora_E.default.exp_avg_unc')).toBe(true);
+
+    // Each run writes checkpoint-8 (budgeting still on: the averages are live there; the last step resets them).
+    const averagesAt8 = (dir: string) => fs.readFileSync(path.join(dir, 'checkpoint-8', 'adalora_allocator.safetensors'));
+    const resumeFrom = (dir: string) => {
+      const peft = make(), out = tmp();
+      new Trainer(peft, { ...opts, outputDir: out, maxSteps: 10, resumeFromCheckpoint: dir }).train();
+      return { peft, out };
+    };
+    const same = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) =>
+      a.size === b.size && [...a].every(([k, v]) => b.has(k) && Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b.get(k)!.buffer, b.get(k)!.byteOffset, b.get(k)!.byteLength)));
+    const resumed = resumeFrom(ckpt);
+    expect(pattern(resumed.peft)).toBe(pattern(whole));
+    expect(same(adapterWeights(resumed.peft), adapterWeights(whole))).toBe(true);
+    expect(rawEntries(path.join(outputDir, 'checkpoint-8', 'adalora_allocator.safetensors')).size).toBe(3 * 2 * 2 * 2);  // A, B, E of q and v in 2 layers, two averages each
+    expect(averagesAt8(resumed.out).equals(averagesAt8(outputDir))).toBe(true);
+
+    // the control: the same checkpoint without the file restarts the averages from zero, and they differ at step 8
+    const bare = tmp();
+    fs.cpSync(ckpt, bare, { recursive: true });
+    fs.rmSync(path.join(bare, 'adalora_allocator.safetensors'));
+    expect(averagesAt8(resumeFrom(bare).out).equals(averagesAt8(outputDir))).toBe(false);
+  });
+
+  it('a bad allocator file is an error naming the file and the key', () => {
+    const outputDir = tmp();
+    new Trainer(make(), { trainDataset: data, batchSize: 2, lr: 1e-2, progress: false, outputDir, saveSteps: 2, maxSteps: 4 }).train();
+    const ckpt = path.join(outputDir, 'checkpoint-2'), file = path.join(ckpt, 'adalora_allocator.safetensors');
+    const tensors = rawEntries(file);
+    const [first] = [...tensors.keys()];
+    saveSafetensors(file, { [first.replace('exp_avg_unc', 'exp_avg_x').replace('exp_avg_ipt', 'exp_avg_x')]: fromArray([1, 2], [2]) }, { format: 'pt' });
+    expect(() => new Trainer(make(), { trainDataset: data, batchSize: 2, progress: false, outputDir: tmp(), maxSteps: 4, resumeFromCheckpoint: ckpt }).train())
+      .toThrow(/adalora_allocator\.safetensors.*exp_avg_x' is not an importance average of an AdaLoRA parameter/);
+    saveSafetensors(file, { 'model.layers.0.self_attn.q_proj.lora_E.default.exp_avg_ipt': fromArray([1, 2], [2]) }, { format: 'pt' });
+    expect(() => new Trainer(make(), { trainDataset: data, batchSize: 2, progress: false, outputDir: tmp(), maxSteps: 4, resumeFromCheckpoint: ckpt }).train())
+      .toThrow(/adalora_allocator\.safetensors.*has 2 values, the parameter has 4/);
+  });
+});
+
 describe('bad AdaLoRA input is an error naming the field', () => {
   it('in the constructor', () => {
     expect(() => new AdaLoraConfig()).toThrow(/AdaLoraConfig: totalStep: AdaLoRA does not work when totalStep is null, supply an integer > 0/);

@@ -157,6 +157,39 @@ export class RankAllocator {
     return pattern;
   }
 
+  /**
+   * The moving averages, by `<parameter path>.exp_avg_ipt` and `.exp_avg_unc` (HF keeps them in memory only; a
+   * Trainer checkpoint saves them, so a resumed run scores and masks as the uninterrupted one). This step's
+   * ipt is not state: update_ipt overwrites it before reading it.
+   */
+  state(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [p, s] of this.scores) {
+      out.set(`${p}.exp_avg_ipt`, s.expAvgIpt);
+      out.set(`${p}.exp_avg_unc`, s.expAvgUnc);
+    }
+    return out;
+  }
+
+  /** Restores state() into this allocator; `where` (a file) names the source in errors. */
+  loadState(entries: Map<string, Float32Array>, model: Module, where: string): void {
+    const sizes = new Map(model.namedParameters().filter(([p]) => factorOf(p, this.adapterName) !== null).map(([p, t]) => [p, t.size]));
+    const scores = new Map<string, Scores>();
+    for (const [key, values] of entries) {
+      const m = /^(.*)\.(exp_avg_ipt|exp_avg_unc)$/.exec(key);
+      const size = m ? sizes.get(m[1]) : undefined;
+      if (!m || size === undefined) throw new Error(`RankAllocator: ${where}: '${key}' is not an importance average of an AdaLoRA parameter of adapter '${this.adapterName}'`);
+      if (values.length !== size) throw new Error(`RankAllocator: ${where}: '${key}' has ${values.length} values, the parameter has ${size}`);
+      let s = scores.get(m[1]);
+      if (!s) scores.set(m[1], (s = { ipt: new Float32Array(size), expAvgIpt: new Float32Array(0), expAvgUnc: new Float32Array(0) }));
+      if (m[2] === 'exp_avg_ipt') s.expAvgIpt = Float32Array.from(values);
+      else s.expAvgUnc = Float32Array.from(values);
+    }
+    for (const [p, s] of scores)
+      if (s.expAvgIpt.length === 0 || s.expAvgUnc.length === 0) throw new Error(`RankAllocator: ${where}: '${p}' has ${s.expAvgIpt.length === 0 ? 'no exp_avg_ipt' : 'no exp_avg_unc'}`);
+    this.scores = scores;
+  }
+
   /** HF's RankAllocator.update_and_allocate: the budget at `globalStep` and the new pattern, if it masked. */
   updateAndAllocate(model: Module, globalStep: number, forceMask = false): { budget: number; rankPattern: AdaLoraRankPattern | null } {
     if (globalStep < this.config.totalStep! - this.config.tfinal) this.updateIpt(model);
