@@ -4,7 +4,10 @@
  * while the quantized base stays frozen. Also BitsAndBytesConfig's validation.
  */
 import * as path from 'path';
-import { BitFitConfig, getPeftModel, IA3Config, loadHfModel, LoraConfig, type Module, prepareModelForKbitTraining, setBackend } from '../../lib';
+import {
+  AdaLoraConfig, AdamW, add, BitFitConfig, fromArray, getPeftModel, IA3Config, loadHfModel, LoraConfig, type Module, noGrad, prepareModelForKbitTraining,
+  randn, setBackend, SVDLinear, tidy,
+} from '../../lib';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizationConfigFormat, quantizeModel, setComputeDtype } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
@@ -149,5 +152,52 @@ describe('BitsAndBytesConfig', () => {
     expect(() => quantizationConfigFormat({ loadIn4bit: true, bnb4bitQuantType: 'fp4' })).toThrow("bnb4bitQuantType 'fp4' is not supported");
     expect(() => quantizationConfigFormat({ loadIn8bit: true, bnb4bitUseDoubleQuant: true })).toThrow('bnb4bit* settings apply to loadIn4bit');
     expect(() => quantizationConfigFormat({ loadIn4bit: true, bnb4bitComputeDtype: 'float16' as never })).toThrow("bnb4bitComputeDtype must be float32 or bfloat16, got 'float16'");
+  });
+});
+
+describe.each(backendsWithKernels('dequantize', 'loraForward'))('AdaLoRA on a quantized base (HF\'s SVDLinear4bit / 8bitLt) on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each(['nf4', 'int8'] as const)('%s: base GEMM plus the adapter term, training and budgeting on the frozen base; merging refused by name', (format) => {
+    const inputs = inputsOf('llama', openGolden('llama'));
+    const model = loadFamily('llama');
+    quantizeModel(model, { format });
+    const peft = getPeftModel(model, new AdaLoraConfig({ targetModules: ['q_proj', 'v_proj', 'down_proj'], initR: 4, targetR: 2, tinit: 1, tfinal: 1, deltaT: 1, totalStep: 6, initLoraWeights: false }));
+    const layer = peft.model.getSubmodule('model.layers.0.self_attn.q_proj') as SVDLinear;
+    expect(layer.base_layer).toBeInstanceOf(QuantizedLinear);
+    // the layer's output: the quantized base's own forward plus x (A * E)^T B^T * scaling / (ranknum + 1e-5)
+    const x = noGrad(() => randn([3, layer.inFeatures], { seed: 5 }));
+    const want = noGrad(() => {
+      const [a, e, b, xv] = [layer.lora_A.get('default'), layer.lora_E.get('default'), layer.lora_B.get('default'), x].map((t) => t.toFloat32Array());
+      const inF = layer.inFeatures, out = layer.outFeatures, r = 4, scale = layer.specs.get('default')!.scaling / Math.fround(4 + 1e-5);
+      const term = new Float32Array(3 * out);
+      for (let t = 0; t < 3; t++) for (let i = 0; i < r; i++) {
+        let u = 0;
+        for (let k = 0; k < inF; k++) u += xv[t * inF + k] * a[i * inF + k];
+        for (let o = 0; o < out; o++) term[t * out + o] += b[o * r + i] * e[i] * u * scale;
+      }
+      return add(layer.base_layer.forward(x), fromArray(term, [3, out]));
+    });
+    expect(noGrad(() => layer.forward(x))).toAllClose(want, { rtol: 1e-4, atol: 1e-5 });
+
+    const before = new Map(model.namedParameters().filter(([p]) => !/lora_/.test(p)).map(([p, t]) => [p, t.toFloat32Array()]));
+    const opt = new AdamW(peft.trainableParameters(), { lr: 1e-2, weightDecay: 0 });
+    const losses: number[] = [];
+    for (let step = 1; step <= 6; step++) {
+      opt.zeroGrad();
+      losses.push(tidy(() => {
+        const loss = forward(peft.model as never, inputs).loss;
+        loss.backward();
+        return loss.item();
+      }));
+      opt.step();
+      peft.updateAndAllocate(step);
+    }
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    expect(peft.trainableParameters().length).toBe(3 * 2 * 3);  // A, B, E of three targets in two layers
+    for (const [p, t] of model.namedParameters()) if (before.has(p)) expect(t.toFloat32Array()).toEqual(before.get(p));
+    const kept = Object.values((peft.peftConfig.get('default') as AdaLoraConfig).rankPattern!).map((v) => v.filter(Boolean).length);
+    expect(kept.reduce((a, b) => a + b, 0)).toBe(2 * 3 * 2);  // target_r per layer
+    expect(() => peft.mergeAndUnload()).toThrow(/SVDLinear: merging needs a float32 base weight, and this layer's is (nf4|int8)/);
   });
 });

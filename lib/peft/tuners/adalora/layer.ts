@@ -9,9 +9,13 @@
  * identity); with init_lora_weights false all three ~ N(0, 1) as created. Merging folds
  * B (A * E) * scaling / (ranknum + 1e-5) into the base weight (transposed for Conv1D's [in, out] storage).
  * A layer of rank 0 (all its triplets pruned, which HF allows) adds nothing.
+ * On a quantized base (QuantizedLinear: int8 / nf4 / bf16, HF's SVDLinear8bitLt / SVDLinear4bit) the base runs
+ * its own GEMM and the adapter's term is added to it; merging needs a float32 weight, as HF's bnb AdaLoRA
+ * layers have no merge either.
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
 import type { Linear } from '../../../nn/layers/linear';
+import { needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
 import { parameter } from '../../../nn/module';
 import { loraAdd, loraLinear } from '../../../ops/lora/op';
 import { noGrad } from '../../../tensor/autograd';
@@ -34,13 +38,13 @@ export interface AdaLoraSpec {
 const dropoutSeeds = seedCounter('adalora.dropout', 1);
 
 export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
-  readonly base_layer: Linear | Conv1D;
+  readonly base_layer: Linear | Conv1D | QuantizedLinear;
   readonly lora_A: ParameterDict;
   readonly lora_B: ParameterDict;
   readonly lora_E: ParameterDict;
   readonly ranknum: ParameterDict;
 
-  constructor(base: Linear | Conv1D) {
+  constructor(base: Linear | Conv1D | QuantizedLinear) {
     super();
     this.base_layer = this.registerModule('base_layer', base);
     // HF's order of named_parameters: LoraLayer's lora_A and lora_B, then AdaLoraLayer's lora_E and ranknum.
@@ -112,9 +116,11 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
     }
   }
 
-  /** The base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
-  private weightOutIn(): Tensor {
-    return this.base_layer instanceof Conv1D ? this.base_layer.weight.T : this.base_layer.weight;
+  /** The float32 base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
+  private weightOutIn(what: string): Tensor {
+    const base = this.base_layer;
+    if (base instanceof QuantizedLinear) throw needsFloatBase('SVDLinear', what, base);
+    return base instanceof Conv1D ? base.weight.T : base.weight;
   }
 
   /** scaling / (ranknum + 1e-5), ranknum read from its parameter (loading may have written it). */
@@ -133,7 +139,9 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
       // B diag(E): E [r, 1] as a row of r scales B's columns.
       const be = mul(this.lora_B.get(n), this.lora_E.get(n).reshape([s.r]));
       const opts = { scale: this.scale(n), dropout: this.training ? s.dropout : 0, seed: this.training && s.dropout > 0 ? dropoutSeeds.next() : 0 };
-      y = y === null ? loraLinear(x, this.weightOutIn(), this.base_layer.bias, a, be, opts) : loraAdd(y, x, a, be, opts);
+      // A quantized base runs its own GEMM (HF's self.base_layer(x)); the adapter's term is added to it.
+      if (y === null && this.base_layer instanceof QuantizedLinear) y = this.base_layer.forward(x);
+      y = y === null ? loraLinear(x, this.weightOutIn('the forward'), this.base_layer.bias, a, be, opts) : loraAdd(y, x, a, be, opts);
     }
     return y ?? this.base_layer.forward(x);
   }
@@ -142,7 +150,7 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
   deltaWeight(name: string): Tensor {
     return noGrad(() => {
       const s = this.specs.get(name)!;
-      if (s.r === 0) return zeros(this.base_layer.weight.shape);
+      if (s.r === 0) return zeros(this.fanInFanOut ? [this.inFeatures, this.outFeatures] : [this.outFeatures, this.inFeatures]);
       const be = mul(this.lora_B.get(name), this.lora_E.get(name).reshape([s.r]));
       const ab = matmul(be, this.lora_A.get(name), { alpha: this.scale(name) });
       be.dispose();
@@ -154,10 +162,17 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
   }
 
   merge(names: string[]): void {
-    this.mergeDeltas(this.base_layer.weight, names, (n) => this.deltaWeight(n));
+    this.mergeDeltas(this.floatWeight('merging'), names, (n) => this.deltaWeight(n));
   }
 
   unmerge(): void {
-    this.unmergeDeltas(this.base_layer.weight, (n) => this.deltaWeight(n));
+    this.unmergeDeltas(this.floatWeight('unmerging'), (n) => this.deltaWeight(n));
+  }
+
+  /** The float32 base weight in its stored layout; a quantized base is refused by name. */
+  private floatWeight(what: string): Tensor {
+    const base = this.base_layer;
+    if (base instanceof QuantizedLinear) throw needsFloatBase('SVDLinear', what, base);
+    return base.weight;
   }
 }

@@ -11,6 +11,7 @@
 import { FileFormatError } from '../../../io/errors';
 import { Conv1D } from '../../../nn/layers/conv1d';
 import { Linear } from '../../../nn/layers/linear';
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import type { Module } from '../../../nn/module';
 import { copyInto } from '../../../nn/module';
 import { fromArray } from '../../../tensor/creation';
@@ -139,13 +140,13 @@ const adaloraTuner: Tuner<AdaLoraConfig> = {
       throw new Error('AdaLoraModel supports only 1 trainable adapter. When using multiple adapters, set inferenceMode to true for all adapters except the one you want to train.');
     fillDefaultTargets(model, config, 'AdaLoRA', ADALORA_DEFAULT_TARGETS);
     config.validate();
-    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof SVDLinear;
+    const accept = (m: Module) => m instanceof Linear || m instanceof Conv1D || m instanceof QuantizedLinear || m instanceof SVDLinear;
     for (const [key, m] of model.namedModules()) {
       if (key === '' || !isTargeted(config, key, m) || accept(m)) continue;
-      throw new TypeError(`AdaLoRA: target module '${key}' (${m.constructor.name}) is not supported; currently only Linear and Conv1D are supported`);
+      throw new TypeError(`AdaLoRA: target module '${key}' (${m.constructor.name}) is not supported; currently only Linear, Conv1D and quantized linear layers are supported`);
     }
     for (const [path, m] of findTargets(model, config, accept, 'AdaLoRA')) {
-      const layer = m instanceof SVDLinear ? m : new SVDLinear(m as Linear | Conv1D);
+      const layer = m instanceof SVDLinear ? m : new SVDLinear(m as Linear | Conv1D | QuantizedLinear);
       // HF corrects fan_in_fan_out to the layer's layout (and says so); the layer reads its layout itself.
       if (layer.fanInFanOut && !config.fanInFanOut) {
         loraWarn('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');
