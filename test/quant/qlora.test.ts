@@ -6,8 +6,9 @@
 import * as path from 'path';
 import {
   AdaLoraConfig, AdamW, add, BitFitConfig, fromArray, getPeftModel, IA3Config, loadHfModel, LoraConfig, type Module, noGrad, prepareModelForKbitTraining,
-  randn, setBackend, SVDLinear, tidy,
+  Linear, OFTConfig, OFTLinear, randn, setBackend, SVDLinear, tidy,
 } from '../../lib';
+import { copyInto } from '../../lib/nn/module';
 import { QuantizedLinear } from '../../lib/quant/quantized_linear';
 import { quantizationConfigFormat, quantizeModel, setComputeDtype } from '../../lib/quant/quantize_model';
 import { backendsWithKernels } from '../helpers/backends';
@@ -199,5 +200,37 @@ describe.each(backendsWithKernels('dequantize', 'loraForward'))('AdaLoRA on a qu
     const kept = Object.values((peft.peftConfig.get('default') as AdaLoraConfig).rankPattern!).map((v) => v.filter(Boolean).length);
     expect(kept.reduce((a, b) => a + b, 0)).toBe(2 * 3 * 2);  // target_r per layer
     expect(() => peft.mergeAndUnload()).toThrow(/SVDLinear: merging needs a float32 base weight, and this layer's is (nf4|int8)/);
+  });
+});
+
+describe.each(backendsWithKernels('dequantize'))('OFT on a quantized base (HF\'s oft/bnb.py) on %s', (name) => {
+  beforeAll(() => setBackend(name));
+
+  it.each(['nf4', 'int8'] as const)('%s: the input rotated, then the base\'s own GEMM; training leaves the base frozen; merging refused by name', (format) => {
+    const inputs = inputsOf('llama', openGolden('llama'));
+    const model = loadFamily('llama');
+    quantizeModel(model, { format });
+    const peft = getPeftModel(model, new OFTConfig({ targetModules: ['q_proj', 'v_proj'], oftBlockSize: 8, r: 0, initWeights: false }));
+    const layer = peft.model.getSubmodule('model.layers.0.self_attn.q_proj') as OFTLinear;
+    expect(layer.base_layer).toBeInstanceOf(QuantizedLinear);
+    // the same adapter on the float32 layer with the quantized base's dequantized weight: the same output
+    const x = noGrad(() => randn([3, layer.inFeatures], { seed: 6 }));
+    const q = layer.base_layer as QuantizedLinear;
+    const float = new OFTLinear(noGrad(() => {
+      const l = new Linear(q.inFeatures, q.outFeatures, { bias: q.bias !== null });
+      if (q.bias && l.bias) copyInto(l.bias, q.bias);
+      copyInto(l.weight, q.weight.dequantize());
+      return l;
+    }));
+    float.addAdapter('default', peft.peftConfig.get('default') as OFTConfig);
+    copyInto(float.oft_R.get('default').weight, layer.oft_R.get('default').weight);
+    float.setActiveAdapters(['default']);
+    expect(noGrad(() => layer.forward(x))).toAllClose(noGrad(() => float.forward(x)), { rtol: 1e-4, atol: 1e-4 });
+
+    const before = new Map(model.namedParameters().filter(([p]) => !/oft_/.test(p)).map(([p, t]) => [p, t.toFloat32Array()]));
+    const losses = train(peft, inputs, 6, 1e-2);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    for (const [p, t] of model.namedParameters()) if (before.has(p)) expect(t.toFloat32Array()).toEqual(before.get(p));
+    expect(() => peft.mergeAndUnload()).toThrow(new RegExp(`OFTLinear: merging needs a float32 base weight, and this layer's is ${format}`));
   });
 });

@@ -10,6 +10,7 @@ import type { PeftModel } from '../../peft_model';
 import { registerTuner, type Tuner } from '../../tuner';
 import { injectLinear, learnableBiases, warn } from '../oft/common';
 import { BOFTConfig } from './config';
+import type { Linear } from '../../../nn/layers/linear';
 import { BOFTLinear } from './layer';
 
 const boftTuner: Tuner<BOFTConfig> = {
@@ -22,7 +23,7 @@ const boftTuner: Tuner<BOFTConfig> = {
       warn('fan_in_fan_out is set to True but the target module is `torch.nn.Linear`. Setting fan_in_fan_out to False.');
       config.fanInFanOut = false;
     }
-    injectLinear(peft, config, 'BOFT', (m: Module): m is BOFTLinear => m instanceof BOFTLinear, (base) => new BOFTLinear(base),
+    injectLinear(peft, config, 'BOFT', (m: Module): m is BOFTLinear => m instanceof BOFTLinear, (base) => new BOFTLinear(base as Linear),
       (layer, path) => layer.addAdapter(name, config, path));
   },
   trainedBaseParameters(peft: PeftModel, config: BOFTConfig): string[] {

@@ -6,6 +6,7 @@
  * `<module>.base_layer.bias` for the targeted modules, every `.bias` for 'all').
  */
 import { Linear } from '../../../nn/layers/linear';
+import { QuantizedLinear } from '../../../quant/quantized_linear';
 import type { Module } from '../../../nn/module';
 import type { PeftModel } from '../../peft_model';
 import { fillDefaultTargets } from '../../target_module_mapping';
@@ -19,18 +20,22 @@ export function checkBias(cls: string, v: unknown, only: string): void {
   if (!['none', 'all', only].includes(v as string)) throw new RangeError(`${cls}: bias must be 'none', 'all' or '${only}', got ${JSON.stringify(v)}`);
 }
 
-/** The targeted Linear layers (or the method's layers already there), each handed to `add`; anything else refused as HF does. */
+/**
+ * The targeted Linear layers (quantized ones too with acceptQuantized: OFT, as HF's oft/bnb.py), or the method's
+ * layers already there, each handed to `add`; anything else refused as HF does.
+ */
 export function injectLinear<L extends Module>(peft: PeftModel, config: TargetSelection & { targetModules: string[] | string | null }, method: string,
-  isLayer: (m: Module) => m is L, make: (base: Linear) => L, add: (layer: L, path: string) => void): void {
+  isLayer: (m: Module) => m is L, make: (base: Linear | QuantizedLinear) => L, add: (layer: L, path: string) => void, acceptQuantized = false): void {
   const model = peft.model;
   fillDefaultTargets(model, config, method);
+  const isBase = (m: Module) => m instanceof Linear || (acceptQuantized && m instanceof QuantizedLinear);
   for (const [key, m] of model.namedModules()) {
-    if (key === '' || !isTargeted(config, key, m) || m instanceof Linear || isLayer(m)) continue;
-    throw new TypeError(`${method}: target module '${key}' of type ${m.constructor.name} is not supported; currently only Linear layers are supported ` +
-      `(HF peft's ${method} adapts torch.nn.Linear and Conv2d, and refuses transformers' Conv1D the same way)`);
+    if (key === '' || !isTargeted(config, key, m) || isBase(m) || isLayer(m)) continue;
+    throw new TypeError(`${method}: target module '${key}' of type ${m.constructor.name} is not supported; currently only Linear layers ` +
+      `${acceptQuantized ? '(float or quantized) ' : ''}are supported (HF peft's ${method} adapts torch.nn.Linear and Conv2d, and refuses transformers' Conv1D the same way)`);
   }
-  for (const [path, m] of findTargets(model, config, (mod) => mod instanceof Linear || isLayer(mod), method)) {
-    const layer = isLayer(m) ? m : make(m as Linear);
+  for (const [path, m] of findTargets(model, config, (mod) => isBase(mod) || isLayer(mod), method)) {
+    const layer = isLayer(m) ? m : make(m as Linear | QuantizedLinear);
     if (layer !== m) model.setSubmodule(path, layer);
     add(layer, path);
   }

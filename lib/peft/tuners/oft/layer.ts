@@ -12,6 +12,7 @@
  * module_dropout but its forward never calls it, so module_dropout has no effect here either.
  */
 import type { Linear } from '../../../nn/layers/linear';
+import { needsFloatBase, QuantizedLinear } from '../../../quant/quantized_linear';
 import { copyInto, Module, parameter } from '../../../nn/module';
 import { noGrad } from '../../../tensor/autograd';
 import { fromArray, randn, zeros } from '../../../tensor/creation';
@@ -77,21 +78,23 @@ export function resolveBlocks(inFeatures: number, r: number, blockSize: number):
 
 export class OFTLinear extends AdapterLayerBase<OFTSpec> {
   /**
-   * The wrapped Linear. In a mixed model (PeftMixedModel) it can be another method's adapter layer around
-   * it instead (HF nests them), which runs as the Linear would; `base` is the Linear either way.
+   * The wrapped Linear (or QuantizedLinear: the input's rotation runs before the base's own GEMM, as HF's
+   * oft/bnb.py layers; merging needs a float32 weight). In a mixed model (PeftMixedModel) it can be another
+   * method's adapter layer around it instead (HF nests them), which runs as the Linear would; `base` is the
+   * Linear either way.
    */
-  readonly base_layer: Linear;
+  readonly base_layer: Linear | QuantizedLinear;
   readonly oft_R: AdapterDict<OFTRotation>;
 
-  constructor(base: Linear) {
+  constructor(base: Linear | QuantizedLinear) {
     super();
     this.base_layer = this.registerModule('base_layer', base);
     this.oft_R = this.registerModule('oft_R', new AdapterDict<OFTRotation>());
   }
 
   /** HF's get_base_layer(): the Linear under any nested adapter layers; merging rotates its weight. */
-  get base(): Linear {
-    return getBaseLayer(this.base_layer) as Linear;
+  get base(): Linear | QuantizedLinear {
+    return getBaseLayer(this.base_layer) as Linear | QuantizedLinear;
   }
 
   get inFeatures(): number {
@@ -164,8 +167,10 @@ export class OFTLinear extends AdapterLayerBase<OFTSpec> {
   /** W [out, in] -> W blockdiag(m)^T for blocks m [r or 1, bs, bs] (the weight's input axis in blocks). */
   private foldBlocks(name: string, blocks: Tensor): void {
     const { r, blockSize } = this.specs.get(name)!;
+    const base = this.base;
+    if (base instanceof QuantizedLinear) throw needsFloatBase('OFTLinear', 'merging', base);
     noGrad(() => {
-      const w = this.base.weight;
+      const w = base.weight;
       const out = this.outFeatures;
       const wb = w.reshape([out, r, blockSize]);
       const perBlock = wb.permute([1, 0, 2]);

@@ -22,7 +22,7 @@ const oftTuner: Tuner<OFTConfig> = {
       config.fanInFanOut = false;
     }
     injectLinear(peft, config, 'OFT', (m: Module): m is OFTLinear => m instanceof OFTLinear, (base) => new OFTLinear(base),
-      (layer) => layer.addAdapter(name, config));
+      (layer) => layer.addAdapter(name, config), true);
   },
   trainedBaseParameters(peft: PeftModel, config: OFTConfig): string[] {
     return learnableBiases(peft, config.bias, '.oft_');
