@@ -19,9 +19,8 @@ import type { Module } from '../nn/module';
 import { PeftModel } from '../peft/peft_model';
 import { loadAdapterWeights } from '../peft/save_load';
 import { rankAllocatorOf, withFullRankAdaLora } from '../peft/tuners/adalora/tuner';
-import { fromArray } from '../tensor/creation';
 import type { LRSchedulerState } from '../optim/lr_scheduler';
-import type { RandomState } from '../tensor/creation';
+import { fromArray, type RandomState } from '../tensor/creation';
 import type { Tensor } from '../tensor/tensor';
 import type { EarlyStoppingState } from './early_stopping';
 

@@ -13,8 +13,9 @@ export function logitsOf(peft: PeftModel, inputs: Inputs): Tensor {
   return noGrad(() => forward(peft.model as never, inputs).logits);
 }
 
-/** Runs `steps` AdamW steps on the batch; returns the losses before each step. */
-export function train(peft: PeftModel, inputs: Inputs, steps: number, lr: number, params: Tensor[] = peft.trainableParameters()): number[] {
+/** Runs `steps` AdamW steps on the batch (afterStep(1..steps) after each, as the Trainer runs AdaLoRA's allocator); returns the losses before each step. */
+export function train(peft: PeftModel, inputs: Inputs, steps: number, lr: number, params: Tensor[] = peft.trainableParameters(),
+  afterStep?: (step: number) => void): number[] {
   const opt = new AdamW(params, { lr, weightDecay: 0 });
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -25,6 +26,7 @@ export function train(peft: PeftModel, inputs: Inputs, steps: number, lr: number
       return loss.item();
     }));
     opt.step();
+    afterStep?.(i + 1);
   }
   return losses;
 }

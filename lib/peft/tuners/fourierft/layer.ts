@@ -4,8 +4,9 @@
  * [n_frequency]; the frequencies' locations (HF's `indices`, not saved) come from torch's randperm under
  * random_loc_seed (randperm.ts). delta_w [out, in] = real(ifft2(dense spectrum)) * scaling, computed by a
  * four-step transform in GEMMs (delta_op.ts, fast_dft.ts) or, where that costs more (few frequencies, a
- * prime width), as the product of two frozen bases (dft.ts); y = base(x) + x delta_w^T, also for Conv1D (HF's forward uses
- * F.linear(x, delta_w) whatever the layout; only merging transposes it into Conv1D's [in, out] weight).
+ * prime width), as the product of two frozen bases (dft.ts); y = base(x) + x delta_w^T, also for Conv1D
+ * (HF's forward uses F.linear(x, delta_w) whatever the layout; only merging transposes it into Conv1D's
+ * [in, out] weight).
  * Initialisation as update_layer: spectrum ~ N(0, 1), zeros with init_weights (reset_fourier_parameters).
  */
 import { Conv1D } from '../../../nn/layers/conv1d';
