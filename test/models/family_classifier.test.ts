@@ -48,3 +48,28 @@ describe.each(backendsWithKernels('rmsNormForward', 'embeddingForward', 'rope', 
     }
   });
 });
+
+describe('which token the last-token head pools', () => {
+  beforeAll(() => setBackend('native'));
+
+  it('by pad_token_id as HF (with pad = eos, a trailing eos the mask keeps is not pooled), and by the mask too', () => {
+    const model = AutoModelForSequenceClassification.fromPretrained(path.join(ROOT, 'qwen2'));
+    try {
+      model.eval();
+      const pad = model.config.padTokenId!;
+      const ids = (row: number[]) => ({ data: Int32Array.from(row), shape: [1, row.length] });
+      const ones = (n: number) => ({ data: new Int32Array(n).fill(1), shape: [1, n] });
+      // Causal attention: position 2's state is the same with or without the token after it.
+      const withEos = noGrad(() => model.forward({ inputIds: ids([5, 9, 13, pad]), attentionMask: ones(4) }).logits);
+      const without = noGrad(() => model.forward({ inputIds: ids([5, 9, 13]), attentionMask: ones(3) }).logits);
+      expect(withEos).toAllClose(without, { rtol: 1e-5, atol: 1e-6 });
+      // padded with another id than pad_token_id, masked: the mask still keeps the pad out (HF would pool it)
+      const otherPad = noGrad(() => model.forward({ inputIds: ids([5, 9, 13, 21]), attentionMask: { data: Int32Array.from([1, 1, 1, 0]), shape: [1, 4] } }).logits);
+      expect(otherPad).toAllClose(without, { rtol: 1e-5, atol: 1e-6 });
+      const atEos = noGrad(() => model.forward({ inputIds: ids([5, 9, 13, 21]), attentionMask: ones(4) }).logits);
+      expect(withEos).not.toAllClose(atEos, { rtol: 1e-3, atol: 1e-4 });  // the control: pooling position 3 differs
+    } finally {
+      model.dispose();
+    }
+  });
+});

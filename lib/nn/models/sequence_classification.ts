@@ -23,18 +23,22 @@ export interface SequenceClassificationInputs extends Omit<CausalLMInputs, 'labe
 
 /**
  * [B * T] flags, 1 where the hidden states' position holds a real token: the attention mask's ones (under
- * prompt tuning it spans the virtual tokens too), else every token but padTokenId, the positions before
- * inputIds (virtual tokens) counting as real.
+ * prompt tuning it spans the virtual tokens too), and, with `byPadId` or without a mask, not padTokenId (the
+ * positions before inputIds, virtual tokens, count as real). The last-token pooling takes both, as HF's
+ * GenericForSequenceClassification pools by pad_token_id alone (so with pad = eos a trailing eos is not the
+ * pooled token) and the mask keeps a batch padded with another id right; the mean pooling, peftjs's own, the
+ * mask when there is one. With neither, every position.
  */
 export function realTokenFlags(
   batch: number, time: number, inputIds: IntTensor | null | undefined, attentionMask: IntTensor | null | undefined, padTokenId: number | null,
+  byPadId = false,
 ): Uint8Array {
   const flags = new Uint8Array(batch * time).fill(1);
   if (attentionMask) {
     if (attentionMask.shape[0] !== batch || attentionMask.shape[1] !== time)
       throw new RangeError(`LlamaForSequenceClassification: expected attentionMask [${batch}, ${time}], got [${attentionMask.shape.join(', ')}]`);
     for (let i = 0; i < flags.length; i++) flags[i] = attentionMask.data[i] !== 0 ? 1 : 0;
-    return flags;
+    if (!byPadId) return flags;
   }
   if (!inputIds || padTokenId === null) return flags;
   const cols = inputIds.shape[1];
@@ -98,9 +102,10 @@ export class LlamaForSequenceClassification<C extends LlamaLikeConfig = LlamaCon
   forward(inputs: SequenceClassificationInputs): { logits: Tensor; loss: Tensor | null } {
     const h = this.model.forward(inputs);
     const [batch, time, hidden] = h.shape;
-    const flags = realTokenFlags(batch, time, inputs.inputIds, inputs.attentionMask, this.config.padTokenId);
+    const mean = this.config.classifierPooling === 'mean';
+    const flags = realTokenFlags(batch, time, inputs.inputIds, inputs.attentionMask, this.config.padTokenId, !mean);
     // Gathering rows is an embedding lookup into the [B * T, hidden] states (its backward scatters back).
-    const pooled = this.config.classifierPooling === 'mean'
+    const pooled = mean
       ? meanOverRealTokens(h, flags)
       : embedding({ data: lastTokenIndex(flags, batch, time), shape: [batch] }, h.reshape([batch * time, hidden]));
     const logits = this.score.forward(pooled);
