@@ -251,6 +251,7 @@ async function timeBackend(t: Tf, s: RowSpec, backend: TfjsBackendName, b: numbe
     result.notes.push(`${backend} timed at batch ${half} and ${b}, extrapolated to ${B}`);
   }
 }
+
 /**
  * When wasm cannot run a fit step (tfjs-backend-wasm registers no Conv2DBackpropFilter), the forward pass
  * alone (model.predict at the full batch) on 'peftjs' and 'wasm', as a note: the one comparison wasm allows.
