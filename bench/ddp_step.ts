@@ -23,19 +23,13 @@ import { tidy } from '../lib/tensor/scope';
 import { DataParallel } from '../lib/train/distributed';
 import type { RowSpec } from './rows';
 import { median } from './step_child';
-import { randomIds } from './train_step';
+import { randomIds, type TrainShape } from './train_step';
 
 export const DDP_WARMUP = 1;
 export const DDP_STEPS = 3;
 
-export interface DdpShape {
-  L: number;
-  H: number;
-  d: number;
-  V: number;
-  T: number;
-  /** Per rank. */
-  B: number;
+/** train_step's model and sequence; B is per rank. */
+export interface DdpShape extends TrainShape {
   /** LoRA rank; 0: full fine-tuning. */
   r: number;
   ranks: number;

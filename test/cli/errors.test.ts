@@ -7,10 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { baseConfig } from '../../lib/cli/compare/base_model';
-import { ByteTokenizer, BYTE_TOKENIZER_FILE } from '../../lib/io';
-import { LlamaForCausalLM } from '../../lib/nn/models/llama/model';
-import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
+import { saveTinyByteLlama } from '../helpers/tiny_base';
 
 const MAIN = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 const haveDist = fs.existsSync(MAIN);
@@ -37,9 +34,7 @@ const STACK_FRAME = /^\s+at /m;
     const data = path.join(dir, 'data.jsonl');
     const args = () => ['train', '--model', base, '--method', 'lora', '--data', data, '--out', path.join(dir, 'out'), '--max-steps', '2', '--resume'];
     beforeAll(() => {
-      const spec = { vocabSize: 259, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
-      saveModelFolder(new LlamaForCausalLM(baseConfig(spec, new ByteTokenizer())), base);
-      new ByteTokenizer().save(path.join(base, BYTE_TOKENIZER_FILE));
+      saveTinyByteLlama(base);
       fs.writeFileSync(data, ['{"text": "cheap pills", "label": "spam"}', '{"text": "meeting notes", "label": "ham"}'].join('\n') + '\n');
     });
 

@@ -8,11 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ByteTokenizer, BYTE_TOKENIZER_FILE } from '../../lib/io';
-import { baseConfig } from '../../lib/cli/compare/base_model';
-import { LlamaForCausalLM } from '../../lib/nn/models/llama/model';
-import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
-import { manualSeed } from '../../lib';
+import { saveTinyByteLlama } from '../helpers/tiny_base';
 
 const MAIN = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 const haveDist = fs.existsSync(MAIN);
@@ -26,10 +22,7 @@ describe('peftjs train: resume, argument errors, non-finite losses', () => {
   const base = path.join(dir, 'base');
   const data = path.join(dir, 'data.jsonl');
   beforeAll(() => {
-    manualSeed(3);
-    const spec = { vocabSize: 259, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
-    saveModelFolder(new LlamaForCausalLM(baseConfig(spec, new ByteTokenizer())), base);
-    new ByteTokenizer().save(path.join(base, BYTE_TOKENIZER_FILE));
+    saveTinyByteLlama(base);
     const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: i % 2 ? `cheap pills ${i} now` : `notes of meeting ${i}`, label: i % 2 ? 'spam' : 'ham' }));
     fs.writeFileSync(data, rows.join('\n') + '\n');
   });

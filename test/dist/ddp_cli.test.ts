@@ -8,11 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { manualSeed } from '../../lib';
-import { baseConfig } from '../../lib/cli/compare/base_model';
-import { ByteTokenizer, BYTE_TOKENIZER_FILE } from '../../lib/io';
-import { LlamaForCausalLM } from '../../lib/nn/models/llama/model';
-import { saveModelFolder } from '../../lib/nn/models/save_pretrained';
+import { saveTinyByteLlama } from '../helpers/tiny_base';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
@@ -29,10 +25,7 @@ withMpi('peftjs train under mpirun -np 2', () => {
   const base = path.join(dir, 'base');
   const data = path.join(dir, 'data.jsonl');
   beforeAll(() => {
-    manualSeed(3);
-    const spec = { vocabSize: 259, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, context: 32, steps: 1, batchSize: 1, lr: 0, seed: 1 };
-    saveModelFolder(new LlamaForCausalLM(baseConfig(spec, new ByteTokenizer())), base);
-    new ByteTokenizer().save(path.join(base, BYTE_TOKENIZER_FILE));
+    saveTinyByteLlama(base);
     fs.writeFileSync(data, Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: `line ${i} of ${i % 3 ? 'notes' : 'a meeting'}` })).join('\n') + '\n');
   });
   const env = { ...process.env, PEFTJS_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' };

@@ -118,9 +118,8 @@ export class SVDLinear extends AdapterLayerBase<AdaLoraSpec> {
 
   /** The float32 base weight as [out, in] (a transposed view for Conv1D's [in, out] storage). */
   private weightOutIn(what: string): Tensor {
-    const base = this.base_layer;
-    if (base instanceof QuantizedLinear) throw needsFloatBase('SVDLinear', what, base);
-    return base instanceof Conv1D ? base.weight.T : base.weight;
+    const w = this.floatWeight(what);
+    return this.fanInFanOut ? w.T : w;
   }
 
   /** scaling / (ranknum + 1e-5), ranknum read from its parameter (loading may have written it). */
