@@ -114,49 +114,26 @@ bool try_open(const std::string& name, Library* lib, std::string* tried) {
     return failed("cuBLASLt " + version_string(v) + " is older than " + std::to_string(kMinMajorVersion) + ".0");
   }
   l.version = version_string(v);
-  // The file the loader actually mapped (for a bare soname, the one its search found).
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(l.create), &info) != 0 && info.dli_fname != nullptr && info.dli_fname[0] != '\0')
-    l.path = info.dli_fname;
-  else
-    l.path = name;
+  l.path = dl::mapped_path(reinterpret_cast<void*>(l.create), name);
   *lib = l;
   return true;
 }
 
-using library_search::disabled_value;
-using library_search::env;
-using library_search::is_file;
-
-// The nvidia-cublas wheels: nvidia-cublas-cu12's tree, and the CUDA 13 wheels' shared one.
-std::vector<std::string> search_dirs() { return library_search::search_dirs({"nvidia/cublas/lib", "nvidia/cu13/lib"}); }
-
 // Finds and opens the library; false with *why_not saying what was tried.
 bool load(Library* lib, std::string* why_not) {
-  static const char* const kSonames[] = {"libcublasLt.so.13", "libcublasLt.so.12"};
   std::string tried;
-  const std::string forced = env("PEFTJS_CUBLASLT");
-  if (!forced.empty()) {
-    if (disabled_value(forced)) {
-      *why_not = "cuBLASLt is disabled by PEFTJS_CUBLASLT=" + forced + "; the GEMMs run on peftjs's own CUDA kernels";
+  // The nvidia-cublas wheels: nvidia-cublas-cu12's tree, and the CUDA 13 wheels' shared one.
+  const std::vector<std::string> dirs = library_search::search_dirs({"nvidia/cublas/lib", "nvidia/cu13/lib"});
+  const auto try_one = [&](const std::string& name, std::string* t) { return try_open(name, lib, t); };
+  switch (library_search::open_first("PEFTJS_CUBLASLT", {"libcublasLt.so.13", "libcublasLt.so.12"}, dirs, try_one, &tried)) {
+    case library_search::Search::found: return true;
+    case library_search::Search::disabled:
+      *why_not = "cuBLASLt is disabled by PEFTJS_CUBLASLT=" + library_search::env("PEFTJS_CUBLASLT") +
+                 "; the GEMMs run on peftjs's own CUDA kernels";
       return false;
-    }
-    if (try_open(forced, lib, &tried)) return true;
-    tried = "PEFTJS_CUBLASLT=" + tried;
+    case library_search::Search::not_found: break;
   }
-  for (const char* soname : kSonames)
-    if (try_open(soname, lib, &tried)) return true;
-  const std::vector<std::string> dirs = search_dirs();
-  for (const char* soname : kSonames) {
-    for (const std::string& dir : dirs) {
-      const std::string path = dir + "/" + soname;
-      if (!is_file(path)) continue;
-      if (try_open(path, lib, &tried)) return true;
-    }
-  }
-  std::string absent;
-  for (const std::string& dir : dirs) absent += (absent.empty() ? "" : ", ") + dir;
-  *why_not = "libcublasLt was not found (" + tried + "; nor in " + absent +
+  *why_not = "libcublasLt was not found (" + tried + "; nor in " + library_search::joined(dirs) +
              "). Install cuBLAS (the CUDA toolkit's libcublas, or `pip install nvidia-cublas`) or set PEFTJS_CUBLASLT to "
              "the full path of libcublasLt.so.13 or .so.12; until then the GEMMs run on peftjs's own CUDA kernels";
   return false;

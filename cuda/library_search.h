@@ -110,6 +110,38 @@ inline std::vector<std::string> search_dirs(const std::vector<std::string>& whee
   return dirs;
 }
 
+// How a loader's search ended (open_first).
+enum class Search { found, disabled, not_found };
+
+// The search every loader runs: the path in env var `forced` when set (a disabled_value there stops the
+// search), each soname by the dynamic loader's own search, then each soname in each of `dirs`. try_open(name,
+// &tried) opens and checks one candidate, appending why it failed to *tried; *tried lists every attempt.
+template <typename TryOpen>
+Search open_first(const char* forced_var, const std::vector<std::string>& sonames, const std::vector<std::string>& dirs,
+                  TryOpen try_open, std::string* tried) {
+  const std::string forced = env(forced_var);
+  if (!forced.empty()) {
+    if (disabled_value(forced)) return Search::disabled;
+    if (try_open(forced, tried)) return Search::found;
+    *tried = std::string(forced_var) + "=" + *tried;
+  }
+  for (const std::string& soname : sonames)
+    if (try_open(soname, tried)) return Search::found;
+  for (const std::string& soname : sonames)
+    for (const std::string& dir : dirs) {
+      const std::string path = dir + "/" + soname;
+      if (is_file(path) && try_open(path, tried)) return Search::found;
+    }
+  return Search::not_found;
+}
+
+// "a, b, c": the directories searched, for the not-found message.
+inline std::string joined(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const std::string& dir : dirs) out += (out.empty() ? "" : ", ") + dir;
+  return out;
+}
+
 }  // namespace library_search
 }  // namespace cuda
 }  // namespace peftjs

@@ -109,39 +109,25 @@ bool try_open(const std::string& name, Library* lib, std::string* tried) {
     dlclose(so);
     return failed("NCCL " + l.version + " is not NCCL 2.x, the ABI peftjs declares");
   }
-  // The file the loader actually mapped (for a bare soname, the one its search found).
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(l.get_version), &info) != 0 && info.dli_fname != nullptr && info.dli_fname[0] != '\0')
-    l.path = info.dli_fname;
-  else
-    l.path = name;
+  l.path = dl::mapped_path(reinterpret_cast<void*>(l.get_version), name);
   *lib = l;
   return true;
 }
 
 // Finds and opens the library; false with *why_not saying what was tried.
 bool load(Library* lib, std::string* why_not) {
-  static const char* const kSoname = "libnccl.so.2";
   std::string tried;
-  const std::string forced = library_search::env("PEFTJS_NCCL_LIB");
-  if (!forced.empty()) {
-    if (library_search::disabled_value(forced)) {
-      *why_not = "NCCL is disabled by PEFTJS_NCCL_LIB=" + forced;
-      return false;
-    }
-    if (try_open(forced, lib, &tried)) return true;
-    tried = "PEFTJS_NCCL_LIB=" + tried;
-  }
-  if (try_open(kSoname, lib, &tried)) return true;
   // nvidia-nccl-cu12 / -cu13 wheels (what `pip install torch` brings) and the CUDA 13 wheels' shared tree.
   const std::vector<std::string> dirs = library_search::search_dirs({"nvidia/nccl/lib", "nvidia/cu13/lib"});
-  for (const std::string& dir : dirs) {
-    const std::string path = dir + "/" + kSoname;
-    if (library_search::is_file(path) && try_open(path, lib, &tried)) return true;
+  const auto try_one = [&](const std::string& name, std::string* t) { return try_open(name, lib, t); };
+  switch (library_search::open_first("PEFTJS_NCCL_LIB", {"libnccl.so.2"}, dirs, try_one, &tried)) {
+    case library_search::Search::found: return true;
+    case library_search::Search::disabled:
+      *why_not = "NCCL is disabled by PEFTJS_NCCL_LIB=" + library_search::env("PEFTJS_NCCL_LIB");
+      return false;
+    case library_search::Search::not_found: break;
   }
-  std::string absent;
-  for (const std::string& dir : dirs) absent += (absent.empty() ? "" : ", ") + dir;
-  *why_not = "libnccl.so.2 was not found (" + tried + "; nor in " + absent +
+  *why_not = "libnccl.so.2 was not found (" + tried + "; nor in " + library_search::joined(dirs) +
              "). Install NCCL (Debian/Ubuntu with NVIDIA's repository: apt-get install libnccl2; or `pip install "
              "nvidia-nccl-cu12`) or set PEFTJS_NCCL_LIB to the full path of libnccl.so.2";
   return false;

@@ -41,5 +41,12 @@ bool resolve(void* so, const char* name, Fn* fn, std::string* missing) {
   return true;
 }
 
+// The file the loader actually mapped for `symbol` (for a bare soname, the one its search found), else fallback.
+inline std::string mapped_path(const void* symbol, const std::string& fallback) {
+  Dl_info info;
+  if (dladdr(symbol, &info) != 0 && info.dli_fname != nullptr && info.dli_fname[0] != '\0') return info.dli_fname;
+  return fallback;
+}
+
 }  // namespace dl
 }  // namespace peftjs

@@ -204,10 +204,7 @@ bool init(World* world, std::string* why) {
   }
   if (!check(g_lib.comm_rank(g_lib.comm_world, &w.rank), "MPI_Comm_rank", why)) return false;
   if (!check(g_lib.comm_size(g_lib.comm_world, &w.size), "MPI_Comm_size", why)) return false;
-  Dl_info info;
-  w.library = (dladdr(reinterpret_cast<void*>(g_lib.init_thread), &info) != 0 && info.dli_fname != nullptr)
-                  ? info.dli_fname
-                  : "libmpi";
+  w.library = dl::mapped_path(reinterpret_cast<void*>(g_lib.init_thread), "libmpi");
   g_world = w;
   g_initialised = true;
   start_watchdog(w.rank, w.size);
